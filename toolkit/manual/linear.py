@@ -1,0 +1,86 @@
+"""A fully connected layer, y = x W^T + b, with its gradient written by hand."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from toolkit.manual.module import Module, accumulate_grad, check_last_dim
+
+
+class Linear(Module):
+    """Affine map, the hand-written twin of ``torch.nn.Linear``.
+
+    Parameters (the same layout as torch):
+        weight: (out_features, in_features)
+        bias:   (out_features,)   or None when ``bias=False``
+
+    Initialisation is torch's: every entry is drawn from U(-k, k) with
+    k = 1 / sqrt(in_features), weight first, then bias, from the global
+    random generator.
+    """
+
+    _param_names = ("weight", "bias")
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        self.in_features = in_features
+        self.out_features = out_features
+        k = 1.0 / math.sqrt(in_features)
+        self.weight = torch.empty(out_features, in_features, device=device, dtype=dtype).uniform_(-k, k)
+        self.bias = None
+        if bias:
+            self.bias = torch.empty(out_features, device=device, dtype=dtype).uniform_(-k, k)
+        self._x: torch.Tensor | None = None
+
+    def __repr__(self) -> str:
+        return f"Linear(in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None})"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """out = x W^T + b
+
+        x:   (N, in_features)
+        out: (N, out_features)
+        """
+        check_last_dim(self, x, self.in_features)
+        self._x = x
+        if self.bias is None:
+            return x @ self.weight.t()
+        # addmm fuses the product and the bias into one call.
+        return torch.addmm(self.bias, x, self.weight.t())
+
+    def backward(self, dout: torch.Tensor, input_grad: bool = True) -> torch.Tensor | None:
+        """Chain rule through out = x W^T + b.
+
+        dout:    (N, out_features)   dL/dout
+        dweight: (out_features, in_features) = dout^T x        added into weight.grad
+        dbias:   (out_features,)             = sum over N of dout  added into bias.grad
+        dx:      (N, in_features)            = dout W           returned
+
+        Every sample in the batch uses the same W and b, so their gradients
+        are sums over the batch. With ``input_grad=False`` the layer skips the
+        product for dx and returns None: the first layer of a network never
+        needs it, because nothing upstream of the data has parameters.
+        """
+        x = self._saved(self._x)
+        check_last_dim(self, dout, self.out_features, what="dout")
+        if dout.shape[0] != x.shape[0]:
+            raise ValueError(f"{self!r}: dout has {dout.shape[0]} rows, but the input had {x.shape[0]}")
+        if self.weight.grad is None:
+            self.weight.grad = dout.t() @ x
+        else:
+            # Accumulate in place: no temporary for dout^T x.
+            self.weight.grad.addmm_(dout.t(), x)
+        if self.bias is not None:
+            accumulate_grad(self.bias, dout.sum(dim=0))
+        if not input_grad:
+            return None
+        return dout @ self.weight

@@ -1,0 +1,57 @@
+"""A chain of layers: forward runs them in order, backward in reverse."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from toolkit.manual.module import Module
+
+
+class Sequential(Module):
+    """The hand-written twin of ``torch.nn.Sequential``.
+
+    Parameter names are ``"<index>.<name>"`` ("0.weight", "0.bias",
+    "2.weight", ...), exactly the names torch gives, so the two networks'
+    parameters can be matched by name.
+    """
+
+    def __init__(self, *layers: Module) -> None:
+        self.layers = list(layers)
+
+    def __repr__(self) -> str:
+        inner = "".join(f"\n  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential({inner}\n)"
+
+    def __getitem__(self, index: int) -> Module:
+        return self.layers[index]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def backward(self, dout: torch.Tensor, input_grad: bool = True) -> torch.Tensor | None:
+        """Backpropagation: the chain rule applied one layer at a time.
+
+        Each layer turns dL/d(its output) into dL/d(its input), which is
+        dL/d(output) of the layer before it. With ``input_grad=False`` the
+        first layer skips dL/dx (the data needs no gradient) and None is
+        returned; every parameter gradient is the same either way.
+        """
+        for index in range(len(self.layers) - 1, -1, -1):
+            wanted = input_grad or index > 0
+            dout = self.layers[index].backward(dout, input_grad=wanted)
+        return dout
+
+    def named_parameters(self) -> Iterator[tuple[str, torch.Tensor]]:
+        for index, layer in enumerate(self.layers):
+            for name, param in layer.named_parameters():
+                yield f"{index}.{name}", param
