@@ -1,0 +1,120 @@
+"""The command line: ``python -m toolkit list | run N | figures | check [N]``."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import runpy
+import sys
+import time
+from pathlib import Path
+
+from toolkit import lesson
+from toolkit.errors import UsageError
+from toolkit.options import ArgumentParser, Options, add_device_options, add_output_options, add_run_options, options_from
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="python -m toolkit",
+                            description="Train the same network by hand and with autograd, side by side.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{list,run,figures,check}")
+
+    commands.add_parser("list", help="the numbered lessons and their titles")
+
+    run = commands.add_parser("run", help="run one lesson: train both twins, report, draw its figures")
+    run.add_argument("lesson", help="lesson number (e.g. 2) or file name")
+    add_run_options(run)
+
+    figures = commands.add_parser("figures", help="run every lesson with its defaults and write all figures")
+    add_device_options(figures)
+    add_output_options(figures)
+
+    check = commands.add_parser("check", help="gradient check of every lesson (or one); exit 0 only if all agree")
+    check.add_argument("lesson", nargs="?", help="lesson number (default: all)")
+    add_device_options(check)
+    return parser
+
+
+def find_lesson(key: str) -> Path:
+    """A lesson by number ("2", "02") or by file stem ("02_linear_regression")."""
+    files = lesson.lesson_files()
+    for path in files:
+        number = path.stem.split("_", 1)[0]
+        if key in (path.stem, path.name) or (key.isdigit() and int(key) == int(number)):
+            return path
+    known = ", ".join(str(int(p.stem[:2])) for p in files) or "none found"
+    raise UsageError(f"unknown lesson '{key}': choose one of {known} (see python -m toolkit list)")
+
+
+def run_lesson(path: Path, options: Options) -> lesson.Lesson:
+    """Execute the lesson file itself (there is no second copy) with these options."""
+    lesson.given_options = options
+    lesson.current = None
+    try:
+        runpy.run_path(str(path), run_name="__main__")
+    finally:
+        lesson.given_options = None
+    if lesson.current is None:
+        raise RuntimeError(f"{path.name} did not call lesson.start(...)")
+    return lesson.current
+
+
+def command_list() -> int:
+    for path in lesson.lesson_files():
+        print(f"{int(path.stem[:2]):>3}  {lesson.title_of(path)}   (lessons/{path.name})")
+    return 0
+
+
+def command_run(args) -> int:
+    path = find_lesson(args.lesson)
+    run = run_lesson(path, options_from(args))
+    return 0 if (not run.reports or all(r.ok for r in run.reports)) else 1
+
+
+def command_figures(args) -> int:
+    failures = 0
+    for path in lesson.lesson_files():
+        started = time.perf_counter()
+        run = run_lesson(path, options_from(args, seed=0))
+        failures += not all(r.ok for r in run.reports)
+        print(f"[{path.stem}: {time.perf_counter() - started:.1f} s]\n")
+    return 1 if failures else 0
+
+
+def command_check(args) -> int:
+    paths = [find_lesson(args.lesson)] if args.lesson else lesson.lesson_files()
+    all_ok = True
+    for path in paths:
+        options = options_from(args, quiet=True, save_figures=False)
+        with contextlib.redirect_stdout(io.StringIO()):
+            run = run_lesson(path, options)
+        print(f"== {run.title}")
+        for report in run.reports:
+            print(report)
+        for label, history in run.histories.items():
+            verdict = "agree" if history.twins_agree else "DISAGREE"
+            print(f"training run '{label}' (lr {history.lr:.4g}): twins {verdict} at all {history.steps} steps, "
+                  f"max |grad_manual - grad_autograd| = {history.max_abs_grad_diff:.1e}")
+        lesson_ok = all(r.ok for r in run.reports) and all(h.twins_agree for h in run.histories.values())
+        all_ok &= lesson_ok
+        print(f"-> {path.stem}: {'OK' if lesson_ok else 'FAILED'}\n")
+    print("all lessons agree" if all_ok else "SOME GRADIENTS DISAGREE")
+    return 0 if all_ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return command_list()
+        if args.command == "run":
+            return command_run(args)
+        if args.command == "figures":
+            return command_figures(args)
+        return command_check(args)
+    except UsageError as error:
+        print(f"python -m toolkit: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopped before writing; no partial files were left", file=sys.stderr)
+        return 130

@@ -1,0 +1,30 @@
+"""Small, seeded data sets for the lessons.
+
+Data is drawn on the CPU from its own generator and then moved to the
+device, so the same seed gives the same numbers on every machine and device.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def noisy_line(
+    n: int = 40,
+    slope: float = 2.0,
+    intercept: float = 1.0,
+    noise: float = 0.5,
+    x_range: tuple[float, float] = (-2.0, 2.0),
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float64,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Points scattered around the line y = slope * x + intercept.
+
+    Returns x: (n, 1) with x ~ U(x_range), and y: (n, 1) = slope x + intercept + noise * N(0, 1).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    low, high = x_range
+    x = low + (high - low) * torch.rand(n, 1, generator=generator, dtype=torch.float64)
+    y = slope * x + intercept + noise * torch.randn(n, 1, generator=generator, dtype=torch.float64)
+    return x.to(device=device, dtype=dtype), y.to(device=device, dtype=dtype)

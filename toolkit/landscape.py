@@ -1,0 +1,454 @@
+"""Loss landscapes: the loss on a line or a plane through parameter space.
+
+A network with P parameters has a loss surface in P + 1 dimensions, far too
+many to draw. What we can draw is a slice: pick a point ``center`` and two
+directions ``d1``, ``d2`` (all (P,) vectors) and evaluate
+
+    L(a, b) = loss(center + a * d1 + b * d2)
+
+on a grid of (a, b). Contours of L, with the descent path projected onto the
+same plane, show how gradient descent moved.
+
+Where the plane comes from:
+
+* a 2-parameter model (y = w x + b): center = 0, d1 = e1, d2 = e2 gives the
+  exact loss over (w, b), nothing is lost;
+* a bigger model: ``pca_plane`` fits the plane that best holds the recorded
+  descent path (Li et al., "Visualizing the Loss Landscape of Neural Nets",
+  2018), and ``project`` puts the path into its (a, b) coordinates.
+
+All parameter vectors use the order of ``model.named_parameters()``;
+``flatten`` and ``unflatten`` convert between the two forms.
+
+Curvature: ``hessian`` gives the (P, P) matrix of second derivatives, and
+``largest_stable_lr`` turns its largest eigenvalue into the step size beyond
+which gradient descent on a quadratic loss blows up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.func import functional_call, vmap
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+
+
+# --------------------------------------------------------------------------
+# Parameters as one vector
+# --------------------------------------------------------------------------
+
+def flatten(named: dict[str, Tensor] | Iterable[tuple[str, Tensor]]) -> Tensor:
+    """Concatenate parameters, in the given order, into one vector.
+
+    named: a dict name -> tensor, or pairs such as ``model.named_parameters()``
+    returns: (P,) with P = the total number of entries
+
+    The result is a snapshot: a new tensor, detached from autograd, so
+    recording ``flatten(model.named_parameters())`` after every step keeps
+    each step's values (later steps do not change it) and does not hold on
+    to any graph.
+    """
+    pairs = named.items() if isinstance(named, dict) else named
+    pieces = [tensor.detach().reshape(-1) for _, tensor in pairs]
+    if not pieces:
+        raise ValueError("flatten: no tensors given")
+    return torch.cat(pieces)
+
+
+def unflatten(vector: Tensor, like: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Split a flat vector back into named tensors shaped like ``like``.
+
+    vector: (P,)    -> each tensor has its own shape
+            (K, P)  -> each tensor is (K, *shape): K parameter settings at once
+    like:   name -> tensor; only the names, order and shapes are used
+
+    The pieces are views of (or copies from) ``vector``, so autograd sees
+    through them; ``hessian`` relies on that.
+    """
+    shapes = [tensor.shape for tensor in like.values()]
+    sizes = [math.prod(shape) for shape in shapes]
+    if vector.shape[-1] != sum(sizes):
+        raise ValueError(f"unflatten: vector has {vector.shape[-1]} entries, the tensors need {sum(sizes)}")
+    lead = vector.shape[:-1]  # () or (K,)
+    pieces = torch.split(vector, sizes, dim=-1)
+    return {name: piece.reshape(*lead, *shape)
+            for name, piece, shape in zip(like.keys(), pieces, shapes)}
+
+
+def _parameters(model: torch.nn.Module) -> dict[str, Tensor]:
+    return dict(model.named_parameters())
+
+
+def _loss_at(model: torch.nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor) -> Callable[[Tensor], Tensor]:
+    """The loss as a function of the flat parameter vector alone.
+
+    theta (P,) -> scalar loss of ``model`` with its parameters replaced by
+    theta. functional_call swaps the parameters in for this one call only,
+    so the model itself is never modified.
+    """
+    like = _parameters(model)
+
+    def loss_of(theta: Tensor) -> Tensor:
+        out = functional_call(model, unflatten(theta, like), (x,))
+        return loss_fn(out, y)
+
+    return loss_of
+
+
+# --------------------------------------------------------------------------
+# The loss on a line or a plane
+# --------------------------------------------------------------------------
+
+def _check_plane(model: torch.nn.Module, center: Tensor, d1: Tensor, d2: Tensor | None,
+                 alphas: Tensor, betas: Tensor | None, chunk_size: int) -> None:
+    num_params = sum(p.numel() for p in model.parameters())
+    for name, vec in (("center", center), ("d1", d1), ("d2", d2)):
+        if vec is not None and tuple(vec.shape) != (num_params,):
+            raise ValueError(f"loss_on_plane: {name} must have shape ({num_params},), got {tuple(vec.shape)}")
+    if (d2 is None) != (betas is None):
+        raise ValueError("loss_on_plane: give both d2 and betas (a plane) or neither (a line)")
+    if alphas.dim() != 1 or (betas is not None and betas.dim() != 1):
+        raise ValueError("loss_on_plane: alphas and betas must be 1-D")
+    if chunk_size < 1:
+        raise ValueError(f"loss_on_plane: chunk_size must be >= 1, got {chunk_size}")
+
+
+def _grid(alphas: Tensor, betas: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """The (a, b) of every grid point, flat, row by row.
+
+    2-D: point k = i * len(alphas) + j has a = alphas[j], b = betas[i], so a
+    reshape to (len(betas), len(alphas)) gives Z[i, j] in matplotlib's
+    contour layout (x along the columns, y down the rows).
+    1-D: just the alphas, and no b.
+    """
+    if betas is None:
+        return alphas, None
+    b, a = torch.meshgrid(betas, alphas, indexing="ij")  # each (len(betas), len(alphas))
+    return a.reshape(-1), b.reshape(-1)
+
+
+def _points(center: Tensor, d1: Tensor, d2: Tensor | None, a: Tensor, b: Tensor | None) -> Tensor:
+    """theta = center + a * d1 (+ b * d2) for every (a, b).
+
+    a, b: (K,)  ->  (K, P), or a, b: ()  ->  (P,)
+    The loop and the vmap version both build theta with this one function,
+    so they evaluate at bit-identical points.
+    """
+    theta = center + a.unsqueeze(-1) * d1
+    if d2 is not None:
+        theta = theta + b.unsqueeze(-1) * d2
+    return theta
+
+
+@torch.no_grad()
+def loss_on_plane(
+    model: torch.nn.Module,
+    loss_fn: LossFn,
+    x: Tensor,
+    y: Tensor,
+    center: Tensor,
+    d1: Tensor,
+    d2: Tensor | None,
+    alphas: Tensor,
+    betas: Tensor | None = None,
+    chunk_size: int = 64,
+) -> Tensor:
+    """The loss of ``model`` on (x, y) over a plane (or a line) of parameters.
+
+    At grid point (a, b) the parameters are theta = center + a * d1 + b * d2,
+    with center, d1, d2 (P,) vectors in ``model.named_parameters()`` order.
+
+    2-D (d2 and betas given):  returns Z, (len(betas), len(alphas)), with
+        Z[i, j] = loss at a = alphas[j], b = betas[i]
+    which is what ``plt.contour(alphas, betas, Z)`` expects.
+    1-D (d2 = betas = None):   returns (len(alphas),), the loss at center + a * d1.
+
+    Exact landscape of a 2-parameter model: with center = zeros(2),
+    d1 = (1, 0), d2 = (0, 1), theta = (a, b) itself, so Z is the true loss
+    over (param0, param1), e.g. over (w, b) of y = w x + b. For bigger models
+    the plane is only a slice through the P-dimensional landscape.
+
+    How: no Python loop over grid points. ``vmap`` turns the loss of one
+    flat vector into the loss of a batch of them, and ``functional_call``
+    runs the model with those parameters instead of its own (which are never
+    modified). Points go through in chunks of ``chunk_size`` so memory stays
+    at about chunk_size forward passes over x. ``loss_fn`` must reduce to a
+    scalar (e.g. ``nn.MSELoss()``, mean reduction). A model with dropout or
+    batch norm should be in ``eval()`` mode: a landscape needs a
+    deterministic loss.
+    """
+    _check_plane(model, center, d1, d2, alphas, betas, chunk_size)
+    a, b = _grid(alphas, betas)
+    batched_loss = vmap(_loss_at(model, loss_fn, x, y))  # (K, P) -> (K,)
+    losses = []
+    for start in range(0, a.shape[0], chunk_size):
+        stop = start + chunk_size
+        theta = _points(center, d1, d2, a[start:stop], None if b is None else b[start:stop])
+        losses.append(batched_loss(theta))
+    z = torch.cat(losses)
+    return z if betas is None else z.reshape(betas.shape[0], alphas.shape[0])
+
+
+@torch.no_grad()
+def loss_on_plane_loop(
+    model: torch.nn.Module,
+    loss_fn: LossFn,
+    x: Tensor,
+    y: Tensor,
+    center: Tensor,
+    d1: Tensor,
+    d2: Tensor | None,
+    alphas: Tensor,
+    betas: Tensor | None = None,
+    chunk_size: int = 64,
+) -> Tensor:
+    """``loss_on_plane`` written the slow, obvious way: one forward per point.
+
+    Same arguments and result; ``chunk_size`` is accepted and ignored. Kept
+    as the reference the fast version is tested and benchmarked against.
+    """
+    _check_plane(model, center, d1, d2, alphas, betas, chunk_size)
+    loss_of = _loss_at(model, loss_fn, x, y)
+    rows = [None] if betas is None else betas  # a line is a single row with no b
+    z = []
+    for b in rows:
+        row = []
+        for a in alphas:
+            row.append(loss_of(_points(center, d1, d2, a, b)))
+        z.append(torch.stack(row))
+    return z[0] if betas is None else torch.stack(z)
+
+
+# --------------------------------------------------------------------------
+# A plane that holds the descent path
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)  # eq=False: == on tensors is elementwise, not a bool
+class PCAPlane:
+    """The plane center + a * d1 + b * d2 fitted to a descent path.
+
+    center:    (P,) the last point of the path
+    d1, d2:    (P,) orthonormal directions
+    explained: fraction of the path's variance (about its mean) along d1, d2
+    captured:  fraction of the path's squared distance from center that lies
+               in the plane; 1.0 means the projected path is the path itself
+    """
+
+    center: Tensor
+    d1: Tensor
+    d2: Tensor
+    explained: tuple[float, float]
+    captured: float
+
+
+def _fix_sign(direction: Tensor) -> Tensor:
+    """Flip a direction so its largest-magnitude entry is positive.
+
+    SVD only defines a direction up to sign (v and -v are both right), and
+    the sign it returns may change between machines; this makes plots repeat.
+    """
+    biggest = direction[direction.abs().argmax()]
+    return direction if biggest > 0 else -direction
+
+
+def _complement(basis: list[Tensor], like: Tensor) -> Tensor:
+    """A unit vector orthogonal to ``basis`` (0 or 1 orthonormal vectors).
+
+    Used when the path has no spread left to choose a direction from (a
+    straight line has only one, a single point none). Deterministic: take the
+    coordinate axis e_k least aligned with the basis and remove its basis
+    component (one Gram-Schmidt step). Its leftover length is at least
+    sqrt(1 - 1/P), so the division is safe.
+    """
+    overlap = torch.zeros_like(like)  # overlap[k] = squared length of e_k inside span(basis)
+    for v in basis:
+        overlap = overlap + v * v
+    k = int(overlap.argmin())
+    e = torch.zeros_like(like)
+    e[k] = 1.0
+    for v in basis:
+        e = e - v[k] * v  # v @ e_k = v[k]
+    return e / e.norm()
+
+
+def pca_plane(path: Tensor) -> PCAPlane:
+    """The plane through the final point spanned by the path's two principal directions.
+
+    path: (T, P), theta_0 .. theta_{T-1} recorded during descent (finite).
+
+    Following Li et al. (2018): center = theta_final, and d1, d2 are the first
+    two principal directions of the vectors theta_t - theta_final. Principal
+    directions are those of greatest variance, so we subtract the mean of
+    the path,  M = path - mean(path)  (T, P),  and take the SVD
+
+        M = U S V^T,   d1 = V[:, 0],  d2 = V[:, 1]
+
+    explained_k = ||M d_k||^2 / ||M||_F^2 = s_k^2 / sum(s^2), the variance
+    fraction. captured = sum_t ||proj_t||^2 / sum_t ||theta_t - center||^2
+    measures the plane through center, which is what gets drawn.
+
+    Degenerate paths get a plane anyway: a straight line (rank 1) keeps its
+    one real direction and gets an orthonormal complement for d2, a single
+    point gets two (see ``_complement``). Each direction's largest entry is
+    made positive so the result does not depend on the SVD's signs.
+    """
+    if path.dim() != 2 or path.shape[0] < 1 or path.shape[1] < 2:
+        raise ValueError(f"pca_plane: path must be (T, P) with T >= 1 and P >= 2, got {tuple(path.shape)}")
+    if not torch.isfinite(path).all():
+        raise ValueError("pca_plane: path has NaN or inf entries; cut off the diverged tail first")
+    center = path[-1]
+    spread = path - path.mean(dim=0)  # (T, P)
+    _, s, vh = torch.linalg.svd(spread, full_matrices=False)  # s: (min(T, P),) descending
+    # Singular values this small are rounding noise, not a direction of the
+    # path (the same cut-off as torch.linalg.matrix_rank).
+    tol = s[0] * max(path.shape) * torch.finfo(path.dtype).eps
+    rank = int((s > tol).sum()) if s[0] > 0 else 0
+
+    directions: list[Tensor] = []
+    for k in range(2):
+        if k < rank:
+            directions.append(vh[k])
+        else:
+            directions.append(_complement(directions, center))
+    d1, d2 = (_fix_sign(d) for d in directions)
+
+    total_variance = spread.pow(2).sum()
+    if total_variance > 0:
+        explained = tuple(float((spread @ d).pow(2).sum() / total_variance) for d in (d1, d2))
+    else:
+        explained = (0.0, 0.0)  # a single point has no variance to explain
+
+    offsets = path - center  # (T, P)
+    in_plane = (offsets @ d1).pow(2).sum() + (offsets @ d2).pow(2).sum()  # d1, d2 orthonormal
+    total = offsets.pow(2).sum()
+    captured = float(in_plane / total) if total > 0 else 1.0  # every point is the center
+    return PCAPlane(center=center, d1=d1, d2=d2, explained=explained, captured=captured)
+
+
+def project(path: Tensor, center: Tensor, d1: Tensor, d2: Tensor) -> Tensor:
+    """Coordinates (a, b) of each point of a path in the plane center + a d1 + b d2.
+
+    path: (T, P)  ->  (T, 2)
+
+    With A = [d1 d2] (P, 2), the best (a, b) for theta solves the least
+    squares problem  min ||A c - (theta - center)||,  i.e. the normal equations
+
+        (A^T A) c = A^T (theta - center).
+
+    For orthonormal d1, d2 (as from ``pca_plane``) A^T A = I and the
+    coordinates are plain dot products; for any other pair (e.g. random
+    directions) the 2 x 2 solve undoes their overlap and unequal lengths.
+    """
+    basis = torch.stack([d1, d2], dim=1)  # (P, 2)
+    gram = basis.T @ basis  # (2, 2)
+    dots = (path - center) @ basis  # (T, 2)
+    return torch.linalg.solve(gram, dots.T).T
+
+
+# --------------------------------------------------------------------------
+# Where to draw
+# --------------------------------------------------------------------------
+
+def grid_around(
+    points: Tensor,
+    margin: float = 0.25,
+    steps: tuple[int, int] = (121, 101),
+    include: Tensor | None = None,
+) -> tuple[Tensor, Tensor | None]:
+    """Grid axes for a window that shows a path, with some room around it.
+
+    points:  (T, 2) path coordinates (a, b), or (T,) for a 1-D plot
+    include: optional extra points that must be inside too, e.g. the
+             minimum: (K, 2) or (2,), or (K,) or a scalar in 1-D
+    returns: alphas (steps[0],), betas (steps[1],); betas is None in 1-D
+
+    Per axis, the window is [lo - margin * span, hi + margin * span] where
+    [lo, hi] is the range of the points and span = hi - lo. A flat axis (or
+    a single point) would give a zero-width window, so each span is at least
+    half the widest one, or 1.0 when every span is zero. Non-finite points
+    (the NaN/inf tail of a diverged run) are ignored.
+    """
+    if margin < 0:
+        raise ValueError(f"grid_around: margin must be >= 0, got {margin}")
+    if min(steps) < 2:
+        raise ValueError(f"grid_around: steps must be >= 2, got {steps}")
+    one_d = points.dim() == 1
+    if not one_d and (points.dim() != 2 or points.shape[1] != 2):
+        raise ValueError(f"grid_around: points must be (T, 2) or (T,), got {tuple(points.shape)}")
+    dtype = points.dtype if points.is_floating_point() else torch.get_default_dtype()
+    width = 1 if one_d else 2
+    pts = points.to(dtype).reshape(-1, width)  # (T, D)
+    if include is not None:
+        pass
+    pts = pts[torch.isfinite(pts).all(dim=1)]
+    if pts.shape[0] == 0:
+        raise ValueError("grid_around: no finite points to frame")
+
+    lo = pts.min(dim=0).values  # (D,)
+    hi = pts.max(dim=0).values
+    mid = (lo + hi) / 2
+    span = hi - lo
+    widest = span.max()
+    floor = 0.5 * widest if widest > 0 else torch.ones_like(widest)
+    span = span.clamp(min=floor)
+    half = span / 2 + margin * span
+    lo, hi = (mid - half).tolist(), (mid + half).tolist()
+
+    def axis(d: int) -> Tensor:
+        return torch.linspace(lo[d], hi[d], steps[d], device=points.device, dtype=dtype)
+
+    return (axis(0), None) if one_d else (axis(0), axis(1))
+
+
+# --------------------------------------------------------------------------
+# Curvature and the largest stable step
+# --------------------------------------------------------------------------
+
+def hessian(model: torch.nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor) -> Tensor:
+    """The (P, P) matrix of second derivatives of the loss at the model's parameters.
+
+    H[p, q] = d^2 L / d theta_p d theta_q,  theta = flatten(model.named_parameters())
+
+    torch.func.hessian differentiates the loss-of-a-flat-vector twice
+    (forward-mode over reverse-mode). The model is not modified. Costs P
+    gradient evaluations and P^2 memory: for small models only.
+    """
+    theta = flatten(model.named_parameters())
+    return torch.func.hessian(_loss_at(model, loss_fn, x, y))(theta)
+
+
+def largest_stable_lr(model: torch.nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor) -> tuple[float, Tensor]:
+    """The step size beyond which gradient descent diverges on a quadratic loss.
+
+    Returns (2 / lambda_max, eigenvalues of the Hessian in ascending order).
+
+    Why: a quadratic loss (e.g. MSE of a linear model) is exactly
+        L(theta) = L* + 1/2 (theta - theta*)^T H (theta - theta*)
+    with a constant Hessian H, so its gradient is H (theta - theta*) and one
+    step theta <- theta - lr * grad changes the error e = theta - theta* to
+
+        e <- (I - lr * H) e.
+
+    Along an eigenvector of H with eigenvalue lambda the error is just
+    multiplied by (1 - lr * lambda) every step. It shrinks iff
+    |1 - lr * lambda| < 1, i.e. 0 < lr < 2 / lambda. The steepest direction
+    (lambda_max) is the first to break, so GD is stable iff lr < 2 / lambda_max.
+    At lr = 1 / lambda_max that direction is solved in one step; between
+    1 / lambda_max and 2 / lambda_max it overshoots and zigzags inward.
+
+    For a non-quadratic loss this is the local picture at the current
+    parameters only. With no positive curvature (lambda_max <= 0) no step
+    size is too large in this sense, and the result is inf.
+    """
+    h = hessian(model, loss_fn, x, y)
+    # The Hessian is symmetric; averaging with its transpose removes rounding
+    # asymmetry, since eigvalsh reads only one triangle.
+    eigenvalues = torch.linalg.eigvalsh((h + h.T) / 2)  # ascending
+    lambda_max = float(eigenvalues[-1])
+    lr_max = 2.0 / lambda_max if lambda_max > 0 else math.inf
+    return lr_max, eigenvalues

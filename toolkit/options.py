@@ -1,0 +1,88 @@
+"""The options a lesson runs with, and the command-line flags that set them.
+
+Both ``python -m toolkit run N`` and ``python lessons/NN_name.py`` use these
+flags, so a lesson behaves the same whichever way it is started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FORMATS = ("png", "svg", "pdf")
+
+
+@dataclass
+class Options:
+    device: str = "auto"
+    dtype: str = "float64"
+    seed: int = 0
+    steps: int | None = None        # None: the lesson's own default
+    lr: float | None = None         # None: the lesson's own default
+    out: Path | None = None         # None: figures/ in the project folder
+    formats: tuple[str, ...] = ("png",)
+    quiet: bool = False
+    save_figures: bool = field(default=True)   # False for `check`: train and compare only
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a mistake is reported in one line (exit code 2), without the usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def learning_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got '{text}'") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got '{text}'")
+    return value
+
+
+def step_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got '{text}'")
+    return value
+
+
+def format_list(text: str) -> tuple[str, ...]:
+    formats = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
+    unknown = [f for f in formats if f not in FORMATS]
+    if not formats or unknown:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a list of {', '.join(FORMATS)} (e.g. png,svg)")
+    return formats
+
+
+def add_device_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="auto (cuda if present, else cpu), cpu, cuda, cuda:K or mps")
+    parser.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="default float64: exact agreement")
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="where figures go (default: figures/)")
+    parser.add_argument("--format", dest="formats", type=format_list, default=("png",), metavar="png[,svg,pdf]",
+                        help="figure file formats (default: png)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    add_device_options(parser)
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0): same seed, same numbers")
+    parser.add_argument("--steps", type=step_count, default=None, help="training steps (default: the lesson's)")
+    parser.add_argument("--lr", type=learning_rate, default=None, help="learning rate (default: the lesson's)")
+    add_output_options(parser)
+
+
+def options_from(args: argparse.Namespace, **overrides) -> Options:
+    values = {name: getattr(args, name) for name in Options.__dataclass_fields__ if hasattr(args, name)}
+    values.update(overrides)
+    return Options(**values)
