@@ -384,7 +384,7 @@ def grid_around(
     width = 1 if one_d else 2
     pts = points.to(dtype).reshape(-1, width)  # (T, D)
     if include is not None:
-        pass
+        pts = torch.cat([pts, include.to(pts).reshape(-1, width)])
     pts = pts[torch.isfinite(pts).all(dim=1)]
     if pts.shape[0] == 0:
         raise ValueError("grid_around: no finite points to frame")
