@@ -33,10 +33,11 @@ given_options: Options | None = None
 current: Lesson | None = None
 
 
-def start(file: str, *, steps: int, lr: float) -> Lesson:
+def start(file: str, *, steps: int, lr: float | None) -> Lesson:
     """Begin a lesson: work out its options and return the ``run`` object.
 
-    ``steps`` and ``lr`` are the lesson's defaults; --steps and --lr override them.
+    ``steps`` and ``lr`` are the lesson's defaults; --steps and --lr override
+    them. A lesson that works out its own learning rates passes ``lr=None``.
     """
     global current
     path = Path(file).resolve()
@@ -69,7 +70,7 @@ def title_of(path: Path) -> str:
 class Lesson:
     """Options, results and figures of one lesson run."""
 
-    def __init__(self, path: Path, options: Options, *, steps: int, lr: float) -> None:
+    def __init__(self, path: Path, options: Options, *, steps: int, lr: float | None) -> None:
         self.name = path.stem
         self.title = title_of(path)
         self.options = options
@@ -100,6 +101,8 @@ class Lesson:
               lr: float | None = None, label: str = "main", main: bool = True, **options) -> History:
         """Train both twins with this run's steps, seed and (unless given) learning rate."""
         lr = self.lr if lr is None else lr
+        if lr is None:
+            raise ValueError(f"{self.name}: no learning rate given to run.train and none set for the lesson")
         history = train(manual_net, torch_net, manual_loss, torch_loss, x, y, steps=self.steps, lr=lr,
                         seed=self.seed, quiet=self.quiet, desc=f"{self.name} lr={lr:.3g}", **options)
         self.histories[label] = history

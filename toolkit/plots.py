@@ -151,6 +151,14 @@ def loss_vs_weight(weights, losses, manual_path, autograd_path, manual_losses, a
     return fig
 
 
+def _colorbar(fig, filled, axes, levels) -> None:
+    # A handful of round tick values reads better than every contour level.
+    ticks = levels[::max(1, len(levels) // 5)]
+    colorbar = fig.colorbar(filled, ax=axes, shrink=0.95, ticks=ticks, format="%.3g")
+    colorbar.ax.minorticks_off()
+    colorbar.set_label("loss (log scale)")
+
+
 def _contour(ax, alphas, betas, z, levels, norm):
     filled = ax.contourf(alphas, betas, z, levels=levels, norm=norm, cmap=CMAP, extend="both")
     ax.contour(alphas, betas, z, levels=levels[::2], colors="white", linewidths=0.4, alpha=0.6)
@@ -173,19 +181,19 @@ def contour_with_paths(alphas, betas, Z, manual_path, autograd_path, *, xlabel: 
         filled = _contour(ax, alphas, betas, z, levels, LogNorm(levels[0], levels[-1]))
         _draw_twin_paths(ax, manual_path, autograd_path)
         if minimum is not None:
-            ax.plot(*minimum, marker="+", markersize=11, markeredgewidth=1.6, color="white",
+            ax.plot(*minimum, marker="P", markersize=9, color="white", markeredgecolor="black",
                     linestyle="none", label="minimum", zorder=6)
-        colorbar = fig.colorbar(filled, ax=ax, shrink=0.95)
-        colorbar.set_label("loss (log scale)")
+        _colorbar(fig, filled, ax, levels)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.grid(False)
         ax.set_xlim(alphas[0], alphas[-1])
         ax.set_ylim(betas[0], betas[-1])
-        ax.legend(loc="best", fontsize=7.5, framealpha=0.85)
+        # Outside the axes, so the legend never hides the path.
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=8)
         if note:
-            ax.text(0.01, 0.01, note, transform=ax.transAxes, fontsize=7.5, color="white", va="bottom")
+            ax.set_title(f"{title}\n({note})" if title else note)
     return fig
 
 
@@ -234,7 +242,7 @@ def learning_rate_panels(panels: Sequence[dict], *, xlabel: str, ylabel: str, mi
             filled = _contour(ax, alphas, betas, _numpy(panel["Z"]), levels, norm)
             _draw_twin_paths(ax, _numpy(panel["manual_path"]), _numpy(panel["autograd_path"]))
             if minimum is not None:
-                ax.plot(*minimum, marker="+", markersize=10, markeredgewidth=1.5, color="white",
+                ax.plot(*minimum, marker="P", markersize=8, color="white", markeredgecolor="black",
                         linestyle="none", label="minimum", zorder=6)
             ax.set_xlim(alphas[0], alphas[-1])
             ax.set_ylim(betas[0], betas[-1])
@@ -244,8 +252,7 @@ def learning_rate_panels(panels: Sequence[dict], *, xlabel: str, ylabel: str, mi
             ax.grid(False)
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=8.5)
-        colorbar = fig.colorbar(filled, ax=list(axes), shrink=0.9)
-        colorbar.set_label("loss (log scale)")
+        _colorbar(fig, filled, list(axes), levels)
     return fig
 
 
