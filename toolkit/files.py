@@ -29,8 +29,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def writable_folder(path: Path) -> Path:
     """Create ``path`` if needed and prove we can write into it, or raise UsageError."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"output folder '{path}' is a file; give a folder path for --out")
+    for folder in (path, *path.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise UsageError(f"output folder '{folder}' is a file; give a folder path for --out")
+            break
     try:
         path.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=path, prefix=".write-test.")

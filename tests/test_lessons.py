@@ -1,0 +1,109 @@
+"""Every lesson runs, its twins agree at every step, and its figures are real pictures."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.image import imread
+
+from toolkit import cli, lesson
+from toolkit.options import Options
+
+LESSONS = lesson.lesson_files()
+EXPECTED_FIGURES = {
+    "01_one_weight": {"loss_vs_w.png", "loss_curve.png"},
+    "02_linear_regression": {"contour.png", "surface.png", "loss_curves.png"},
+    "03_learning_rate": {"lr_paths.png", "lr_losses.png"},
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Run every lesson once, as `python -m toolkit figures` would, into a temporary folder."""
+    out = tmp_path_factory.mktemp("figures")
+    previous = torch.get_default_dtype()
+    results = {path.stem: cli.run_lesson(path, Options(device="cpu", out=out, quiet=True)) for path in LESSONS}
+    torch.set_default_dtype(previous)
+    return out, results
+
+
+def test_the_first_three_lessons_exist():
+    assert [p.stem for p in LESSONS][:3] == list(EXPECTED_FIGURES)
+
+
+@pytest.mark.parametrize("name", EXPECTED_FIGURES)
+def test_twins_agree_at_every_step(runs, name):
+    _, results = runs
+    run = results[name]
+    assert run.reports and all(report.ok for report in run.reports)
+    for history in run.histories.values():
+        assert history.twins_agree
+        assert history.max_abs_grad_diff <= 1e-12
+        assert history.loss_manual == pytest.approx(history.loss_autograd, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", EXPECTED_FIGURES)
+def test_figures_exist_and_are_not_blank(runs, name):
+    out, _ = runs
+    folder = out / name
+    summary = json.loads((folder / "summary.json").read_text())
+    assert set(summary["figures"]) == EXPECTED_FIGURES[name]
+    for figure in EXPECTED_FIGURES[name]:
+        pixels = imread(folder / figure)[..., :3]
+        height, width = pixels.shape[:2]
+        assert 500 < width < 2500 and 400 < height < 2500, (figure, width, height)
+        rgb = (pixels.reshape(-1, 3) * 255).astype(np.uint32)
+        colours = np.unique(rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2])
+        assert len(colours) > 50, f"{figure} looks blank"
+        assert pixels.std() > 0.05, f"{figure} looks blank"
+
+
+def test_lesson_03_finds_the_stability_limit_and_shows_every_regime(runs):
+    _, results = runs
+    histories = results["03_learning_rate"].histories
+    assert list(histories) == ["too small", "good", "oscillating", "diverging"]
+    assert histories["diverging"].diverged and not histories["oscillating"].diverged
+    assert histories["good"].final_loss_manual < histories["too small"].final_loss_manual
+    losses = np.array(histories["oscillating"].loss_manual)
+    assert (np.diff(losses) < 0).all()            # oscillating but still converging
+    path = histories["oscillating"].path_manual
+    steps = path[1:] - path[:-1]
+    # Zigzag: consecutive steps point in nearly opposite directions at first.
+    assert (steps[0] @ steps[1]) < 0
+
+
+def test_summary_keys_for_every_lesson(runs):
+    out, _ = runs
+    for name in EXPECTED_FIGURES:
+        summary = json.loads((out / name / "summary.json").read_text())
+        assert summary["lesson"] == name and summary["device"] == "cpu" and summary["dtype"] == "float64"
+        assert summary["diverged"] is False and summary["diverged_at_step"] is None
+        assert summary["final_loss"]["manual"] == pytest.approx(summary["final_loss"]["autograd"], rel=1e-12)
+
+
+def test_same_seed_gives_byte_identical_figures(runs, tmp_path):
+    out, results = runs
+    path = LESSONS[0]
+    cli.run_lesson(path, Options(device="cpu", out=tmp_path, quiet=True, formats=("png", "svg", "pdf")))
+    for name in EXPECTED_FIGURES[path.stem]:
+        assert (tmp_path / path.stem / name).read_bytes() == (out / path.stem / name).read_bytes(), name
+    assert len(list((tmp_path / path.stem).glob("*.svg"))) == len(list((tmp_path / path.stem).glob("*.pdf"))) == 2
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
+def test_every_format_is_deterministic(runs, fmt):
+    # Two figures built from scratch must give the same bytes: no dates, versions or random ids inside.
+    from toolkit import plots
+
+    history = runs[1]["02_linear_regression"].main
+    first = plots.figure_bytes(plots.loss_curves(history), fmt)
+    second = plots.figure_bytes(plots.loss_curves(history), fmt)
+    assert first == second and len(first) > 1000
+
+
+def test_lessons_run_on_every_device(device):
+    # Train and check only (no files): everything must live on the requested device.
+    run = cli.run_lesson(LESSONS[1], Options(device=device, quiet=True, save_figures=False, steps=5))
+    assert run.device.type == device
+    assert run.main.twins_agree and run.reports[0].ok
