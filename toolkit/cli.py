@@ -32,6 +32,7 @@ def build_parser() -> ArgumentParser:
     check = commands.add_parser("check", help="gradient check of every lesson (or one); exit 0 only if all agree")
     check.add_argument("lesson", nargs="?", help="lesson number (default: all)")
     add_device_options(check)
+    commands.add_parser("bugs", help="the bug zoo: classic gradient mistakes and the check that catches each")
     return parser
 
 
@@ -102,6 +103,12 @@ def command_check(args) -> int:
     return 0 if all_ok else 1
 
 
+def command_bugs() -> int:
+    from toolkit import bugs
+
+    return bugs.main()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -111,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             return command_run(args)
         if args.command == "figures":
             return command_figures(args)
+        if args.command == "bugs":
+            return command_bugs()
         return command_check(args)
     except UsageError as error:
         print(f"python -m toolkit: error: {error}", file=sys.stderr)

@@ -158,7 +158,7 @@ class Lesson:
         if self.options.save_figures:
             for name, data in self.figures.items():
                 atomic_write_bytes(self.out_dir / name, data)
-            text = json.dumps(summary, indent=2) + "\n"
+            text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
             atomic_write_bytes(self.out_dir / "summary.json", text.encode())
             print(f"wrote {len(self.figures)} figure(s) and summary.json to {self.out_dir}")
         return summary
