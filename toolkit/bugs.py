@@ -34,13 +34,7 @@ import torch
 from torch import nn
 
 from toolkit import manual
-from toolkit.gradient_check import (
-    TWIN_TOLERANCE,
-    GradientReport,
-    ParameterReport,
-    compare,
-    gradient_report,
-)
+from toolkit.gradient_check import GradientReport, accumulation_report, gradient_report
 from toolkit.manual.module import accumulate_grad
 from toolkit.twins import make_twins
 
@@ -384,34 +378,6 @@ def describe_network(specimen: Specimen, setup: Setup) -> str:
 # --------------------------------------------------------------------------- the checks
 
 
-def accumulation_report(setup: Setup, title: str) -> GradientReport:
-    """Two batches, no zero_grad in between: .grad must hold the SUM of both gradients.
-
-    manual:    backward after batch 1, then after batch 2, into the same .grad
-    autograd:  loss_1.backward(), then loss_2.backward()
-    One comparison per parameter, manual vs autograd, with the report's tolerances.
-    """
-    net, loss_fn = setup.manual_net, setup.manual_loss
-    net.zero_grad()
-    for x, y in setup.batches:
-        loss_fn(net(x), y)
-        net.backward(loss_fn.backward())
-    by_hand = {name: p.grad.clone() for name, p in net.named_parameters()}
-    net.zero_grad()
-
-    setup.torch_net.zero_grad()
-    for x, y in setup.batches:
-        setup.torch_loss(setup.torch_net(x), y).backward()
-    by_autograd = {name: p.grad.clone() for name, p in setup.torch_net.named_parameters()}
-    setup.torch_net.zero_grad()
-
-    rtol, atol = TWIN_TOLERANCE[DTYPE]
-    rows = [ParameterReport(name, tuple(param.shape),
-                            [compare("manual vs autograd", by_hand[name], by_autograd[name], rtol, atol)])
-            for name, param in setup.torch_net.named_parameters()]
-    return GradientReport(rows, DTYPE, title)
-
-
 def failed_comparisons(report: GradientReport) -> list[str]:
     """The comparison labels that fail in at least one row, in the report's order."""
     labels = []
@@ -458,7 +424,8 @@ def examine(specimen: Specimen, buggy: bool = True) -> Examination:
     x, y = setup.batches[0]
     one_batch = gradient_report(setup.manual_net, setup.torch_net, setup.manual_loss, setup.torch_loss, x, y,
                                 title=f"gradient report, {name}")
-    accumulation = accumulation_report(setup, title=f"accumulation check, {name}")
+    accumulation = accumulation_report(setup.manual_net, setup.torch_net, setup.manual_loss, setup.torch_loss,
+                                       setup.batches, title=f"accumulation check, {name}")
     return Examination(specimen, buggy, describe_network(specimen, setup), one_batch, accumulation)
 
 

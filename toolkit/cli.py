@@ -1,4 +1,4 @@
-"""The command line: ``python -m toolkit list | run N | figures | check [N]``."""
+"""The command line: ``python -m toolkit list | run N | figures | check [N] | bugs``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from toolkit.options import ArgumentParser, Options, add_device_options, add_out
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m toolkit",
                             description="Train the same network by hand and with autograd, side by side.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{list,run,figures,check}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{list,run,figures,check,bugs}")
 
     commands.add_parser("list", help="the numbered lessons and their titles")
 

@@ -177,3 +177,34 @@ def gradient_report(
             compare("autograd vs finite diff", by_autograd[name], by_differences[name], fd_rtol, fd_atol),
         ]))
     return GradientReport(rows, dtype, title)
+
+
+def accumulation_report(
+    manual_net: manual.Module,
+    torch_net: nn.Module,
+    manual_loss,
+    torch_loss,
+    batches: list[tuple[torch.Tensor, torch.Tensor]],
+    title: str = "accumulation check",
+) -> GradientReport:
+    """Several backward passes with no zero_grad in between: .grad must hold their SUM.
+
+    A single backward after zero_grad cannot tell ``grad = g`` from
+    ``grad += g``; this check can. The hand-written total is compared with
+    autograd doing the same, one row per parameter.
+    """
+    dtype = next(manual_net.parameters()).dtype
+    rtol, atol = TWIN_TOLERANCE[dtype]
+    manual_net.zero_grad()
+    torch_net.zero_grad()
+    for x, y in batches:
+        manual_loss(manual_net(x), y)
+        manual_net.backward(manual_loss.backward())
+        torch_loss(torch_net(x), y).backward()
+    rows = [
+        ParameterReport(name, tuple(theirs.shape), [compare("manual vs autograd", mine.grad, theirs.grad, rtol, atol)])
+        for (name, mine), (_, theirs) in zip(manual_net.named_parameters(), torch_net.named_parameters())
+    ]
+    manual_net.zero_grad()
+    torch_net.zero_grad()
+    return GradientReport(rows, dtype, title)

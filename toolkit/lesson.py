@@ -19,7 +19,7 @@ import torch
 from toolkit.devices import dtype_name, resolve_device, resolve_dtype
 from toolkit.errors import UsageError
 from toolkit.files import atomic_write_bytes, writable_folder
-from toolkit.gradient_check import GradientReport, gradient_report
+from toolkit.gradient_check import GradientReport, accumulation_report, gradient_report
 from toolkit.options import ArgumentParser, Options, add_run_options, options_from
 from toolkit.train import History, train
 
@@ -90,11 +90,22 @@ class Lesson:
         print(f"{self.title}  [device {self.device}, {dtype_name(self.dtype)}, seed {self.seed}]")
 
     def check(self, manual_net, torch_net, manual_loss, torch_loss, x, y) -> GradientReport:
-        """Print the three-witness gradient report at the networks' current parameters."""
+        """Print the three-witness gradient report at the networks' current parameters.
+
+        Then check that gradients accumulate as autograd's do: backward on
+        each half of the data, no zero_grad in between, must leave the sum.
+        """
         report = gradient_report(manual_net, torch_net, manual_loss, torch_loss, x, y,
                                  title=f"gradient check, {self.name}")
-        self.reports.append(report)
+        half = len(x) // 2
+        accumulation = accumulation_report(manual_net, torch_net, manual_loss, torch_loss,
+                                           [(x[:half], y[:half]), (x[half:], y[half:])],
+                                           title=f"accumulation check, {self.name}")
+        self.reports += [report, accumulation]
         print(report)
+        verdict = "they agree" if accumulation.ok else "THEY DISAGREE"
+        print(f"accumulation: two backward passes without zero_grad, manual vs autograd: {verdict} "
+              f"(max |diff| {accumulation.max_abs_twin_diff:.1e})")
         return report
 
     def train(self, manual_net, torch_net, manual_loss, torch_loss, x, y, *,
