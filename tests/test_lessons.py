@@ -15,6 +15,7 @@ EXPECTED_FIGURES = {
     "01_one_weight": {"loss_vs_w.png", "loss_curve.png"},
     "02_linear_regression": {"contour.png", "surface.png", "loss_curves.png"},
     "03_learning_rate": {"lr_paths.png", "lr_losses.png"},
+    "04_hidden_layer": {"pca_landscape.png", "decision_regions.png"},
 }
 
 
@@ -28,8 +29,16 @@ def runs(tmp_path_factory):
     return out, results
 
 
-def test_the_first_three_lessons_exist():
-    assert [p.stem for p in LESSONS][:3] == list(EXPECTED_FIGURES)
+def test_every_lesson_is_known_here():
+    assert [p.stem for p in LESSONS] == list(EXPECTED_FIGURES)
+
+
+def test_lesson_04_draws_a_plane_that_holds_the_path(runs):
+    run = runs[1]["04_hidden_layer"]
+    assert run.main.final_loss_manual < 0.05 * run.main.loss_manual[0]
+    from toolkit.landscape import pca_plane
+
+    assert pca_plane(run.main.path_manual).captured > 0.8
 
 
 @pytest.mark.parametrize("name", EXPECTED_FIGURES)

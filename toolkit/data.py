@@ -28,3 +28,26 @@ def noisy_line(
     x = low + (high - low) * torch.rand(n, 1, generator=generator, dtype=torch.float64)
     y = slope * x + intercept + noise * torch.randn(n, 1, generator=generator, dtype=torch.float64)
     return x.to(device=device, dtype=dtype), y.to(device=device, dtype=dtype)
+
+
+def two_moons(
+    n: int = 200,
+    noise: float = 0.15,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float64,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two interleaved half circles, a classic task no straight line can solve.
+
+    Returns x: (n, 2) points and y: (n,) class indices (0 or 1, torch.long),
+    half of each class.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    half = n // 2
+    angle = torch.pi * torch.rand(n, generator=generator, dtype=torch.float64)
+    upper = torch.stack([torch.cos(angle[:half]), torch.sin(angle[:half])], dim=1)
+    lower = torch.stack([1 - torch.cos(angle[half:]), 0.5 - torch.sin(angle[half:])], dim=1)
+    x = torch.cat([upper, lower]) + noise * torch.randn(n, 2, generator=generator, dtype=torch.float64)
+    x = (x - x.mean(dim=0)) / x.std(dim=0)          # centred and scaled: easier to train
+    y = torch.cat([torch.zeros(half, dtype=torch.long), torch.ones(n - half, dtype=torch.long)])
+    return x.to(device=device, dtype=dtype), y.to(device)

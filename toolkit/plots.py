@@ -282,3 +282,74 @@ def loss_curves_by_run(histories: dict[str, History], title: str = "Loss per ste
         ax.set_title(title)
         ax.legend(loc="upper left", fontsize=8)
     return fig
+
+
+def path_on_plane(alphas, betas, Z, manual_path, autograd_path, history: History, *,
+                  xlabel: str, ylabel: str, title: str = "") -> Figure:
+    """Left: the loss on a plane through parameter space with the projected paths.
+    Right: the loss the twins actually saw at every step.
+
+    Beside a projected path the true loss curve is needed: the path leaves
+    the plane, so the contour under a point is not exactly its loss.
+    """
+    alphas, betas, z = _numpy(alphas), _numpy(betas), _numpy(Z)
+    levels = _log_levels(z)
+    with house_style():
+        fig = Figure(figsize=(8.4, 3.7), layout="constrained")
+        left, right = fig.subplots(1, 2, width_ratios=[1.25, 1])
+        filled = _contour(left, alphas, betas, z, levels, LogNorm(levels[0], levels[-1]))
+        _draw_twin_paths(left, _numpy(manual_path), _numpy(autograd_path))
+        _colorbar(fig, filled, left, levels)
+        left.set_xlim(alphas[0], alphas[-1])
+        left.set_ylim(betas[0], betas[-1])
+        left.set_xlabel(xlabel)
+        left.set_ylabel(ylabel)
+        left.set_title(title)
+        left.grid(False)
+
+        steps = np.arange(len(history.loss_manual))
+        right.plot(steps, history.loss_manual, color=MANUAL["color"], label=MANUAL["label"])
+        every = max(1, len(steps) // 25)
+        right.plot(steps[::every], np.asarray(history.loss_autograd)[::every], color=AUTOGRAD["color"],
+                   marker="x", markersize=5, linestyle="none", label=AUTOGRAD["label"])
+        if history.diverged:
+            _mark_divergence(right, history, color="black")
+        right.set_yscale("log")
+        right.set_xlabel("step")
+        right.set_ylabel("training loss")
+        right.set_title("The loss along the true path")
+        fig.legend(*left.get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize=8)
+    return fig
+
+
+def decision_regions(model_probability, x, y, *, title: str = "", resolution: int = 200) -> Figure:
+    """The classifier's P(class 1) over the input plane, with the data on top.
+
+    model_probability: a function taking points (K, 2) and returning (K,)
+    probabilities; x: (N, 2) inputs; y: (N,) class indices 0 or 1. Classes
+    differ by marker as well as colour, so the figure reads in grey too.
+    """
+    points, labels = _numpy(x), _numpy(y).astype(int)
+    low, high = points.min(axis=0) - 0.5, points.max(axis=0) + 0.5
+    grid_a = np.linspace(low[0], high[0], resolution)
+    grid_b = np.linspace(low[1], high[1], resolution)
+    mesh_a, mesh_b = np.meshgrid(grid_a, grid_b)
+    probability = _numpy(model_probability(np.column_stack([mesh_a.ravel(), mesh_b.ravel()])))
+    probability = probability.reshape(mesh_a.shape)
+    with house_style():
+        fig = Figure(figsize=(4.8, 3.9), layout="constrained")
+        ax = fig.add_subplot()
+        filled = ax.contourf(grid_a, grid_b, probability, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.85)
+        ax.contour(grid_a, grid_b, probability, levels=[0.5], colors="black", linewidths=1.4)
+        for label, marker, face, edge in [(0, "o", "white", "black"), (1, "^", "black", "white")]:
+            chosen = points[labels == label]
+            ax.scatter(chosen[:, 0], chosen[:, 1], marker=marker, s=18, color=face, edgecolors=edge,
+                       linewidths=0.6, label=f"class {label}", zorder=3)
+        colorbar = fig.colorbar(filled, ax=ax, shrink=0.95, ticks=[0, 0.25, 0.5, 0.75, 1])
+        colorbar.set_label("P(class 1)")
+        ax.set_xlabel("input x₁")
+        ax.set_ylabel("input x₂")
+        ax.set_title(title)
+        ax.grid(False)
+        ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+    return fig

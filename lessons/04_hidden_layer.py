@@ -1,0 +1,104 @@
+# %% [markdown]
+# # 04 · A hidden layer: backpropagation and a landscape seen through a plane
+#
+# A straight line cannot separate two interleaved half-moons. A network
+# with hidden layers can bend its decision boundary, but it pays with many
+# more parameters: here 2 → 16 → 16 → 2 with tanh, 354 numbers in all.
+# The recipe stays the same (random start, predict, measure the loss, follow
+# the gradient downhill, repeat), and the chain rule carries the gradient
+# back through every layer. Two things change: the loss is no longer a
+# simple bowl, and we can no longer draw it over all parameters at once.
+
+# %%
+import torch
+from torch import nn
+
+from toolkit import data, lesson, manual, plots
+from toolkit.landscape import grid_around, loss_on_plane, pca_plane, project
+from toolkit.twins import make_twins
+
+run = lesson.start(__file__, steps=300, lr=0.5)
+
+# %% [markdown]
+# ## Data and the twin networks
+# Each point belongs to class 0 or class 1. The network outputs two scores
+# (logits) per point; the cross-entropy loss turns them into probabilities
+# with a softmax and charges −log(probability of the right class).
+
+# %%
+x, y = data.two_moons(n=200, noise=0.15, seed=run.seed, device=run.device, dtype=run.dtype)
+by_hand, by_autograd = make_twins([2, 16, 16, 2], activation="tanh", seed=run.seed,
+                                  device=run.device, dtype=run.dtype)
+print(by_hand)
+print("parameters:", sum(p.numel() for p in by_hand.parameters()))
+
+# %% [markdown]
+# ## Backpropagation, one layer at a time
+# The hand-written backward pass starts at the loss,
+#
+#     dlogits = (softmax(logits) − onehot(y)) / N,
+#
+# and walks back through the layers. A Linear layer turns `dout` into
+# `dweight = doutᵀ x`, `dbias = Σ dout` and `dx = dout W`; a Tanh layer
+# multiplies by its slope, `dx = dout · (1 − out²)`. Each layer needs only
+# what it saw in the forward pass and the gradient handed back to it. All
+# 354 partial derivatives, checked three ways:
+
+# %%
+run.check(by_hand, by_autograd, manual.CrossEntropyLoss(), nn.CrossEntropyLoss(), x, y)
+
+# %% [markdown]
+# ## Training with momentum
+# Plain gradient descent crawls along shallow valleys. Momentum keeps a
+# running velocity, `v ← 0.9·v + g`, and steps along it, `θ ← θ − lr·v`:
+# consistent directions build up speed while zigzags cancel out. Our SGD
+# implements it exactly as torch.optim.SGD does, and both twins use it.
+
+# %%
+history = run.train(by_hand, by_autograd, manual.CrossEntropyLoss(), nn.CrossEntropyLoss(), x, y,
+                    momentum=0.9)
+with torch.no_grad():
+    accuracy = (by_autograd(x).argmax(dim=1) == y).double().mean().item()
+print(f"training accuracy: {accuracy:.1%}")
+
+# %% [markdown]
+# ## A landscape through 354 dimensions
+# We cannot draw a loss over 354 parameters, but we can draw it over a
+# plane. A random plane would miss the path entirely. Instead, principal
+# component analysis finds the two directions along which the parameters
+# moved the most during training; the plane through the final parameters
+# spanned by those two directions holds most of the path. We project the
+# path onto it and evaluate the true loss at every grid point of the plane.
+
+# %%
+plane = pca_plane(history.path_manual)
+print(f"the plane holds {plane.captured:.1%} of the path "
+      f"(PC1 explains {plane.explained[0]:.1%}, PC2 {plane.explained[1]:.1%} of its variance)")
+device_plane = [v.to(run.device, run.dtype) for v in (plane.center, plane.d1, plane.d2)]
+manual_xy = project(history.path_manual, plane.center, plane.d1, plane.d2)
+autograd_xy = project(history.path_autograd, plane.center, plane.d1, plane.d2)
+alphas, betas = grid_around(manual_xy, margin=0.2)
+Z = loss_on_plane(by_autograd, nn.CrossEntropyLoss(), x, y, *device_plane,
+                  alphas=alphas.to(run.device, run.dtype), betas=betas.to(run.device, run.dtype))
+run.save(plots.path_on_plane(alphas, betas, Z, manual_xy, autograd_xy, history,
+                             xlabel=f"PC1 ({plane.explained[0]:.0%} of the path's variance)",
+                             ylabel=f"PC2 ({plane.explained[1]:.0%})",
+                             title=f"Loss on the PCA plane ({plane.captured:.0%} of the path lies in it)"),
+         "pca_landscape")
+
+# %% [markdown]
+# ## What the network learned
+# The probability of class 1 at every point of the input plane, with the
+# boundary where it is exactly one half.
+
+# %%
+def probability_of_class_1(points):
+    inputs = torch.as_tensor(points, dtype=run.dtype, device=run.device)
+    with torch.no_grad():
+        return torch.softmax(by_autograd(inputs), dim=1)[:, 1].cpu()
+
+
+run.save(plots.decision_regions(probability_of_class_1, x, y,
+                                title=f"Decision regions after {history.steps} steps ({accuracy:.0%} right)"),
+         "decision_regions")
+run.finish()
