@@ -100,19 +100,24 @@ def loss_curves(history: History, title: str = "Training loss") -> Figure:
     with house_style():
         fig = Figure(figsize=(4.6, 3.3), layout="constrained")
         ax = fig.add_subplot()
-        steps = np.arange(len(history.loss_manual))
-        ax.plot(steps, history.loss_manual, color=MANUAL["color"], label=MANUAL["label"])
-        every = max(1, len(steps) // 25)
-        ax.plot(steps[::every], np.asarray(history.loss_autograd)[::every], color=AUTOGRAD["color"],
-                marker="x", markersize=5, linestyle="none", label=AUTOGRAD["label"])
-        if history.diverged:
-            _mark_divergence(ax, history, color="black")
-        ax.set_yscale("log")
-        ax.set_xlabel("step")
+        _draw_loss_curves(ax, history)
         ax.set_ylabel("loss (log scale)")
         ax.set_title(title)
         ax.legend(loc="upper right")
     return fig
+
+
+def _draw_loss_curves(ax, history: History) -> None:
+    # The manual twin as a line, autograd as crosses on it (every few steps, so both stay visible).
+    steps = np.arange(len(history.loss_manual))
+    ax.plot(steps, history.loss_manual, color=MANUAL["color"], label=MANUAL["label"])
+    every = max(1, len(steps) // 25)
+    ax.plot(steps[::every], np.asarray(history.loss_autograd)[::every], color=AUTOGRAD["color"],
+            marker="x", markersize=5, linestyle="none", label=AUTOGRAD["label"])
+    if history.diverged:
+        _mark_divergence(ax, history, color="black")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
 
 
 def _mark_divergence(ax, history: History, color: str) -> None:
@@ -307,15 +312,7 @@ def path_on_plane(alphas, betas, Z, manual_path, autograd_path, history: History
         left.set_title(title)
         left.grid(False)
 
-        steps = np.arange(len(history.loss_manual))
-        right.plot(steps, history.loss_manual, color=MANUAL["color"], label=MANUAL["label"])
-        every = max(1, len(steps) // 25)
-        right.plot(steps[::every], np.asarray(history.loss_autograd)[::every], color=AUTOGRAD["color"],
-                   marker="x", markersize=5, linestyle="none", label=AUTOGRAD["label"])
-        if history.diverged:
-            _mark_divergence(right, history, color="black")
-        right.set_yscale("log")
-        right.set_xlabel("step")
+        _draw_loss_curves(right, history)
         right.set_ylabel("training loss")
         right.set_title("The loss along the true path")
         fig.legend(*left.get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize=8)
