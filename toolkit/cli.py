@@ -125,5 +125,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m toolkit: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted: stopped before writing; no partial files were left", file=sys.stderr)
+        # Lessons write their files only when they finish, each atomically: nothing half-done is left.
+        print("\ninterrupted: the lesson that was running wrote no files", file=sys.stderr)
         return 130
