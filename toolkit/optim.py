@@ -54,7 +54,12 @@ class SGD(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        """Take one step for every parameter that has a gradient."""
+        """Take one step for every parameter that has a gradient.
+
+        Plain SGD (no momentum, no weight decay) is one in-place update per
+        parameter, theta.add_(g, alpha=-lr): no temporaries, and nothing
+        but a few dictionary reads in Python around it.
+        """
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -66,9 +71,9 @@ class SGD(torch.optim.Optimizer):
             weight_decay = group["weight_decay"]
             nesterov = group["nesterov"]
             for param in group["params"]:
-                if param.grad is None:
-                    continue
                 g = param.grad
+                if g is None:
+                    continue  # no gradient, no step (as torch does)
                 if weight_decay != 0:
                     g = g.add(param, alpha=weight_decay)
                 if momentum != 0:

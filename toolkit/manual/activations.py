@@ -32,12 +32,17 @@ class ReLU(Module):
         The slope is 1 where the unit was active and 0 elsewhere (torch also
         takes 0 at the kink x = 0). ``out > 0`` exactly when ``x > 0``, so the
         cached output is enough. Shapes: dout and dx like x.
+
+        How: out = max(x, 0) is never negative, so sign(out) is exactly that
+        0/1 slope, as a float tensor (a NaN gives 0, as ``out > 0`` would).
+        This saves the bool mask and its conversion, and the fresh sign
+        tensor then takes the product in place; ``dout`` is only read.
         """
         out = self._saved(self._out)
         _check_same_shape(self, dout, out)
         if not input_grad:
             return None
-        return dout * (out > 0)
+        return torch.sign(out).mul_(dout)
 
 
 class Tanh(Module):
@@ -64,7 +69,8 @@ class Tanh(Module):
         _check_same_shape(self, dout, out)
         if not input_grad:
             return None
-        return dout * (1 - out * out)
+        slope = 1 - out * out  # a fresh tensor of our own: multiply into it in place
+        return slope.mul_(dout)
 
 
 class Sigmoid(Module):
@@ -91,4 +97,6 @@ class Sigmoid(Module):
         _check_same_shape(self, dout, out)
         if not input_grad:
             return None
-        return dout * out * (1 - out)
+        # (1 - out) is a fresh tensor of our own, so both products go into it
+        # in place: (dout * (1 - out)) * out, autograd's order of operations.
+        return (1 - out).mul_(dout).mul_(out)

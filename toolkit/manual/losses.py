@@ -53,9 +53,13 @@ class MSELoss(_Loss):
         Each of the M squared errors contributes 1/M of the mean, and the
         slope of e^2 is 2e. ``dloss`` is the upstream gradient (1 when this
         loss is the end of the chain).
+
+        The factors are applied in autograd's order, (2/M) e first and then
+        dloss, so the two agree bit for bit. The first product is a fresh
+        tensor of our own, so dloss is multiplied into it in place.
         """
         (diff,) = self._saved()
-        return diff * (2.0 / diff.numel()) * dloss
+        return (diff * (2.0 / diff.numel())).mul_(dloss)
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -80,9 +84,10 @@ class BCEWithLogitsLoss(_Loss):
 
         The log of the sigmoid and the sigmoid's own slope cancel, leaving
         the difference between the predicted probability and the target.
+        sigma(z) is a fresh tensor of our own, so the rest happens in place.
         """
         logits, target = self._saved()
-        return (torch.sigmoid(logits) - target) * (dloss / logits.numel())
+        return torch.sigmoid(logits).sub_(target).mul_(dloss / logits.numel())
 
 
 class CrossEntropyLoss(_Loss):
@@ -102,8 +107,10 @@ class CrossEntropyLoss(_Loss):
             raise ValueError(f"{self!r}: expected target of shape ({n},), got {tuple(target.shape)}")
         if target.dtype != torch.long:
             raise ValueError(f"{self!r}: expected target of class indices (torch.long), got {target.dtype}")
-        if n and (int(target.min()) < 0 or int(target.max()) >= classes):
-            raise ValueError(f"{self!r}: class indices must lie in [0, {classes - 1}]")
+        if n:
+            smallest, largest = torch.aminmax(target)  # one pass for both ends
+            if int(smallest) < 0 or int(largest) >= classes:
+                raise ValueError(f"{self!r}: class indices must lie in [0, {classes - 1}]")
         lse = torch.logsumexp(logits, dim=1)
         self._cache = (logits, target, lse)
         picked = logits.gather(1, target.unsqueeze(1)).squeeze(1)
@@ -114,9 +121,17 @@ class CrossEntropyLoss(_Loss):
 
         shape (N, C). The fused form: the softmax's Jacobian and the log's
         slope collapse into "probabilities minus the one-hot target".
+        softmax(z_n) = exp(z_n - logsumexp(z_n)) reuses the forward pass's
+        logsumexp. Every step after the subtraction works in place on that
+        fresh (N, C) tensor of our own; the cached logits are only read.
+        The one-hot target is never built: row n gets -1 added in column
+        y_n (``scatter_add_``, the same as ``dlogits[n, y[n]] -= 1`` for
+        every n, in a single call).
         """
         logits, target, lse = self._saved()
         n = logits.shape[0]
-        dlogits = torch.exp(logits - lse.unsqueeze(1))
-        dlogits[torch.arange(n, device=logits.device), target] -= 1.0
-        return dlogits * (dloss / n)
+        dlogits = (logits - lse.unsqueeze(1)).exp_()  # softmax(z), row by row
+        columns = target.unsqueeze(1)                 # (N, 1): y_n for row n
+        minus_one = torch.full((n, 1), -1.0, dtype=dlogits.dtype, device=dlogits.device)
+        dlogits.scatter_add_(1, columns, minus_one)   # softmax(z) - onehot(y)
+        return dlogits.mul_(dloss / n)

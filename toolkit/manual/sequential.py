@@ -42,14 +42,18 @@ class Sequential(Module):
         """Backpropagation: the chain rule applied one layer at a time.
 
         Each layer turns dL/d(its output) into dL/d(its input), which is
-        dL/d(output) of the layer before it. With ``input_grad=False`` the
-        first layer skips dL/dx (the data needs no gradient) and None is
-        returned; every parameter gradient is the same either way.
+        dL/d(output) of the layer before it. Only the first layer's input
+        gradient, dL/dx, leaves the network. With ``input_grad=False`` that
+        layer skips it (the data needs no gradient; a Linear first layer
+        saves one of its two matrix products) and None is returned; every
+        parameter gradient is the same either way.
         """
-        for index in range(len(self.layers) - 1, -1, -1):
-            wanted = input_grad or index > 0
-            dout = self.layers[index].backward(dout, input_grad=wanted)
-        return dout
+        if not self.layers:
+            return dout  # an empty network is the identity
+        first, *rest = self.layers
+        for layer in reversed(rest):
+            dout = layer.backward(dout)
+        return first.backward(dout, input_grad=input_grad)
 
     def named_parameters(self) -> Iterator[tuple[str, torch.Tensor]]:
         for index, layer in enumerate(self.layers):
