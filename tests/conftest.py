@@ -1,9 +1,15 @@
 """Shared fixtures: every device this machine has, float64 by default."""
 
+import os
+
 import pytest
 import torch
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+# The tests use tiny tensors, for which a second CPU thread only adds
+# synchronisation (and, on a busy machine, waiting). Child processes started
+# by the tests inherit the setting through the environment.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(1)
 
 
 def pytest_generate_tests(metafunc):
