@@ -109,3 +109,11 @@ def test_steps_below_one_are_refused():
     by_hand, reference = make_twins([1, 1])
     with pytest.raises(UsageError, match="steps must be at least 1"):
         train(by_hand, reference, manual.MSELoss(), nn.MSELoss(), x, y, steps=0, lr=0.1)
+
+
+def test_hand_written_layer_names_both_dtypes_on_mismatch():
+    from toolkit.manual import Linear
+
+    layer = Linear(2, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"input is torch.float32 on cpu, but the weight is torch.float64 on cpu"):
+        layer(torch.ones(4, 2, dtype=torch.float32))

@@ -51,6 +51,9 @@ class Linear(Module):
         out: (N, out_features)
         """
         check_last_dim(self, x, self.in_features)
+        if x.dtype != self.weight.dtype or x.device != self.weight.device:
+            raise ValueError(f"{self!r}: input is {x.dtype} on {x.device}, but the weight is "
+                             f"{self.weight.dtype} on {self.weight.device}; convert one to match")
         self._x = x
         if self.bias is None:
             return torch.mm(x, self.weight.t())
