@@ -300,7 +300,8 @@ def path_on_plane(alphas, betas, Z, manual_path, autograd_path, history: History
     alphas, betas, z = _numpy(alphas), _numpy(betas), _numpy(Z)
     levels = _log_levels(z)
     with house_style():
-        fig = Figure(figsize=(8.4, 3.7), layout="constrained")
+        fig = Figure(figsize=(8.6, 3.7), layout="constrained")
+        fig.get_layout_engine().set(wspace=0.08)     # room between the colour bar and the second panel
         left, right = fig.subplots(1, 2, width_ratios=[1.25, 1])
         filled = _contour(left, alphas, betas, z, levels, LogNorm(levels[0], levels[-1]))
         _draw_twin_paths(left, _numpy(manual_path), _numpy(autograd_path))
