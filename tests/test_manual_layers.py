@@ -549,3 +549,19 @@ def test_sequential_backward_leaves_dout_alone(device):
     dx2 = net.backward(dout)
     assert torch.equal(dout, dout0) and torch.equal(out, out0)
     assert torch.equal(dx1, dx2)
+
+
+# --------------------------------------------------------------------------- the empty network
+
+
+def test_empty_sequential_is_the_identity_both_ways(device):
+    # no layers: forward returns x and backward returns dout unchanged, as torch's
+    # empty nn.Sequential does (its Jacobian is the identity)
+    net = manual.Sequential()
+    g = gen(15)
+    x = randn((3, 4), g, device)
+    dout = randn((3, 4), g, device)
+    out_ref, dx_ref, _ = autograd_reference(nn.Sequential(), x, dout)
+    assert torch.equal(net(x), out_ref)
+    assert torch.equal(net.backward(dout), dx_ref)
+    assert list(net.named_parameters()) == []

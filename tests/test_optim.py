@@ -267,3 +267,47 @@ def test_sgd_trains_manual_and_nn_networks_identically(device):
     assert losses[-1] < losses[0]  # it really trained
     for name, p in net.named_parameters():
         assert not torch.equal(p, start[name])
+
+
+# --------------------------------------------------------------------------- edge values
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_weight_decay_of_one_matches_torch(device, momentum):
+    # 1 is an ordinary weight decay: g = grad + 1 * theta, exactly as torch computes it
+    kwargs = dict(lr=0.1, momentum=momentum, weight_decay=1.0)
+    ours_params = make_params(device, seed=2)
+    their_params = [nn.Parameter(p.clone()) for p in ours_params]
+    ours = SGD(ours_params, **kwargs)
+    theirs = torch.optim.SGD(their_params, foreach=False, **kwargs)
+    for step in range(3):
+        for p, q, grad in zip(ours_params, their_params, grads_for(step, device, seed=2), strict=True):
+            p.grad = None if grad is None else grad.clone()
+            q.grad = None if grad is None else grad.clone()
+        ours.step()
+        theirs.step()
+        for p, q in zip(ours_params, their_params, strict=True):
+            torch.testing.assert_close(p, q.detach(), **EXACT)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_without_weight_decay_the_parameter_stays_out_of_the_step(device, momentum):
+    # weight_decay=0 means no decay term at all, not "+ 0 * theta": an infinite
+    # entry of theta stays infinite (as in torch) instead of turning into nan
+    ours_params = make_params(device, seed=3)
+    with torch.no_grad():
+        ours_params[0][0, 0] = math.inf
+        ours_params[0][1, 2] = -math.inf
+    their_params = [nn.Parameter(p.clone()) for p in ours_params]
+    ours = SGD(ours_params, lr=0.1, momentum=momentum)
+    theirs = torch.optim.SGD(their_params, lr=0.1, momentum=momentum, foreach=False)
+    for step in range(2):
+        for p, q, grad in zip(ours_params, their_params, grads_for(step, device, seed=3), strict=True):
+            p.grad = None if grad is None else grad.clone()
+            q.grad = None if grad is None else grad.clone()
+        ours.step()
+        theirs.step()
+    for p, q in zip(ours_params, their_params, strict=True):
+        torch.testing.assert_close(p, q.detach(), **EXACT)
+    assert ours_params[0][0, 0] == math.inf and ours_params[0][1, 2] == -math.inf
+    assert not ours_params[0].isnan().any()
