@@ -72,6 +72,15 @@ def assert_buffers_equal(ours, theirs, ours_params, their_params):
             torch.testing.assert_close(a, b, **EXACT)
 
 
+def step_both(ours, theirs, ours_params, their_params, grads):
+    """Give both optimisers' parameters the same gradients (None = no gradient), then step both."""
+    for p, q, grad in zip(ours_params, their_params, grads, strict=True):
+        p.grad = None if grad is None else grad.clone()
+        q.grad = None if grad is None else grad.clone()
+    ours.step()
+    theirs.step()
+
+
 @pytest.mark.parametrize("combo", VALID, ids=combo_id)
 def test_sgd_matches_torch_exactly(device, combo):
     momentum, dampening, weight_decay, nesterov = combo
@@ -84,12 +93,7 @@ def test_sgd_matches_torch_exactly(device, combo):
     theirs = torch.optim.SGD(groups(their_params), foreach=False, **kwargs)
 
     for step in range(N_STEPS):
-        grads = grads_for(step, device)
-        for p, q, grad in zip(ours_params, their_params, grads, strict=True):
-            p.grad = None if grad is None else grad.clone()
-            q.grad = None if grad is None else grad.clone()
-        ours.step()
-        theirs.step()
+        step_both(ours, theirs, ours_params, their_params, grads_for(step, device))
         for p, q in zip(ours_params, their_params, strict=True):
             torch.testing.assert_close(p, q.detach(), **EXACT)
         assert_buffers_equal(ours, theirs, ours_params, their_params)
@@ -112,11 +116,7 @@ def test_sgd_matches_torch_foreach(device, combo):
     ours = SGD(groups(ours_params), **kwargs)
     theirs = torch.optim.SGD(groups(their_params), foreach=True, **kwargs)
     for step in range(N_STEPS):
-        for p, q, grad in zip(ours_params, their_params, grads_for(step, device, seed=1), strict=True):
-            p.grad = None if grad is None else grad.clone()
-            q.grad = None if grad is None else grad.clone()
-        ours.step()
-        theirs.step()
+        step_both(ours, theirs, ours_params, their_params, grads_for(step, device, seed=1))
     for p, q in zip(ours_params, their_params, strict=True):
         torch.testing.assert_close(p, q.detach(), **EXACT)
     assert_buffers_equal(ours, theirs, ours_params, their_params)
@@ -281,11 +281,7 @@ def test_weight_decay_of_one_matches_torch(device, momentum):
     ours = SGD(ours_params, **kwargs)
     theirs = torch.optim.SGD(their_params, foreach=False, **kwargs)
     for step in range(3):
-        for p, q, grad in zip(ours_params, their_params, grads_for(step, device, seed=2), strict=True):
-            p.grad = None if grad is None else grad.clone()
-            q.grad = None if grad is None else grad.clone()
-        ours.step()
-        theirs.step()
+        step_both(ours, theirs, ours_params, their_params, grads_for(step, device, seed=2))
         for p, q in zip(ours_params, their_params, strict=True):
             torch.testing.assert_close(p, q.detach(), **EXACT)
 
@@ -302,11 +298,7 @@ def test_without_weight_decay_the_parameter_stays_out_of_the_step(device, moment
     ours = SGD(ours_params, lr=0.1, momentum=momentum)
     theirs = torch.optim.SGD(their_params, lr=0.1, momentum=momentum, foreach=False)
     for step in range(2):
-        for p, q, grad in zip(ours_params, their_params, grads_for(step, device, seed=3), strict=True):
-            p.grad = None if grad is None else grad.clone()
-            q.grad = None if grad is None else grad.clone()
-        ours.step()
-        theirs.step()
+        step_both(ours, theirs, ours_params, their_params, grads_for(step, device, seed=3))
     for p, q in zip(ours_params, their_params, strict=True):
         torch.testing.assert_close(p, q.detach(), **EXACT)
     assert ours_params[0][0, 0] == math.inf and ours_params[0][1, 2] == -math.inf
