@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 from toolkit import manual
 from toolkit.errors import UsageError
 from toolkit.gradient_check import TWIN_TOLERANCE
+from toolkit.landscape import flatten
 from toolkit.optim import SGD
 
 DIVERGENCE_FACTOR = 1e12
@@ -72,10 +73,6 @@ def check_data(name: str, tensor: torch.Tensor, like: torch.Tensor) -> None:
             raise UsageError(f"{name} contains {bad} NaN or inf value(s); training needs finite data")
 
 
-def flat_parameters(params) -> torch.Tensor:
-    return torch.cat([p.detach().reshape(-1) for p in params])
-
-
 def train(
     manual_net: manual.Module,
     torch_net: nn.Module,
@@ -120,8 +117,8 @@ def train(
     batches = _batches(len(x), batch_size, seed, x.device)
 
     history = History(lr=lr)
-    path_manual = [flat_parameters(manual_net.parameters())]
-    path_autograd = [flat_parameters(torch_net.parameters())]
+    path_manual = [flatten(manual_net.named_parameters())]
+    path_autograd = [flatten(torch_net.named_parameters())]
     bound = math.inf
     show = not quiet and sys.stdout.isatty()
     for step in tqdm(range(steps), desc=desc, disable=not show, leave=False):
@@ -154,8 +151,8 @@ def train(
 
         manual_opt.step()
         torch_opt.step()
-        path_manual.append(flat_parameters(manual_net.parameters()))
-        path_autograd.append(flat_parameters(torch_net.parameters()))
+        path_manual.append(flatten(manual_net.named_parameters()))
+        path_autograd.append(flatten(torch_net.named_parameters()))
 
     history.path_manual = torch.stack(path_manual).to("cpu", torch.float64)
     history.path_autograd = torch.stack(path_autograd).to("cpu", torch.float64)
