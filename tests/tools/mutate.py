@@ -101,10 +101,6 @@ EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     ("toolkit/manual/activations.py", "Tanh.backward",
      "self._saved(self._out)", "-self._saved(self._out)"):
         "the slope 1 - out * out is even in out, so negating the cached output changes nothing",
-    ("toolkit/manual/losses.py", "CrossEntropyLoss.backward",
-     "torch.full((n, 1), -1.0, dtype=dlogits.dtype, device=dlogits.device)",
-     "torch.full((n, 2), -1.0, dtype=dlogits.dtype, device=dlogits.device)"):
-        "scatter_add_ reads src only where the (N, 1) index has entries; the extra column is never read",
 }
 
 IGNORED_IN_COPY = shutil.ignore_patterns(

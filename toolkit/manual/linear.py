@@ -32,6 +32,7 @@ class Linear(Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
+        super().__init__()
         self.in_features = in_features
         self.out_features = out_features
         k = 1.0 / math.sqrt(in_features)
@@ -54,41 +55,33 @@ class Linear(Module):
         if x.dtype != self.weight.dtype or x.device != self.weight.device:
             raise ValueError(f"{self!r}: input is {x.dtype} on {x.device}, but the weight is "
                              f"{self.weight.dtype} on {self.weight.device}; convert one to match")
-        self._x = x
-        if self.bias is None:
-            return torch.mm(x, self.weight.t())
-        # addmm fuses the product and the bias into one call.
-        return torch.addmm(self.bias, x, self.weight.t())
+        self._x = x  # backward needs the input
+        out = x @ self.weight.T
+        if self.bias is not None:
+            out = out + self.bias
+        return out
 
     def backward(self, dout: torch.Tensor, input_grad: bool = True) -> torch.Tensor | None:
         """Chain rule through out = x W^T + b.
 
-        dout:    (N, out_features)   dL/dout
-        dweight: (out_features, in_features) = dout^T x        added into weight.grad
-        dbias:   (out_features,)             = sum over N of dout  added into bias.grad
-        dx:      (N, in_features)            = dout W           returned
+        dout:    (N, out_features)              dL/dout
+        dweight: (out_features, in_features) = dout^T x       added into weight.grad
+        dbias:   (out_features,)             = sum_n dout[n]  added into bias.grad
+        dx:      (N, in_features)            = dout W          returned
 
         Every sample in the batch uses the same W and b, so their gradients
-        are sums over the batch. With ``input_grad=False`` the layer skips the
-        product for dx and returns None: the first layer of a network never
-        needs it, because nothing upstream of the data has parameters. The
-        parameter gradients are the same either way.
-
-        Cost: two matrix products (one without dx) and one sum. The first
-        backward after ``zero_grad`` stores dout^T x as the new gradient;
-        later ones add into it in place (addmm_), with no temporary.
+        are sums over the batch (the matrix product sums for W). The first
+        layer of a network is called with ``input_grad=False``: nothing
+        upstream of the data has parameters, so dx would be thrown away, and
+        autograd does not compute it either.
         """
         x = self._saved(self._x)
         check_last_dim(self, dout, self.out_features, what="dout")
         if dout.shape[0] != x.shape[0]:
             raise ValueError(f"{self!r}: dout has {dout.shape[0]} rows, but the input had {x.shape[0]}")
-        weight_grad = self.weight.grad
-        if weight_grad is None:
-            self.weight.grad = torch.mm(dout.t(), x)
-        else:
-            weight_grad.addmm_(dout.t(), x)
+        accumulate_grad(self.weight, dout.T @ x)
         if self.bias is not None:
             accumulate_grad(self.bias, dout.sum(dim=0))
         if not input_grad:
             return None
-        return torch.mm(dout, self.weight)
+        return dout @ self.weight

@@ -43,23 +43,18 @@ class MSELoss(_Loss):
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         self._check_same_shape(pred, target)
-        diff = pred - target
-        self._cache = (diff,)
-        return (diff * diff).mean()
+        self._cache = (pred, target)
+        return ((pred - target) ** 2).mean()
 
     def backward(self, dloss: float | torch.Tensor = 1.0) -> torch.Tensor:
         """dpred = dloss * 2 (pred - target) / M, with M = pred.numel().
 
-        Each of the M squared errors contributes 1/M of the mean, and the
-        slope of e^2 is 2e. ``dloss`` is the upstream gradient (1 when this
-        loss is the end of the chain).
-
-        The factors are applied in autograd's order, (2/M) e first and then
-        dloss, so the two agree bit for bit. The first product is a fresh
-        tensor of our own, so dloss is multiplied into it in place.
+        Each of the M squared errors counts 1/M in the mean, and the slope of
+        e^2 is 2e. ``dloss`` is the upstream gradient (1 when this loss is the
+        end of the chain). Shape: like pred.
         """
-        (diff,) = self._saved()
-        return (diff * (2.0 / diff.numel())).mul_(dloss)
+        pred, target = self._saved()
+        return dloss * 2 * (pred - target) / pred.numel()
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -82,21 +77,24 @@ class BCEWithLogitsLoss(_Loss):
     def backward(self, dloss: float | torch.Tensor = 1.0) -> torch.Tensor:
         """dlogits = dloss * (sigma(z) - y) / M, with M = logits.numel().
 
-        The log of the sigmoid and the sigmoid's own slope cancel, leaving
-        the difference between the predicted probability and the target.
-        sigma(z) is a fresh tensor of our own, so the rest happens in place.
+        The log of the sigmoid and the sigmoid's own slope cancel, leaving the
+        difference between the predicted probability and the target.
+        Shape: like the logits.
         """
         logits, target = self._saved()
-        return torch.sigmoid(logits).sub_(target).mul_(dloss / logits.numel())
+        return dloss * (torch.sigmoid(logits) - target) / logits.numel()
 
 
 class CrossEntropyLoss(_Loss):
     """Softmax cross-entropy on logits z (N, C) with class indices y (N,):
 
-        L = mean_n( logsumexp(z_n) - z_n[y_n] )
+        L = mean_n( -log softmax(z_n)[y_n] ) = mean_n( logsumexp(z_n) - z_n[y_n] )
 
-    logsumexp subtracts the row maximum before exponentiating, so huge
-    logits neither overflow nor lose the answer.
+    Stable for logits of any size: every row is first shifted so that its
+    largest logit is 0 (s = z - max z). A softmax does not change under a
+    shift, so nothing is lost, and exp(s) lies in (0, 1]: it can neither
+    overflow nor, for the largest logit, underflow to zero. The loss and
+    the softmax are both computed from the shifted logits.
     """
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -107,31 +105,22 @@ class CrossEntropyLoss(_Loss):
             raise ValueError(f"{self!r}: expected target of shape ({n},), got {tuple(target.shape)}")
         if target.dtype != torch.long:
             raise ValueError(f"{self!r}: expected target of class indices (torch.long), got {target.dtype}")
-        if n:
-            smallest, largest = torch.aminmax(target)  # one pass for both ends
-            if int(smallest) < 0 or int(largest) >= classes:
-                raise ValueError(f"{self!r}: class indices must lie in [0, {classes - 1}]")
-        lse = torch.logsumexp(logits, dim=1)
-        self._cache = (logits, target, lse)
-        picked = logits.gather(1, target.unsqueeze(1)).squeeze(1)
-        return (lse - picked).mean()
+        if n and (int(target.min()) < 0 or int(target.max()) >= classes):
+            raise ValueError(f"{self!r}: class indices must lie in [0, {classes - 1}]")
+        shifted = logits - logits.max(dim=1, keepdim=True).values   # (N, C), each row's largest is 0
+        log_sum_exp = torch.log(torch.exp(shifted).sum(dim=1))      # (N,)
+        picked = shifted[torch.arange(n, device=logits.device), target]   # s_n[y_n], (N,)
+        self._cache = (shifted, target)
+        return (log_sum_exp - picked).mean()
 
     def backward(self, dloss: float | torch.Tensor = 1.0) -> torch.Tensor:
-        """dlogits = dloss * (softmax(z) - onehot(y)) / N
+        """dlogits = dloss * (softmax(z) - onehot(y)) / N, shape (N, C).
 
-        shape (N, C). The fused form: the softmax's Jacobian and the log's
-        slope collapse into "probabilities minus the one-hot target".
-        softmax(z_n) = exp(z_n - logsumexp(z_n)) reuses the forward pass's
-        logsumexp. Every step after the subtraction works in place on that
-        fresh (N, C) tensor of our own; the cached logits are only read.
-        The one-hot target is never built: row n gets -1 added in column
-        y_n (``scatter_add_``, the same as ``dlogits[n, y[n]] -= 1`` for
-        every n, in a single call).
+        The softmax's Jacobian and the log's slope collapse into "the
+        predicted probabilities, minus 1 at the true class".
         """
-        logits, target, lse = self._saved()
-        n = logits.shape[0]
-        dlogits = (logits - lse.unsqueeze(1)).exp_()  # softmax(z), row by row
-        columns = target.unsqueeze(1)                 # (N, 1): y_n for row n
-        minus_one = torch.full((n, 1), -1.0, dtype=dlogits.dtype, device=dlogits.device)
-        dlogits.scatter_add_(1, columns, minus_one)   # softmax(z) - onehot(y)
-        return dlogits.mul_(dloss / n)
+        shifted, target = self._saved()
+        n, classes = shifted.shape
+        probs = torch.exp(shifted) / torch.exp(shifted).sum(dim=1, keepdim=True)   # softmax, row by row
+        onehot = torch.nn.functional.one_hot(target, classes).to(probs.dtype)       # 1 at the true class
+        return dloss * (probs - onehot) / n

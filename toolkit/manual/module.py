@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
 
 class Module:
-    """Base class of the hand-written layers.
+    """Base class of the hand-written layers, shaped like ``torch.nn.Module``.
 
-    A layer stores its parameters as plain tensor attributes and lists their
-    names in ``_param_names``, so ``named_parameters`` can find them in the
-    same order as ``torch.nn`` does (weight before bias).
+    A layer keeps its tensors as plain attributes and lists their names:
+
+    * ``_param_names``: the parameters, trained by the optimiser, each with
+      its own ``.grad`` (for example ``("weight", "bias")``);
+    * ``_buffer_names``: state that is not trained, such as a running mean.
+
+    The order of each list is torch's, so ``named_parameters()`` and
+    ``named_buffers()`` give the same names in the same order as the
+    ``torch.nn`` twin. ``training`` says whether the layer is in training
+    mode (``train()``) or evaluation mode (``eval()``); only layers whose
+    forward pass depends on the batch, such as batch norm, look at it.
     """
 
     _param_names: tuple[str, ...] = ()
+    _buffer_names: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.training = True
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward(x)
@@ -25,6 +37,8 @@ class Module:
 
     def backward(self, dout: torch.Tensor, input_grad: bool = True) -> torch.Tensor | None:
         raise NotImplementedError
+
+    # ---------------------------------------------------------------- tensors by name
 
     def named_parameters(self) -> Iterator[tuple[str, torch.Tensor]]:
         for name in self._param_names:
@@ -36,10 +50,52 @@ class Module:
         for _, param in self.named_parameters():
             yield param
 
+    def named_buffers(self) -> Iterator[tuple[str, torch.Tensor]]:
+        for name in self._buffer_names:
+            buffer = getattr(self, name)
+            if buffer is not None:
+                yield name, buffer
+
+    def buffers(self) -> Iterator[torch.Tensor]:
+        for _, buffer in self.named_buffers():
+            yield buffer
+
     def zero_grad(self) -> None:
         """Forget the accumulated gradients, as torch does by default (``set_to_none``)."""
         for param in self.parameters():
             param.grad = None
+
+    # ---------------------------------------------------------------- modes
+
+    def train(self, mode: bool = True) -> Module:
+        """Switch to training mode (or, with ``mode=False``, evaluation mode); returns self."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self) -> Module:
+        """Switch to evaluation mode; returns self. The same as ``train(False)``."""
+        return self.train(False)
+
+    # ---------------------------------------------------------------- device and dtype
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Module:
+        """Move every parameter and buffer to ``device`` and, if floating point, ``dtype``; returns self.
+
+        Like ``torch.nn.Module.to``: integer buffers (a step counter, say)
+        keep their dtype, and the layer object itself stays the same.
+        """
+        def move(tensor: torch.Tensor) -> torch.Tensor:
+            return tensor.to(device=device, dtype=dtype if tensor.is_floating_point() else None)
+
+        return self._apply(move)
+
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Module:
+        # Replace each tensor attribute by fn(tensor); a container applies it to its layers.
+        for name in self._param_names + self._buffer_names:
+            tensor = getattr(self, name)
+            if tensor is not None:
+                setattr(self, name, fn(tensor))
+        return self
 
     def _saved(self, value: torch.Tensor | None) -> torch.Tensor:
         # backward needs what forward cached; calling it first is a usage error.
@@ -49,7 +105,7 @@ class Module:
 
 
 def accumulate_grad(param: torch.Tensor, grad: torch.Tensor) -> None:
-    """Add ``grad`` into ``param.grad``, exactly as autograd does.
+    """param.grad += grad, exactly as autograd does.
 
     The first backward after ``zero_grad`` stores the gradient; every later
     one adds to it. That is why a training loop must zero the gradients
@@ -58,7 +114,7 @@ def accumulate_grad(param: torch.Tensor, grad: torch.Tensor) -> None:
     if param.grad is None:
         param.grad = grad
     else:
-        param.grad.add_(grad)
+        param.grad += grad
 
 
 def check_last_dim(layer: object, x: torch.Tensor, size: int, what: str = "input") -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -18,6 +18,7 @@ class Sequential(Module):
     """
 
     def __init__(self, *layers: Module) -> None:
+        super().__init__()
         self.layers = list(layers)
 
     def __repr__(self) -> str:
@@ -59,3 +60,20 @@ class Sequential(Module):
         for index, layer in enumerate(self.layers):
             for name, param in layer.named_parameters():
                 yield f"{index}.{name}", param
+
+    def named_buffers(self) -> Iterator[tuple[str, torch.Tensor]]:
+        for index, layer in enumerate(self.layers):
+            for name, buffer in layer.named_buffers():
+                yield f"{index}.{name}", buffer
+
+    def train(self, mode: bool = True) -> Sequential:
+        """Switch this network and every layer in it to training (or evaluation) mode."""
+        self.training = bool(mode)
+        for layer in self.layers:
+            layer.train(mode)
+        return self
+
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Sequential:
+        for layer in self.layers:
+            layer._apply(fn)
+        return self
