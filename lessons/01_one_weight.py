@@ -13,10 +13,10 @@
 
 # %%
 import torch
-from torch import nn
 
 from toolkit import data, lesson, manual, plots
 from toolkit.landscape import loss_on_plane
+from toolkit.optim import SGD
 from toolkit.twins import make_twins
 
 run = lesson.start(__file__, steps=25, lr=0.1)
@@ -33,12 +33,15 @@ x, y = data.noisy_line(n=40, slope=3.0, intercept=0.0, noise=0.6, x_range=(-2.0,
 # %% [markdown]
 # ## A random start
 # Before training, the weight is just a random number: the network knows
-# nothing yet. Both twins start from the very same number.
+# nothing yet. `make_twins` builds the network twice, `Linear(1, 1)` without
+# a bias, and gives both twins the very same number. It also pairs each with
+# its loss, the mean squared error (hand-written and `torch.nn.MSELoss`).
 
 # %%
-by_hand, by_autograd = make_twins([1, 1], bias=False, seed=run.seed, device=run.device, dtype=run.dtype)
-w = by_hand[0].weight
-print(f"starting weight: w = {w.item():.4f} (hand-written), {by_autograd[0].weight.item():.4f} (torch.nn)")
+twins = make_twins([1, 1], bias=False, loss=manual.MSELoss(), seed=run.seed, device=run.device, dtype=run.dtype)
+by_hand, by_autograd = twins.manual_net, twins.torch_net
+w, w_torch = by_hand[0].weight, by_autograd[0].weight
+print(f"starting weight: w = {w.item():.4f} (hand-written), {w_torch.item():.4f} (torch.nn)")
 
 # %% [markdown]
 # ## Predict, then measure how wrong we are
@@ -49,7 +52,7 @@ print(f"starting weight: w = {w.item():.4f} (hand-written), {by_autograd[0].weig
 # A perfect fit would score 0. Our random weight scores much worse.
 
 # %%
-loss_fn = manual.MSELoss()
+loss_fn = twins.manual_loss
 prediction = by_hand(x)
 loss = loss_fn(prediction, y)
 print(f"loss at the start: {loss.item():.4f}")
@@ -70,7 +73,7 @@ print(f"loss at the start: {loss.item():.4f}")
 # %%
 slope_by_formula = (2 / len(x)) * ((w * x - y) * x).sum()
 print(f"dL/dw from the formula above: {slope_by_formula.item():.10f}")
-run.check(by_hand, by_autograd, manual.MSELoss(), nn.MSELoss(), x, y)
+run.check(twins, x, y)
 
 # %% [markdown]
 # ## A step downhill, scaled by the learning rate
@@ -80,12 +83,79 @@ run.check(by_hand, by_autograd, manual.MSELoss(), nn.MSELoss(), x, y)
 #
 # The learning rate `lr` decides how far. The slope only describes the loss
 # right where we stand, so we take a modest step, look again, and repeat.
-# Our own SGD (`toolkit.optim.SGD`) makes exactly this update for both twins.
+# Here is that loop, written out for both twins. Each pass does four things:
+#
+# 1. **forward**: predict and measure the loss;
+# 2. **backward**: compute dL/dw (`zero_grad` first, because backward *adds*
+#    into `.grad`);
+# 3. **compare**: the two twins must hold the same slope;
+# 4. **update**: `w ← w − lr · dL/dw`, in place, so the layer sees the new
+#    weight. The update is not part of the model, so autograd must not
+#    record it: hence `torch.no_grad()`.
 
 # %%
-history = run.train(by_hand, by_autograd, manual.MSELoss(), nn.MSELoss(), x, y)
-print(f"after {history.steps} steps: w = {by_hand[0].weight.item():.6f} (hand-written), "
-      f"{by_autograd[0].weight.item():.6f} (torch.nn)")
+lr = run.lr
+weights_by_hand = [w.item()]
+for step in range(run.steps):
+    # 1. forward, both twins on the same data
+    loss_hand = twins.manual_loss(by_hand(x), y)
+    loss_torch = twins.torch_loss(by_autograd(x), y)
+    # 2. backward: our formulas, and autograd
+    by_hand.zero_grad()
+    by_autograd.zero_grad()
+    by_hand.backward(twins.manual_loss.backward())
+    loss_torch.backward()
+    # 3. compare
+    gap = (w.grad - w_torch.grad).abs().item()
+    if step % 6 == 0 or step == run.steps - 1:
+        print(f"step {step:2d}: loss {loss_hand.item():.6f} | {loss_torch.item():.6f}   "
+              f"dL/dw {w.grad.item():+.8f} | {w_torch.grad.item():+.8f}   gap {gap:.1e}")
+    # 4. update
+    with torch.no_grad():
+        w -= lr * w.grad
+        w_torch -= lr * w_torch.grad
+    weights_by_hand.append(w.item())
+print(f"after {run.steps} steps: w = {w.item():.6f} (hand-written), {w_torch.item():.6f} (torch.nn)")
+
+# %% [markdown]
+# ## The same loop with an optimiser
+# Step 4 is the job of an *optimiser*. Backpropagation only computes the
+# gradient; it is the optimiser that takes the step. Our `SGD`
+# (`toolkit/optim.py`) makes exactly the update above, `w ← w − lr · w.grad`,
+# for every parameter it was given. Starting again from the same weight, the
+# loop becomes shorter and lands on the very same numbers, bit for bit.
+
+# %%
+twins = make_twins([1, 1], bias=False, loss=manual.MSELoss(), seed=run.seed, device=run.device, dtype=run.dtype)
+by_hand, by_autograd = twins.manual_net, twins.torch_net
+optimizer_hand = SGD(by_hand.parameters(), lr=lr)
+optimizer_torch = SGD(by_autograd.parameters(), lr=lr)
+for step in range(run.steps):
+    loss_hand = twins.manual_loss(by_hand(x), y)
+    loss_torch = twins.torch_loss(by_autograd(x), y)
+    optimizer_hand.zero_grad()
+    optimizer_torch.zero_grad()
+    by_hand.backward(twins.manual_loss.backward())
+    loss_torch.backward()
+    optimizer_hand.step()
+    optimizer_torch.step()
+same = by_hand[0].weight.item() == weights_by_hand[-1]
+print(f"with SGD.step(): w = {by_hand[0].weight.item():.6f} "
+      f"({'the same as' if same else 'NOT the same as'} the hand-written update)")
+
+# %% [markdown]
+# ## The loop, recorded
+# Every lesson trains this way, so the toolkit keeps the loop in one place,
+# `toolkit/train.py`, with some bookkeeping added: at every step it records
+# both losses, the gap between the twins' gradients and where both stand.
+# From the same start it takes the very same steps.
+
+# %%
+twins = make_twins([1, 1], bias=False, loss=manual.MSELoss(), seed=run.seed, device=run.device, dtype=run.dtype)
+by_hand, by_autograd = twins.manual_net, twins.torch_net
+history = run.train(twins, x, y)
+recorded = history.path_manual[:, 0].tolist()
+print(f"the recorded path is the one above: {recorded == weights_by_hand}")
 
 # %% [markdown]
 # ## Where did we end up?
@@ -108,7 +178,7 @@ low, high = min(path.min().item(), best_w), max(path.max().item(), best_w)
 margin = 0.35 * (high - low) + 0.1
 weights = torch.linspace(low - margin, high + margin, 301, dtype=run.dtype, device=run.device)
 one = torch.ones(1, dtype=run.dtype, device=run.device)
-curve = loss_on_plane(by_autograd, nn.MSELoss(), x, y, center=0 * one, d1=one, d2=None, alphas=weights)
+curve = loss_on_plane(by_autograd, twins.torch_loss, x, y, center=0 * one, d1=one, d2=None, alphas=weights)
 losses_manual, losses_autograd = history.path_losses()
 run.save(plots.loss_vs_weight(weights, curve, history.path_manual[:, 0], history.path_autograd[:, 0],
                               losses_manual, losses_autograd, best=best_w,

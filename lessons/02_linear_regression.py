@@ -9,10 +9,10 @@
 
 # %%
 import torch
-from torch import nn
 
 from toolkit import data, lesson, manual, plots
 from toolkit.landscape import grid_around, loss_on_plane
+from toolkit.optim import SGD
 from toolkit.twins import make_twins
 
 run = lesson.start(__file__, steps=80, lr=0.05)
@@ -21,12 +21,13 @@ run = lesson.start(__file__, steps=80, lr=0.05)
 # ## Data, and two twins with two parameters each
 # The points lie around y = −x + 2, with x between −1 and 3. The twins are
 # `Linear(1, 1)`: a weight of shape (1, 1) and a bias of shape (1,), drawn at
-# random and shared by both.
+# random and shared by both. `twins` holds both networks and both losses.
 
 # %%
 x, y = data.noisy_line(n=40, slope=-1.0, intercept=2.0, noise=0.5, x_range=(-1.0, 3.0),
                        seed=run.seed, device=run.device, dtype=run.dtype)
-by_hand, by_autograd = make_twins([1, 1], seed=run.seed, device=run.device, dtype=run.dtype)
+twins = make_twins([1, 1], loss=manual.MSELoss(), seed=run.seed, device=run.device, dtype=run.dtype)
+by_hand, by_autograd = twins.manual_net, twins.torch_net
 print(by_hand)
 print(f"start: w = {by_hand[0].weight.item():.4f}, b = {by_hand[0].bias.item():.4f}")
 
@@ -42,17 +43,46 @@ print(f"start: w = {by_hand[0].weight.item():.4f}, b = {by_hand[0].bias.item():.
 # The three witnesses must agree on both numbers:
 
 # %%
-run.check(by_hand, by_autograd, manual.MSELoss(), nn.MSELoss(), x, y)
+run.check(twins, x, y)
 
 # %% [markdown]
 # ## Walking downhill
 # Each step moves (w, b) against the gradient, scaled by the learning rate.
-# Both twins take every step together; at each one we record both losses,
-# the largest difference between their gradients, and where they stand.
+# This is lesson 01's loop, now with two parameters: our `SGD` updates every
+# parameter it holds, so the loop does not change at all.
 
 # %%
-history = run.train(by_hand, by_autograd, manual.MSELoss(), nn.MSELoss(), x, y)
-print(f"end:   w = {by_hand[0].weight.item():.4f}, b = {by_hand[0].bias.item():.4f}")
+optimizer_hand = SGD(by_hand.parameters(), lr=run.lr)
+optimizer_torch = SGD(by_autograd.parameters(), lr=run.lr)
+largest_gap = 0.0
+for step in range(run.steps):
+    loss_hand = twins.manual_loss(by_hand(x), y)               # forward
+    loss_torch = twins.torch_loss(by_autograd(x), y)
+    optimizer_hand.zero_grad()                                 # backward
+    optimizer_torch.zero_grad()
+    by_hand.backward(twins.manual_loss.backward())
+    loss_torch.backward()
+    for mine, theirs in zip(by_hand.parameters(), by_autograd.parameters()):
+        largest_gap = max(largest_gap, (mine.grad - theirs.grad).abs().max().item())   # compare
+    optimizer_hand.step()                                      # update
+    optimizer_torch.step()
+end_by_loop = [p.clone() for p in by_hand.parameters()]
+print(f"end:   w = {by_hand[0].weight.item():.4f}, b = {by_hand[0].bias.item():.4f} "
+      f"(largest gradient gap between the twins: {largest_gap:.1e})")
+
+# %% [markdown]
+# ## The loop you just wrote, recorded
+# From now on, `run.train` runs this loop for us: the same forward, backward,
+# comparison and `SGD` step for both twins, plus a record of every step (both
+# losses, the gradient gap per parameter, where both twins stand). From the
+# same start it lands on the same numbers, and its record draws the figures.
+
+# %%
+twins = make_twins([1, 1], loss=manual.MSELoss(), seed=run.seed, device=run.device, dtype=run.dtype)
+by_hand, by_autograd = twins.manual_net, twins.torch_net
+history = run.train(twins, x, y)
+same = all(torch.equal(p, q) for p, q in zip(by_hand.parameters(), end_by_loop))
+print(f"the recorded loop ends where ours did: {same}")
 
 # %% [markdown]
 # ## The bottom of the valley
@@ -74,10 +104,9 @@ print(f"least squares: w* = {best[0]:.4f}, b* = {best[1]:.4f}")
 
 # %%
 path = history.path_manual                     # (steps + 1, 2): the columns are w and b
-alphas, betas = grid_around(path, margin=0.25, include=torch.tensor([best], dtype=path.dtype))
-alphas, betas = alphas.to(run.device, run.dtype), betas.to(run.device, run.dtype)
+alphas, betas = grid_around(path, margin=0.25, include=torch.tensor([best], dtype=path.dtype, device=path.device))
 eye = torch.eye(2, dtype=run.dtype, device=run.device)
-Z = loss_on_plane(by_autograd, nn.MSELoss(), x, y, center=0 * eye[0], d1=eye[0], d2=eye[1],
+Z = loss_on_plane(by_autograd, twins.torch_loss, x, y, center=0 * eye[0], d1=eye[0], d2=eye[1],
                   alphas=alphas, betas=betas)
 run.save(plots.contour_with_paths(alphas, betas, Z, history.path_manual, history.path_autograd,
                                   xlabel="weight w", ylabel="bias b", minimum=best,

@@ -10,7 +10,6 @@
 
 # %%
 import torch
-from torch import nn
 
 from toolkit import data, lesson, manual, plots
 from toolkit.landscape import grid_around, largest_stable_lr, loss_on_plane
@@ -29,7 +28,7 @@ x, y = data.noisy_line(n=40, slope=-1.0, intercept=2.0, noise=0.5, x_range=(-1.0
 
 def fresh_twins():
     """Every run starts from the same random parameters."""
-    return make_twins([1, 1], seed=run.seed, device=run.device, dtype=run.dtype)
+    return make_twins([1, 1], loss=manual.MSELoss(), seed=run.seed, device=run.device, dtype=run.dtype)
 
 
 # %% [markdown]
@@ -50,8 +49,8 @@ def fresh_twins():
 # and the steepest axis is the first to go wrong.
 
 # %%
-by_hand, by_autograd = fresh_twins()
-lr_max, eigenvalues = largest_stable_lr(by_autograd, nn.MSELoss(), x, y)
+twins = fresh_twins()
+lr_max, eigenvalues = largest_stable_lr(twins.torch_net, twins.torch_loss, x, y)
 low, high = eigenvalues.tolist()
 print(f"Hessian eigenvalues: λmin = {low:.4f}, λmax = {high:.4f}")
 print(f"largest stable learning rate: 2 / λmax = {lr_max:.4f}")
@@ -73,7 +72,7 @@ rates = {
     "oscillating": 0.95 * lr_max,
     "diverging": 1.2 * lr_max,
 }
-run.check(by_hand, by_autograd, manual.MSELoss(), nn.MSELoss(), x, y)
+run.check(twins, x, y)
 
 # %% [markdown]
 # ## Train both twins at every rate
@@ -83,13 +82,10 @@ run.check(by_hand, by_autograd, manual.MSELoss(), nn.MSELoss(), x, y)
 # %%
 histories = {}
 for label, lr in rates.items():
-    by_hand, by_autograd = fresh_twins()
-    histories[label] = run.train(by_hand, by_autograd, manual.MSELoss(), nn.MSELoss(), x, y,
-                                 lr=lr, label=label, main=(label == "good" and run.lr is None))
+    histories[label] = run.train(fresh_twins(), x, y, lr=lr, label=label, main=(label == "good" and run.lr is None))
 if run.lr is not None:
-    by_hand, by_autograd = fresh_twins()
     label = f"your lr = {run.lr:g}"
-    histories[label] = run.train(by_hand, by_autograd, manual.MSELoss(), nn.MSELoss(), x, y, label=label)
+    histories[label] = run.train(fresh_twins(), x, y, label=label)
 
 # %% [markdown]
 # ## Figures
@@ -106,8 +102,7 @@ for label, lr in rates.items():
     shown = sum(1 for value in losses if value < 100 * losses[0])
     path = history.path_manual[:max(shown, 2)]
     alphas, betas = grid_around(path, margin=0.2)
-    alphas, betas = alphas.to(run.device, run.dtype), betas.to(run.device, run.dtype)
-    Z = loss_on_plane(by_autograd, nn.MSELoss(), x, y, center=0 * eye[0], d1=eye[0], d2=eye[1],
+    Z = loss_on_plane(twins.torch_net, twins.torch_loss, x, y, center=0 * eye[0], d1=eye[0], d2=eye[1],
                       alphas=alphas, betas=betas)
     title = f"{label}: lr = {lr:.3g}"
     if len(path) < len(history.path_manual):

@@ -11,7 +11,6 @@
 
 # %%
 import torch
-from torch import nn
 
 from toolkit import data, lesson, manual, plots
 from toolkit.landscape import grid_around, loss_on_plane, pca_plane, project
@@ -27,8 +26,9 @@ run = lesson.start(__file__, steps=300, lr=0.5)
 
 # %%
 x, y = data.two_moons(n=200, noise=0.15, seed=run.seed, device=run.device, dtype=run.dtype)
-by_hand, by_autograd = make_twins([2, 16, 16, 2], activation="tanh", seed=run.seed,
-                                  device=run.device, dtype=run.dtype)
+twins = make_twins([2, 16, 16, 2], activation="tanh", loss=manual.CrossEntropyLoss(), seed=run.seed,
+                   device=run.device, dtype=run.dtype)
+by_hand, by_autograd = twins.manual_net, twins.torch_net
 print(by_hand)
 print("parameters:", sum(p.numel() for p in by_hand.parameters()))
 
@@ -45,7 +45,7 @@ print("parameters:", sum(p.numel() for p in by_hand.parameters()))
 # 354 partial derivatives, checked three ways:
 
 # %%
-run.check(by_hand, by_autograd, manual.CrossEntropyLoss(), nn.CrossEntropyLoss(), x, y)
+run.check(twins, x, y)
 
 # %% [markdown]
 # ## Training with momentum
@@ -55,8 +55,7 @@ run.check(by_hand, by_autograd, manual.CrossEntropyLoss(), nn.CrossEntropyLoss()
 # implements it exactly as torch.optim.SGD does, and both twins use it.
 
 # %%
-history = run.train(by_hand, by_autograd, manual.CrossEntropyLoss(), nn.CrossEntropyLoss(), x, y,
-                    momentum=0.9)
+history = run.train(twins, x, y, momentum=0.9)
 with torch.no_grad():
     accuracy = (by_autograd(x).argmax(dim=1) == y).double().mean().item()
 print(f"training accuracy: {accuracy:.1%}")
@@ -74,12 +73,10 @@ print(f"training accuracy: {accuracy:.1%}")
 plane = pca_plane(history.path_manual)
 print(f"the plane holds {plane.captured:.1%} of the path "
       f"(PC1 explains {plane.explained[0]:.1%}, PC2 {plane.explained[1]:.1%} of its variance)")
-device_plane = [v.to(run.device, run.dtype) for v in (plane.center, plane.d1, plane.d2)]
 manual_xy = project(history.path_manual, plane.center, plane.d1, plane.d2)
 autograd_xy = project(history.path_autograd, plane.center, plane.d1, plane.d2)
 alphas, betas = grid_around(manual_xy, margin=0.2)
-Z = loss_on_plane(by_autograd, nn.CrossEntropyLoss(), x, y, *device_plane,
-                  alphas=alphas.to(run.device, run.dtype), betas=betas.to(run.device, run.dtype))
+Z = loss_on_plane(by_autograd, twins.torch_loss, x, y, plane.center, plane.d1, plane.d2, alphas=alphas, betas=betas)
 run.save(plots.path_on_plane(alphas, betas, Z, manual_xy, autograd_xy, history,
                              xlabel=f"PC1 ({plane.explained[0]:.0%} of the path's variance)",
                              ylabel=f"PC2 ({plane.explained[1]:.0%})",

@@ -14,9 +14,8 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import autograd_reference, away_from_zero, close, copy_params, gen, randn
 from toolkit import manual
-
-RTOL, ATOL = 1e-10, 1e-12
 
 # (batch, in_features, out_features)
 LINEAR_SHAPES = [(1, 1, 1), (1, 5, 3), (4, 3, 7), (16, 10, 2), (33, 8, 8)]
@@ -27,42 +26,6 @@ ACTIVATIONS = [
     (manual.Tanh, nn.Tanh),
     (manual.Sigmoid, nn.Sigmoid),
 ]
-
-
-def close(actual: torch.Tensor, expected: torch.Tensor) -> None:
-    torch.testing.assert_close(actual, expected, rtol=RTOL, atol=ATOL)
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def randn(shape, g, device, scale=1.0, dtype=torch.float64) -> torch.Tensor:
-    # Drawn on the CPU from a seeded generator, so every device sees the same numbers.
-    return (torch.randn(shape, generator=g, dtype=torch.float64) * scale).to(device=device, dtype=dtype)
-
-
-def away_from_zero(x: torch.Tensor, margin: float = 1e-3) -> torch.Tensor:
-    """Push every entry at least ``margin`` away from ReLU's kink at 0."""
-    return torch.where(x >= 0, x + margin, x - margin)
-
-
-def copy_params(dst: manual.Module, src: nn.Module) -> None:
-    """Copy an nn module's parameters into the manual twin, matched by name."""
-    src_params = dict(src.named_parameters())
-    names = [name for name, _ in dst.named_parameters()]
-    assert names == list(src_params), (names, list(src_params))
-    with torch.no_grad():
-        for name, param in dst.named_parameters():
-            param.copy_(src_params[name])
-
-
-def autograd_reference(ref: nn.Module, x: torch.Tensor, dout: torch.Tensor):
-    """Forward, dL/dx and dL/dparam of an nn module, by autograd."""
-    xr = x.detach().clone().requires_grad_(True)
-    out = ref(xr)
-    out.backward(dout)
-    return out.detach(), xr.grad, {name: p.grad for name, p in ref.named_parameters()}
 
 
 def manual_net_and_twin(device, bias_mid=True):
@@ -225,11 +188,10 @@ def test_linear_init_matches_nn_linear(fin, fout, bias):
     after_ref = torch.rand(4)
 
     assert layer.weight.shape == (fout, fin) and layer.weight.dtype == torch.float64
-    # torch computes the bound through kaiming_uniform_, which can differ from
-    # 1/sqrt(in) in the last bit; hence allclose, with an atol far below 1/sqrt(in).
-    torch.testing.assert_close(layer.weight, ref.weight.detach(), rtol=1e-12, atol=1e-15)
+    # bit for bit: the same function draws the same numbers
+    torch.testing.assert_close(layer.weight, ref.weight.detach(), rtol=0, atol=0)
     if bias:
-        torch.testing.assert_close(layer.bias, ref.bias.detach(), rtol=1e-12, atol=1e-15)
+        torch.testing.assert_close(layer.bias, ref.bias.detach(), rtol=0, atol=0)
     else:
         assert layer.bias is None
     # the same amount of randomness was consumed, in the same order

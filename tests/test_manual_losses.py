@@ -13,21 +13,8 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import ATOL, RTOL, close, gen, loss_reference, randn
 from toolkit import manual
-
-RTOL, ATOL = 1e-10, 1e-12
-
-
-def close(actual, expected, rtol=RTOL, atol=ATOL):
-    torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol)
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def randn(shape, g, device, scale=1.0):
-    return (torch.randn(shape, generator=g, dtype=torch.float64) * scale).to(device)
 
 
 def random_dloss(g, device, as_tensor):
@@ -37,21 +24,14 @@ def random_dloss(g, device, as_tensor):
     return torch.tensor(value, device=device) if as_tensor else value
 
 
-def torch_reference(loss_fn, pred, target, dloss):
-    pred_r = pred.detach().clone().requires_grad_(True)
-    loss = loss_fn(pred_r, target)
-    loss.backward(torch.as_tensor(dloss, dtype=loss.dtype, device=loss.device))
-    return loss.detach(), pred_r.grad
-
-
 def check_against_torch(manual_loss, torch_loss, pred, target, dloss, rtol=RTOL, atol=ATOL):
-    loss_ref, dpred_ref = torch_reference(torch_loss, pred, target, dloss)
+    loss_ref, dpred_ref = loss_reference(torch_loss, pred, target, dloss)
     loss = manual_loss(pred, target)
     assert loss.dim() == 0
-    close(loss, loss_ref, rtol, atol)
+    close(loss, loss_ref, rtol=rtol, atol=atol)
     dpred = manual_loss.backward(dloss)
     assert dpred.shape == pred.shape
-    close(dpred, dpred_ref, rtol, atol)
+    close(dpred, dpred_ref, rtol=rtol, atol=atol)
     return loss, dpred
 
 
@@ -66,7 +46,7 @@ CE_SHAPES = [(1, 1), (1, 5), (7, 2), (8, 3), (16, 10)]
 @pytest.mark.parametrize("shape", ELEMENTWISE_SHAPES, ids=str)
 def test_mse_matches_torch(device, shape, as_tensor):
     g = gen(sum(shape) * 7 + len(shape))
-    pred, target = randn(shape, g, device, 2.0), randn(shape, g, device)
+    pred, target = randn(shape, g, device, scale=2.0), randn(shape, g, device)
     dloss = random_dloss(g, device, as_tensor)
     check_against_torch(manual.MSELoss(), nn.MSELoss(), pred, target, dloss)
 
@@ -77,7 +57,7 @@ def test_mse_default_dloss_is_one(device):
     check_against_torch(manual.MSELoss(), nn.MSELoss(), pred, target, 1.0)
     loss_fn = manual.MSELoss()
     loss_fn(pred, target)
-    close(loss_fn.backward(), torch_reference(nn.MSELoss(), pred, target, 1.0)[1])
+    close(loss_fn.backward(), loss_reference(nn.MSELoss(), pred, target, 1.0)[1])
 
 
 # --------------------------------------------------------------------------- BCE with logits
@@ -88,7 +68,7 @@ def test_mse_default_dloss_is_one(device):
 @pytest.mark.parametrize("shape", ELEMENTWISE_SHAPES, ids=str)
 def test_bce_matches_torch(device, shape, as_tensor, soft):
     g = gen(sum(shape) * 11 + len(shape) + soft)
-    logits = randn(shape, g, device, 3.0)
+    logits = randn(shape, g, device, scale=3.0)
     target = torch.rand(shape, generator=g, dtype=torch.float64).to(device)
     if not soft:
         target = (target > 0.5).to(torch.float64)
@@ -124,7 +104,7 @@ def test_bce_huge_logits_all_confident(device, sign):
 @pytest.mark.parametrize("n,c", CE_SHAPES)
 def test_ce_matches_torch(device, n, c, as_tensor):
     g = gen(n * 100 + c)
-    logits = randn((n, c), g, device, 2.5)
+    logits = randn((n, c), g, device, scale=2.5)
     target = torch.randint(0, c, (n,), generator=g).to(device)
     dloss = random_dloss(g, device, as_tensor)
     check_against_torch(manual.CrossEntropyLoss(), nn.CrossEntropyLoss(), logits, target, dloss)
@@ -149,7 +129,7 @@ def test_ce_repeated_targets(device):
 @pytest.mark.parametrize("n,c", [(1, 3), (6, 4), (12, 10)])
 def test_ce_stable_for_huge_logits(device, n, c):
     g = gen(n + c)
-    logits = randn((n, c), g, device, 1e4)
+    logits = randn((n, c), g, device, scale=1e4)
     target = torch.randint(0, c, (n,), generator=g).to(device)
     # |loss| ~ 1e4, so a few ulps of the logits are ~1e-12 absolute
     loss, dpred = check_against_torch(
@@ -174,7 +154,7 @@ def test_ce_huge_equal_logits(device):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_loss_dtype_and_device_follow_inputs(device, dtype):
     g = gen(5)
-    x = randn((4, 3), g, device).to(dtype)
+    x = randn((4, 3), g, device, dtype=dtype)
     y = torch.rand(4, 3, generator=g).to(device=device, dtype=dtype)
     cls = torch.tensor([0, 2, 1, 2], device=device)
     for loss_fn, target in [
@@ -200,7 +180,7 @@ def test_backward_uses_the_latest_call(device):
     a, b = randn((3, 2), g, device), randn((3, 2), g, device)
     loss_fn(a, b)
     loss_fn(b, a)
-    close(loss_fn.backward(0.7), torch_reference(nn.MSELoss(), b, a, 0.7)[1])
+    close(loss_fn.backward(0.7), loss_reference(nn.MSELoss(), b, a, 0.7)[1])
 
 
 # --------------------------------------------------------------------------- errors

@@ -303,3 +303,39 @@ def test_without_weight_decay_the_parameter_stays_out_of_the_step(device, moment
         torch.testing.assert_close(p, q.detach(), **EXACT)
     assert ours_params[0][0, 0] == math.inf and ours_params[0][1, 2] == -math.inf
     assert not ours_params[0].isnan().any()
+
+
+# --------------------------------------------------------------------------- schedulers
+
+SCHEDULERS = {
+    "step": lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=4, gamma=0.3),
+    "exponential": lambda opt: torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.9),
+    "cosine": lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10, eta_min=1e-3),
+    "linear-warmup": lambda opt: torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=5),
+    "lambda": lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1 / (1 + step)),
+    # OneCycleLR also cycles the momentum, which our SGD reads from its param groups
+    "one-cycle": lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.5, total_steps=12),
+}
+
+
+@pytest.mark.parametrize("name", list(SCHEDULERS))
+def test_torch_schedulers_drive_our_sgd_as_they_drive_torchs(device, name):
+    make = SCHEDULERS[name]
+    ours_params = make_params(device)
+    their_params = [nn.Parameter(p.clone()) for p in ours_params]
+    ours = SGD(groups(ours_params), lr=0.1, momentum=0.9)
+    theirs = torch.optim.SGD(groups(their_params), lr=0.1, momentum=0.9, foreach=False)
+    ours_schedule, their_schedule = make(ours), make(theirs)
+    seen = set()
+    for step in range(12):
+        rates = [group["lr"] for group in ours.param_groups]
+        assert rates == [group["lr"] for group in theirs.param_groups]
+        assert [g["momentum"] for g in ours.param_groups] == [g["momentum"] for g in theirs.param_groups]
+        seen.add(tuple(rates))
+        step_both(ours, theirs, ours_params, their_params, grads_for(step, device))
+        ours_schedule.step()
+        their_schedule.step()
+        for p, q in zip(ours_params, their_params, strict=True):
+            torch.testing.assert_close(p, q.detach(), **EXACT)
+    assert len(seen) > 1, "the schedule never changed the learning rate"
+    assert ours_schedule.get_last_lr() == their_schedule.get_last_lr()

@@ -1,5 +1,9 @@
 """torch.autograd.gradcheck on the hand-written backward passes.
 
+PyTorch's own checker, run on our layers and losses: an outside witness for
+the same gradients that the toolkit's gradient report (toolkit/gradient_check.py,
+tested in test_gradient_report.py) checks with its own finite differences.
+
 Each layer and loss is wrapped as a torch.autograd.Function whose backward
 calls OUR backward, so gradcheck compares the hand-written gradient (for the
 input and every parameter) with finite differences, in float64.
@@ -21,6 +25,7 @@ import torch
 from torch.autograd.gradcheck import GradcheckError, gradcheck
 from torch.autograd.function import once_differentiable
 
+from helpers import away_from_zero, gen, randn
 from toolkit import manual
 
 
@@ -74,15 +79,8 @@ class LossFunction(torch.autograd.Function):
 
 
 def leaf(t):
+    """A detached copy of ``t`` that requires grad: an input gradcheck differentiates."""
     return t.detach().clone().requires_grad_(True)
-
-
-def gen(seed):
-    return torch.Generator().manual_seed(seed)
-
-
-def randn(g, *shape, device, scale=1.0):
-    return (torch.randn(*shape, generator=g, dtype=torch.float64) * scale).to(device)
 
 
 # --------------------------------------------------------------------------- layers
@@ -93,9 +91,9 @@ def randn(g, *shape, device, scale=1.0):
 def test_gradcheck_linear(device, n, fin, fout, bias):
     g = gen(n + fin + fout)
     template = manual.Linear(fin, fout, bias=bias, device=device)
-    x = leaf(randn(g, n, fin, device=device))
-    weight = leaf(randn(g, fout, fin, device=device))
-    params = (weight, leaf(randn(g, fout, device=device))) if bias else (weight,)
+    x = leaf(randn((n, fin), g, device))
+    weight = leaf(randn((fout, fin), g, device))
+    params = (weight, leaf(randn((fout,), g, device))) if bias else (weight,)
     assert gradcheck(lambda x, *p: apply_layer(template, x, *p), (x, *params))
 
 
@@ -103,8 +101,8 @@ def test_gradcheck_linear(device, n, fin, fout, bias):
 @pytest.mark.parametrize("shape", [(1, 1), (3, 4), (2, 3, 2)], ids=str)
 def test_gradcheck_activation(device, make, shape):
     g = gen(sum(shape))
-    x = randn(g, *shape, device=device, scale=2.0)
-    x = torch.where(x >= 0, x + 1e-2, x - 1e-2)  # ReLU's kink is far beyond gradcheck's eps
+    # ReLU's kink is far beyond gradcheck's eps
+    x = away_from_zero(randn(shape, g, device, scale=2.0), margin=1e-2)
     assert gradcheck(lambda x: apply_layer(make(), x), (leaf(x),))
 
 
@@ -121,8 +119,8 @@ def test_gradcheck_sequential(device, n):
         manual.Linear(5, 2, device=device),
     )
     g = gen(10 + n)
-    x = leaf(randn(g, n, 3, device=device))
-    params = [leaf(randn(g, *p.shape, device=device)) for p in template.parameters()]
+    x = leaf(randn((n, 3), g, device))
+    params = [leaf(randn(p.shape, g, device)) for p in template.parameters()]
     # keep ReLU's inputs away from 0, where its derivative jumps
     pre_relu = _pre_relu(template, x, params)
     assert pre_relu.abs().min() > 1e-3, "pick another seed: a ReLU input is too close to 0"
@@ -147,7 +145,7 @@ def _pre_relu(template, x, params):
 @pytest.mark.parametrize("shape", [(1,), (3, 4), (2, 2, 3)], ids=str)
 def test_gradcheck_mse(device, shape):
     g = gen(len(shape))
-    pred, target = randn(g, *shape, device=device), randn(g, *shape, device=device)
+    pred, target = randn(shape, g, device), randn(shape, g, device)
     assert gradcheck(lambda p: LossFunction.apply(manual.MSELoss, p, target), (leaf(pred),))
 
 
@@ -155,7 +153,7 @@ def test_gradcheck_mse(device, shape):
 @pytest.mark.parametrize("shape", [(1,), (3, 4), (2, 2, 3)], ids=str)
 def test_gradcheck_bce(device, shape, soft):
     g = gen(len(shape) + 5)
-    logits = randn(g, *shape, device=device, scale=3.0)
+    logits = randn(shape, g, device, scale=3.0)
     target = torch.rand(*shape, generator=g, dtype=torch.float64).to(device)
     if not soft:
         target = target.round()
@@ -165,7 +163,7 @@ def test_gradcheck_bce(device, shape, soft):
 @pytest.mark.parametrize("n,c", [(1, 1), (1, 4), (5, 3), (4, 6)])
 def test_gradcheck_cross_entropy(device, n, c):
     g = gen(n * 10 + c)
-    logits = randn(g, n, c, device=device, scale=2.0)
+    logits = randn((n, c), g, device, scale=2.0)
     target = torch.randint(0, c, (n,), generator=g).to(device)
     assert gradcheck(lambda z: LossFunction.apply(manual.CrossEntropyLoss, z, target), (leaf(logits),))
 
@@ -179,7 +177,7 @@ def test_gradcheck_catches_a_wrong_backward(device):
         def backward(self, dout, input_grad=True):
             return super().backward(dout, input_grad) * 1.01
 
-    x = leaf(randn(gen(0), 3, 2, device=device))
+    x = leaf(randn((3, 2), gen(0), device))
     with pytest.raises(GradcheckError):
         gradcheck(lambda x: apply_layer(BrokenTanh(), x), (x,))
 

@@ -4,10 +4,8 @@ import math
 
 import pytest
 import torch
-from torch import nn
-
 from toolkit import data, manual
-from toolkit.errors import UsageError
+from toolkit.optim import SGD
 from toolkit.train import train
 from toolkit.twins import make_twins
 
@@ -18,13 +16,15 @@ def _line(device, dtype=torch.float64, n=40):
 
 def test_twins_agree_at_every_step_full_batch(device):
     x, y = _line(device)
-    by_hand, reference = make_twins([1, 1], seed=2, device=device)
-    history = train(by_hand, reference, manual.MSELoss(), nn.MSELoss(), x, y, steps=30, lr=0.1, quiet=True)
+    twins = make_twins([1, 1], seed=2, device=device)
+    history = train(twins, x, y, steps=30, lr=0.1, quiet=True)
     assert history.steps == 30 and not history.diverged
     assert history.twins_agree
     assert history.max_abs_grad_diff <= 1e-12
     assert history.loss_manual == pytest.approx(history.loss_autograd, rel=1e-12, abs=0)
-    assert history.path_manual.shape == (31, 2) and history.path_manual.device.type == "cpu"
+    # the path stays where the twins are, in their dtype: plotting converts it
+    assert history.path_manual.shape == (31, 2) and history.path_manual.device.type == device
+    assert history.path_manual.dtype == torch.float64
     torch.testing.assert_close(history.path_manual, history.path_autograd, rtol=1e-12, atol=1e-12)
     # Training must actually have reduced the loss.
     assert history.final_loss_manual < 0.5 * history.loss_manual[0]
@@ -39,9 +39,8 @@ def test_twins_agree_on_mlp_with_minibatches_and_momentum(device, options):
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(48, 3, generator=generator).to(device)
     y = torch.randint(0, 4, (48,), generator=generator).to(device)
-    by_hand, reference = make_twins([3, 8, 8, 4], "tanh", seed=4, device=device)
-    history = train(by_hand, reference, manual.CrossEntropyLoss(), nn.CrossEntropyLoss(), x, y,
-                    steps=25, lr=0.2, quiet=True, **options)
+    twins = make_twins([3, 8, 8, 4], "tanh", loss=manual.CrossEntropyLoss(), seed=4, device=device)
+    history = train(twins, x, y, steps=25, lr=0.2, quiet=True, **options)
     assert history.twins_agree and history.max_abs_grad_diff < 1e-12
     torch.testing.assert_close(history.path_manual, history.path_autograd, rtol=1e-10, atol=1e-12)
     assert history.final_loss_manual < history.loss_manual[0]
@@ -51,8 +50,8 @@ def test_minibatches_come_from_the_seed():
     x, y = _line("cpu")
 
     def run(seed):
-        by_hand, reference = make_twins([1, 1], seed=0)
-        return train(by_hand, reference, manual.MSELoss(), nn.MSELoss(), x, y, steps=10, lr=0.1,
+        twins = make_twins([1, 1], seed=0)
+        return train(twins, x, y, steps=10, lr=0.1,
                      batch_size=5, seed=seed, quiet=True).loss_manual
 
     assert run(3) == run(3)
@@ -61,8 +60,8 @@ def test_minibatches_come_from_the_seed():
 
 def test_divergence_stops_cleanly_and_is_reported():
     x, y = _line("cpu")
-    by_hand, reference = make_twins([1, 1], seed=0)
-    history = train(by_hand, reference, manual.MSELoss(), nn.MSELoss(), x, y, steps=500, lr=2.0, quiet=True)
+    twins = make_twins([1, 1], seed=0)
+    history = train(twins, x, y, steps=500, lr=2.0, quiet=True)
     assert history.diverged
     assert history.diverged_at_step == history.steps < 500
     assert history.loss_manual[-1] > 1e12 * history.loss_manual[0]
@@ -73,8 +72,8 @@ def test_divergence_stops_cleanly_and_is_reported():
 
 def test_non_finite_loss_counts_as_divergence():
     x, y = _line("cpu")
-    by_hand, reference = make_twins([1, 1], seed=0)
-    history = train(by_hand, reference, manual.MSELoss(), nn.MSELoss(), x, y, steps=2000, lr=2.0,
+    twins = make_twins([1, 1], seed=0)
+    history = train(twins, x, y, steps=2000, lr=2.0,
                     divergence_factor=math.inf, quiet=True)
     assert history.diverged and not math.isfinite(history.loss_manual[-1])
 
@@ -82,33 +81,33 @@ def test_non_finite_loss_counts_as_divergence():
 def test_nan_in_data_is_refused_with_the_tensors_name():
     x, y = _line("cpu")
     y[3, 0] = math.nan
-    by_hand, reference = make_twins([1, 1])
-    with pytest.raises(UsageError, match=r"^y contains 1 NaN or inf"):
-        train(by_hand, reference, manual.MSELoss(), nn.MSELoss(), x, y, steps=1, lr=0.1)
+    twins = make_twins([1, 1])
+    with pytest.raises(ValueError, match=r"^y contains 1 NaN or inf"):
+        train(twins, x, y, steps=1, lr=0.1)
     x[0, 0] = math.inf
-    with pytest.raises(UsageError, match=r"^x contains"):
-        train(by_hand, reference, manual.MSELoss(), nn.MSELoss(), x, y, steps=1, lr=0.1)
+    with pytest.raises(ValueError, match=r"^x contains"):
+        train(twins, x, y, steps=1, lr=0.1)
 
 
 def test_dtype_mismatch_names_both():
     x, y = _line("cpu", dtype=torch.float32)
-    by_hand, reference = make_twins([1, 1])
-    with pytest.raises(UsageError, match=r"x is torch.float32 but the model is torch.float64"):
-        train(by_hand, reference, manual.MSELoss(), nn.MSELoss(), x, y, steps=1, lr=0.1)
+    twins = make_twins([1, 1])
+    with pytest.raises(ValueError, match=r"x is torch.float32 but the model is torch.float64"):
+        train(twins, x, y, steps=1, lr=0.1)
 
 
 def test_device_mismatch_names_both():
     x, y = _line("cpu")
-    by_hand, reference = make_twins([1, 1], device="meta")
-    with pytest.raises(UsageError, match=r"x is on cpu but the model is on meta"):
-        train(by_hand, reference, manual.MSELoss(), nn.MSELoss(), x, y, steps=1, lr=0.1)
+    twins = make_twins([1, 1], device="meta")
+    with pytest.raises(ValueError, match=r"x is on cpu but the model is on meta"):
+        train(twins, x, y, steps=1, lr=0.1)
 
 
 def test_steps_below_one_are_refused():
     x, y = _line("cpu")
-    by_hand, reference = make_twins([1, 1])
-    with pytest.raises(UsageError, match="steps must be at least 1"):
-        train(by_hand, reference, manual.MSELoss(), nn.MSELoss(), x, y, steps=0, lr=0.1)
+    twins = make_twins([1, 1])
+    with pytest.raises(ValueError, match="steps must be a whole number >= 1"):
+        train(twins, x, y, steps=0, lr=0.1)
 
 
 def test_hand_written_layer_names_both_dtypes_on_mismatch():
@@ -117,3 +116,85 @@ def test_hand_written_layer_names_both_dtypes_on_mismatch():
     layer = Linear(2, 3, dtype=torch.float64)
     with pytest.raises(ValueError, match=r"input is torch.float32 on cpu, but the weight is torch.float64 on cpu"):
         layer(torch.ones(4, 2, dtype=torch.float32))
+
+
+# --------------------------------------------------------------------------- any optimiser
+
+
+class CountingSGD(SGD):
+    """Our SGD, counting its instances: each twin must get its own."""
+
+    made: list = []
+
+    def __init__(self, params, **options):
+        super().__init__(params, **options)
+        CountingSGD.made.append(self)
+
+
+def test_optimizer_is_a_class_plus_options_and_each_twin_gets_its_own():
+    x, y = _line("cpu")
+    CountingSGD.made.clear()
+    twins = make_twins([1, 1], seed=0)
+    train(twins, x, y, steps=3, lr=0.05, optimizer=CountingSGD, momentum=0.9, quiet=True)
+    first, second = CountingSGD.made
+    assert first is not second
+    for opt in (first, second):
+        assert opt.param_groups[0]["lr"] == 0.05 and opt.param_groups[0]["momentum"] == 0.9
+    assert {id(p) for p in first.param_groups[0]["params"]} == {id(p) for p in twins.manual_net.parameters()}
+    assert {id(p) for p in second.param_groups[0]["params"]} == {id(p) for p in twins.torch_net.parameters()}
+
+
+def test_a_factory_and_a_class_with_options_take_the_same_steps():
+    x, y = _line("cpu")
+    by_class = train(make_twins([1, 1], seed=0), x, y, steps=12, lr=0.05, momentum=0.5, quiet=True)
+    by_factory = train(make_twins([1, 1], seed=0), x, y, steps=12, quiet=True,
+                       optimizer=lambda params: SGD(params, lr=0.05, momentum=0.5))
+    assert torch.equal(by_class.path_manual, by_factory.path_manual)
+    assert by_factory.lr == 0.05
+
+
+def test_our_sgd_is_the_default_and_matches_plain_gradient_descent():
+    x, y = _line("cpu")
+    twins = make_twins([1, 1], seed=0)
+    start = [p.clone() for p in twins.manual_net.parameters()]
+    history = train(twins, x, y, steps=1, lr=0.1, quiet=True)
+    twins_again = make_twins([1, 1], seed=0)
+    loss = twins_again.torch_loss(twins_again.torch_net(x), y)
+    loss.backward()
+    for before, param, after in zip(start, twins_again.torch_net.parameters(), twins.manual_net.parameters()):
+        torch.testing.assert_close(after, before - 0.1 * param.grad, rtol=1e-15, atol=0)
+    assert history.lrs == [0.1]
+
+
+def test_a_torch_scheduler_drives_both_twins():
+    x, y = _line("cpu")
+    twins = make_twins([1, 1], seed=0)
+    history = train(twins, x, y, steps=7, lr=0.1, quiet=True,
+                    scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5))
+    assert history.lrs == [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025]
+    assert history.twins_agree
+    torch.testing.assert_close(history.path_manual, history.path_autograd, rtol=1e-12, atol=1e-14)
+    # the recorded steps are exactly what the scheduled rates give, for one twin by hand
+    plain = make_twins([1, 1], seed=0)
+    for lr in history.lrs:
+        plain.torch_net.zero_grad()
+        plain.torch_loss(plain.torch_net(x), y).backward()
+        with torch.no_grad():
+            for param in plain.torch_net.parameters():
+                param -= lr * param.grad
+    torch.testing.assert_close(history.path_autograd[-1], torch.cat([p.detach().reshape(-1)
+                                                                     for p in plain.torch_net.parameters()]),
+                               rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("batch_size", [0, -3, 2.5, True])
+def test_a_bad_batch_size_is_refused(batch_size):
+    x, y = _line("cpu")
+    with pytest.raises(ValueError, match="batch_size must be None"):
+        train(make_twins([1, 1]), x, y, steps=1, lr=0.1, batch_size=batch_size)
+
+
+def test_empty_data_is_refused():
+    x, y = _line("cpu")
+    with pytest.raises(ValueError, match="at least one"):
+        train(make_twins([1, 1]), x[:0], y[:0], steps=1, lr=0.1)

@@ -18,7 +18,9 @@ wrong dx flows into the parameter gradients upstream, and those rows disagree.
 
 A bug counts as caught when a check blames the hand-written gradient: a
 "manual vs ..." comparison fails while autograd and the finite differences
-(where the check has them) agree with each other. The control rebuilds every
+(where the check has them) agree with each other. The report also compares
+every layer's input gradient, so it names the layer where the disagreement
+starts ("first disagreement: layer 3 (ReLU)"). The control rebuilds every
 specimen's network with the correct class in place of the buggy copy; it must
 pass both checks.
 
@@ -36,7 +38,7 @@ from torch import nn
 from toolkit import manual
 from toolkit.gradient_check import GradientReport, accumulation_report, gradient_report
 from toolkit.manual.module import accumulate_grad
-from toolkit.twins import make_twins
+from toolkit.twins import Twins, make_twins
 
 DTYPE = torch.float64
 BATCH = 8
@@ -58,7 +60,7 @@ class TransposedWeightGradLinear(manual.Linear):
 
     def backward(self, dout: torch.Tensor, input_grad: bool = True) -> torch.Tensor | None:
         x = self._saved(self._x)
-        accumulate_grad(self.weight, x.t() @ dout)          # BUG: should be dout.t() @ x
+        accumulate_grad(self.weight, x.T @ dout)            # BUG: should be dout.T @ x
         if self.bias is not None:
             accumulate_grad(self.bias, dout.sum(dim=0))
         if not input_grad:
@@ -70,8 +72,8 @@ class MSELossWithoutMean(manual.MSELoss):
     """MSE whose gradient is 2 (pred - target): the mean's 1/M is missing."""
 
     def backward(self, dloss: float | torch.Tensor = 1.0) -> torch.Tensor:
-        (diff,) = self._saved()
-        return 2.0 * diff * dloss                           # BUG: should be 2 diff / M
+        pred, target = self._saved()
+        return 2 * (pred - target) * dloss                  # BUG: should be 2 / pred.numel() * ...
 
 
 class BCEWithLogitsLossFlippedSign(manual.BCEWithLogitsLoss):
@@ -79,7 +81,7 @@ class BCEWithLogitsLossFlippedSign(manual.BCEWithLogitsLoss):
 
     def backward(self, dloss: float | torch.Tensor = 1.0) -> torch.Tensor:
         logits, target = self._saved()
-        return (target - torch.sigmoid(logits)) * (dloss / logits.numel())   # BUG: sign
+        return dloss * (target - torch.sigmoid(logits)) / logits.numel()   # BUG: should be sigmoid - target
 
 
 class BiasGradAveragedLinear(manual.Linear):
@@ -87,7 +89,7 @@ class BiasGradAveragedLinear(manual.Linear):
 
     def backward(self, dout: torch.Tensor, input_grad: bool = True) -> torch.Tensor | None:
         x = self._saved(self._x)
-        accumulate_grad(self.weight, dout.t() @ x)
+        accumulate_grad(self.weight, dout.T @ x)
         if self.bias is not None:
             accumulate_grad(self.bias, dout.mean(dim=0))    # BUG: should be dout.sum(dim=0)
         if not input_grad:
@@ -99,10 +101,10 @@ class CrossEntropyLossWithoutOneHot(manual.CrossEntropyLoss):
     """Cross-entropy whose gradient is softmax(z) / N: the "- onehot(y)" is missing."""
 
     def backward(self, dloss: float | torch.Tensor = 1.0) -> torch.Tensor:
-        logits, target, lse = self._saved()
-        n = logits.shape[0]
-        probabilities = torch.exp(logits - lse.unsqueeze(1))
-        return probabilities * (dloss / n)                  # BUG: should be (softmax - onehot) / N
+        shifted, target = self._saved()
+        n = shifted.shape[0]
+        probs = torch.exp(shifted) / torch.exp(shifted).sum(dim=1, keepdim=True)
+        return dloss * probs / n                            # BUG: should be (probs - onehot) / N
 
 
 class TanhSlopeFromInput(manual.Tanh):
@@ -124,7 +126,7 @@ class TanhSlopeFromInput(manual.Tanh):
         x = self._saved(self._x)
         if not input_grad:
             return None
-        return dout * (1 - x * x)                           # BUG: should be 1 - out * out
+        return dout * (1 - x**2)                            # BUG: should be 1 - out**2
 
 
 class ReLUMaskFromGradient(manual.ReLU):
@@ -133,7 +135,7 @@ class ReLUMaskFromGradient(manual.ReLU):
     def backward(self, dout: torch.Tensor, input_grad: bool = True) -> torch.Tensor | None:
         if not input_grad:
             return None
-        return dout * (dout > 0)                            # BUG: should be dout * (out > 0)
+        return dout * (dout > 0)                            # BUG: should be dout * (x > 0)
 
 
 class OverwritingLinear(manual.Linear):
@@ -141,7 +143,7 @@ class OverwritingLinear(manual.Linear):
 
     def backward(self, dout: torch.Tensor, input_grad: bool = True) -> torch.Tensor | None:
         x = self._saved(self._x)
-        self.weight.grad = dout.t() @ x                     # BUG: should add (accumulate_grad)
+        self.weight.grad = dout.T @ x                       # BUG: should add (accumulate_grad)
         if self.bias is not None:
             self.bias.grad = dout.sum(dim=0)                # BUG: should add (accumulate_grad)
         if not input_grad:
@@ -299,26 +301,11 @@ CATALOGUE = [
     ),
 ]
 
-LOSSES = {
-    "mse": (manual.MSELoss, nn.MSELoss),
-    "bce": (manual.BCEWithLogitsLoss, nn.BCEWithLogitsLoss),
-    "ce": (manual.CrossEntropyLoss, nn.CrossEntropyLoss),
-}
+LOSSES = {"mse": manual.MSELoss, "bce": manual.BCEWithLogitsLoss, "ce": manual.CrossEntropyLoss}
 OUTPUTS = {"mse": 2, "bce": 2, "ce": 3}
 
 
 # --------------------------------------------------------------------------- building a specimen
-
-
-@dataclass
-class Setup:
-    """A specimen's twin networks and losses, and two batches of data."""
-
-    manual_net: manual.Sequential
-    torch_net: nn.Sequential
-    manual_loss: object
-    torch_loss: nn.Module
-    batches: list[tuple[torch.Tensor, torch.Tensor]]
 
 
 def make_batch(loss: str, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -346,25 +333,25 @@ def copy_layer(cls: type, original: manual.Module) -> manual.Module:
     return cls()
 
 
-def build(specimen: Specimen, buggy: bool = True) -> Setup:
-    """The specimen's network with the buggy copy (or, for the control, a fresh correct one) in place."""
+def build(specimen: Specimen, buggy: bool = True) -> tuple[Twins, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """The specimen's twins with the buggy copy (or, for the control, a fresh correct one) in place,
+    and two batches of data."""
     cls = specimen.buggy if buggy else specimen.correct
-    manual_net, torch_net = make_twins([3, 4, 4, OUTPUTS[specimen.loss]], specimen.activation, seed=SEED, dtype=DTYPE)
-    manual_loss_cls, torch_loss_cls = LOSSES[specimen.loss]
+    twins = make_twins([3, 4, 4, OUTPUTS[specimen.loss]], specimen.activation, loss=LOSSES[specimen.loss](),
+                       seed=SEED, dtype=DTYPE)
     if specimen.where == "loss":
-        manual_loss = cls()
+        twins.manual_loss = cls()
     else:
-        manual_net.layers[specimen.where] = copy_layer(cls, manual_net.layers[specimen.where])
-        manual_loss = manual_loss_cls()
+        twins.manual_net.layers[specimen.where] = copy_layer(cls, twins.manual_net.layers[specimen.where])
     generator = torch.Generator().manual_seed(SEED)
     batches = [make_batch(specimen.loss, generator), make_batch(specimen.loss, generator)]
-    return Setup(manual_net, torch_net, manual_loss, torch_loss_cls(), batches)
+    return twins, batches
 
 
-def describe_network(specimen: Specimen, setup: Setup) -> str:
+def describe_network(specimen: Specimen, twins: Twins) -> str:
     """E.g. 'Linear(3,4) > Tanh > Linear(4,4)* > Tanh > Linear(4,2)', * marking the buggy copy."""
     parts = []
-    for index, layer in enumerate(setup.manual_net.layers):
+    for index, layer in enumerate(twins.manual_net.layers):
         if isinstance(layer, manual.Linear):
             name = f"Linear({layer.in_features},{layer.out_features})"
         elif index == specimen.where:
@@ -378,28 +365,6 @@ def describe_network(specimen: Specimen, setup: Setup) -> str:
 # --------------------------------------------------------------------------- the checks
 
 
-def failed_comparisons(report: GradientReport) -> list[str]:
-    """The comparison labels that fail in at least one row, in the report's order."""
-    labels = []
-    for row in report.rows:
-        for c in row.comparisons:
-            if not c.allclose and c.label not in labels:
-                labels.append(c.label)
-    return labels
-
-
-def blames_manual(report: GradientReport) -> bool:
-    """A hand-written gradient disagrees while autograd and the finite differences agree."""
-    failed = failed_comparisons(report)
-    return any(label.startswith("manual") for label in failed) and "autograd vs finite diff" not in failed
-
-
-def disagreeing_rows(report: GradientReport) -> GradientReport:
-    """The same report with only the parameters whose comparisons do not all agree."""
-    rows = [row for row in report.rows if not all(c.allclose for c in row.comparisons)]
-    return GradientReport(rows, report.dtype, report.title)
-
-
 @dataclass
 class Examination:
     specimen: Specimen
@@ -410,7 +375,7 @@ class Examination:
 
     @property
     def caught(self) -> bool:
-        return blames_manual(self.one_batch) or blames_manual(self.accumulation)
+        return self.one_batch.blames_manual() or self.accumulation.blames_manual()
 
     @property
     def passes(self) -> bool:
@@ -419,14 +384,12 @@ class Examination:
 
 def examine(specimen: Specimen, buggy: bool = True) -> Examination:
     """Build the specimen (or its correct control) and run both checks on it."""
-    setup = build(specimen, buggy)
+    twins, batches = build(specimen, buggy)
     name = specimen.kind if buggy else f"control for {specimen.kind}"
-    x, y = setup.batches[0]
-    one_batch = gradient_report(setup.manual_net, setup.torch_net, setup.manual_loss, setup.torch_loss, x, y,
-                                title=f"gradient report, {name}")
-    accumulation = accumulation_report(setup.manual_net, setup.torch_net, setup.manual_loss, setup.torch_loss,
-                                       setup.batches, title=f"accumulation check, {name}")
-    return Examination(specimen, buggy, describe_network(specimen, setup), one_batch, accumulation)
+    x, y = batches[0]
+    one_batch = gradient_report(twins, x, y, title=f"gradient report, {name}")
+    accumulation = accumulation_report(twins, batches, title=f"accumulation check, {name}")
+    return Examination(specimen, buggy, describe_network(specimen, twins), one_batch, accumulation)
 
 
 # --------------------------------------------------------------------------- the command
@@ -441,7 +404,7 @@ def paragraph(text: str) -> str:
 
 def verdict_of(report: GradientReport, what: str) -> str:
     """Which comparisons of this check failed, and what that means."""
-    failed = failed_comparisons(report)
+    failed = report.failed_labels()
     if not failed:
         return f"{what}: all {len(report.rows)} parameters agree; this check cannot see the mistake."
     text = f"{what}: " + " and ".join(failed) + (" disagree" if len(failed) > 1 else " disagrees")
@@ -456,7 +419,7 @@ def verdict_of(report: GradientReport, what: str) -> str:
 def render(number: int, total: int, result: Examination) -> str:
     """One specimen: what it is, the mistake, the check that caught it, the rows that disagree."""
     specimen = result.specimen
-    loss = LOSSES[specimen.loss][0].__name__ + ("*" if specimen.where == "loss" else "")
+    loss = LOSSES[specimen.loss].__name__ + ("*" if specimen.where == "loss" else "")
     lines = [
         f"== bug {number} of {total}: {specimen.title}",
         f"   buggy copy: {specimen.buggy.__name__} (*) of manual.{specimen.correct.__name__}",
@@ -466,12 +429,12 @@ def render(number: int, total: int, result: Examination) -> str:
         paragraph(specimen.mistake),
         "what caught it:",
     ]
-    if blames_manual(result.one_batch):
+    if result.one_batch.blames_manual():
         catcher = result.one_batch
         lines.append(paragraph(verdict_of(result.one_batch, ONE_BATCH)))
-        if blames_manual(result.accumulation):
+        if result.accumulation.blames_manual():
             lines.append("   (the accumulation check flags it too)")
-    elif blames_manual(result.accumulation):
+    elif result.accumulation.blames_manual():
         catcher = result.accumulation
         lines.append(paragraph(verdict_of(result.one_batch, ONE_BATCH)))
         lines.append(paragraph(verdict_of(result.accumulation, TWO_BATCHES)))
@@ -480,8 +443,8 @@ def render(number: int, total: int, result: Examination) -> str:
         lines.append(paragraph(verdict_of(result.one_batch, ONE_BATCH)))
         lines.append(paragraph(verdict_of(result.accumulation, TWO_BATCHES)))
     if catcher is not None:
-        bad = disagreeing_rows(catcher)
-        lines.append(f"the rows that disagree ({len(bad.rows)} of {len(catcher.rows)} parameters):")
+        bad = catcher.disagreeing()
+        lines.append(f"the rows that disagree ({len(bad.rows)} of {len(catcher.rows)}):")
         lines.append(textwrap.indent(str(bad), "   "))
     lines.append(f"-> {'CAUGHT' if result.caught else 'MISSED'}")
     return "\n".join(lines)

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from toolkit import lesson
-from toolkit.errors import UsageError
-from toolkit.options import ArgumentParser, Options, add_device_options, add_output_options, add_run_options, options_from
+from toolkit.options import (ArgumentParser, Options, add_device_options, add_output_options, add_run_options,
+                             options_from, to_argv)
 
 
 def build_parser() -> ArgumentParser:
@@ -44,20 +44,27 @@ def find_lesson(key: str) -> Path:
         if key in (path.stem, path.name) or (key.isdigit() and int(key) == int(number)):
             return path
     known = ", ".join(str(int(p.stem[:2])) for p in files) or "none found"
-    raise UsageError(f"unknown lesson '{key}': choose one of {known} (see python -m toolkit list)")
+    raise ValueError(f"unknown lesson '{key}': choose one of {known} (see python -m toolkit list)")
 
 
 def run_lesson(path: Path, options: Options) -> lesson.Lesson:
-    """Execute the lesson file itself (there is no second copy) with these options."""
-    lesson.given_options = options
-    lesson.current = None
+    """Execute the lesson file itself (there is no second copy) with these options.
+
+    The options travel as the lesson's argument list, exactly as if it had
+    been started as ``python lessons/NN_name.py FLAGS``; the ``Lesson`` it
+    starts is found among the names it defines.
+    """
+    lesson.prepare(options, path.stem)  # a bad device or --out is reported here, as the command line's error
+    saved_argv = sys.argv
+    sys.argv = [str(path), *to_argv(options)]
     try:
-        runpy.run_path(str(path), run_name="__main__")
+        namespace = runpy.run_path(str(path), run_name="__main__")
     finally:
-        lesson.given_options = None
-    if lesson.current is None:
-        raise RuntimeError(f"{path.name} did not call lesson.start(...)")
-    return lesson.current
+        sys.argv = saved_argv
+    runs = [value for value in namespace.values() if isinstance(value, lesson.Lesson)]
+    if not runs:
+        raise ValueError(f"{path.name} did not call lesson.start(...)")
+    return runs[0]
 
 
 def command_list() -> int:
@@ -121,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bugs":
             return command_bugs()
         return command_check(args)
-    except UsageError as error:
+    except ValueError as error:
         print(f"python -m toolkit: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -6,7 +6,6 @@ import re
 
 import torch
 
-from toolkit.errors import UsageError
 
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:K or mps"
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -15,7 +14,7 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32}
 def resolve_device(name: str) -> torch.device:
     """"auto" picks CUDA when a GPU is present, else the CPU.
 
-    Asking for a device this machine does not have is a UsageError, not a
+    Asking for a device this machine does not have is a ValueError, not a
     crash deep inside torch.
     """
     name = name.strip().lower()
@@ -26,17 +25,17 @@ def resolve_device(name: str) -> torch.device:
     match = re.fullmatch(r"cuda(?::(\d+))?", name)
     if match:
         if not torch.cuda.is_available():
-            raise UsageError(f"device '{name}' is not available: this machine has no CUDA GPU (use auto or cpu)")
+            raise ValueError(f"device '{name}' is not available: this machine has no CUDA GPU (use auto or cpu)")
         index = int(match.group(1) or 0)
         count = torch.cuda.device_count()
         if index >= count:
-            raise UsageError(f"device '{name}' is not available: this machine has {count} CUDA device(s), cuda:0..cuda:{count - 1}")
+            raise ValueError(f"device '{name}' is not available: this machine has {count} CUDA device(s), cuda:0..cuda:{count - 1}")
         return torch.device("cuda", index)
     if name == "mps":
         if not torch.backends.mps.is_available():
-            raise UsageError("device 'mps' is not available on this machine (use auto or cpu)")
+            raise ValueError("device 'mps' is not available on this machine (use auto or cpu)")
         return torch.device("mps")
-    raise UsageError(f"unknown device '{name}': use {DEVICE_CHOICES}")
+    raise ValueError(f"unknown device '{name}': use {DEVICE_CHOICES}")
 
 
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
@@ -46,7 +45,7 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     and says so; comparisons then use float32 tolerances.
     """
     if name not in DTYPES:
-        raise UsageError(f"unknown dtype '{name}': use float64 or float32")
+        raise ValueError(f"unknown dtype '{name}': use float64 or float32")
     dtype = DTYPES[name]
     if device.type == "mps" and dtype == torch.float64:
         print("note: MPS has no float64; using float32 and float32 tolerances")

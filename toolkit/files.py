@@ -6,7 +6,6 @@ import os
 import tempfile
 from pathlib import Path
 
-from toolkit.errors import UsageError
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -27,12 +26,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def writable_folder(path: Path) -> Path:
-    """Create ``path`` if needed and prove we can write into it, or raise UsageError."""
+    """Create ``path`` if needed and prove we can write into it, or raise ValueError."""
     path = Path(path)
     for folder in (path, *path.parents):
         if folder.exists():
             if not folder.is_dir():
-                raise UsageError(f"output folder '{folder}' is a file; give a folder path for --out")
+                raise ValueError(f"output folder '{folder}' is a file; give a folder path for --out")
             break
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -41,5 +40,5 @@ def writable_folder(path: Path) -> Path:
         os.unlink(probe)
     except OSError as error:
         reason = error.strerror or str(error)
-        raise UsageError(f"cannot write to output folder '{path}': {reason}") from None
+        raise ValueError(f"cannot write to output folder '{path}': {reason}") from None
     return path

@@ -1,5 +1,5 @@
 """Three witnesses for every gradient: the hand-written formula, autograd,
-and central finite differences.
+and central finite differences; and, layer by layer, where they part.
 
     finite difference:  dL/dtheta_k ~ (L(theta + h e_k) - L(theta - h e_k)) / (2h)
 
@@ -7,6 +7,11 @@ The two-sided difference is accurate to O(h^2); with h = 1e-6 in float64 the
 truncation and rounding errors are both around 1e-10 of the gradient's size,
 which is why the finite-difference columns use looser tolerances than the
 manual-vs-autograd column (there, float64 agrees to about 1e-12).
+
+Besides the parameters, the report compares dL/d(input of every layer) and
+dL/d(network output), manual against autograd. Backpropagation computes them
+from the loss backwards, so the first row to disagree in that order is the
+layer whose backward is wrong: ``report.first_disagreement``.
 """
 
 from __future__ import annotations
@@ -15,19 +20,23 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from torch.func import functional_call, vmap
+from torch.func import functional_call
 
 from toolkit import manual
+from toolkit.parameters import buffers_kept, vmap_or_loop
+from toolkit.twins import Twins
 
 # (rtol, atol) for torch.allclose, by what is being compared.
 TWIN_TOLERANCE = {torch.float64: (1e-10, 1e-12), torch.float32: (1e-4, 1e-6)}
 FD_TOLERANCE = {torch.float64: (1e-5, 1e-7), torch.float32: (1e-3, 1e-4)}
 FD_STEP = 1e-6
 
+OUTPUT = "output"   # the key of dL/d(network output) among the layer gradients
+
 
 @dataclass
 class Comparison:
-    """How two gradients of one parameter compare."""
+    """How two gradients of one tensor compare."""
 
     label: str          # e.g. "manual vs autograd"
     exact: bool         # bit-for-bit equal
@@ -37,41 +46,85 @@ class Comparison:
 
 
 @dataclass
-class ParameterReport:
+class Row:
+    """The comparisons for one tensor: a parameter, or a layer's input or the network's output.
+
+    layer: the index of the layer it belongs to (None for the network's
+    output, which the loss's backward produces); where: e.g. "layer 2
+    (Linear)" or "the loss (MSELoss)".
+    """
+
     name: str
     shape: tuple[int, ...]
+    layer: int | None
+    where: str
     comparisons: list[Comparison] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.allclose for c in self.comparisons)
 
 
 @dataclass
 class GradientReport:
-    """One row per parameter and comparison; ``ok`` when every pair is allclose."""
+    """One row per tensor; ``ok`` when every comparison is allclose."""
 
-    rows: list[ParameterReport]
+    rows: list[Row]
     dtype: torch.dtype
     title: str = "gradient check"
 
     @property
     def ok(self) -> bool:
-        return all(c.allclose for row in self.rows for c in row.comparisons)
+        return all(row.ok for row in self.rows)
 
     @property
     def max_abs_twin_diff(self) -> float:
-        return max(row.comparisons[0].max_abs for row in self.rows)
+        return max((row.comparisons[0].max_abs for row in self.rows), default=0.0)
+
+    @property
+    def first_disagreement(self) -> str | None:
+        """Where the disagreement starts, in the order backpropagation works: loss first, then the last layer.
+
+        E.g. "layer 2 (Linear)" or "the loss (MSELoss)"; None when every row agrees.
+        """
+        bad = [row for row in self.rows if not row.ok]
+        if not bad:
+            return None
+        return max(bad, key=lambda row: float("inf") if row.layer is None else row.layer).where
+
+    def failed_labels(self) -> list[str]:
+        """The comparison labels that fail in at least one row, in the report's order."""
+        labels = []
+        for row in self.rows:
+            for c in row.comparisons:
+                if not c.allclose and c.label not in labels:
+                    labels.append(c.label)
+        return labels
+
+    def blames_manual(self) -> bool:
+        """A hand-written gradient disagrees while autograd and the finite differences agree."""
+        failed = self.failed_labels()
+        return any(label.startswith("manual") for label in failed) and "autograd vs finite diff" not in failed
+
+    def disagreeing(self) -> GradientReport:
+        """The same report with only the rows that do not all agree."""
+        return GradientReport([row for row in self.rows if not row.ok], self.dtype, self.title)
 
     def __str__(self) -> str:
-        header = f"{'parameter':<10} {'shape':<9} {'comparison':<23} {'exact':>5} {'close':>5} {'max|diff|':>10} {'max rel':>9}"
+        width = max([10] + [len(row.name) for row in self.rows])
+        header = (f"{'tensor':<{width}} {'shape':<9} {'comparison':<23} {'exact':>5} {'close':>5} "
+                  f"{'max|diff|':>10} {'max rel':>9}")
         lines = [f"{self.title} ({str(self.dtype).removeprefix('torch.')})", header, "-" * len(header)]
         for row in self.rows:
             for i, c in enumerate(row.comparisons):
                 name = row.name if i == 0 else ""
                 shape = str(tuple(row.shape)).replace(" ", "") if i == 0 else ""
                 lines.append(
-                    f"{name:<10} {shape:<9} {c.label:<23} {_yes(c.exact).lower():>5} {_yes(c.allclose):>5} "
+                    f"{name:<{width}} {shape:<9} {c.label:<23} {_yes(c.exact).lower():>5} {_yes(c.allclose):>5} "
                     f"{c.max_abs:>10.1e} {c.max_rel:>9.1e}"
                 )
-        verdict = "all gradients agree" if self.ok else "GRADIENTS DISAGREE"
-        lines.append(f"=> {verdict}")
+        where = self.first_disagreement
+        lines.append("=> all gradients agree" if where is None else f"=> GRADIENTS DISAGREE; first disagreement: {where}")
         return "\n".join(lines)
 
 
@@ -94,23 +147,65 @@ def compare(label: str, a: torch.Tensor, b: torch.Tensor, rtol: float, atol: flo
     )
 
 
-def manual_gradients(net: manual.Module, loss_fn, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-    """dL/dparam from the hand-written backward pass, on a fresh zero_grad."""
-    net.zero_grad()
-    loss_fn(net(x), y)
-    net.backward(loss_fn.backward())
-    grads = {name: p.grad.clone() for name, p in net.named_parameters()}
-    net.zero_grad()
-    return grads
+# --------------------------------------------------------------------------- the witnesses
 
 
-def autograd_gradients(net: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-    """dL/dparam from torch.autograd."""
-    net.zero_grad()
-    loss_fn(net(x), y).backward()
-    grads = {name: p.grad.clone() for name, p in net.named_parameters()}
-    net.zero_grad()
-    return grads
+def _layers(net) -> list:
+    """The top-level layers of a Sequential network; any other network counts as one layer."""
+    if isinstance(net, (manual.Sequential, nn.Sequential)):
+        return list(net)
+    return [net]
+
+
+def _layer_of(net, name: str) -> int:
+    """The index of the top-level layer that owns parameter ``name`` ("2.weight" -> 2)."""
+    return int(name.split(".", 1)[0]) if isinstance(net, (manual.Sequential, nn.Sequential)) else 0
+
+
+def manual_gradients(twins: Twins, x: torch.Tensor, y: torch.Tensor, first_layer: bool = False
+                     ) -> tuple[dict[str, torch.Tensor], dict]:
+    """The hand-written backward pass, one layer at a time, on fresh gradients.
+
+    Returns (dL/dparam by name, dL/d(input) by layer index plus
+    ``OUTPUT``: dL/d(network output)). The first layer's input gradient is
+    computed only with ``first_layer=True``.
+    """
+    layers = _layers(twins.manual_net)
+    twins.manual_net.zero_grad()
+    out = x
+    for layer in layers:
+        out = layer(out)
+    twins.manual_loss(out, y)
+    dout = twins.manual_loss.backward()
+    inputs = {OUTPUT: dout}
+    for index in reversed(range(len(layers))):
+        dout = layers[index].backward(dout, input_grad=index > 0 or first_layer)
+        if dout is not None:
+            inputs[index] = dout
+    params = {name: p.grad.clone() for name, p in twins.manual_net.named_parameters()}
+    twins.manual_net.zero_grad()
+    return params, inputs
+
+
+def autograd_gradients(twins: Twins, x: torch.Tensor, y: torch.Tensor, first_layer: bool = False
+                       ) -> tuple[dict[str, torch.Tensor], dict]:
+    """The same two dicts from torch.autograd, the inputs' gradients kept with ``retain_grad``."""
+    layers = _layers(twins.torch_net)
+    twins.torch_net.zero_grad()
+    out = x.detach().clone().requires_grad_(first_layer and x.is_floating_point())
+    inputs = []
+    for layer in layers:
+        if out.requires_grad:
+            out.retain_grad()
+        inputs.append(out)
+        out = layer(out)
+    out.retain_grad()
+    twins.torch_loss(out, y).backward()
+    grads = {OUTPUT: out.grad}
+    grads.update({index: h.grad for index, h in enumerate(inputs) if h.grad is not None})
+    params = {name: p.grad.clone() for name, p in twins.torch_net.named_parameters()}
+    twins.torch_net.zero_grad()
+    return params, grads
 
 
 def finite_difference_gradients(
@@ -118,19 +213,21 @@ def finite_difference_gradients(
 ) -> dict[str, torch.Tensor]:
     """Central differences in float64, one parameter entry at a time.
 
-    Every entry k needs L(theta + h e_k) and L(theta - h e_k). Instead of a
-    Python loop over k, torch.func.vmap evaluates a whole chunk of perturbed
-    parameter sets in one batched call; the network itself is never touched.
+    Every entry k needs L(theta + h e_k) and L(theta - h e_k). A whole chunk
+    of perturbed parameter sets goes through ``functional_call`` at once
+    (``vmap``, or a loop where vmap cannot apply); the network's own
+    parameters and buffers are never touched.
     """
     params = {name: p.detach().to(torch.float64) for name, p in net.named_parameters()}
-    x64 = x.to(torch.float64)
+    buffers = {name: b.detach().to(torch.float64) if b.is_floating_point() else b.detach()
+               for name, b in net.named_buffers()}
+    x64 = x.to(torch.float64) if x.is_floating_point() else x
     y64 = y.to(torch.float64) if y.is_floating_point() else y
 
     grads = {}
     for name, value in params.items():
         def loss_at(entry_value: torch.Tensor) -> torch.Tensor:
-            moved = dict(params)
-            moved[name] = entry_value
+            moved = {**params, name: entry_value, **{k: b.clone() for k, b in buffers.items()}}
             return loss_fn(functional_call(net, moved, (x64,)), y64)
 
         n = value.numel()
@@ -140,71 +237,80 @@ def finite_difference_gradients(
             bumps = torch.zeros(len(k), n, dtype=torch.float64, device=value.device)
             bumps[torch.arange(len(k)), k] = h
             bumps = bumps.view(len(k), *value.shape)
-            plus = vmap(loss_at)(value + bumps)
-            minus = vmap(loss_at)(value - bumps)
+            plus = vmap_or_loop(loss_at, value + bumps)
+            minus = vmap_or_loop(loss_at, value - bumps)
             flat_grad[k] = (plus - minus) / (2 * h)
         grads[name] = flat_grad.view(value.shape)
     return grads
 
 
-def gradient_report(
-    manual_net: manual.Module,
-    torch_net: nn.Module,
-    manual_loss,
-    torch_loss,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    title: str = "gradient check",
-) -> GradientReport:
-    """Compare the three witnesses for every parameter of the twin networks.
+# --------------------------------------------------------------------------- the reports
 
-    Both networks must hold the same parameter values (``make_twins`` does
-    this). The finite differences always run in float64, whatever the
-    networks' dtype, so they stay a trustworthy reference.
+
+def gradient_report(twins: Twins, x: torch.Tensor, y: torch.Tensor, title: str = "gradient check",
+                    first_layer: bool = False) -> GradientReport:
+    """Compare the three witnesses for every parameter, and manual vs autograd for every layer's input.
+
+    Both networks must hold the same parameter values (``twin_of`` and
+    ``make_twins`` see to it) and be in the same mode. The finite
+    differences always run in float64, whatever the networks' dtype, so they
+    stay a trustworthy reference. With ``first_layer=True`` the first
+    layer's dL/dx is compared too (training never needs it).
+
+    Rows, in the order of the forward pass: each layer's parameters and its
+    input, then the network's output. No buffer (a running mean, say) is
+    changed by the report: they are restored afterwards.
     """
-    dtype = next(manual_net.parameters()).dtype
+    dtype = twins.dtype
     twin_rtol, twin_atol = TWIN_TOLERANCE[dtype]
     fd_rtol, fd_atol = FD_TOLERANCE[dtype]
-    by_hand = manual_gradients(manual_net, manual_loss, x, y)
-    by_autograd = autograd_gradients(torch_net, torch_loss, x, y)
-    by_differences = finite_difference_gradients(torch_net, torch_loss, x, y)
+    with buffers_kept(twins.manual_net, twins.torch_net):
+        by_hand, inputs_by_hand = manual_gradients(twins, x, y, first_layer)
+        by_autograd, inputs_by_autograd = autograd_gradients(twins, x, y, first_layer)
+        by_differences = finite_difference_gradients(twins.torch_net, twins.torch_loss, x, y)
 
+    torch_layers = _layers(twins.torch_net)
     rows = []
-    for name, param in torch_net.named_parameters():
-        rows.append(ParameterReport(name, tuple(param.shape), [
-            compare("manual vs autograd", by_hand[name], by_autograd[name], twin_rtol, twin_atol),
-            compare("manual vs finite diff", by_hand[name], by_differences[name], fd_rtol, fd_atol),
-            compare("autograd vs finite diff", by_autograd[name], by_differences[name], fd_rtol, fd_atol),
-        ]))
+    for index, layer in enumerate(torch_layers):
+        where = f"layer {index} ({type(layer).__name__})"
+        if index in inputs_by_hand and index in inputs_by_autograd:
+            rows.append(Row(f"input of {index}", tuple(inputs_by_autograd[index].shape), index, where, [
+                compare("manual vs autograd", inputs_by_hand[index], inputs_by_autograd[index],
+                        twin_rtol, twin_atol)]))
+        for name, param in twins.torch_net.named_parameters():
+            if _layer_of(twins.torch_net, name) == index:
+                rows.append(Row(name, tuple(param.shape), index, where, [
+                    compare("manual vs autograd", by_hand[name], by_autograd[name], twin_rtol, twin_atol),
+                    compare("manual vs finite diff", by_hand[name], by_differences[name], fd_rtol, fd_atol),
+                    compare("autograd vs finite diff", by_autograd[name], by_differences[name], fd_rtol, fd_atol),
+                ]))
+    rows.append(Row(OUTPUT, tuple(inputs_by_autograd[OUTPUT].shape), None,
+                    f"the loss ({type(twins.torch_loss).__name__})", [
+                        compare("manual vs autograd", inputs_by_hand[OUTPUT], inputs_by_autograd[OUTPUT],
+                                twin_rtol, twin_atol)]))
     return GradientReport(rows, dtype, title)
 
 
-def accumulation_report(
-    manual_net: manual.Module,
-    torch_net: nn.Module,
-    manual_loss,
-    torch_loss,
-    batches: list[tuple[torch.Tensor, torch.Tensor]],
-    title: str = "accumulation check",
-) -> GradientReport:
+def accumulation_report(twins: Twins, batches: list[tuple[torch.Tensor, torch.Tensor]],
+                        title: str = "accumulation check") -> GradientReport:
     """Several backward passes with no zero_grad in between: .grad must hold their SUM.
 
     A single backward after zero_grad cannot tell ``grad = g`` from
     ``grad += g``; this check can. The hand-written total is compared with
-    autograd doing the same, one row per parameter.
+    autograd doing the same, one row per parameter. Buffers are restored.
     """
-    dtype = next(manual_net.parameters()).dtype
-    rtol, atol = TWIN_TOLERANCE[dtype]
-    manual_net.zero_grad()
-    torch_net.zero_grad()
-    for x, y in batches:
-        manual_loss(manual_net(x), y)
-        manual_net.backward(manual_loss.backward())
-        torch_loss(torch_net(x), y).backward()
-    rows = [
-        ParameterReport(name, tuple(theirs.shape), [compare("manual vs autograd", mine.grad, theirs.grad, rtol, atol)])
-        for (name, mine), (_, theirs) in zip(manual_net.named_parameters(), torch_net.named_parameters())
-    ]
-    manual_net.zero_grad()
-    torch_net.zero_grad()
-    return GradientReport(rows, dtype, title)
+    rtol, atol = TWIN_TOLERANCE[twins.dtype]
+    twins.zero_grad()
+    with buffers_kept(twins.manual_net, twins.torch_net):
+        for x, y in batches:
+            twins.manual_loss(twins.manual_net(x), y)
+            twins.manual_net.backward(twins.manual_loss.backward())
+            twins.torch_loss(twins.torch_net(x), y).backward()
+    torch_layers = _layers(twins.torch_net)
+    rows = []
+    for name, mine, theirs in twins.named_parameters():
+        index = _layer_of(twins.torch_net, name)
+        rows.append(Row(name, tuple(theirs.shape), index, f"layer {index} ({type(torch_layers[index]).__name__})",
+                        [compare("manual vs autograd", mine.grad, theirs.grad, rtol, atol)]))
+    twins.zero_grad()
+    return GradientReport(rows, twins.dtype, title)

@@ -18,7 +18,9 @@ Where the plane comes from:
   2018), and ``project`` puts the path into its (a, b) coordinates.
 
 All parameter vectors use the order of ``model.named_parameters()``;
-``flatten`` and ``unflatten`` convert between the two forms.
+``toolkit.parameters.flatten`` and ``unflatten`` convert between the two
+forms. No landscape changes the model: its parameters are swapped in for
+each evaluation only, and buffers (running statistics) are restored.
 
 Curvature: ``hessian`` gives the (P, P) matrix of second derivatives, and
 ``largest_stable_lr`` turns its largest eigenvalue into the step size beyond
@@ -28,56 +30,16 @@ which gradient descent on a quadratic loss blows up.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torch.func import functional_call, vmap
+from torch.func import functional_call
+
+from toolkit.parameters import buffers_kept, flatten, unflatten, vmap_or_loop
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
-
-
-# --------------------------------------------------------------------------
-# Parameters as one vector
-# --------------------------------------------------------------------------
-
-def flatten(named: dict[str, Tensor] | Iterable[tuple[str, Tensor]]) -> Tensor:
-    """Concatenate parameters, in the given order, into one vector.
-
-    named: a dict name -> tensor, or pairs such as ``model.named_parameters()``
-    returns: (P,) with P = the total number of entries
-
-    The result is a snapshot: a new tensor, detached from autograd, so
-    recording ``flatten(model.named_parameters())`` after every step keeps
-    each step's values (later steps do not change it) and does not hold on
-    to any graph.
-    """
-    pairs = named.items() if isinstance(named, dict) else named
-    pieces = [tensor.detach().reshape(-1) for _, tensor in pairs]
-    if not pieces:
-        raise ValueError("flatten: no tensors given")
-    return torch.cat(pieces)
-
-
-def unflatten(vector: Tensor, like: dict[str, Tensor]) -> dict[str, Tensor]:
-    """Split a flat vector back into named tensors shaped like ``like``.
-
-    vector: (P,)    -> each tensor has its own shape
-            (K, P)  -> each tensor is (K, *shape): K parameter settings at once
-    like:   name -> tensor; only the names, order and shapes are used
-
-    The pieces are views of (or copies from) ``vector``, so autograd sees
-    through them; ``hessian`` relies on that.
-    """
-    shapes = [tensor.shape for tensor in like.values()]
-    sizes = [math.prod(shape) for shape in shapes]
-    if vector.shape[-1] != sum(sizes):
-        raise ValueError(f"unflatten: vector has {vector.shape[-1]} entries, the tensors need {sum(sizes)}")
-    lead = vector.shape[:-1]  # () or (K,)
-    pieces = torch.split(vector, sizes, dim=-1)
-    return {name: piece.reshape(*lead, *shape)
-            for name, piece, shape in zip(like.keys(), pieces, shapes)}
 
 
 def _parameters(model: torch.nn.Module) -> dict[str, Tensor]:
@@ -178,18 +140,22 @@ def loss_on_plane(
     runs the model with those parameters instead of its own (which are never
     modified). Points go through in chunks of ``chunk_size`` so memory stays
     at about chunk_size forward passes over x. ``loss_fn`` must reduce to a
-    scalar (e.g. ``nn.MSELoss()``, mean reduction). A model with dropout or
-    batch norm should be in ``eval()`` mode: a landscape needs a
-    deterministic loss.
+    scalar (e.g. ``nn.MSELoss()``, mean reduction).
+
+    A model whose forward pass depends on the batch (batch norm in training
+    mode) cannot go through vmap; its points are evaluated one at a time,
+    each on the whole of x, and its running statistics are restored
+    afterwards. In ``eval()`` mode such a model is deterministic and fast.
     """
     _check_plane(model, center, d1, d2, alphas, betas, chunk_size)
     a, b = _grid(alphas, betas)
-    batched_loss = vmap(_loss_at(model, loss_fn, x, y))  # (K, P) -> (K,)
+    loss_of = _loss_at(model, loss_fn, x, y)  # (P,) -> ()
     losses = []
-    for start in range(0, a.shape[0], chunk_size):
-        stop = start + chunk_size
-        theta = _points(center, d1, d2, a[start:stop], None if b is None else b[start:stop])
-        losses.append(batched_loss(theta))
+    with buffers_kept(model):
+        for start in range(0, a.shape[0], chunk_size):
+            stop = start + chunk_size
+            theta = _points(center, d1, d2, a[start:stop], None if b is None else b[start:stop])
+            losses.append(vmap_or_loop(loss_of, theta))
     z = torch.cat(losses)
     return z if betas is None else z.reshape(betas.shape[0], alphas.shape[0])
 
@@ -216,11 +182,12 @@ def loss_on_plane_loop(
     loss_of = _loss_at(model, loss_fn, x, y)
     rows = [None] if betas is None else betas  # a line is a single row with no b
     z = []
-    for b in rows:
-        row = []
-        for a in alphas:
-            row.append(loss_of(_points(center, d1, d2, a, b)))
-        z.append(torch.stack(row))
+    with buffers_kept(model):
+        for b in rows:
+            row = []
+            for a in alphas:
+                row.append(loss_of(_points(center, d1, d2, a, b)))
+            z.append(torch.stack(row))
     return z[0] if betas is None else torch.stack(z)
 
 
@@ -419,7 +386,8 @@ def hessian(model: torch.nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor) -> Te
     gradient evaluations and P^2 memory: for small models only.
     """
     theta = flatten(model.named_parameters())
-    return torch.func.hessian(_loss_at(model, loss_fn, x, y))(theta)
+    with buffers_kept(model):
+        return torch.func.hessian(_loss_at(model, loss_fn, x, y))(theta)
 
 
 def largest_stable_lr(model: torch.nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor) -> tuple[float, Tensor]:

@@ -3,8 +3,10 @@
 A lesson starts with ``run = lesson.start(__file__, steps=..., lr=...)`` and
 ends with ``run.finish()``. In between it reads like a worked example; the
 ``run`` object supplies the device, dtype, seed, step count and learning
-rate, whether the lesson was started as a script, from a notebook, or by
-``python -m toolkit run N``.
+rate. The options come from the lesson's own argument list, whether it was
+started as a script (``python lessons/02_linear_regression.py --seed 3``) or
+by ``python -m toolkit run 2 --seed 3``, which runs the same file with those
+flags; imported or opened as a notebook, it uses the defaults.
 """
 
 from __future__ import annotations
@@ -17,46 +19,31 @@ from pathlib import Path
 import torch
 
 from toolkit.devices import dtype_name, resolve_device, resolve_dtype
-from toolkit.errors import UsageError
 from toolkit.files import atomic_write_bytes, writable_folder
 from toolkit.gradient_check import GradientReport, accumulation_report, gradient_report
 from toolkit.options import ArgumentParser, Options, add_run_options, options_from
 from toolkit.train import History, train
+from toolkit.twins import Twins
 
 PROJECT = Path(__file__).resolve().parent.parent
-LESSONS = PROJECT / "lessons"
-FIGURES = PROJECT / "figures"
-
-# Set by the command line just before it runs a lesson file; read by start().
-given_options: Options | None = None
-# The lesson that started last, so the command line can read its results.
-current: Lesson | None = None
 
 
 def start(file: str, *, steps: int, lr: float | None) -> Lesson:
-    """Begin a lesson: work out its options and return the ``run`` object.
+    """Begin a lesson: read its options from the argument list and return the ``run`` object.
 
     ``steps`` and ``lr`` are the lesson's defaults; --steps and --lr override
     them. A lesson that works out its own learning rates passes ``lr=None``.
+    A bad option is one line on stderr and exit code 2.
     """
-    global current
     path = Path(file).resolve()
-    if given_options is not None:
-        options = given_options
-    elif sys.argv and Path(sys.argv[0]).resolve() == path:
-        # Started as `python lessons/NN_name.py [flags]`.
-        parser = ArgumentParser(prog=f"python lessons/{path.name}", description=title_of(path))
-        add_run_options(parser)
-        options = options_from(parser.parse_args(sys.argv[1:]))
-    else:
-        options = Options()          # imported, or opened as a notebook
+    started_as_script = bool(sys.argv) and Path(sys.argv[0]).resolve() == path
+    parser = ArgumentParser(prog=f"python lessons/{path.name}", description=title_of(path))
+    add_run_options(parser)
+    options = options_from(parser.parse_args(sys.argv[1:] if started_as_script else []))
     try:
-        current = Lesson(path, options, steps=steps, lr=lr)
-    except UsageError as error:
-        if given_options is not None:
-            raise
-        sys.exit(f"error: {error}")
-    return current
+        return Lesson(path, options, steps=steps, lr=lr)
+    except ValueError as error:
+        parser.error(str(error))
 
 
 def title_of(path: Path) -> str:
@@ -67,6 +54,21 @@ def title_of(path: Path) -> str:
     return path.stem
 
 
+def prepare(options: Options, name: str) -> tuple[torch.device, torch.dtype, Path]:
+    """The device, dtype and output folder that ``options`` ask for; ValueError if any cannot be had.
+
+    The output folder is DIR/<lesson name>, DIR being --out or figures/ in
+    the current folder; it is created and tested for writing only when
+    figures are to be saved.
+    """
+    device = resolve_device(options.device)
+    dtype = resolve_dtype(options.dtype, device)
+    out_dir = (options.out if options.out is not None else Path("figures")).expanduser() / name
+    if options.save_figures:
+        writable_folder(out_dir)
+    return device, dtype, out_dir
+
+
 class Lesson:
     """Options, results and figures of one lesson run."""
 
@@ -74,48 +76,47 @@ class Lesson:
         self.name = path.stem
         self.title = title_of(path)
         self.options = options
-        self.device = resolve_device(options.device)
-        self.dtype = resolve_dtype(options.dtype, self.device)
+        self.device, self.dtype, self.out_dir = prepare(options, self.name)
         self.seed = options.seed
         self.steps = options.steps if options.steps is not None else steps
         self.lr = options.lr if options.lr is not None else lr
         self.quiet = options.quiet
-        self.out_dir = (options.out if options.out is not None else FIGURES) / self.name
-        if options.save_figures:
-            writable_folder(self.out_dir)
         self.reports: list[GradientReport] = []
         self.histories: dict[str, History] = {}
         self.main: History | None = None
         self.figures: dict[str, bytes] = {}
         print(f"{self.title}  [device {self.device}, {dtype_name(self.dtype)}, seed {self.seed}]")
 
-    def check(self, manual_net, torch_net, manual_loss, torch_loss, x, y) -> GradientReport:
-        """Print the three-witness gradient report at the networks' current parameters.
+    def check(self, twins: Twins, x, y, first_layer: bool = False) -> GradientReport:
+        """Print the three-witness gradient report at the twins' current parameters.
 
         Then check that gradients accumulate as autograd's do: backward on
         each half of the data, no zero_grad in between, must leave the sum.
+        With ``first_layer=True`` the report compares the first layer's dL/dx too.
         """
-        report = gradient_report(manual_net, torch_net, manual_loss, torch_loss, x, y,
-                                 title=f"gradient check, {self.name}")
+        report = gradient_report(twins, x, y, title=f"gradient check, {self.name}", first_layer=first_layer)
         half = len(x) // 2
-        accumulation = accumulation_report(manual_net, torch_net, manual_loss, torch_loss,
-                                           [(x[:half], y[:half]), (x[half:], y[half:])],
+        accumulation = accumulation_report(twins, [(x[:half], y[:half]), (x[half:], y[half:])],
                                            title=f"accumulation check, {self.name}")
         self.reports += [report, accumulation]
         print(report)
-        verdict = "they agree" if accumulation.ok else "THEY DISAGREE"
+        verdict = "they agree" if accumulation.ok else f"THEY DISAGREE (first: {accumulation.first_disagreement})"
         print(f"accumulation: two backward passes without zero_grad, manual vs autograd: {verdict} "
               f"(max |diff| {accumulation.max_abs_twin_diff:.1e})")
         return report
 
-    def train(self, manual_net, torch_net, manual_loss, torch_loss, x, y, *,
-              lr: float | None = None, label: str = "main", main: bool = True, **options) -> History:
-        """Train both twins with this run's steps, seed and (unless given) learning rate."""
+    def train(self, twins: Twins, x, y, *, lr: float | None = None, label: str = "main", main: bool = True,
+              **options) -> History:
+        """Train both twins with this run's steps, seed and (unless given) learning rate.
+
+        ``options`` go to ``toolkit.train.train``: ``optimizer=``, its
+        options (``momentum=0.9``), ``scheduler=``, ``batch_size=``.
+        """
         lr = self.lr if lr is None else lr
         if lr is None:
             raise ValueError(f"{self.name}: no learning rate given to run.train and none set for the lesson")
-        history = train(manual_net, torch_net, manual_loss, torch_loss, x, y, steps=self.steps, lr=lr,
-                        seed=self.seed, quiet=self.quiet, desc=f"{self.name} lr={lr:.3g}", **options)
+        history = train(twins, x, y, steps=self.steps, lr=lr, seed=self.seed, quiet=self.quiet,
+                        desc=f"{self.name} lr={lr:.3g}", **options)
         self.histories[label] = history
         if main:
             self.main = history
@@ -180,6 +181,20 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def lessons_folder() -> Path:
+    """Where the numbered lessons are: the project folder's lessons/, else ./lessons.
+
+    An editable install (``pip install -e .``) finds them beside the
+    package. A plain ``pip install .`` copies only the package, so there the
+    command must run from the project folder, where ./lessons is.
+    """
+    for folder in (PROJECT / "lessons", Path.cwd() / "lessons"):
+        if folder.is_dir():
+            return folder
+    raise ValueError(f"no lessons/ folder in {Path.cwd()}: the lessons are not part of the installed package; "
+                     "run from the project folder, or install it with: python -m pip install -e .")
+
+
 def lesson_files() -> list[Path]:
     """The numbered lesson scripts, in order."""
-    return sorted(p for p in LESSONS.glob("[0-9][0-9]_*.py"))
+    return sorted(lessons_folder().glob("[0-9][0-9]_*.py"))

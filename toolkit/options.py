@@ -21,10 +21,10 @@ class Options:
     seed: int = 0
     steps: int | None = None        # None: the lesson's own default
     lr: float | None = None         # None: the lesson's own default
-    out: Path | None = None         # None: figures/ in the project folder
+    out: Path | None = None         # None: figures/ in the current folder
     formats: tuple[str, ...] = ("png",)
     quiet: bool = False
-    save_figures: bool = field(default=True)   # False for `check`: train and compare only
+    save_figures: bool = field(default=True)   # False (--no-figures): train and compare only
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -68,7 +68,8 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="where figures go (default: figures/)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="where figures go (default: figures/ in the current folder)")
     parser.add_argument("--format", dest="formats", type=format_list, default=("png",), metavar="png[,svg,pdf]",
                         help="figure file formats (default: png)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -80,6 +81,29 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=step_count, default=None, help="training steps (default: the lesson's)")
     parser.add_argument("--lr", type=learning_rate, default=None, help="learning rate (default: the lesson's)")
     add_output_options(parser)
+    parser.add_argument("--no-figures", dest="save_figures", action="store_false",
+                        help="train and report only: draw and write nothing")
+
+
+def to_argv(options: Options) -> list[str]:
+    """The flags that give ``options`` back when parsed by ``add_run_options``.
+
+    This is how the command line hands its options to a lesson: the lesson
+    parses its argument list, whichever way it was started.
+    """
+    argv = [f"--device={options.device}", f"--dtype={options.dtype}", f"--seed={options.seed}",
+            f"--format={','.join(options.formats)}"]
+    if options.steps is not None:
+        argv.append(f"--steps={options.steps}")
+    if options.lr is not None:
+        argv.append(f"--lr={options.lr!r}")
+    if options.out is not None:
+        argv.append(f"--out={options.out}")
+    if options.quiet:
+        argv.append("--quiet")
+    if not options.save_figures:
+        argv.append("--no-figures")
+    return argv
 
 
 def options_from(args: argparse.Namespace, **overrides) -> Options:

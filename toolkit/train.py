@@ -1,20 +1,32 @@
-"""One training loop for every lesson: both twins, the same batches, side by side."""
+"""The one recorded training loop: both twins, the same batches, side by side.
+
+This is the loop that lesson 01 writes out by hand (forward, loss, backward,
+step), with the record keeping added: at every step it stores both losses,
+the largest gradient difference per parameter and where both twins stand.
+
+    for each step:
+        zero_grad                      (both twins)
+        loss = loss_fn(net(x), y)      (both twins, the same batch)
+        backward                       (by hand / by autograd)
+        compare the gradients          (they must agree)
+        optimizer.step()               (each twin has its own optimiser)
+        scheduler.step()               (if there is one)
+"""
 
 from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
-from toolkit import manual
-from toolkit.errors import UsageError
 from toolkit.gradient_check import TWIN_TOLERANCE
-from toolkit.landscape import flatten
 from toolkit.optim import SGD
+from toolkit.parameters import buffers_kept, flatten
+from toolkit.twins import Twins
 
 DIVERGENCE_FACTOR = 1e12
 
@@ -25,15 +37,17 @@ class History:
 
     Step k evaluates the loss and the gradients at theta_k and then moves to
     theta_{k+1}. So ``loss_manual[k]`` is the loss at theta_k, and the path
-    holds theta_0 ... theta_K (one row more than the losses).
+    holds theta_0 ... theta_K (one row more than the losses). The paths stay
+    on the twins' device, in their dtype; plotting converts them.
     """
 
-    lr: float
+    lr: float                                  # the learning rate of the first step
     loss_manual: list[float] = field(default_factory=list)
     loss_autograd: list[float] = field(default_factory=list)
+    lrs: list[float] = field(default_factory=list)                    # per step, as a scheduler set it
     grad_diff: list[dict[str, float]] = field(default_factory=list)   # per step: max |g_manual - g_autograd| per parameter
     twins_agree: bool = True          # every step, every parameter allclose (float64: rtol 1e-10)
-    path_manual: torch.Tensor | None = None     # (K + 1, P), float64 on the CPU
+    path_manual: torch.Tensor | None = None     # (K + 1, P)
     path_autograd: torch.Tensor | None = None
     diverged: bool = False
     diverged_at_step: int | None = None
@@ -64,71 +78,78 @@ class History:
 def check_data(name: str, tensor: torch.Tensor, like: torch.Tensor) -> None:
     """Refuse data that would silently poison training, naming the tensor."""
     if tensor.device != like.device:
-        raise UsageError(f"{name} is on {tensor.device} but the model is on {like.device}; move them to the same device")
+        raise ValueError(f"{name} is on {tensor.device} but the model is on {like.device}; move them to the same device")
     if tensor.is_floating_point():
         if tensor.dtype != like.dtype:
-            raise UsageError(f"{name} is {tensor.dtype} but the model is {like.dtype}; convert one to match")
+            raise ValueError(f"{name} is {tensor.dtype} but the model is {like.dtype}; convert one to match")
         bad = int((~torch.isfinite(tensor)).sum())
         if bad:
-            raise UsageError(f"{name} contains {bad} NaN or inf value(s); training needs finite data")
+            raise ValueError(f"{name} contains {bad} NaN or inf value(s); training needs finite data")
 
 
 def train(
-    manual_net: manual.Module,
-    torch_net: nn.Module,
-    manual_loss,
-    torch_loss,
+    twins: Twins,
     x: torch.Tensor,
     y: torch.Tensor,
     *,
     steps: int,
-    lr: float,
+    lr: float | None = None,
+    optimizer: Callable[..., torch.optim.Optimizer] = SGD,
+    scheduler: Callable[[torch.optim.Optimizer], object] | None = None,
     batch_size: int | None = None,
     seed: int = 0,
-    momentum: float = 0.0,
-    dampening: float = 0.0,
-    weight_decay: float = 0.0,
-    nesterov: bool = False,
     divergence_factor: float = DIVERGENCE_FACTOR,
     quiet: bool = False,
     desc: str = "training",
+    **options,
 ) -> History:
     """Train the hand-written network and its torch twin in lockstep.
+
+    optimizer: a class from ``toolkit.optim`` (default: our SGD), called as
+        ``optimizer(params, lr=lr, **options)`` once for each twin, so both
+        get their own instance with identical settings; or any factory
+        ``params -> Optimizer`` (then leave out ``lr`` and ``options``).
+    scheduler: optional factory ``optimizer -> scheduler``, for example
+        ``lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=10)``;
+        each twin's optimiser gets one, stepped after every update.
 
     Each step, both networks see the same batch (the full data when
     ``batch_size`` is None, else a shuffled mini-batch from one seeded
     generator), compute their loss and gradients (by hand and by autograd)
-    and take one step of our SGD. The run stops early, and is marked
+    and take one optimiser step. The run stops early, and is marked
     diverged, as soon as a loss is NaN/inf or exceeds ``divergence_factor``
-    times the first loss.
+    times the first loss. The twins' mode (train or eval) is left as given.
     """
-    if steps < 1:
-        raise UsageError(f"steps must be at least 1, got {steps}")
-    first = next(iter(torch_net.parameters()))
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a whole number >= 1, got {steps!r}")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be None (the full batch) or a whole number >= 1, got {batch_size!r}")
+    if len(x) == 0 or len(x) != len(y):
+        raise ValueError(f"x and y must hold the same number of samples, at least one; got {len(x)} and {len(y)}")
+    first = next(iter(twins.torch_net.parameters()))
     check_data("x", x, first)
     check_data("y", y, first)
 
-    manual_opt = SGD(manual_net.parameters(), lr=lr, momentum=momentum, dampening=dampening,
-                     weight_decay=weight_decay, nesterov=nesterov)
-    torch_opt = SGD(torch_net.parameters(), lr=lr, momentum=momentum, dampening=dampening,
-                    weight_decay=weight_decay, nesterov=nesterov)
+    if lr is not None:
+        options = {"lr": lr, **options}
+    optimizers = (optimizer(twins.manual_net.parameters(), **options),
+                  optimizer(twins.torch_net.parameters(), **options))
+    schedulers = [scheduler(opt) for opt in optimizers] if scheduler is not None else []
     rtol, atol = TWIN_TOLERANCE[first.dtype]
-    names = [name for name, _ in torch_net.named_parameters()]
     batches = _batches(len(x), batch_size, seed, x.device)
 
-    history = History(lr=lr)
-    path_manual = [flatten(manual_net.named_parameters())]
-    path_autograd = [flatten(torch_net.named_parameters())]
+    history = History(lr=optimizers[0].param_groups[0]["lr"])
+    path_manual = [flatten(twins.manual_net.named_parameters())]
+    path_autograd = [flatten(twins.torch_net.named_parameters())]
     bound = math.inf
     show = not quiet and sys.stdout.isatty()
     for step in tqdm(range(steps), desc=desc, disable=not show, leave=False):
         index = next(batches)
         xb, yb = (x, y) if index is None else (x[index], y[index])
 
-        manual_opt.zero_grad()
-        torch_opt.zero_grad()
-        loss_m = manual_loss(manual_net(xb), yb)
-        loss_t = torch_loss(torch_net(xb), yb)
+        twins.zero_grad()
+        loss_m = twins.manual_loss(twins.manual_net(xb), yb)
+        loss_t = twins.torch_loss(twins.torch_net(xb), yb)
         value_m, value_t = float(loss_m), float(loss_t.detach())
         history.loss_manual.append(value_m)
         history.loss_autograd.append(value_t)
@@ -139,30 +160,33 @@ def train(
             break
 
         # Hand-written backward (the data needs no gradient) and autograd's.
-        manual_net.backward(manual_loss.backward(), input_grad=False)
+        twins.manual_net.backward(twins.manual_loss.backward(), input_grad=False)
         loss_t.backward()
 
         diffs = {}
-        for name, pm, pt in zip(names, manual_net.parameters(), torch_net.parameters()):
+        for name, pm, pt in twins.named_parameters():
             diffs[name] = float((pm.grad - pt.grad).abs().max())
             if history.twins_agree and not torch.allclose(pm.grad, pt.grad, rtol=rtol, atol=atol):
                 history.twins_agree = False
         history.grad_diff.append(diffs)
 
-        manual_opt.step()
-        torch_opt.step()
-        path_manual.append(flatten(manual_net.named_parameters()))
-        path_autograd.append(flatten(torch_net.named_parameters()))
+        history.lrs.append(optimizers[0].param_groups[0]["lr"])
+        for opt in optimizers:
+            opt.step()
+        for sched in schedulers:
+            sched.step()
+        path_manual.append(flatten(twins.manual_net.named_parameters()))
+        path_autograd.append(flatten(twins.torch_net.named_parameters()))
 
-    history.path_manual = torch.stack(path_manual).to("cpu", torch.float64)
-    history.path_autograd = torch.stack(path_autograd).to("cpu", torch.float64)
+    history.path_manual = torch.stack(path_manual)
+    history.path_autograd = torch.stack(path_autograd)
     if history.diverged:
         history.final_loss_manual = history.loss_manual[-1]
         history.final_loss_autograd = history.loss_autograd[-1]
     else:
-        with torch.no_grad():
-            history.final_loss_manual = float(manual_loss(manual_net(x), y))
-            history.final_loss_autograd = float(torch_loss(torch_net(x), y))
+        with torch.no_grad(), buffers_kept(twins.manual_net, twins.torch_net):
+            history.final_loss_manual = float(twins.manual_loss(twins.manual_net(x), y))
+            history.final_loss_autograd = float(twins.torch_loss(twins.torch_net(x), y))
     return history
 
 

@@ -77,8 +77,8 @@ EXTRA_TARGETS = {
 LAYER_TESTS = [
     "tests/test_manual_layers.py",
     "tests/test_properties.py",
-    "tests/test_gradcheck.py",
-    "tests/test_gradient_check.py",
+    "tests/test_torch_gradcheck.py",
+    "tests/test_gradient_report.py",
     "tests/test_bugs.py",
     "tests/test_train.py",
     "tests/test_optim.py",

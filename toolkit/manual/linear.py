@@ -18,7 +18,10 @@ class Linear(Module):
 
     Initialisation is torch's: every entry is drawn from U(-k, k) with
     k = 1 / sqrt(in_features), weight first, then bias, from the global
-    random generator.
+    random generator. For the weight, torch works k out inside
+    ``kaiming_uniform_(a=sqrt(5))``, which can differ from 1 / sqrt(in) in
+    the last bit; we call that same function, so that a seed gives both
+    twins the same numbers bit for bit.
     """
 
     _param_names = ("weight", "bias")
@@ -36,7 +39,8 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         k = 1.0 / math.sqrt(in_features)
-        self.weight = torch.empty(out_features, in_features, device=device, dtype=dtype).uniform_(-k, k)
+        self.weight = torch.empty(out_features, in_features, device=device, dtype=dtype)
+        torch.nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))  # U(-k, k)
         self.bias = None
         if bias:
             self.bias = torch.empty(out_features, device=device, dtype=dtype).uniform_(-k, k)

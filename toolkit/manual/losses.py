@@ -51,10 +51,11 @@ class MSELoss(_Loss):
 
         Each of the M squared errors counts 1/M in the mean, and the slope of
         e^2 is 2e. ``dloss`` is the upstream gradient (1 when this loss is the
-        end of the chain). Shape: like pred.
+        end of the chain). Shape: like pred. Written (2/M)(pred - target),
+        the order autograd multiplies in, so the twins agree bit for bit.
         """
         pred, target = self._saved()
-        return dloss * 2 * (pred - target) / pred.numel()
+        return 2 / pred.numel() * (pred - target) * dloss
 
 
 class BCEWithLogitsLoss(_Loss):

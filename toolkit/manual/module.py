@@ -60,6 +60,10 @@ class Module:
         for _, buffer in self.named_buffers():
             yield buffer
 
+    def modules(self) -> Iterator[Module]:
+        """This layer and every layer inside it (just itself, for a plain layer)."""
+        yield self
+
     def zero_grad(self) -> None:
         """Forget the accumulated gradients, as torch does by default (``set_to_none``)."""
         for param in self.parameters():

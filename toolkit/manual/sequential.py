@@ -66,6 +66,11 @@ class Sequential(Module):
             for name, buffer in layer.named_buffers():
                 yield f"{index}.{name}", buffer
 
+    def modules(self) -> Iterator[Module]:
+        yield self
+        for layer in self.layers:
+            yield from layer.modules()
+
     def train(self, mode: bool = True) -> Sequential:
         """Switch this network and every layer in it to training (or evaluation) mode."""
         self.training = bool(mode)

@@ -1,0 +1,95 @@
+"""Helpers shared by the tests that compare the hand-written layers and losses with torch.
+
+Import them with ``from helpers import ...``: pytest puts tests/ on sys.path
+(there is no tests/__init__.py on purpose).
+
+Everything here works in float64 unless told otherwise, and draws its random
+numbers on the CPU from a seeded generator, so a test sees the same numbers on
+every run and on every device.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from toolkit import manual
+
+# Default tolerances of ``close``: float64 results that should agree to rounding.
+RTOL, ATOL = 1e-10, 1e-12
+
+
+def gen(seed: int) -> torch.Generator:
+    """A CPU generator seeded with ``seed``, to pass to ``randn`` and torch.rand."""
+    return torch.Generator().manual_seed(seed)
+
+
+def randn(shape, generator: torch.Generator, device, *, scale: float = 1.0, dtype=torch.float64) -> torch.Tensor:
+    """A tensor of the given ``shape`` with entries drawn from N(0, scale**2).
+
+    The numbers are drawn in float64 on the CPU from ``generator`` and only then
+    moved to ``device`` and cast to ``dtype``, so every device and dtype sees
+    the same draw.
+    """
+    return (torch.randn(shape, generator=generator, dtype=torch.float64) * scale).to(device=device, dtype=dtype)
+
+
+def close(actual: torch.Tensor, expected: torch.Tensor, *, rtol: float = RTOL, atol: float = ATOL,
+          magnitude: float = 1.0) -> None:
+    """Assert that ``actual`` equals ``expected`` up to rounding (same shape, dtype, device).
+
+    ``magnitude`` is the size of the terms that went into the result: the
+    absolute tolerance is ``atol * max(1, magnitude)``, so that entries which
+    cancel to almost zero are judged against the rounding of those terms rather
+    than against their own (tiny) value.
+    """
+    torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol * max(1.0, magnitude))
+
+
+def away_from_zero(x: torch.Tensor, margin: float = 1e-3) -> torch.Tensor:
+    """``x`` with every entry pushed ``margin`` further from 0 (same shape).
+
+    For inputs of ReLU: its slope jumps at 0, so a comparison (or a finite
+    difference) right at the kink would test nothing useful.
+    """
+    return torch.where(x >= 0, x + margin, x - margin)
+
+
+def copy_params(dst: manual.Module, src: nn.Module) -> None:
+    """Copy an nn module's parameters into its manual twin, matched by name.
+
+    The two must have the same parameter names in the same order.
+    """
+    src_params = dict(src.named_parameters())
+    names = [name for name, _ in dst.named_parameters()]
+    assert names == list(src_params), (names, list(src_params))
+    with torch.no_grad():
+        for name, param in dst.named_parameters():
+            param.copy_(src_params[name])
+
+
+def autograd_reference(module: nn.Module, x: torch.Tensor, dout: torch.Tensor):
+    """What a hand-written layer must return, by autograd on its nn twin.
+
+    ``x`` is the input (any shape the module takes) and ``dout`` the upstream
+    gradient, shaped like the output. Returns ``(out, dx, grads)``: the output,
+    dL/dx (shaped like ``x``) and a dict of dL/dparam by parameter name.
+    The gradients accumulate into the module's ``.grad`` as autograd does.
+    """
+    x = x.detach().clone().requires_grad_(True)
+    out = module(x)
+    out.backward(dout)
+    return out.detach(), x.grad, {name: p.grad for name, p in module.named_parameters()}
+
+
+def loss_reference(loss_fn: nn.Module, pred: torch.Tensor, target: torch.Tensor, dloss):
+    """What a hand-written loss must return, by autograd on torch's loss.
+
+    ``dloss`` is the upstream gradient of the 0-d loss, a Python float or a 0-d
+    tensor. Returns ``(loss, dpred)``: the 0-d loss and dL/dpred (shaped like
+    ``pred``).
+    """
+    pred = pred.detach().clone().requires_grad_(True)
+    loss = loss_fn(pred, target)
+    loss.backward(torch.as_tensor(dloss, dtype=loss.dtype, device=loss.device))
+    return loss.detach(), pred.grad
