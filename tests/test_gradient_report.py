@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from toolkit import manual
+from toolkit.bugs import copy_layer
 from toolkit.gradient_check import accumulation_report, finite_difference_gradients, gradient_report
 from toolkit.twins import Twins, make_twins
 
@@ -104,10 +105,7 @@ def test_the_first_layers_dx_is_compared_when_asked():
 
     x, y = _problem("cpu")
     twins = make_twins([3, 4, 2], "tanh", seed=1)
-    wrong = WrongInputGradLinear(3, 4, dtype=torch.float64)
-    for name, value in twins.manual_net[0].named_parameters():
-        setattr(wrong, name, value.clone())
-    twins.manual_net.layers[0] = wrong
+    twins.manual_net.layers[0] = copy_layer(WrongInputGradLinear, twins.manual_net[0])
     # training never needs dL/dx of the first layer: by default it is not compared
     assert gradient_report(twins, x, y).ok
     report = gradient_report(twins, x, y, first_layer=True)
@@ -148,10 +146,7 @@ def test_accumulation_report_locates_an_overwriting_layer():
 
     x, y = _problem("cpu")
     twins = make_twins([3, 4, 2], "tanh", seed=1)
-    overwriting = OverwritingLinear(4, 2, dtype=torch.float64)
-    for name, value in twins.manual_net[2].named_parameters():
-        setattr(overwriting, name, value.clone())
-    twins.manual_net.layers[2] = overwriting
+    twins.manual_net.layers[2] = copy_layer(OverwritingLinear, twins.manual_net[2])
     assert gradient_report(twins, x, y).ok       # one backward cannot tell = from +=
     report = accumulation_report(twins, [(x[:4], y[:4]), (x[4:], y[4:])])
     assert [row.name for row in report.disagreeing().rows] == ["2.weight"]
