@@ -129,6 +129,13 @@ def test_float32_networks_use_float32_tolerances_and_float64_differences():
     assert "(float32)" in str(report)
 
 
+def test_an_unsupported_dtype_is_named():
+    x, y = _problem("cpu", torch.bfloat16)
+    twins = make_twins([3, 2], seed=0, dtype=torch.bfloat16)
+    with pytest.raises(ValueError, match=r"support float64 and float32 networks, not torch.bfloat16"):
+        gradient_report(twins, x, y)
+
+
 def test_report_leaves_no_gradients_behind():
     x, y = _problem("cpu")
     twins = make_twins([3, 2], seed=0)

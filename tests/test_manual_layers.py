@@ -351,6 +351,20 @@ def test_linear_wrong_dout_shape(device):
     assert layer.weight.grad is None  # a rejected call left nothing behind
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int64])
+def test_linear_dout_of_another_dtype_is_named(device, dtype):
+    layer = manual.Linear(3, 4, device=device, dtype=torch.float64)
+    layer(torch.zeros(2, 3, device=device, dtype=torch.float64))
+    with pytest.raises(ValueError, match=rf"dout is {dtype} on .*, but the input was torch.float64"):
+        layer.backward(torch.zeros(2, 4, device=device, dtype=dtype))
+
+
+@pytest.mark.parametrize("sizes", [(0, 2), (2, 0), (-1, 3), (2.5, 3), (True, 3)])
+def test_linear_sizes_must_be_positive_whole_numbers(sizes):
+    with pytest.raises(ValueError, match=r"Linear: (in|out)_features must be a whole number >= 1"):
+        manual.Linear(*sizes)
+
+
 @pytest.mark.parametrize("make", [manual.ReLU, manual.Tanh, manual.Sigmoid])
 def test_activation_wrong_dout_shape(device, make):
     layer = make()

@@ -148,6 +148,27 @@ def test_ce_huge_equal_logits(device):
     assert torch.isfinite(dpred).all()
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("offset", [0.0, 1e5, 1e8, 1e17, 1e300])
+def test_ce_is_shift_invariant_for_any_offset(device, dtype, offset):
+    # Adding the same number to every logit of a row changes nothing: not the
+    # loss, not the gradient (whose rows sum to 0). The inputs are rounded to
+    # the dtype first, so torch and we see the same numbers.
+    if offset > torch.finfo(dtype).max:
+        pytest.skip(f"{offset:g} is not a finite {dtype}")
+    base = torch.tensor([[0.25, -1.5, 2.0], [0.0, 0.0, 0.0], [3.0, 3.0, -4.0]], dtype=torch.float64)
+    logits = (base + offset).to(device=device, dtype=dtype)
+    target = torch.tensor([2, 1, 0], device=device)
+    tolerance = dict(rtol=1e-5, atol=1e-6) if dtype == torch.float32 else dict(rtol=1e-12, atol=1e-14)
+    loss, dpred = check_against_torch(manual.CrossEntropyLoss(), nn.CrossEntropyLoss(), logits, target, 1.0,
+                                      **tolerance)
+    assert torch.isfinite(loss) and loss > 0
+    torch.testing.assert_close(dpred.sum(dim=1), torch.zeros(3, device=device, dtype=dtype), rtol=0, atol=1e-6)
+    equal_row = torch.full((1, 3), offset, device=device, dtype=dtype)     # three equal logits: ln 3
+    loss_fn = manual.CrossEntropyLoss()
+    torch.testing.assert_close(loss_fn(equal_row, target[:1]).item(), math.log(3), rtol=1e-6, atol=0)
+
+
 # --------------------------------------------------------------------------- dtype, device, order
 
 
@@ -217,6 +238,15 @@ def test_ce_bad_shapes(device, logits_shape, target_shape, match):
     target = torch.zeros(target_shape, dtype=torch.long, device=device)
     with pytest.raises(ValueError, match=r"CrossEntropyLoss\(\).*" + match):
         manual.CrossEntropyLoss()(logits, target)
+
+
+@pytest.mark.parametrize("make, shape", [(manual.MSELoss, (0, 2)), (manual.BCEWithLogitsLoss, (0,)),
+                                         (manual.CrossEntropyLoss, (0, 3))])
+def test_an_empty_batch_is_refused_clearly(make, shape):
+    pred = torch.zeros(shape)
+    target = torch.zeros(0, dtype=torch.long) if make is manual.CrossEntropyLoss else torch.zeros(shape)
+    with pytest.raises(ValueError, match=r"got an empty batch .*; the mean needs at least one value"):
+        make()(pred, target)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bool])

@@ -75,7 +75,8 @@ def test_twin_of_draws_no_random_numbers():
     assert torch.equal(torch.rand(3), expected)
 
 
-@pytest.mark.parametrize("sizes, activation", [([3], None), ([2, 2], "gelu")])
+@pytest.mark.parametrize("sizes, activation", [([3], None), ([2, 2], "gelu"), ([2, 0, 1], None),
+                                               ([2, -4, 1], "tanh"), ([2.0, 1], None)])
 def test_bad_specification_raises(sizes, activation):
     with pytest.raises(ValueError):
         make_twins(sizes, activation)

@@ -31,6 +31,13 @@ TWIN_TOLERANCE = {torch.float64: (1e-10, 1e-12), torch.float32: (1e-4, 1e-6)}
 FD_TOLERANCE = {torch.float64: (1e-5, 1e-7), torch.float32: (1e-3, 1e-4)}
 FD_STEP = 1e-6
 
+
+def tolerances(dtype: torch.dtype) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(rtol, atol) for manual vs autograd, and against finite differences, for ``dtype``."""
+    if dtype not in TWIN_TOLERANCE:
+        raise ValueError(f"gradient checks support float64 and float32 networks, not {dtype}")
+    return TWIN_TOLERANCE[dtype], FD_TOLERANCE[dtype]
+
 OUTPUT = "output"   # the key of dL/d(network output) among the layer gradients
 
 
@@ -262,8 +269,7 @@ def gradient_report(twins: Twins, x: torch.Tensor, y: torch.Tensor, title: str =
     changed by the report: they are restored afterwards.
     """
     dtype = twins.dtype
-    twin_rtol, twin_atol = TWIN_TOLERANCE[dtype]
-    fd_rtol, fd_atol = FD_TOLERANCE[dtype]
+    (twin_rtol, twin_atol), (fd_rtol, fd_atol) = tolerances(dtype)
     with buffers_kept(twins.manual_net, twins.torch_net):
         by_hand, inputs_by_hand = manual_gradients(twins, x, y, first_layer)
         by_autograd, inputs_by_autograd = autograd_gradients(twins, x, y, first_layer)
@@ -299,7 +305,7 @@ def accumulation_report(twins: Twins, batches: list[tuple[torch.Tensor, torch.Te
     ``grad += g``; this check can. The hand-written total is compared with
     autograd doing the same, one row per parameter. Buffers are restored.
     """
-    rtol, atol = TWIN_TOLERANCE[twins.dtype]
+    (rtol, atol), _ = tolerances(twins.dtype)
     twins.zero_grad()
     with buffers_kept(twins.manual_net, twins.torch_net):
         for x, y in batches:

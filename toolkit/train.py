@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from toolkit.gradient_check import TWIN_TOLERANCE
+from toolkit.gradient_check import tolerances
 from toolkit.optim import SGD
 from toolkit.parameters import buffers_kept, flatten
 from toolkit.twins import Twins
@@ -135,7 +135,7 @@ def train(
     optimizers = (optimizer(twins.manual_net.parameters(), **options),
                   optimizer(twins.torch_net.parameters(), **options))
     schedulers = [scheduler(opt) for opt in optimizers] if scheduler is not None else []
-    rtol, atol = TWIN_TOLERANCE[first.dtype]
+    (rtol, atol), _ = tolerances(first.dtype)
     batches = _batches(len(x), batch_size, seed, x.device)
 
     history = History(lr=optimizers[0].param_groups[0]["lr"])

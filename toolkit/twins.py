@@ -155,6 +155,8 @@ def make_twins(
     """
     if len(sizes) < 2:
         raise ValueError(f"make_twins: need at least [in, out] sizes, got {list(sizes)}")
+    if any(isinstance(size, bool) or not isinstance(size, int) or size < 1 for size in sizes):
+        raise ValueError(f"make_twins: every size must be a whole number >= 1, got {list(sizes)}")
     if activation is not None and activation not in ACTIVATIONS:
         raise ValueError(f"make_twins: unknown activation '{activation}', use one of {sorted(ACTIVATIONS)} or None")
 

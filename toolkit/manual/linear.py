@@ -36,6 +36,9 @@ class Linear(Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        for name, size in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ValueError(f"Linear: {name} must be a whole number >= 1, got {size!r}")
         self.in_features = in_features
         self.out_features = out_features
         k = 1.0 / math.sqrt(in_features)
@@ -83,6 +86,9 @@ class Linear(Module):
         check_last_dim(self, dout, self.out_features, what="dout")
         if dout.shape[0] != x.shape[0]:
             raise ValueError(f"{self!r}: dout has {dout.shape[0]} rows, but the input had {x.shape[0]}")
+        if dout.dtype != x.dtype or dout.device != x.device:
+            raise ValueError(f"{self!r}: dout is {dout.dtype} on {dout.device}, but the input was "
+                             f"{x.dtype} on {x.device}; convert one to match")
         accumulate_grad(self.weight, dout.T @ x)
         if self.bias is not None:
             accumulate_grad(self.bias, dout.sum(dim=0))

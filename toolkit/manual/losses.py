@@ -29,10 +29,17 @@ class _Loss:
         return self._cache
 
     def _check_same_shape(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        _check_not_empty(self, pred)
         if pred.shape != target.shape:
             raise ValueError(
                 f"{self!r}: expected target of shape {tuple(pred.shape)} (like pred), got {tuple(target.shape)}"
             )
+
+
+def _check_not_empty(loss: _Loss, pred: torch.Tensor) -> None:
+    # A mean over nothing is 0/0: refuse it before it becomes a NaN or a ZeroDivisionError.
+    if pred.numel() == 0:
+        raise ValueError(f"{loss!r}: got an empty batch {tuple(pred.shape)}; the mean needs at least one value")
 
 
 class MSELoss(_Loss):
@@ -101,6 +108,7 @@ class CrossEntropyLoss(_Loss):
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if logits.dim() != 2:
             raise ValueError(f"{self!r}: expected logits of shape (N, C), got {tuple(logits.shape)}")
+        _check_not_empty(self, logits)
         n, classes = logits.shape
         if target.shape != (n,):
             raise ValueError(f"{self!r}: expected target of shape ({n},), got {tuple(target.shape)}")
