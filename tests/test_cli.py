@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import cli, lesson, train
+from toolkit import catalogue, cli, lesson, train
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +21,7 @@ def toolkit(*args, cwd=PROJECT):
 def test_list_shows_numbered_lessons(capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == len(lesson.lesson_files()) >= 3
+    assert len(out) == len(catalogue.lesson_files()) >= 3
     assert out[0].split()[0] == "1" and "One weight" in out[0]
     assert "lessons/03_learning_rate.py" in out[2]
 
@@ -92,8 +92,19 @@ BAD_INPUT = [
     (["run", "1", "--lr", "nan"], "--lr: must be a finite number > 0"),
     (["run", "1", "--lr", "inf"], "--lr: must be a finite number > 0"),
     (["run", "1", "--lr", "fast"], "--lr: must be a number > 0"),
-    (["run", "1", "--steps", "0"], "--steps: must be a whole number >= 1"),
-    (["run", "1", "--steps", "2.5"], "--steps: must be a whole number >= 1"),
+    (["run", "1", "--steps", "0"], "--steps: must be a whole number from 1 to 50000"),
+    (["run", "1", "--steps", "2.5"], "--steps: must be a whole number from 1 to 50000"),
+    (["run", "1", "--steps", "18446744073709551616"], "--steps: must be a whole number from 1 to 50000"),
+    (["run", "1", "--steps", "50001"], "--steps: must be a whole number from 1 to 50000"),
+    (["run", "1", "--steps", "³"], "--steps: must be a whole number from 1 to 50000"),
+    (["run", "²"], "unknown lesson '²'"),
+    (["check", "²"], "unknown lesson '²'"),
+    (["run", "1", "--seed", "-1"], "--seed: must be a whole number from 0 to 2**63 - 1"),
+    (["run", "1", "--seed", str(2**64)], "--seed: must be a whole number from 0 to 2**63 - 1"),
+    (["run", "1", "--seed", str(-2**63 - 1)], "--seed: must be a whole number from 0 to 2**63 - 1"),
+    (["run", "1", "--seed", str(2**63)], "--seed: must be a whole number from 0 to 2**63 - 1"),
+    (["run", "1", "--out", ""], "--out: must name a folder, got an empty string"),
+    (["run", "1", "--out", "/tmp/" + "x" * 300], "File name too long"),
     (["run", "1", "--device", "tpu"], "unknown device 'tpu'"),
     (["run", "1", "--dtype", "float16"], "invalid choice: 'float16'"),
     (["run", "1", "--format", "gif"], "is not a list of png, svg, pdf"),
@@ -149,3 +160,132 @@ def test_subprocess_bad_input_has_no_traceback():
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
     assert "unknown lesson '7'" in result.stderr
+
+
+# --------------------------------------------------------------------------- lessons that go wrong
+
+GOOD_LESSON = '''# # {number:02d} · A tiny lesson
+from toolkit import data, lesson, manual
+from toolkit.twins import make_twins
+
+run = lesson.start(__file__, steps=3, lr=0.1)
+x, y = data.noisy_line(n=8, seed=run.seed, device=run.device, dtype=run.dtype)
+twins = make_twins([1, 1], loss=manual.MSELoss(), seed=run.seed, device=run.device, dtype=run.dtype)
+run.check(twins, x, y)
+run.train(twins, x, y)
+{ending}
+'''
+
+
+@pytest.fixture
+def lessons_here(tmp_path, monkeypatch):
+    """A project folder of our own: its lessons/ is where the command line looks."""
+    monkeypatch.setattr(catalogue, "PROJECT", tmp_path)
+    (tmp_path / "lessons").mkdir()
+    monkeypatch.chdir(tmp_path)
+
+    def write(name, text):
+        (tmp_path / "lessons" / name).write_bytes(text if isinstance(text, bytes) else text.encode())
+
+    return write
+
+
+def test_a_lesson_file_that_is_not_utf8_is_listed_and_refused_in_one_line(lessons_here, capsys):
+    lessons_here("01_tiny.py", GOOD_LESSON.format(number=1, ending="run.finish()"))
+    lessons_here("02_latin1.py", "# # 02 · Caf\xe9\nplace = 'Caf\xe9'\n".encode("latin-1"))
+    assert cli.main(["list"]) == 0
+    assert "Caf\ufffd" in capsys.readouterr().out
+    assert cli.main(["run", "2", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "02_latin1.py is not a Python file this toolkit can run" in err and len(err.strip().splitlines()) == 1
+
+
+def test_two_lessons_with_one_number_are_refused_naming_both(lessons_here, capsys):
+    lessons_here("03_first.py", GOOD_LESSON.format(number=3, ending="run.finish()"))
+    lessons_here("03_second.py", GOOD_LESSON.format(number=3, ending="run.finish()"))
+    assert cli.main(["run", "3", "--quiet"]) == 2
+    assert "two lessons have the number 3: 03_first.py and 03_second.py" in capsys.readouterr().err
+
+
+def test_a_lesson_that_never_finishes_is_reported(lessons_here, capsys):
+    lessons_here("01_unfinished.py", GOOD_LESSON.format(number=1, ending="# forgot run.finish()"))
+    assert cli.main(["run", "1", "--quiet"]) == 2
+    assert "01_unfinished.py never called run.finish(): it wrote nothing" in capsys.readouterr().err
+
+
+def test_figures_and_check_finish_every_lesson_and_fail_if_one_fails(lessons_here, capsys, tmp_path):
+    lessons_here("01_broken.py", "from toolkit import lesson\nrun = lesson.start(__file__, steps=1, lr=0.1)\n"
+                                 "raise ValueError('this lesson is broken')\n")
+    lessons_here("02_tiny.py", GOOD_LESSON.format(number=2, ending="run.finish()"))
+    assert cli.main(["figures", "--quiet", "--out", str(tmp_path / "out")]) == 1
+    out, err = capsys.readouterr()
+    assert "[01_broken: FAILED: this lesson is broken" in out and "[02_tiny: ok" in out
+    assert (tmp_path / "out" / "02_tiny" / "summary.json").is_file()
+    assert "1 lesson(s) failed: 01_broken" in err
+    assert cli.main(["check"]) == 1
+    out = capsys.readouterr().out
+    assert "-> 01_broken: FAILED: this lesson is broken" in out and "-> 02_tiny: OK" in out
+
+
+def test_check_with_no_lessons_fails(lessons_here, capsys):
+    assert cli.main(["check"]) == 2
+    assert "no lessons found" in capsys.readouterr().err
+
+
+def test_rerunning_with_fewer_formats_leaves_no_stale_files(tmp_path):
+    assert toolkit("run", "1", "--steps", "2", "--quiet", "--format", "png,svg", "--out", str(tmp_path)).returncode == 0
+    assert toolkit("run", "1", "--steps", "2", "--quiet", "--out", str(tmp_path)).returncode == 0
+    names = sorted(p.name for p in (tmp_path / "01_one_weight").iterdir())
+    assert names == ["loss_curve.png", "loss_vs_w.png", "summary.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["01_one_weight"]
+
+
+def test_the_default_output_folder_is_figures_in_the_current_folder(tmp_path):
+    result = toolkit("run", "1", "--steps", "2", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "figures" / "01_one_weight" / "summary.json").is_file()
+    assert "wrote 2 figures (2 files: png) and summary.json" in result.stdout
+
+
+def test_a_closed_pipe_ends_quietly():
+    with subprocess.Popen([sys.executable, "-m", "toolkit", "list"], cwd=PROJECT, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as listing:
+        listing.stdout.close()               # the reader is gone before anything is written
+        err = listing.stderr.read().decode()
+        assert listing.wait(timeout=60) == 141
+    assert err == ""
+
+
+def test_ctrl_c_while_loading_is_not_a_traceback():
+    code = ("import builtins, runpy\n"
+            "real = builtins.__import__\n"
+            "def interrupted(name, *args, **kwargs):\n"
+            "    if name == 'toolkit.cli':\n"
+            "        raise KeyboardInterrupt\n"
+            "    return real(name, *args, **kwargs)\n"
+            "builtins.__import__ = interrupted\n"
+            "runpy.run_module('toolkit', run_name='__main__')\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 130 and "Traceback" not in done.stderr
+
+
+def test_sigterm_while_a_lesson_trains_leaves_nothing_behind(tmp_path):
+    import signal
+    import time
+
+    running = subprocess.Popen([sys.executable, "-m", "toolkit", "run", "4", "--steps", "50000", "--quiet",
+                                "--out", str(tmp_path)], cwd=PROJECT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    running.send_signal(signal.SIGTERM)
+    _, err = running.communicate(timeout=60)
+    assert running.returncode == 130
+    assert "interrupted: the lesson that was running wrote no files" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_warnings_as_errors_do_not_break_a_lesson():
+    done = subprocess.run([sys.executable, "-W", "error", "-m", "toolkit", "run", "3", "--no-figures", "--quiet"],
+                          cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Warning" not in done.stderr

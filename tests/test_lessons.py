@@ -7,10 +7,10 @@ import pytest
 import torch
 from matplotlib.image import imread
 
-from toolkit import cli, lesson
+from toolkit import catalogue, cli, lesson
 from toolkit.options import Options
 
-LESSONS = lesson.lesson_files()
+LESSONS = catalogue.lesson_files()
 EXPECTED_FIGURES = {
     "01_one_weight": {"loss_vs_w.png", "loss_curve.png"},
     "02_linear_regression": {"contour.png", "surface.png", "loss_curves.png"},

@@ -1,18 +1,23 @@
-"""The command line: ``python -m toolkit list | run N | figures | check [N] | bugs``."""
+"""The command line: ``python -m toolkit list | run N | figures | check [N] | bugs``.
+
+Arguments are checked before torch is imported, so a typo is answered at
+once. Every error a user can cause is one line on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 import runpy
+import signal
 import sys
 import time
 from pathlib import Path
 
-from toolkit import lesson
+from toolkit.catalogue import find_lesson, lesson_files, lesson_number, title_of
 from toolkit.options import (ArgumentParser, Options, add_device_options, add_output_options, add_run_options,
                              options_from, to_argv)
-
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m toolkit",
@@ -36,40 +41,36 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def find_lesson(key: str) -> Path:
-    """A lesson by number ("2", "02") or by file stem ("02_linear_regression")."""
-    files = lesson.lesson_files()
-    for path in files:
-        number = path.stem.split("_", 1)[0]
-        if key in (path.stem, path.name) or (key.isdigit() and int(key) == int(number)):
-            return path
-    known = ", ".join(str(int(p.stem[:2])) for p in files) or "none found"
-    raise ValueError(f"unknown lesson '{key}': choose one of {known} (see python -m toolkit list)")
-
-
-def run_lesson(path: Path, options: Options) -> lesson.Lesson:
+def run_lesson(path: Path, options: Options):
     """Execute the lesson file itself (there is no second copy) with these options.
 
     The options travel as the lesson's argument list, exactly as if it had
     been started as ``python lessons/NN_name.py FLAGS``; the ``Lesson`` it
     starts is found among the names it defines.
     """
+    from toolkit import lesson
+
     lesson.prepare(options, path.stem)  # a bad device or --out is reported here, as the command line's error
     saved_argv = sys.argv
     sys.argv = [str(path), *to_argv(options)]
     try:
         namespace = runpy.run_path(str(path), run_name="__main__")
+    except SyntaxError as error:
+        raise ValueError(f"{path.name} is not a Python file this toolkit can run: {error.msg}") from None
     finally:
         sys.argv = saved_argv
     runs = [value for value in namespace.values() if isinstance(value, lesson.Lesson)]
     if not runs:
         raise ValueError(f"{path.name} did not call lesson.start(...)")
-    return runs[0]
+    run = runs[0]
+    if not run.finished:
+        raise ValueError(f"{path.name} never called run.finish(): it wrote nothing")
+    return run
 
 
 def command_list() -> int:
-    for path in lesson.lesson_files():
-        print(f"{int(path.stem[:2]):>3}  {lesson.title_of(path)}   (lessons/{path.name})")
+    for path in lesson_files():
+        print(f"{lesson_number(path):>3}  {title_of(path)}   (lessons/{path.name})")
     return 0
 
 
@@ -80,22 +81,39 @@ def command_run(args) -> int:
 
 
 def command_figures(args) -> int:
-    failures = 0
-    for path in lesson.lesson_files():
+    """Every lesson with its defaults (seed 0); one failing lesson does not stop the others."""
+    failed = []
+    for path in lesson_files():
         started = time.perf_counter()
-        run = run_lesson(path, options_from(args, seed=0))
-        failures += not all(r.ok for r in run.reports)
-        print(f"[{path.stem}: {time.perf_counter() - started:.1f} s]\n")
-    return 1 if failures else 0
+        try:
+            run = run_lesson(path, options_from(args, seed=0))
+            ok = all(r.ok for r in run.reports)
+            status = "ok" if ok else "GRADIENTS DISAGREE"
+        except ValueError as error:
+            ok, status = False, f"FAILED: {error}"
+        if not ok:
+            failed.append(path.stem)
+        print(f"[{path.stem}: {status}, {time.perf_counter() - started:.1f} s]\n")
+    if failed:
+        print(f"python -m toolkit: {len(failed)} lesson(s) failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def command_check(args) -> int:
-    paths = [find_lesson(args.lesson)] if args.lesson else lesson.lesson_files()
+    """The gradient check of every lesson (or one); each lesson gets a verdict even if another fails."""
+    paths = [find_lesson(args.lesson)] if args.lesson else lesson_files()
+    if not paths:
+        raise ValueError("no lessons found to check")
     all_ok = True
     for path in paths:
         options = options_from(args, quiet=True, save_figures=False)
-        with contextlib.redirect_stdout(io.StringIO()):
-            run = run_lesson(path, options)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                run = run_lesson(path, options)
+        except ValueError as error:
+            print(f"-> {path.stem}: FAILED: {error}\n")
+            all_ok = False
+            continue
         print(f"== {run.title}")
         for report in run.reports:
             print(report)
@@ -106,7 +124,7 @@ def command_check(args) -> int:
         lesson_ok = all(r.ok for r in run.reports) and all(h.twins_agree for h in run.histories.values())
         all_ok &= lesson_ok
         print(f"-> {path.stem}: {'OK' if lesson_ok else 'FAILED'}\n")
-    print("all lessons agree" if all_ok else "SOME GRADIENTS DISAGREE")
+    print("all lessons agree" if all_ok else "SOME LESSONS FAILED OR DISAGREE")
     return 0 if all_ok else 1
 
 
@@ -116,8 +134,14 @@ def command_bugs() -> int:
     return bugs.main()
 
 
+def _terminate(signum, frame):
+    # SIGTERM ends the program through the same clean-up as Ctrl-C: no half-written files stay behind.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         if args.command == "list":
             return command_list()
@@ -132,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m toolkit: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        # Lessons write their files only when they finish, each atomically: nothing half-done is left.
+        # A lesson replaces its folder only once it has finished: nothing half-done is left.
         print("\ninterrupted: the lesson that was running wrote no files", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``python -m toolkit list | head -1``): stop quietly, as a pipe expects.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141

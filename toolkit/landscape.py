@@ -30,6 +30,7 @@ which gradient descent on a quadratic loss blows up.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -386,7 +387,9 @@ def hessian(model: torch.nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor) -> Te
     gradient evaluations and P^2 memory: for small models only.
     """
     theta = flatten(model.named_parameters())
-    with buffers_kept(model):
+    with buffers_kept(model), warnings.catch_warnings():
+        # Some torch versions warn from inside torch.func about their own use of torch.jit.script.
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated")
         return torch.func.hessian(_loss_at(model, loss_fn, x, y))(theta)
 
 

@@ -18,14 +18,13 @@ from pathlib import Path
 
 import torch
 
+from toolkit.catalogue import title_of
 from toolkit.devices import dtype_name, resolve_device, resolve_dtype
-from toolkit.files import atomic_write_bytes, writable_folder
+from toolkit.files import replace_folder, writable_folder
 from toolkit.gradient_check import GradientReport, accumulation_report, gradient_report
 from toolkit.options import ArgumentParser, Options, add_run_options, options_from
 from toolkit.train import History, train
 from toolkit.twins import Twins
-
-PROJECT = Path(__file__).resolve().parent.parent
 
 
 def start(file: str, *, steps: int, lr: float | None) -> Lesson:
@@ -46,27 +45,19 @@ def start(file: str, *, steps: int, lr: float | None) -> Lesson:
         parser.error(str(error))
 
 
-def title_of(path: Path) -> str:
-    """The lesson's title: its first markdown heading ("# # 02 · Linear regression")."""
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("# # "):
-            return line[4:].strip()
-    return path.stem
-
-
 def prepare(options: Options, name: str) -> tuple[torch.device, torch.dtype, Path]:
     """The device, dtype and output folder that ``options`` ask for; ValueError if any cannot be had.
 
     The output folder is DIR/<lesson name>, DIR being --out or figures/ in
-    the current folder; it is created and tested for writing only when
+    the current folder; DIR is created and tested for writing only when
     figures are to be saved.
     """
     device = resolve_device(options.device)
     dtype = resolve_dtype(options.dtype, device)
-    out_dir = (options.out if options.out is not None else Path("figures")).expanduser() / name
+    out = options.out if options.out is not None else Path("figures")
     if options.save_figures:
-        writable_folder(out_dir)
-    return device, dtype, out_dir
+        writable_folder(out)
+    return device, dtype, out / name
 
 
 class Lesson:
@@ -85,6 +76,7 @@ class Lesson:
         self.histories: dict[str, History] = {}
         self.main: History | None = None
         self.figures: dict[str, bytes] = {}
+        self.finished = False
         print(f"{self.title}  [device {self.device}, {dtype_name(self.dtype)}, seed {self.seed}]")
 
     def check(self, twins: Twins, x, y, first_layer: bool = False) -> GradientReport:
@@ -165,36 +157,26 @@ class Lesson:
         }
 
     def finish(self) -> dict:
-        """Write the figures and summary.json (each atomically) and report where."""
+        """Write the figures and summary.json, replacing this lesson's folder as one unit, and say where.
+
+        Nothing is written before this point, and a failure while writing
+        leaves the previous set of files as it was.
+        """
         summary = self.summary()
+        self.finished = True
         if self.options.save_figures:
-            for name, data in self.figures.items():
-                atomic_write_bytes(self.out_dir / name, data)
             text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
-            atomic_write_bytes(self.out_dir / "summary.json", text.encode())
-            print(f"wrote {len(self.figures)} figure(s) and summary.json to {self.out_dir}")
+            try:
+                replace_folder(self.out_dir, {**self.figures, "summary.json": text.encode()})
+            except OSError as error:
+                raise ValueError(f"could not write {self.out_dir}: {error.strerror or error}; "
+                                 "the files from before are unchanged") from None
+            count = len(self.figures) // max(len(self.options.formats), 1)
+            formats = ", ".join(self.options.formats)
+            print(f"wrote {count} figures ({len(self.figures)} files: {formats}) and summary.json to {self.out_dir}")
         return summary
 
 
 def _finite_or_none(value: float) -> float | None:
     # JSON has no NaN or infinity: a diverged loss is written as null.
     return value if math.isfinite(value) else None
-
-
-def lessons_folder() -> Path:
-    """Where the numbered lessons are: the project folder's lessons/, else ./lessons.
-
-    An editable install (``pip install -e .``) finds them beside the
-    package. A plain ``pip install .`` copies only the package, so there the
-    command must run from the project folder, where ./lessons is.
-    """
-    for folder in (PROJECT / "lessons", Path.cwd() / "lessons"):
-        if folder.is_dir():
-            return folder
-    raise ValueError(f"no lessons/ folder in {Path.cwd()}: the lessons are not part of the installed package; "
-                     "run from the project folder, or install it with: python -m pip install -e .")
-
-
-def lesson_files() -> list[Path]:
-    """The numbered lesson scripts, in order."""
-    return sorted(lessons_folder().glob("[0-9][0-9]_*.py"))

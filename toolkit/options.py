@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 FORMATS = ("png", "svg", "pdf")
+MAX_STEPS = 50_000      # every step is recorded (both twins' parameters), so memory grows with steps
+MAX_SEED = 2**63        # torch.manual_seed takes 0 <= seed < 2**63 without aliasing
 
 
 @dataclass
@@ -44,14 +47,28 @@ def learning_rate(text: str) -> float:
     return value
 
 
-def step_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got '{text}'")
+def _whole_number(text: str, low: int, high: int, what: str) -> int:
+    # int() would also take "²" and "1_000"; plain ASCII digits only
+    if not re.fullmatch(r"[+-]?[0-9]+", text.strip()):
+        raise argparse.ArgumentTypeError(f"must be {what}, got '{text}'")
+    value = int(text)
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be {what}, got '{text}'")
     return value
+
+
+def step_count(text: str) -> int:
+    return _whole_number(text, 1, MAX_STEPS, f"a whole number from 1 to {MAX_STEPS}")
+
+
+def seed_value(text: str) -> int:
+    return _whole_number(text, 0, MAX_SEED - 1, "a whole number from 0 to 2**63 - 1")
+
+
+def output_folder(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a folder, got an empty string")
+    return Path(text).expanduser()
 
 
 def format_list(text: str) -> tuple[str, ...]:
@@ -68,7 +85,7 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+    parser.add_argument("--out", type=output_folder, default=None, metavar="DIR",
                         help="where figures go (default: figures/ in the current folder)")
     parser.add_argument("--format", dest="formats", type=format_list, default=("png",), metavar="png[,svg,pdf]",
                         help="figure file formats (default: png)")
@@ -77,8 +94,9 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     add_device_options(parser)
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0): same seed, same numbers")
-    parser.add_argument("--steps", type=step_count, default=None, help="training steps (default: the lesson's)")
+    parser.add_argument("--seed", type=seed_value, default=0, help="random seed (default 0): same seed, same numbers")
+    parser.add_argument("--steps", type=step_count, default=None,
+                        help=f"training steps, at most {MAX_STEPS} (default: the lesson's)")
     parser.add_argument("--lr", type=learning_rate, default=None, help="learning rate (default: the lesson's)")
     add_output_options(parser)
     parser.add_argument("--no-figures", dest="save_figures", action="store_false",

@@ -1,0 +1,66 @@
+"""Where the numbered lessons are, and what they are called.
+
+Kept free of torch, so that ``python -m toolkit list`` and the checking of
+command-line arguments answer at once.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def lessons_folder() -> Path:
+    """Where the numbered lessons are: the project folder's lessons/, else ./lessons.
+
+    An editable install (``pip install -e .``) finds them beside the
+    package. A plain ``pip install .`` copies only the package, so there the
+    command must run from the project folder, where ./lessons is.
+    """
+    for folder in (PROJECT / "lessons", Path.cwd() / "lessons"):
+        if folder.is_dir():
+            return folder
+    raise ValueError(f"no lessons/ folder in {Path.cwd()}: the lessons are not part of the installed package; "
+                     "run from the project folder, or install it with: python -m pip install -e .")
+
+
+def lesson_number(path: Path) -> int:
+    """02_linear_regression.py -> 2."""
+    return int(path.name[:2])
+
+
+def lesson_files() -> list[Path]:
+    """The numbered lesson scripts (NN_name.py), in order. Two files with one number are refused."""
+    files = sorted(path for path in lessons_folder().glob("*.py") if re.fullmatch(r"[0-9]{2}_\w+\.py", path.name))
+    by_number: dict[int, Path] = {}
+    for path in files:
+        number = lesson_number(path)
+        if number in by_number:
+            raise ValueError(f"two lessons have the number {number}: {by_number[number].name} and {path.name}; "
+                             "renumber one of them")
+        by_number[number] = path
+    return files
+
+
+def title_of(path: Path) -> str:
+    """The lesson's title: its first markdown heading ("# # 02 · Linear regression").
+
+    A file that is not valid UTF-8 still gets a title (undecodable bytes are
+    shown as U+FFFD); running it is what reports the problem.
+    """
+    for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
+        if line.startswith("# # "):
+            return line[4:].strip()
+    return path.stem
+
+
+def find_lesson(key: str) -> Path:
+    """A lesson by number ("2", "02") or by file name ("02_linear_regression" or with ".py")."""
+    files = lesson_files()
+    for path in files:
+        if key in (path.stem, path.name) or (re.fullmatch(r"[0-9]+", key) and int(key) == lesson_number(path)):
+            return path
+    known = ", ".join(str(lesson_number(p)) for p in files) or "none found"
+    raise ValueError(f"unknown lesson '{key}': choose one of {known} (see python -m toolkit list)")
