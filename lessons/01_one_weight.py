@@ -19,7 +19,7 @@ from toolkit.landscape import loss_on_plane
 from toolkit.optim import SGD
 from toolkit.twins import make_twins
 
-run = lesson.start(__file__, steps=25, lr=0.1)
+run = lesson.start("01_one_weight", steps=25, lr=0.1)
 
 # %% [markdown]
 # ## The data

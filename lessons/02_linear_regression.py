@@ -15,7 +15,7 @@ from toolkit.landscape import grid_around, loss_on_plane
 from toolkit.optim import SGD
 from toolkit.twins import make_twins
 
-run = lesson.start(__file__, steps=80, lr=0.05)
+run = lesson.start("02_linear_regression", steps=80, lr=0.05)
 
 # %% [markdown]
 # ## Data, and two twins with two parameters each

@@ -16,7 +16,7 @@ from toolkit.landscape import grid_around, largest_stable_lr, loss_on_plane
 from toolkit.twins import make_twins
 
 # lr=None: this lesson derives its learning rates from the curvature; --lr adds one of your own.
-run = lesson.start(__file__, steps=50, lr=None)
+run = lesson.start("03_learning_rate", steps=50, lr=None)
 
 # %% [markdown]
 # ## The same data and model as lesson 02

@@ -16,7 +16,7 @@ from toolkit import data, lesson, manual, plots
 from toolkit.landscape import grid_around, loss_on_plane, pca_plane, project
 from toolkit.twins import make_twins
 
-run = lesson.start(__file__, steps=300, lr=0.5)
+run = lesson.start("04_hidden_layer", steps=300, lr=0.5)
 
 # %% [markdown]
 # ## Data and the twin networks

@@ -1,24 +1,33 @@
 """What a lesson script needs around its own story: options, training, saving.
 
-A lesson starts with ``run = lesson.start(__file__, steps=..., lr=...)`` and
-ends with ``run.finish()``. In between it reads like a worked example; the
-``run`` object supplies the device, dtype, seed, step count and learning
+A lesson starts with
+
+    run = lesson.start("02_linear_regression", steps=80, lr=0.05)
+
+and ends with ``run.finish()``. In between it reads like a worked example;
+the ``run`` object supplies the device, dtype, seed, step count and learning
 rate. The options come from the lesson's own argument list, whether it was
 started as a script (``python lessons/02_linear_regression.py --seed 3``) or
 by ``python -m toolkit run 2 --seed 3``, which runs the same file with those
 flags; imported or opened as a notebook, it uses the defaults.
+
+The lesson names itself rather than passing ``__file__``, because a notebook
+kernel has no ``__file__``. In a notebook (an IPython kernel) ``run.save``
+also shows each figure inline, and ``run.check`` and ``run.finish`` print
+their report once and return nothing for the notebook to echo.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
 import torch
 
-from toolkit.catalogue import title_of
+from toolkit.catalogue import lessons_folder, title_of
 from toolkit.devices import dtype_name, resolve_device, resolve_dtype
 from toolkit.files import replace_folder, writable_folder
 from toolkit.gradient_check import GradientReport, accumulation_report, gradient_report
@@ -27,22 +36,49 @@ from toolkit.train import History, train
 from toolkit.twins import Twins
 
 
-def start(file: str, *, steps: int, lr: float | None) -> Lesson:
+def start(name: str | os.PathLike, *, steps: int, lr: float | None) -> Lesson:
     """Begin a lesson: read its options from the argument list and return the ``run`` object.
 
-    ``steps`` and ``lr`` are the lesson's defaults; --steps and --lr override
-    them. A lesson that works out its own learning rates passes ``lr=None``.
-    A bad option is one line on stderr and exit code 2.
+    ``name`` is the lesson's file name without ``.py`` ("02_linear_regression");
+    a path to the file (``__file__``) is accepted too. ``steps`` and ``lr`` are
+    the lesson's defaults; --steps and --lr override them. A lesson that works
+    out its own learning rates passes ``lr=None``. A bad option is one line on
+    stderr and exit code 2.
+
+    The flags are read only when this lesson is the program being run
+    (``sys.argv[0]`` is the lesson's file, as for ``python lessons/NN_name.py``
+    and ``python -m toolkit run N``); imported, or in a notebook, the lesson
+    runs with the defaults.
     """
-    path = Path(file).resolve()
-    started_as_script = bool(sys.argv) and Path(sys.argv[0]).resolve() == path
-    parser = ArgumentParser(prog=f"python lessons/{path.name}", description=title_of(path))
+    stem = Path(os.fspath(name)).name.removesuffix(".py")
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    started_as_script = script is not None and script.name.removesuffix(".py") == stem
+    path = _lesson_file(name, stem, script if started_as_script else None)
+    title = title_of(path) if path is not None else stem
+    parser = ArgumentParser(prog=f"python lessons/{stem}.py", description=title)
     add_run_options(parser)
     options = options_from(parser.parse_args(sys.argv[1:] if started_as_script else []))
     try:
-        return Lesson(path, options, steps=steps, lr=lr)
+        return Lesson(stem, options, steps=steps, lr=lr, title=title)
     except ValueError as error:
         parser.error(str(error))
+
+
+def _lesson_file(name: str | os.PathLike, stem: str, script: Path | None) -> Path | None:
+    """The lesson's own file, for its title: the path given, the script running, or lessons/<stem>.py.
+
+    None when none of them is there (a notebook copied away from the
+    project): the lesson then runs under its name.
+    """
+    given = Path(os.fspath(name))
+    candidates = [given] if given.suffix == ".py" or len(given.parts) > 1 else []
+    if script is not None:
+        candidates.append(script)
+    try:
+        candidates.append(lessons_folder() / f"{stem}.py")
+    except ValueError:
+        pass
+    return next((path.resolve() for path in candidates if path.is_file()), None)
 
 
 def prepare(options: Options, name: str) -> tuple[torch.device, torch.dtype, Path]:
@@ -63,9 +99,12 @@ def prepare(options: Options, name: str) -> tuple[torch.device, torch.dtype, Pat
 class Lesson:
     """Options, results and figures of one lesson run."""
 
-    def __init__(self, path: Path, options: Options, *, steps: int, lr: float | None) -> None:
-        self.name = path.stem
-        self.title = title_of(path)
+    def __init__(self, name: str | Path, options: Options, *, steps: int, lr: float | None,
+                 title: str | None = None) -> None:
+        if isinstance(name, Path):          # a lesson's file: its title is in it
+            name, title = name.stem, title if title is not None else title_of(name)
+        self.name = name
+        self.title = title if title is not None else name
         self.options = options
         self.device, self.dtype, self.out_dir = prepare(options, self.name)
         self.seed = options.seed
@@ -79,12 +118,14 @@ class Lesson:
         self.finished = False
         print(f"{self.title}  [device {self.device}, {dtype_name(self.dtype)}, seed {self.seed}]")
 
-    def check(self, twins: Twins, x, y, first_layer: bool = False) -> GradientReport:
+    def check(self, twins: Twins, x, y, first_layer: bool = False) -> None:
         """Print the three-witness gradient report at the twins' current parameters.
 
         Then check that gradients accumulate as autograd's do: backward on
         each half of the data, no zero_grad in between, must leave the sum.
         With ``first_layer=True`` the report compares the first layer's dL/dx too.
+        Both reports are kept in ``self.reports``; nothing is returned, so a
+        notebook shows the printed report and no second copy of it.
         """
         report = gradient_report(twins, x, y, title=f"gradient check, {self.name}", first_layer=first_layer)
         half = len(x) // 2
@@ -95,7 +136,6 @@ class Lesson:
         verdict = "they agree" if accumulation.ok else f"THEY DISAGREE (first: {accumulation.first_disagreement})"
         print(f"accumulation: two backward passes without zero_grad, manual vs autograd: {verdict} "
               f"(max |diff| {accumulation.max_abs_twin_diff:.1e})")
-        return report
 
     def train(self, twins: Twins, x, y, *, lr: float | None = None, label: str = "main", main: bool = True,
               **options) -> History:
@@ -122,12 +162,28 @@ class Lesson:
         return history
 
     def save(self, fig, name: str) -> None:
-        """Render ``fig`` in every requested format; files are written by finish()."""
-        if self.options.save_figures:
+        """Render ``fig`` in every requested format; files are written by finish().
+
+        In a notebook the figure is also shown inline, as the PNG that is
+        saved. The figure is closed afterwards, so figures do not pile up
+        (and pyplot, if something loaded it, does not show it a second time).
+        """
+        notebook = _in_notebook()
+        if self.options.save_figures or notebook:
             from toolkit.plots import figure_bytes
 
-            for fmt in self.options.formats:
-                self.figures[f"{name}.{fmt}"] = figure_bytes(fig, fmt)
+            if self.options.save_figures:
+                for fmt in self.options.formats:
+                    self.figures[f"{name}.{fmt}"] = figure_bytes(fig, fmt)
+            if notebook:
+                from IPython.display import Image, display
+
+                png = self.figures.get(f"{name}.png") if self.options.save_figures else None
+                # Rendered at 200 dpi: shown at half its pixel size, it is sharp and of ordinary size.
+                display(Image(data=png or figure_bytes(fig, "png"), format="png", retina=True))
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            pyplot.close(fig)
 
     def summary(self) -> dict:
         main = self.main
@@ -156,11 +212,13 @@ class Lesson:
             ],
         }
 
-    def finish(self) -> dict:
+    def finish(self) -> None:
         """Write the figures and summary.json, replacing this lesson's folder as one unit, and say where.
 
         Nothing is written before this point, and a failure while writing
-        leaves the previous set of files as it was.
+        leaves the previous set of files as it was. The summary is what
+        ``summary()`` returns; nothing is returned here, so a notebook does
+        not echo it.
         """
         summary = self.summary()
         self.finished = True
@@ -174,7 +232,13 @@ class Lesson:
             count = len(self.figures) // max(len(self.options.formats), 1)
             formats = ", ".join(self.options.formats)
             print(f"wrote {count} figures ({len(self.figures)} files: {formats}) and summary.json to {self.out_dir}")
-        return summary
+
+
+def _in_notebook() -> bool:
+    """True inside an IPython kernel (Jupyter, VS Code, Colab), where figures can be shown inline."""
+    ipython = sys.modules.get("IPython")     # never imported here: a kernel has always loaded it
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return getattr(shell, "kernel", None) is not None
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm   # plain text bars: tqdm.auto would ask a notebook for ipywidgets
 
 from toolkit.gradient_check import tolerances
 from toolkit.optim import SGD
