@@ -170,10 +170,14 @@ print(f"best weight w* = {best_w:.6f}; distance left after training: {abs(by_han
 # ## Figures
 # The loss as a function of w is a parabola. Each descent step is a point on
 # it: big steps where the slope is steep, smaller ones as the slope flattens
-# near the bottom, even though the learning rate never changed.
+# near the bottom, even though the learning rate never changed. A run that
+# diverges (try `--lr 1.6`) is framed by its steps before the loss blew up,
+# and an arrow shows where it went from there.
 
 # %%
-path = history.path_manual[:, 0]
+from toolkit.landscape import drawable_part
+
+path = history.path_manual[:drawable_part(history), 0]
 low, high = min(path.min().item(), best_w), max(path.max().item(), best_w)
 margin = 0.35 * (high - low) + 0.1
 weights = torch.linspace(low - margin, high + margin, 301, dtype=run.dtype, device=run.device)
@@ -181,7 +185,7 @@ one = torch.ones(1, dtype=run.dtype, device=run.device)
 curve = loss_on_plane(by_autograd, twins.torch_loss, x, y, center=0 * one, d1=one, d2=None, alphas=weights)
 losses_manual, losses_autograd = history.path_losses()
 run.save(plots.loss_vs_weight(weights, curve, history.path_manual[:, 0], history.path_autograd[:, 0],
-                              losses_manual, losses_autograd, best=best_w,
+                              losses_manual, losses_autograd, best=best_w, diverged_at=history.diverged_at_step,
                               title=f"Gradient descent on L(w), lr = {history.lr:g}"), "loss_vs_w")
 run.save(plots.loss_curves(history, title=f"Loss per step, lr = {history.lr:g}"), "loss_curve")
 run.finish()

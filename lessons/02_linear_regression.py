@@ -100,10 +100,13 @@ print(f"least squares: w* = {best[0]:.4f}, b* = {best[1]:.4f}")
 # vector *is* (w, b), so a grid over the plane gives the true loss at every
 # point. The path starts on a steep wall, turns, and runs along the valley
 # floor, because each step follows the local slope, not the straight line to
-# the minimum.
+# the minimum. A diverged run is framed by its steps before the loss blew
+# up (see `drawable_part`); an arrow shows where it went from there.
 
 # %%
-path = history.path_manual                     # (steps + 1, 2): the columns are w and b
+from toolkit.landscape import drawable_part
+
+path = history.path_manual[:drawable_part(history)]   # (steps + 1, 2): the columns are w and b
 alphas, betas = grid_around(path, margin=0.25, include=torch.tensor([best], dtype=path.dtype, device=path.device))
 eye = torch.eye(2, dtype=run.dtype, device=run.device)
 Z = loss_on_plane(by_autograd, twins.torch_loss, x, y, center=0 * eye[0], d1=eye[0], d2=eye[1],
@@ -111,11 +114,12 @@ Z = loss_on_plane(by_autograd, twins.torch_loss, x, y, center=0 * eye[0], d1=eye
 run.save(plots.contour_with_paths(alphas, betas, Z, history.path_manual, history.path_autograd,
                                   xlabel="weight w", ylabel="bias b", minimum=best,
                                   title=f"Loss over (w, b) and the descent path, lr = {history.lr:g}",
-                                  note="both twins take the same path"),
+                                  note="both twins take the same path", diverged_at=history.diverged_at_step),
          "contour")
 losses_manual, _ = history.path_losses()
 run.save(plots.surface_with_path(alphas, betas, Z, history.path_manual, losses_manual,
-                                 xlabel="weight w", ylabel="bias b", title="The loss surface, the 'mountain'"),
+                                 xlabel="weight w", ylabel="bias b", title="The loss surface, the 'mountain'",
+                                 diverged_at=history.diverged_at_step),
          "surface")
 run.save(plots.loss_curves(history, title=f"Loss per step, lr = {history.lr:g}"), "loss_curves")
 run.finish()

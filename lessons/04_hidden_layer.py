@@ -68,19 +68,38 @@ print(f"training accuracy: {accuracy:.1%}")
 # moved the most during training; the plane through the final parameters
 # spanned by those two directions holds most of the path. We project the
 # path onto it and evaluate the true loss at every grid point of the plane.
+#
+# A diverged run gets the plane of its steps before the loss blew up (see
+# `drawable_part`). If it blew up at once there is no path to fit a plane
+# to: the figure then shows the loss around the start and says so.
 
 # %%
-plane = pca_plane(history.path_manual)
-print(f"the plane holds {plane.captured:.1%} of the path "
-      f"(PC1 explains {plane.explained[0]:.1%}, PC2 {plane.explained[1]:.1%} of its variance)")
+from toolkit.landscape import drawable_part
+
+shown = drawable_part(history)                # points of the path to fit the plane to and to frame
+plane = pca_plane(history.path_manual[:shown])
+part = "the path" if shown == len(history.path_manual) else f"the path up to step {shown - 1}"
+xlabel = f"PC1 ({plane.explained[0]:.0%} of the path's variance)"
+ylabel = f"PC2 ({plane.explained[1]:.0%})"
+title = f"Loss on the PCA plane ({plane.captured:.0%} of {part} lies in it)"
+note = None
+if shown > 1:
+    print(f"the plane holds {plane.captured:.1%} of {part} "
+          f"(PC1 explains {plane.explained[0]:.1%}, PC2 {plane.explained[1]:.1%} of its variance)")
+else:
+    # pca_plane gives a single point a plane along two parameter axes: the loss around the start.
+    xlabel, ylabel, title = "one parameter axis", "another parameter axis", "Loss around the start"
+    blew_up = "the loss blew up at step 1"
+    if history.diverged_at_step != 1:
+        blew_up += f"\n(the run diverged at step {history.diverged_at_step})"
+    note = f"{blew_up}:\nno path to fit a plane to, so this\nplane runs along two parameter axes"
+    print(f"{blew_up}: no path to fit a plane to".replace("\n", " "))
 manual_xy = project(history.path_manual, plane.center, plane.d1, plane.d2)
 autograd_xy = project(history.path_autograd, plane.center, plane.d1, plane.d2)
-alphas, betas = grid_around(manual_xy, margin=0.2)
+alphas, betas = grid_around(manual_xy[:shown], margin=0.2)
 Z = loss_on_plane(by_autograd, twins.torch_loss, x, y, plane.center, plane.d1, plane.d2, alphas=alphas, betas=betas)
 run.save(plots.path_on_plane(alphas, betas, Z, manual_xy, autograd_xy, history,
-                             xlabel=f"PC1 ({plane.explained[0]:.0%} of the path's variance)",
-                             ylabel=f"PC2 ({plane.explained[1]:.0%})",
-                             title=f"Loss on the PCA plane ({plane.captured:.0%} of the path lies in it)"),
+                             xlabel=xlabel, ylabel=ylabel, title=title, note=note),
          "pca_landscape")
 
 # %% [markdown]
@@ -95,7 +114,10 @@ def probability_of_class_1(points):
         return torch.softmax(by_autograd(inputs), dim=1)[:, 1].cpu()
 
 
-run.save(plots.decision_regions(probability_of_class_1, x, y,
-                                title=f"Decision regions after {history.steps} steps ({accuracy:.0%} right)"),
+if history.diverged:
+    when = f"after diverging at step {history.diverged_at_step}"
+else:
+    when = f"after {history.steps} step{'s' if history.steps != 1 else ''}"
+run.save(plots.decision_regions(probability_of_class_1, x, y, title=f"Decision regions {when} ({accuracy:.0%} right)"),
          "decision_regions")
 run.finish()

@@ -373,6 +373,27 @@ def grid_around(
     return (axis(0), None) if one_d else (axis(0), axis(1))
 
 
+def drawable_part(history, factor: float = 100.0) -> int:
+    """How many leading points of a recorded path a plotting window should frame.
+
+    history: a ``toolkit.train.History``. A run that converged: all of them.
+    A diverged run: the points before its loss first stopped being a finite
+    number below ``factor`` times the starting loss (or the parameters
+    themselves stopped being finite); at least the start. Framing the rest
+    too would shrink the valley to a dot, or give a window 1e200 wide.
+    """
+    losses, _ = history.path_losses()
+    if not history.diverged:
+        return len(losses)
+    finite = (torch.isfinite(history.path_manual).all(dim=1)
+              & torch.isfinite(history.path_autograd).all(dim=1)).tolist()
+    shown = 1
+    while shown < len(losses) and finite[shown] and math.isfinite(losses[shown]) \
+            and losses[shown] < factor * losses[0]:
+        shown += 1
+    return shown
+
+
 # --------------------------------------------------------------------------
 # Curvature and the largest stable step
 # --------------------------------------------------------------------------
