@@ -104,6 +104,7 @@ BAD_INPUT = [
     (["run", "1", "--seed", str(-2**63 - 1)], "--seed: must be a whole number from 0 to 2**63 - 1"),
     (["run", "1", "--seed", str(2**63)], "--seed: must be a whole number from 0 to 2**63 - 1"),
     (["run", "1", "--out", ""], "--out: must name a folder, got an empty string"),
+    (["run", "1", "--lr", "1e200", "--dtype", "float32"], "--lr 1e+200 does not fit in float32"),
     (["run", "1", "--out", "/tmp/" + "x" * 300], "File name too long"),
     (["run", "1", "--device", "tpu"], "unknown device 'tpu'"),
     (["run", "1", "--dtype", "float16"], "invalid choice: 'float16'"),

@@ -198,3 +198,9 @@ def test_empty_data_is_refused():
     x, y = _line("cpu")
     with pytest.raises(ValueError, match="at least one"):
         train(make_twins([1, 1]), x[:0], y[:0], steps=1, lr=0.1)
+
+
+def test_a_learning_rate_too_large_for_float32_is_refused_by_name():
+    x, y = _line("cpu", dtype=torch.float32)
+    with pytest.raises(ValueError, match=r"lr = 1e\+200 does not fit in torch.float32"):
+        train(make_twins([1, 1], dtype=torch.float32), x, y, steps=1, lr=1e200)

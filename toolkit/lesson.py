@@ -90,6 +90,9 @@ def prepare(options: Options, name: str) -> tuple[torch.device, torch.dtype, Pat
     """
     device = resolve_device(options.device)
     dtype = resolve_dtype(options.dtype, device)
+    if options.lr is not None and options.lr > torch.finfo(dtype).max:
+        raise ValueError(f"--lr {options.lr:g} does not fit in {dtype_name(dtype)} "
+                         f"(largest {torch.finfo(dtype).max:.3g}); use a smaller lr or float64")
     out = options.out if options.out is not None else Path("figures")
     if options.save_figures:
         writable_folder(out)

@@ -131,6 +131,9 @@ def train(
     check_data("y", y, first)
 
     if lr is not None:
+        if isinstance(lr, (int, float)) and abs(lr) > torch.finfo(first.dtype).max:
+            raise ValueError(f"lr = {lr:g} does not fit in {first.dtype} (largest {torch.finfo(first.dtype).max:.3g}); "
+                             "use a smaller lr or float64")
         options = {"lr": lr, **options}
     optimizers = (optimizer(twins.manual_net.parameters(), **options),
                   optimizer(twins.torch_net.parameters(), **options))
