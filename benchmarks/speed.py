@@ -55,13 +55,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # benchmark this checkout, whatever is installed
 
 from toolkit import data, manual  # noqa: E402
-from toolkit.landscape import flatten, grid_around, loss_on_plane, loss_on_plane_loop, pca_plane, project  # noqa: E402
+from toolkit.landscape import grid_around, loss_on_plane, loss_on_plane_loop, pca_plane, project  # noqa: E402
 from toolkit.optim import SGD  # noqa: E402
-from toolkit.twins import make_twins  # noqa: E402
+from toolkit.parameters import flatten  # noqa: E402
+from toolkit.twins import Twins, make_twins  # noqa: E402
 
 # Modules that must load without matplotlib (plots.py is the one that needs it).
 NON_PLOTTING = ["toolkit", "toolkit.manual", "toolkit.optim", "toolkit.train", "toolkit.twins",
-                "toolkit.landscape", "toolkit.gradient_check", "toolkit.cli"]
+                "toolkit.parameters", "toolkit.landscape", "toolkit.gradient_check", "toolkit.cli"]
 
 
 # --------------------------------------------------------------------------
@@ -145,8 +146,9 @@ def progress(message: str) -> None:
 # Training steps
 # --------------------------------------------------------------------------
 
-def training_steps(net_m, net_t, loss_m, loss_t, x, y, sgd_options):
+def training_steps(twins: Twins, x, y, sgd_options):
     """One full step of each twin, both with our SGD, as two functions."""
+    net_m, net_t, loss_m, loss_t = twins.manual_net, twins.torch_net, twins.manual_loss, twins.torch_loss
     opt_m = SGD(net_m.parameters(), **sgd_options)
     opt_t = SGD(net_t.parameters(), **sgd_options)
 
@@ -201,42 +203,41 @@ def matmul_floor(net_m: manual.Sequential, batch: int, device, dtype):
 
 
 def step_networks(device, dtype):
-    """(label, twins, losses, x, y, SGD options) for every network of the step table."""
+    """(label, twins, x, y, SGD options) for every network of the step table."""
     nets = []
     # Lesson 01: y = w x, no bias, 40 points.
     x, y = data.noisy_line(n=40, slope=3.0, intercept=0.0, noise=0.6, x_range=(-2.0, 2.0),
                            device=device, dtype=dtype)
-    net_m, net_t = make_twins([1, 1], bias=False, device=device, dtype=dtype)
-    nets.append(("lesson 01: Linear(1,1,bias=False), N=40, MSE", net_m, net_t,
-                 manual.MSELoss(), nn.MSELoss(), x, y, dict(lr=0.1)))
+    twins = make_twins([1, 1], bias=False, loss=manual.MSELoss(), device=device, dtype=dtype)
+    nets.append(("lesson 01: Linear(1,1,bias=False), N=40, MSE", twins, x, y, dict(lr=0.1)))
     # Lessons 02 and 03: y = w x + b, 40 points.
     x, y = data.noisy_line(n=40, slope=-1.0, intercept=2.0, noise=0.5, x_range=(-1.0, 3.0),
                            device=device, dtype=dtype)
-    net_m, net_t = make_twins([1, 1], device=device, dtype=dtype)
-    nets.append(("lesson 02/03: Linear(1,1), N=40, MSE", net_m, net_t,
-                 manual.MSELoss(), nn.MSELoss(), x, y, dict(lr=0.05)))
+    twins = make_twins([1, 1], loss=manual.MSELoss(), device=device, dtype=dtype)
+    nets.append(("lesson 02/03: Linear(1,1), N=40, MSE", twins, x, y, dict(lr=0.05)))
     # Lesson 04: a small tanh MLP on two moons, SGD with momentum.
     x, y = data.two_moons(n=200, noise=0.15, device=device, dtype=dtype)
-    net_m, net_t = make_twins([2, 16, 16, 2], activation="tanh", device=device, dtype=dtype)
-    nets.append(("lesson 04: MLP 2-16-16-2 tanh, N=200, cross-entropy, momentum 0.9", net_m, net_t,
-                 manual.CrossEntropyLoss(), nn.CrossEntropyLoss(), x, y, dict(lr=0.5, momentum=0.9)))
+    twins = make_twins([2, 16, 16, 2], activation="tanh", loss=manual.CrossEntropyLoss(),
+                       device=device, dtype=dtype)
+    nets.append(("lesson 04: MLP 2-16-16-2 tanh, N=200, cross-entropy, momentum 0.9", twins, x, y,
+                 dict(lr=0.5, momentum=0.9)))
     # A large MLP.
     g = torch.Generator().manual_seed(0)
     x = torch.randn(512, 784, generator=g).to(device=device, dtype=dtype)
     y = torch.randint(0, 10, (512,), generator=g).to(device)
-    net_m, net_t = make_twins([784, 1024, 1024, 10], activation="relu", device=device, dtype=dtype)
-    nets.append(("MLP 784-1024-1024-10 ReLU, N=512, cross-entropy", net_m, net_t,
-                 manual.CrossEntropyLoss(), nn.CrossEntropyLoss(), x, y, dict(lr=0.01)))
+    twins = make_twins([784, 1024, 1024, 10], activation="relu", loss=manual.CrossEntropyLoss(),
+                       device=device, dtype=dtype)
+    nets.append(("MLP 784-1024-1024-10 ReLU, N=512, cross-entropy", twins, x, y, dict(lr=0.01)))
     return nets
 
 
 def bench_steps(device, dtype, repeats, min_time, sync):
     rows = []
     results = {}
-    for label, net_m, net_t, loss_m, loss_t, x, y, sgd_options in step_networks(device, dtype):
+    for label, twins, x, y, sgd_options in step_networks(device, dtype):
         progress(f"  step: {label}")
-        step_manual, step_autograd = training_steps(net_m, net_t, loss_m, loss_t, x, y, sgd_options)
-        floor = matmul_floor(net_m, x.shape[0], device, dtype)
+        step_manual, step_autograd = training_steps(twins, x, y, sgd_options)
+        floor = matmul_floor(twins.manual_net, x.shape[0], device, dtype)
         times = side_by_side({"manual": step_manual, "autograd": step_autograd, "floor": floor},
                              repeats, min_time, sync)
         vs_autograd, vs_floor = ratio(times, "manual", "autograd"), ratio(times, "manual", "floor")
@@ -259,7 +260,7 @@ def grid_cases(device):
     # Lesson 02's model over the exact (w, b) plane.
     x, y = data.noisy_line(n=40, slope=-1.0, intercept=2.0, noise=0.5, x_range=(-1.0, 3.0),
                            device=device, dtype=dtype)
-    _, model = make_twins([1, 1], device=device, dtype=dtype)
+    model = make_twins([1, 1], device=device, dtype=dtype).torch_net
     eye = torch.eye(2, device=device, dtype=dtype)
     alphas = torch.linspace(-3.0, 2.0, 121, device=device, dtype=dtype)
     betas = torch.linspace(-1.0, 4.0, 101, device=device, dtype=dtype)
@@ -268,7 +269,7 @@ def grid_cases(device):
     # Lesson 04's network over the PCA plane of its own descent path, on
     # the lesson's grid (300 steps of SGD with momentum, as the lesson trains).
     x, y = data.two_moons(n=200, noise=0.15, device=device, dtype=dtype)
-    _, model = make_twins([2, 16, 16, 2], activation="tanh", device=device, dtype=dtype)
+    model = make_twins([2, 16, 16, 2], activation="tanh", device=device, dtype=dtype).torch_net
     loss_fn = nn.CrossEntropyLoss()
     opt = SGD(model.parameters(), lr=0.5, momentum=0.9)
     path = [flatten(model.named_parameters())]
