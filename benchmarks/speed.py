@@ -219,7 +219,7 @@ def step_networks(device, dtype):
     x, y = data.two_moons(n=200, noise=0.15, device=device, dtype=dtype)
     twins = make_twins([2, 16, 16, 2], activation="tanh", loss=manual.CrossEntropyLoss(),
                        device=device, dtype=dtype)
-    nets.append(("lesson 04: MLP 2-16-16-2 tanh, N=200, cross-entropy, momentum 0.9", twins, x, y,
+    nets.append(("lesson 05: MLP 2-16-16-2 tanh, N=200, cross-entropy, momentum 0.9", twins, x, y,
                  dict(lr=0.5, momentum=0.9)))
     # A large MLP.
     g = torch.Generator().manual_seed(0)
@@ -281,7 +281,7 @@ def grid_cases(device):
     path = torch.stack(path)
     plane = pca_plane(path)
     alphas, betas = grid_around(project(path, plane.center, plane.d1, plane.d2), margin=0.2)
-    cases.append((f"lesson 04: MLP 2-16-16-2 tanh, N=200, PCA plane, {len(alphas)}x{len(betas)}", model, loss_fn,
+    cases.append((f"lesson 05: MLP 2-16-16-2 tanh, N=200, PCA plane, {len(alphas)}x{len(betas)}", model, loss_fn,
                   x, y, plane.center, plane.d1, plane.d2, alphas, betas))
     return cases
 

@@ -274,7 +274,7 @@ def test_sigterm_while_a_lesson_trains_leaves_nothing_behind(tmp_path):
     import signal
     import time
 
-    running = subprocess.Popen([sys.executable, "-m", "toolkit", "run", "4", "--steps", "50000", "--quiet",
+    running = subprocess.Popen([sys.executable, "-m", "toolkit", "run", "5", "--steps", "50000", "--quiet",
                                 "--out", str(tmp_path)], cwd=PROJECT, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     time.sleep(4)

@@ -16,7 +16,7 @@ from toolkit.train import History
 EXPECTED_FIGURES = {
     "1": ("01_one_weight", {"loss_vs_w.png", "loss_curve.png"}),
     "2": ("02_linear_regression", {"contour.png", "surface.png", "loss_curves.png"}),
-    "4": ("04_hidden_layer", {"pca_landscape.png", "decision_regions.png"}),
+    "5": ("05_hidden_layer", {"pca_landscape.png", "decision_regions.png"}),
 }
 
 
@@ -31,7 +31,7 @@ def assert_not_blank(path):
 
 # Each of these used to stop with one error line and exit code 2 (a NaN axis limit, or no finite loss to
 # take contour levels from): the path leaves every reasonable value at the first step.
-@pytest.mark.parametrize("lesson, lr", [("1", "1e200"), ("1", "1e308"), ("2", "1e200"), ("4", "1e308")])
+@pytest.mark.parametrize("lesson, lr", [("1", "1e200"), ("1", "1e308"), ("2", "1e200"), ("5", "1e308")])
 def test_a_run_that_diverges_at_once_still_draws_every_figure(tmp_path, capsys, lesson, lr):
     code = cli.main(["run", lesson, "--lr", lr, "--quiet", "--device", "cpu", "--out", str(tmp_path)])
     output = capsys.readouterr()
@@ -62,12 +62,12 @@ def lines_labelled(ax, label):
     return [line for line in ax.get_lines() if line.get_label() == label]
 
 
-def test_one_step_of_lesson_04_draws_its_two_point_path(tmp_path, monkeypatch):
+def test_one_step_of_lesson_05_draws_its_two_point_path(tmp_path, monkeypatch):
     made = capture(monkeypatch, "path_on_plane")
-    path = catalogue.find_lesson("4")
+    path = catalogue.find_lesson("5")
     run = cli.run_lesson(path, Options(device="cpu", steps=1, out=tmp_path, quiet=True))
     assert len(run.main.path_manual) == 2
-    for figure in EXPECTED_FIGURES["4"][1]:
+    for figure in EXPECTED_FIGURES["5"][1]:
         assert_not_blank(tmp_path / path.stem / figure)
 
     left, right = made[0].axes[:2]

@@ -15,7 +15,7 @@ EXPECTED_FIGURES = {
     "01_one_weight": {"loss_vs_w.png", "loss_curve.png"},
     "02_linear_regression": {"contour.png", "surface.png", "loss_curves.png"},
     "03_learning_rate": {"lr_paths.png", "lr_losses.png"},
-    "04_hidden_layer": {"pca_landscape.png", "decision_regions.png"},
+    "05_hidden_layer": {"pca_landscape.png", "decision_regions.png"},
 }
 
 
@@ -33,8 +33,8 @@ def test_every_lesson_is_known_here():
     assert [p.stem for p in LESSONS] == list(EXPECTED_FIGURES)
 
 
-def test_lesson_04_draws_a_plane_that_holds_the_path(runs):
-    run = runs[1]["04_hidden_layer"]
+def test_lesson_05_draws_a_plane_that_holds_the_path(runs):
+    run = runs[1]["05_hidden_layer"]
     assert run.main.final_loss_manual < 0.05 * run.main.loss_manual[0]
     from toolkit.landscape import pca_plane
 

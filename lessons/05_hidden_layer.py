@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 04 · A hidden layer: backpropagation and a landscape seen through a plane
+# # 05 · A hidden layer: backpropagation and a landscape seen through a plane
 #
 # A straight line cannot separate two interleaved half-moons. A network
 # with hidden layers can bend its decision boundary, but it pays with many
@@ -16,7 +16,7 @@ from toolkit import data, lesson, manual, plots
 from toolkit.landscape import grid_around, loss_on_plane, pca_plane, project
 from toolkit.twins import make_twins
 
-run = lesson.start("04_hidden_layer", steps=300, lr=0.5)
+run = lesson.start("05_hidden_layer", steps=300, lr=0.5)
 
 # %% [markdown]
 # ## Data and the twin networks
