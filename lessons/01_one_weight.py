@@ -76,41 +76,70 @@ print(f"dL/dw from the formula above: {slope_by_formula.item():.10f}")
 run.check(twins, x, y)
 
 # %% [markdown]
-# ## A step downhill, scaled by the learning rate
-# One step of gradient descent moves the weight against the slope:
+# ## Against the gradient, not with it
+# The gradient points the way the loss *rises* fastest. Downhill is the
+# other way, so a step **subtracts** it (times a small number, the learning
+# rate `lr`):
 #
 #     w ← w − lr · dL/dw
 #
-# The learning rate `lr` decides how far. The slope only describes the loss
-# right where we stand, so we take a modest step, look again, and repeat.
-# Here is that loop, written out for both twins. Each pass does four things:
-#
-# 1. **forward**: predict and measure the loss;
-# 2. **backward**: compute dL/dw (`zero_grad` first, because backward *adds*
-#    into `.grad`);
-# 3. **compare**: the two twins must hold the same slope;
-# 4. **update**: `w ← w − lr · dL/dw`, in place, so the layer sees the new
-#    weight. The update is not part of the model, so autograd must not
-#    record it: hence `torch.no_grad()`.
+# The text this course follows says that we "add the gradients to the
+# parameters". That is a mistake: adding them walks uphill. One step each
+# way from our start, with the formula for L above:
 
 # %%
+def loss_at(value):
+    """L(w) at another weight, straight from the formula (no network involved)."""
+    return ((value * x - y) ** 2).mean().item()
+
+
 lr = run.lr
+slope = slope_by_formula.item()
+print(f"L now                            = {loss_at(w.item()):.4f}")
+print(f"L after w − lr·dL/dw (against)   = {loss_at(w.item() - lr * slope):.4f}   downhill")
+print(f"L after w + lr·dL/dw (with it)   = {loss_at(w.item() + lr * slope):.4f}   uphill")
+
+# %% [markdown]
+# ## A step downhill, scaled by the learning rate
+# The learning rate decides how far we go. The slope only describes the
+# loss right where we stand, so we take a modest step, look again, and
+# repeat. Here is that loop, written out for both twins. Each pass does four
+# things, and it matters which part does what:
+#
+# 1. **forward**: predict and measure the loss;
+# 2. **backward**, that is *backpropagation*: compute dL/dw (`zero_grad`
+#    first, because backward *adds* into `.grad`). Backpropagation only
+#    computes the gradient; it does not move w at all. (The source text says
+#    that a pass of backpropagation takes the step down the mountain; it is
+#    step 4 that does.)
+# 3. **compare**: the two twins must hold the same slope;
+# 4. **update**, the optimiser's job: `w ← w − lr · dL/dw`, against the
+#    gradient, in place, so the layer sees the new weight. The update is not
+#    part of the model, so autograd must not record it: hence
+#    `torch.no_grad()`.
+
+# %%
 weights_by_hand = [w.item()]
+slopes_by_hand, slopes_by_autograd = [], []       # dL/dw at every step, for the figure
 for step in range(run.steps):
     # 1. forward, both twins on the same data
     loss_hand = twins.manual_loss(by_hand(x), y)
     loss_torch = twins.torch_loss(by_autograd(x), y)
-    # 2. backward: our formulas, and autograd
+    # 2. backward (backpropagation): our formulas, and autograd. It fills .grad and moves nothing.
     by_hand.zero_grad()
     by_autograd.zero_grad()
     by_hand.backward(twins.manual_loss.backward())
     loss_torch.backward()
-    # 3. compare
+    if step == 0:
+        print(f"after the first backward: w = {w.item():.4f}, where it was; w.grad = {w.grad.item():+.4f}")
+    # 3. compare (and keep both slopes for the figure)
     gap = (w.grad - w_torch.grad).abs().item()
+    slopes_by_hand.append(w.grad.item())
+    slopes_by_autograd.append(w_torch.grad.item())
     if step % 6 == 0 or step == run.steps - 1:
         print(f"step {step:2d}: loss {loss_hand.item():.6f} | {loss_torch.item():.6f}   "
               f"dL/dw {w.grad.item():+.8f} | {w_torch.grad.item():+.8f}   gap {gap:.1e}")
-    # 4. update
+    # 4. update: the step, against the gradient (minus, not plus)
     with torch.no_grad():
         w -= lr * w.grad
         w_torch -= lr * w_torch.grad
@@ -119,11 +148,11 @@ print(f"after {run.steps} steps: w = {w.item():.6f} (hand-written), {w_torch.ite
 
 # %% [markdown]
 # ## The same loop with an optimiser
-# Step 4 is the job of an *optimiser*. Backpropagation only computes the
-# gradient; it is the optimiser that takes the step. Our `SGD`
-# (`toolkit/optim.py`) makes exactly the update above, `w ← w − lr · w.grad`,
-# for every parameter it was given. Starting again from the same weight, the
-# loop becomes shorter and lands on the very same numbers, bit for bit.
+# Step 4 is the job of an *optimiser*. Backpropagation computes the
+# gradient; the optimiser takes the step. Our `SGD` (`toolkit/optim.py`)
+# makes exactly the update above, `w ← w − lr · w.grad`, for every parameter
+# it was given. Starting again from the same weight, the loop becomes shorter
+# and lands on the very same numbers, bit for bit.
 
 # %%
 twins = make_twins([1, 1], bias=False, loss=manual.MSELoss(), seed=run.seed, device=run.device, dtype=run.dtype)
@@ -131,13 +160,13 @@ by_hand, by_autograd = twins.manual_net, twins.torch_net
 optimizer_hand = SGD(by_hand.parameters(), lr=lr)
 optimizer_torch = SGD(by_autograd.parameters(), lr=lr)
 for step in range(run.steps):
-    loss_hand = twins.manual_loss(by_hand(x), y)
+    loss_hand = twins.manual_loss(by_hand(x), y)             # forward
     loss_torch = twins.torch_loss(by_autograd(x), y)
-    optimizer_hand.zero_grad()
+    optimizer_hand.zero_grad()                               # backward (backpropagation): the gradient
     optimizer_torch.zero_grad()
     by_hand.backward(twins.manual_loss.backward())
     loss_torch.backward()
-    optimizer_hand.step()
+    optimizer_hand.step()                                    # the optimiser: the step against it
     optimizer_torch.step()
 same = by_hand[0].weight.item() == weights_by_hand[-1]
 print(f"with SGD.step(): w = {by_hand[0].weight.item():.6f} "
@@ -158,21 +187,54 @@ recorded = history.path_manual[:, 0].tolist()
 print(f"the recorded path is the one above: {recorded == weights_by_hand}")
 
 # %% [markdown]
-# ## Where did we end up?
+# ## Where did we end up, and how fast did we get there?
 # For this one-weight model the best w has a closed form: setting dL/dw = 0
-# gives w* = Σ xy / Σ x². Gradient descent should have walked close to it.
+# gives w* = Σ xy / Σ x², with the lowest loss L* = L(w*). More than that,
+# the loss is an exact parabola around it,
+#
+#     L(w) = L* + λ/2 · (w − w*)²,   λ = d²L/dw² = 2 · mean(x²),
+#
+# so its slope is a straight line, dL/dw = λ · (w − w*). One step
+# therefore turns w − w* into (1 − lr·λ)(w − w*), and the loss gap
+# L − L* = λ/2 · (w − w*)² into
+#
+#     L − L*  ←  (1 − lr·λ)² · (L − L*)
+#
+# at every step: the gap shrinks geometrically, by the same factor each
+# time. (It shrinks only while |1 − lr·λ| < 1, that is lr < 2/λ: lesson 03
+# is about that limit.) The recorded losses must show exactly this factor.
 
 # %%
 best_w = ((x * y).sum() / (x * x).sum()).item()
-print(f"best weight w* = {best_w:.6f}; distance left after training: {abs(by_hand[0].weight.item() - best_w):.2e}")
+best_loss = loss_at(best_w)
+curvature = 2 * (x * x).mean().item()                  # λ = d²L/dw²
+factor = (1 - lr * curvature) * (1 - lr * curvature)  # (1 − lr·λ)² (a product: ** would raise on overflow)
+losses_manual, losses_autograd = history.path_losses()
+gaps = torch.tensor(losses_manual, dtype=torch.float64) - best_loss
+measured = gaps[1:] / gaps[:-1]                        # the factor of each step
+print(f"best weight w* = {best_w:.6f}, lowest loss L* = {best_loss:.6f}; "
+      f"distance left after training: {abs(by_hand[0].weight.item() - best_w):.2e}")
+print(f"curvature λ = 2·mean(x²) = {curvature:.6f}")
+print(f"loss gap L − L*, factor per step: theory (1 − lr·λ)² = {factor:.6f}; "
+      f"measured {measured.min().item():.6f} to {measured.max().item():.6f} over {len(measured)} steps")
 
 # %% [markdown]
 # ## Figures
-# The loss as a function of w is a parabola. Each descent step is a point on
-# it: big steps where the slope is steep, smaller ones as the slope flattens
-# near the bottom, even though the learning rate never changed. A run that
-# diverges (try `--lr 1.6`) is framed by its steps before the loss blew up,
-# and an arrow shows where it went from there.
+# Left, the loss as a function of w, a parabola. Each descent step is a
+# point on it: big steps where the slope is steep, smaller ones as the slope
+# flattens near the bottom, even though the learning rate never changed.
+# Right, the slope itself: dL/dw against w is a straight line through zero
+# at w*, and the points on it are the slopes the twins computed at each step
+# (autograd's crosses sit inside the hand-written circles: they coincide;
+# where the steps crowd together near the bottom, every few are marked).
+# The slope is negative left of w*, so w grows; each step is lr times the
+# slope, so the steps shrink as the points slide up the line to zero.
+#
+# The second figure is the loss gap L − L* on a log scale. Geometric
+# convergence is a straight line there, and it lies on the dashed line of
+# the theory, (λ/2)(w₀ − w*)² · (1 − lr·λ)²ᵗ. A run that diverges (try
+# `--lr 1.6`, where |1 − lr·λ| > 1) is framed by its steps before the loss
+# blew up, and an arrow shows where it went from there.
 
 # %%
 from toolkit.landscape import drawable_part
@@ -183,9 +245,19 @@ margin = 0.35 * (high - low) + 0.1
 weights = torch.linspace(low - margin, high + margin, 301, dtype=run.dtype, device=run.device)
 one = torch.ones(1, dtype=run.dtype, device=run.device)
 curve = loss_on_plane(by_autograd, twins.torch_loss, x, y, center=0 * one, d1=one, d2=None, alphas=weights)
-losses_manual, losses_autograd = history.path_losses()
+slope_curve = 2 * (weights * (x * x).mean() - (x * y).mean())    # dL/dw = 2/N Σ (w·x − y)·x, over the grid
 run.save(plots.loss_vs_weight(weights, curve, history.path_manual[:, 0], history.path_autograd[:, 0],
                               losses_manual, losses_autograd, best=best_w, diverged_at=history.diverged_at_step,
-                              title=f"Gradient descent on L(w), lr = {history.lr:g}"), "loss_vs_w")
-run.save(plots.loss_curves(history, title=f"Loss per step, lr = {history.lr:g}"), "loss_curve")
+                              title=f"Gradient descent on L(w), lr = {history.lr:g}",
+                              slope_curve=slope_curve, manual_slopes=slopes_by_hand,
+                              autograd_slopes=slopes_by_autograd,
+                              slope_label=f"dL/dw = λ·(w − w*), λ = {curvature:.3f}",
+                              slope_title="The slope dL/dw: a straight line through 0 at w*"),
+         "loss_vs_w")
+start_gap = curvature / 2 * (history.path_manual[0, 0].item() - best_w) ** 2     # (λ/2)(w₀ − w*)²
+run.save(plots.loss_gap_curves({f"lr = {history.lr:g}": history}, best_loss,
+                               theory={f"lr = {history.lr:g}": (start_gap, factor)},
+                               title=f"Loss gap L − L* per step, lr = {history.lr:g}\n"
+                                     f"measured ×{measured.mean().item():.4g} per step, theory ×{factor:.4g}"),
+         "loss_gap")
 run.finish()

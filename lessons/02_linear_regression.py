@@ -85,41 +85,105 @@ same = all(torch.equal(p, q) for p, q in zip(by_hand.parameters(), end_by_loop))
 print(f"the recorded loop ends where ours did: {same}")
 
 # %% [markdown]
-# ## The bottom of the valley
+# ## The bottom of the valley, and why we stopped short of it
 # For linear regression the lowest point can also be computed directly, by
 # least squares. It tells us how close gradient descent came.
 
 # %%
-design = torch.cat([x, torch.ones_like(x)], dim=1)
-best = torch.linalg.lstsq(design, y).solution.flatten().tolist()
-print(f"least squares: w* = {best[0]:.4f}, b* = {best[1]:.4f}")
+design = torch.cat([x, torch.ones_like(x)], dim=1)                # (N, 2): the columns x and 1
+best = torch.linalg.lstsq(design, y).solution.flatten()          # (w*, b*)
+best_loss = ((design @ best - y.flatten()) ** 2).mean().item()   # L* = L(w*, b*)
+start, end = history.path_manual[0], history.path_manual[-1]
+print(f"least squares: w* = {best[0].item():.4f}, b* = {best[1].item():.4f}, L* = {best_loss:.6f}")
+print(f"distance to (w*, b*): {(start - best).norm().item():.4f} at the start, "
+      f"{(end - best).norm().item():.4f} after {history.steps} steps (loss {history.final_loss_manual:.6f})")
+
+# %% [markdown]
+# The walk did not reach the bottom. The reason is the shape of the
+# valley: it is **narrow**. Across it the walls are steep, along its floor the
+# loss hardly changes. The curvature in each direction is measured by the
+# Hessian, the matrix of second derivatives; its eigenvalues λ are the
+# curvatures along the valley's two axes, and here they differ a lot. Their
+# ratio κ = λmax / λmin, the *condition number*, says how narrow the valley is.
+#
+# A step of gradient descent keeps (1 − lr·λ) of the distance to the
+# minimum along each axis. The learning rate must stay below 2/λmax or the
+# steep walls throw the path out (lesson 03), and with such a learning rate
+# the shallow axis keeps nearly all of its distance at every step. So the
+# path drops quickly to the valley floor and then crawls along it. Lesson 03
+# measures this and chooses the learning rate from these eigenvalues.
+
+# %%
+from toolkit.landscape import hessian
+
+H = hessian(by_autograd, twins.torch_loss, x, y)                 # (2, 2), the same at every (w, b)
+curvatures = torch.linalg.eigvalsh(H)                             # ascending: λmin, λmax
+low, high = curvatures.tolist()
+keep = 1 - run.lr * low
+print(f"Hessian eigenvalues λmin = {low:.4f}, λmax = {high:.4f}: condition number κ = {high / low:.2f}")
+print(f"along the valley floor each step keeps 1 − lr·λmin = {keep:.4f} of the distance; "
+      f"after {history.steps} steps {keep ** history.steps:.3f} of it is left")
+
+# %% [markdown]
+# ## Why the valley lies diagonally, and how centring x straightens it
+# For this model the Hessian is
+#
+#     H = 2/N [[Σ x², Σ x], [Σ x, N]]
+#
+# Its off-diagonal entry Σ x couples w and b: our x lies between −1 and 3,
+# mostly positive, so a larger w raises every prediction and b has to come
+# down to make up for it. That is why the valley runs diagonally across the
+# (w, b) plane. Subtract the mean from x first, and Σ x = 0: the Hessian
+# becomes diagonal, the valley's axes line up with w and b, and (here) the
+# two curvatures come close, so the valley is much less narrow. Centring
+# (and scaling) the inputs is a cheap and standard way to make a problem
+# easier for gradient descent.
+
+# %%
+def rounded(matrix):
+    return [[round(v, 4) + 0.0 for v in row] for row in matrix.tolist()]   # + 0.0: no "-0.0"
+
+
+centred = x - x.mean()
+H_centred = hessian(by_autograd, twins.torch_loss, centred, y)
+low_c, high_c = torch.linalg.eigvalsh(H_centred).tolist()
+print(f"x as it is: H = {rounded(H)}, κ = {high / low:.2f}")
+print(f"x centred:  H = {rounded(H_centred)}, κ = {high_c / low_c:.2f}")
 
 # %% [markdown]
 # ## The landscape, exactly
 # With only two parameters no approximation is needed: the flat parameter
 # vector *is* (w, b), so a grid over the plane gives the true loss at every
-# point. The path starts on a steep wall, turns, and runs along the valley
-# floor, because each step follows the local slope, not the straight line to
-# the minimum. A diverged run is framed by its steps before the loss blew
-# up (see `drawable_part`); an arrow shows where it went from there.
+# point. Both axes have the same scale, so you can see that every step,
+# which follows minus the gradient, crosses the contour lines at right
+# angles. The path starts on a steep wall, drops across the valley, and runs
+# along its floor, because each step follows the local slope, not the
+# straight line to the minimum. The twins coincide: autograd's cross sits
+# inside every hand-written circle (where the steps crowd together, the
+# line runs through all of them and every few are marked). A diverged run
+# is framed by its steps before the loss blew up (see `drawable_part`); an
+# arrow shows where it went from there. The loss curve shows the lowest
+# loss L* as a dotted line: the gap that is left.
 
 # %%
 from toolkit.landscape import drawable_part
 
 path = history.path_manual[:drawable_part(history)]   # (steps + 1, 2): the columns are w and b
-alphas, betas = grid_around(path, margin=0.25, include=torch.tensor([best], dtype=path.dtype, device=path.device))
+alphas, betas = grid_around(path, margin=0.25, include=best)
 eye = torch.eye(2, dtype=run.dtype, device=run.device)
 Z = loss_on_plane(by_autograd, twins.torch_loss, x, y, center=0 * eye[0], d1=eye[0], d2=eye[1],
                   alphas=alphas, betas=betas)
 run.save(plots.contour_with_paths(alphas, betas, Z, history.path_manual, history.path_autograd,
-                                  xlabel="weight w", ylabel="bias b", minimum=best,
+                                  xlabel="weight w", ylabel="bias b", minimum=best.tolist(),
                                   title=f"Loss over (w, b) and the descent path, lr = {history.lr:g}",
-                                  note="both twins take the same path", diverged_at=history.diverged_at_step),
+                                  note="the twins coincide: a cross in every circle",
+                                  diverged_at=history.diverged_at_step),
          "contour")
 losses_manual, _ = history.path_losses()
 run.save(plots.surface_with_path(alphas, betas, Z, history.path_manual, losses_manual,
                                  xlabel="weight w", ylabel="bias b", title="The loss surface, the 'mountain'",
                                  diverged_at=history.diverged_at_step),
          "surface")
-run.save(plots.loss_curves(history, title=f"Loss per step, lr = {history.lr:g}"), "loss_curves")
+run.save(plots.loss_curves(history, title=f"Loss per step, lr = {history.lr:g}", best_loss=best_loss),
+         "loss_curves")
 run.finish()

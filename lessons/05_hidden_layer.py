@@ -6,26 +6,41 @@
 # more parameters: here 2 → 16 → 16 → 2 with tanh, 354 numbers in all.
 # The recipe stays the same (random start, predict, measure the loss, follow
 # the gradient downhill, repeat), and the chain rule carries the gradient
-# back through every layer. Two things change: the loss is no longer a
-# simple bowl, and we can no longer draw it over all parameters at once.
+# back through every layer. Three things change: we must ask whether the
+# network has learned the moons or only our 200 points, the loss is no
+# longer a simple bowl, and we can no longer draw it over all parameters at
+# once. The training itself is plain gradient descent, as in lessons 01 to
+# 04; lesson 07 asks what momentum would add.
 
 # %%
 import torch
 
 from toolkit import data, lesson, manual, plots
-from toolkit.landscape import grid_around, loss_on_plane, pca_plane, project
+from toolkit.landscape import grid_around, loss_along_path, loss_on_plane, pca_plane, project
 from toolkit.twins import make_twins
 
-run = lesson.start("05_hidden_layer", steps=300, lr=0.5)
+run = lesson.start("05_hidden_layer", steps=400, lr=0.5)
 
 # %% [markdown]
 # ## Data and the twin networks
 # Each point belongs to class 0 or class 1. The network outputs two scores
 # (logits) per point; the cross-entropy loss turns them into probabilities
 # with a softmax and charges −log(probability of the right class).
+#
+# We draw 400 points and split them at random: the network learns from
+# 200 of them, and the other 200 are held out. It never trains on those,
+# so its loss there tells us how well it does on points it has not seen.
+# Both halves must be in the same coordinates: `two_moons` centres and
+# scales the 400 points together, before the split. (Drawing a second set
+# on its own would scale it by its own mean and spread, and that alone
+# shifts it by up to a tenth of the spread: in a trial with the default
+# seed, enough to nearly double the trained network's held-out loss.)
 
 # %%
-x, y = data.two_moons(n=200, noise=0.15, seed=run.seed, device=run.device, dtype=run.dtype)
+points, labels = data.two_moons(n=400, noise=0.15, seed=run.seed, device=run.device, dtype=run.dtype)
+order = torch.randperm(400, generator=torch.Generator().manual_seed(run.seed)).to(run.device)   # CPU: same split everywhere
+x, y = points[order[:200]], labels[order[:200]]                       # the training half
+x_val, y_val = points[order[200:]], labels[order[200:]]               # held out
 twins = make_twins([2, 16, 16, 2], activation="tanh", loss=manual.CrossEntropyLoss(), seed=run.seed,
                    device=run.device, dtype=run.dtype)
 by_hand, by_autograd = twins.manual_net, twins.torch_net
@@ -48,26 +63,89 @@ print("parameters:", sum(p.numel() for p in by_hand.parameters()))
 run.check(twins, x, y)
 
 # %% [markdown]
-# ## Training with momentum
-# Plain gradient descent crawls along shallow valleys. Momentum keeps a
-# running velocity, `v ← 0.9·v + g`, and steps along it, `θ ← θ − lr·v`:
-# consistent directions build up speed while zigzags cancel out. Our SGD
-# implements it exactly as torch.optim.SGD does, and both twins use it.
+# ## Training with plain gradient descent
+# Every step both twins compute the loss on all 200 training points,
+# backpropagate, and move every parameter against its gradient,
+# θ ← θ − lr · dL/dθ, with lr = 0.5. At the start the largest curvature
+# of this loss is λmax ≈ 1.4 (lesson 03's `largest_stable_lr` finds it,
+# and lesson 07 uses it), so lesson 03's limit is lr < 2/λmax ≈ 1.4, and
+# 0.5 stays well inside it.
 
 # %%
-history = run.train(twins, x, y, momentum=0.9)
-with torch.no_grad():
-    accuracy = (by_autograd(x).argmax(dim=1) == y).double().mean().item()
-print(f"training accuracy: {accuracy:.1%}")
+history = run.train(twins, x, y)
+
+
+def accuracy(inputs, labels):
+    with torch.no_grad():
+        return (by_autograd(inputs).argmax(dim=1) == labels).double().mean().item()
+
+
+train_accuracy, val_accuracy = accuracy(x, y), accuracy(x_val, y_val)
+print(f"right: {train_accuracy:.1%} of the training points, {val_accuracy:.1%} of the held-out points")
 
 # %% [markdown]
+# ## The loss on points the network has not seen
+# Training recorded the parameters after every step, so we can go back and
+# ask what the loss on the held-out points was at each of them. The model
+# itself is never touched: `torch.func.functional_call` runs `by_autograd`
+# with parameters we hand it, here those of the start,
+
+# %%
+from torch.func import functional_call
+
+from toolkit.parameters import unflatten
+
+start = unflatten(history.path_manual[0], dict(by_autograd.named_parameters()))
+with torch.no_grad():
+    print(f"held-out loss at the start: {twins.torch_loss(functional_call(by_autograd, start, (x_val,)), y_val):.4f}")
+
+# %% [markdown]
+# and `loss_along_path` does the same at every recorded step at once
+# (`torch.func.vmap` over the path). We evaluate both twins' paths.
+
+# %%
+val_manual = loss_along_path(by_autograd, twins.torch_loss, x_val, y_val, history.path_manual)
+val_autograd = loss_along_path(by_autograd, twins.torch_loss, x_val, y_val, history.path_autograd)
+train_losses, _ = history.path_losses()
+finite = torch.isfinite(val_manual)
+print(f"at the end: training loss {train_losses[-1]:.4f}, held-out loss {val_manual[-1].item():.4f}")
+if finite.any():
+    best = int(torch.where(finite, val_manual, torch.inf).argmin())
+    if best < len(val_manual) - 1:
+        print(f"the held-out loss was lowest at step {best}, {val_manual[best].item():.4f}, and rose after it")
+    else:
+        print("the held-out loss is lowest at the end: still falling")
+run.save(plots.train_validation_losses(
+    history, val_manual, val_autograd, title=f"Training and held-out loss, lr = {history.lr:g}",
+    caption="held-out loss evaluated along each twin's path; the twins coincide"), "losses")
+
+# %% [markdown]
+# The training loss falls at every step. The held-out loss falls as well,
+# apart from a slight rise on the plateau after the first steps (steps 15
+# to 30 with the default seed), but not as far: it ends about three times
+# higher, 0.025 against 0.008. The network is surer about the points it was
+# fitted to than about new ones. This gap between the loss on the training
+# data and on new data is what a score on the training data alone would
+# hide. Here the held-out loss is still falling at the end, so more steps
+# would still help. Trained long enough, a network can start to fit the
+# noise of its own points instead of the shape of the moons: then the
+# held-out loss turns and rises while the training loss keeps falling
+# (overfitting), and the figure marks where it turned.
+#
 # ## A landscape through 354 dimensions
 # We cannot draw a loss over 354 parameters, but we can draw it over a
-# plane. A random plane would miss the path entirely. Instead, principal
-# component analysis finds the two directions along which the parameters
-# moved the most during training; the plane through the final parameters
-# spanned by those two directions holds most of the path. We project the
-# path onto it and evaluate the true loss at every grid point of the plane.
+# plane. Principal component analysis finds the two directions along which
+# the parameters moved the most during training; the plane through the
+# final parameters spanned by those two directions holds most of the path.
+# We project the path onto it and evaluate the true loss at every grid
+# point of the plane.
+#
+# "Most of the path" is not all of it. A point of the path that is off the
+# plane is drawn at its projection, and the contour there is the loss at
+# the projection, not at the point. So each circle on the path is filled
+# with the loss the network really had at that step, on the same colour
+# scale as the contours: where the fill and the contour under it differ,
+# the path was off the plane. We check the start by hand.
 #
 # A diverged run gets the plane of its steps before the loss blew up (see
 # `drawable_part`). If it blew up at once there is no path to fit a plane
@@ -81,7 +159,7 @@ plane = pca_plane(history.path_manual[:shown])
 part = "the path" if shown == len(history.path_manual) else f"the path up to step {shown - 1}"
 xlabel = f"PC1 ({plane.explained[0]:.0%} of the path's variance)"
 ylabel = f"PC2 ({plane.explained[1]:.0%})"
-title = f"Loss on the PCA plane ({plane.captured:.0%} of {part} lies in it)"
+title = f"PCA plane: holds {plane.captured:.1%} of {part}"
 note = None
 if shown > 1:
     print(f"the plane holds {plane.captured:.1%} of {part} "
@@ -94,12 +172,77 @@ else:
         blew_up += f"\n(the run diverged at step {history.diverged_at_step})"
     note = f"{blew_up}:\nno path to fit a plane to, so this\nplane runs along two parameter axes"
     print(f"{blew_up}: no path to fit a plane to".replace("\n", " "))
+run.record("plane", {"kind": "pca", "explained_variance": list(plane.explained), "off_plane": 1 - plane.captured})
 manual_xy = project(history.path_manual, plane.center, plane.d1, plane.d2)
 autograd_xy = project(history.path_autograd, plane.center, plane.d1, plane.d2)
 alphas, betas = grid_around(manual_xy[:shown], margin=0.2)
 Z = loss_on_plane(by_autograd, twins.torch_loss, x, y, plane.center, plane.d1, plane.d2, alphas=alphas, betas=betas)
-run.save(plots.path_on_plane(alphas, betas, Z, manual_xy, autograd_xy, history,
-                             xlabel=xlabel, ylabel=ylabel, title=title, note=note),
+
+# The check: the loss at the start itself, and at its projection, the point drawn under the start square.
+a0, b0 = manual_xy[0]
+under_start = loss_on_plane(by_autograd, twins.torch_loss, x, y, plane.center, plane.d1, plane.d2,
+                            alphas=a0.reshape(1), betas=b0.reshape(1)).item()
+off_by = (history.path_manual[0] - (plane.center + a0 * plane.d1 + b0 * plane.d2)).norm().item()
+print(f"start: true loss {train_losses[0]:.4f}; the plane's loss under the start square {under_start:.4f} "
+      f"(the start lies {off_by:.3g} from the plane)")
+where = f"the start lies {off_by:.2g} off the plane" if shown > 1 else "the plane goes through the start"
+start_check = (f"under the start square the left plane's loss is {under_start:.2f}; the true loss at the start "
+               f"is {train_losses[0]:.2f} ({where})")
+
+# %% [markdown]
+# With the default seed the plane holds 99.5% of the path, and the fills
+# match the contours everywhere except over the first few steps: under the
+# start square the plane reads 0.39, while the network's loss at the start
+# was 0.69. The first steps are off the plane (the start lies about 1 away
+# from it), and there the picture flatters them.
+#
+# ## Why not a random plane?
+# The other common picture (Li et al., 2018) takes two *random* directions
+# through the final point instead. To compare layers of different sizes
+# fairly, each direction is scaled filter by filter: every row of a weight
+# direction (the weights into one unit) gets the length of that unit's real
+# weights, and the biases get no direction at all. `filter_normalized_plane`
+# builds such a plane; we draw it in plain distance units, like the PCA
+# plane, over a square that reaches a little past the start in every
+# direction.
+#
+# In 354 dimensions a random direction is nearly perpendicular to any
+# given one. Two directions that treat every parameter alike would hold
+# about 2/354 ≈ 0.6% of the path. Filter normalisation does not treat them
+# alike: it gives a large share of each direction to the 32 weights of the
+# first layer and the 32 of the last, which is where this path moved most,
+# so it catches more: 9% with the default seed, and anywhere from under 1%
+# to about 15% for other draws of the directions, typically a few percent.
+# Still, a path that ends about 5.5 away from where it started projects
+# onto a short stub beside its end, and the true losses in its circles have
+# little to do with the contours under them. A random plane shows the shape
+# of the loss around one point, not how training got there.
+
+# %%
+from toolkit.landscape import filter_normalized_plane
+
+end = plane.center
+generator = torch.Generator().manual_seed(run.seed)        # on the CPU: the same directions on every device
+random_plane = filter_normalized_plane(by_autograd, generator, center=end, path=history.path_manual[:shown])
+u1, u2 = random_plane.d1 / random_plane.d1.norm(), random_plane.d2 / random_plane.d2.norm()
+if shown > 1:
+    print(f"the random plane holds {random_plane.captured:.2%} of {part}; the PCA plane {plane.captured:.1%}")
+radius = (history.path_manual[:shown] - end).norm(dim=1).max().item()
+half = 1.2 * radius if radius > 0 else 1.0
+axis = torch.linspace(-half, half, 61, dtype=run.dtype, device=run.device)
+random_panel = {
+    "alphas": axis, "betas": axis,
+    "Z": loss_on_plane(by_autograd, twins.torch_loss, x, y, end, u1, u2, alphas=axis, betas=axis),
+    "manual_path": project(history.path_manual, end, u1, u2),
+    "autograd_path": project(history.path_autograd, end, u1, u2),
+    "xlabel": "random direction 1 (filter-normalised)", "ylabel": "random direction 2",
+    "title": f"Random plane: holds {random_plane.captured:.1%} of {part}" if shown > 1 else "Random plane, same point",
+}
+run.save(plots.path_on_plane(alphas, betas, Z, manual_xy, autograd_xy, history, xlabel=xlabel, ylabel=ylabel,
+                             title=title, note=note, path_losses=train_losses, second=random_panel,
+                             caption="both twins' paths coincide (a cross in every circle); "
+                                     "circle fill: the true loss at that step, on the contours' scale\n"
+                                     + start_check),
          "pca_landscape")
 
 # %% [markdown]
@@ -118,6 +261,8 @@ if history.diverged:
     when = f"after diverging at step {history.diverged_at_step}"
 else:
     when = f"after {history.steps} step{'s' if history.steps != 1 else ''}"
-run.save(plots.decision_regions(probability_of_class_1, x, y, title=f"Decision regions {when} ({accuracy:.0%} right)"),
+run.save(plots.decision_regions(probability_of_class_1, x, y,
+                                title=f"Decision regions {when}\n({train_accuracy:.1%} of the training points "
+                                      f"right, {val_accuracy:.1%} of the held-out ones)"),
          "decision_regions")
 run.finish()

@@ -43,7 +43,7 @@ def test_run_writes_figures_and_summary(tmp_path):
     assert summary["diverged"] is False and summary["diverged_at_step"] is None
     assert summary["max_abs_grad_diff"] <= 1e-12
     assert sorted(summary["figures"]) == sorted(p.name for p in folder.iterdir() if p.name != "summary.json")
-    assert {"loss_vs_w.png", "loss_vs_w.svg", "loss_curve.png", "loss_curve.svg"} <= set(summary["figures"])
+    assert {"loss_vs_w.png", "loss_vs_w.svg", "loss_gap.png", "loss_gap.svg"} <= set(summary["figures"])
     assert not list(tmp_path.rglob("*.tmp")), "temporary files left behind"
 
 
@@ -84,7 +84,7 @@ def test_ctrl_c_leaves_no_files(tmp_path, monkeypatch, capsys):
 
 
 BAD_INPUT = [
-    (["run", "9"], "unknown lesson '9'"),
+    (["run", "99"], "unknown lesson '99'"),
     (["run", "one"], "unknown lesson 'one'"),
     (["check", "42"], "unknown lesson '42'"),
     (["run", "1", "--lr", "-0.1"], "--lr: must be a finite number > 0"),
@@ -157,10 +157,10 @@ def test_read_only_out_is_refused(tmp_path, capsys):
 
 
 def test_subprocess_bad_input_has_no_traceback():
-    result = toolkit("run", "7", "--quiet")
+    result = toolkit("run", "77", "--quiet")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
-    assert "unknown lesson '7'" in result.stderr
+    assert "unknown lesson '77'" in result.stderr
 
 
 # --------------------------------------------------------------------------- lessons that go wrong
@@ -237,7 +237,7 @@ def test_rerunning_with_fewer_formats_leaves_no_stale_files(tmp_path):
     assert toolkit("run", "1", "--steps", "2", "--quiet", "--format", "png,svg", "--out", str(tmp_path)).returncode == 0
     assert toolkit("run", "1", "--steps", "2", "--quiet", "--out", str(tmp_path)).returncode == 0
     names = sorted(p.name for p in (tmp_path / "01_one_weight").iterdir())
-    assert names == ["loss_curve.png", "loss_vs_w.png", "summary.json"]
+    assert names == ["loss_gap.png", "loss_vs_w.png", "summary.json"]
     assert [p.name for p in tmp_path.iterdir()] == ["01_one_weight"]
 
 

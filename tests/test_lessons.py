@@ -12,10 +12,14 @@ from toolkit.options import Options
 
 LESSONS = catalogue.lesson_files()
 EXPECTED_FIGURES = {
-    "01_one_weight": {"loss_vs_w.png", "loss_curve.png"},
+    "01_one_weight": {"loss_vs_w.png", "loss_gap.png"},
     "02_linear_regression": {"contour.png", "surface.png", "loss_curves.png"},
-    "03_learning_rate": {"lr_paths.png", "lr_losses.png"},
-    "05_hidden_layer": {"pca_landscape.png", "decision_regions.png"},
+    "03_learning_rate": {"lr_paths.png", "lr_loss_gap.png"},
+    "04_three_weights": {"weight_slices.png", "weights.png"},
+    "05_hidden_layer": {"pca_landscape.png", "losses.png", "decision_regions.png"},
+    "06_sgd": {"sgd_paths.png", "sgd_losses.png", "gradient_variance.png"},
+    "07_momentum": {"momentum_paths.png", "momentum_rates.png", "effective_step.png"},
+    "08_initialisation": {"activations.png", "gradient_flow.png", "init_losses.png"},
 }
 
 
@@ -71,9 +75,9 @@ def test_figures_exist_and_are_not_blank(runs, name):
 def test_lesson_03_finds_the_stability_limit_and_shows_every_regime(runs):
     _, results = runs
     histories = results["03_learning_rate"].histories
-    assert list(histories) == ["too small", "good", "oscillating", "diverging"]
+    assert list(histories) == ["no zigzag", "fastest", "oscillating", "diverging"]
     assert histories["diverging"].diverged and not histories["oscillating"].diverged
-    assert histories["good"].final_loss_manual < histories["too small"].final_loss_manual
+    assert histories["fastest"].final_loss_manual < histories["no zigzag"].final_loss_manual
     losses = np.array(histories["oscillating"].loss_manual)
     assert (np.diff(losses) < 0).all()            # oscillating but still converging
     path = histories["oscillating"].path_manual

@@ -15,7 +15,13 @@ Where the plane comes from:
   exact loss over (w, b), nothing is lost;
 * a bigger model: ``pca_plane`` fits the plane that best holds the recorded
   descent path (Li et al., "Visualizing the Loss Landscape of Neural Nets",
-  2018), and ``project`` puts the path into its (a, b) coordinates.
+  2018), and ``project`` puts the path into its (a, b) coordinates;
+* around one point: ``filter_normalized_plane`` draws two random directions
+  scaled like the weights (the same paper), which show the shape of the loss
+  there but hold almost none of a path.
+
+``loss_along_path`` evaluates the loss at every point of a recorded path,
+for example on held-out data.
 
 All parameter vectors use the order of ``model.named_parameters()``;
 ``toolkit.parameters.flatten`` and ``unflatten`` convert between the two
@@ -444,3 +450,161 @@ def largest_stable_lr(model: torch.nn.Module, loss_fn: LossFn, x: Tensor, y: Ten
     lambda_max = float(eigenvalues[-1])
     lr_max = 2.0 / lambda_max if lambda_max > 0 else math.inf
     return lr_max, eigenvalues
+
+
+# --------------------------------------------------------------------------
+# The loss along a recorded path, and a random plane for comparison
+# --------------------------------------------------------------------------
+
+@torch.no_grad()
+def loss_along_path(model: torch.nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, path: Tensor,
+                    chunk_size: int = 64) -> Tensor:
+    """The loss of ``model`` on (x, y) at every point of a recorded path.
+
+    path: (T, P) parameter vectors in ``model.named_parameters()`` order
+    returns: (T,), entry t = loss(theta_t) on (x, y)
+
+    For example the loss on held-out data along a training run, evaluated
+    after the fact. Like ``loss_on_plane``: ``functional_call`` swaps each
+    theta in for one call, ``vmap`` evaluates ``chunk_size`` of them at once,
+    and the model (parameters and buffers) is left as it was. A point that is
+    not finite (a diverged run's tail) gives NaN or inf, not an error.
+    """
+    num_params = sum(p.numel() for p in model.parameters())
+    if path.dim() != 2 or path.shape[1] != num_params:
+        raise ValueError(f"loss_along_path: path must be (T, {num_params}), got {tuple(path.shape)}")
+    if chunk_size < 1:
+        raise ValueError(f"loss_along_path: chunk_size must be >= 1, got {chunk_size}")
+    loss_of = _loss_at(model, loss_fn, x, y)  # (P,) -> ()
+    with buffers_kept(model):
+        losses = [vmap_or_loop(loss_of, path[start:start + chunk_size])
+                  for start in range(0, path.shape[0], chunk_size)]
+    return torch.cat(losses) if losses else path.new_zeros(0)
+
+
+@dataclass(frozen=True, eq=False)
+class FilterNormalizedPlane:
+    """The plane center + a * d1 + b * d2 along two random filter-normalised directions.
+
+    center:    (P,) the point the plane goes through
+    d1, d2:    (P,) orthogonal, NOT unit length: each weight row of d1 has the
+               length of the matching row of the weights at center, biases 0
+    explained: fraction of the path's variance (about its mean) along d1, d2
+               ((0, 0) without a path)
+    captured:  fraction of the path's squared distance from center that lies
+               in the plane (1.0 without a path); compare ``PCAPlane.captured``
+    """
+
+    center: Tensor
+    d1: Tensor
+    d2: Tensor
+    explained: tuple[float, float]
+    captured: float
+
+
+def filter_normalized_direction(model: torch.nn.Module, generator: torch.Generator,
+                                center: Tensor | None = None) -> Tensor:
+    """One random direction, scaled filter by filter like the weights (Li et al. 2018).
+
+    center: (P,) the parameters to scale by, in ``model.named_parameters()``
+            order; default: the model's own parameters
+    returns: (P,) on center's device, in its dtype
+
+    For every weight W (a parameter with two or more dimensions, e.g. a
+    Linear weight of shape (out, in)) draw G with the same shape, entries
+    N(0, 1), and rescale each row, one output unit's filter, to the length
+    of the matching row of W:
+
+        D_i = G_i * ||W_i|| / ||G_i||       (rows i = 0 .. out - 1)
+
+    A bias (a parameter with fewer than two dimensions) gets D = 0. So a step
+    of 1 along D changes every unit's incoming weights by as much as they
+    are long, whatever the scale of the layer: a network whose weights are
+    all ten times larger gets a ten times longer direction, and its plane
+    looks the same. G is drawn on the CPU, in float64, from ``generator``
+    (a seeded ``torch.Generator()``), and only then moved to center's device
+    and dtype, so a seed gives the same direction on every device.
+    """
+    if generator.device.type != "cpu":
+        raise ValueError(f"filter_normalized_direction: the generator must be on the CPU, got {generator.device}")
+    like = _parameters(model)
+    if center is None:
+        center = flatten(like)
+    num_params = sum(p.numel() for p in like.values())
+    if tuple(center.shape) != (num_params,):
+        raise ValueError(f"filter_normalized_direction: center must have shape ({num_params},), "
+                         f"got {tuple(center.shape)}")
+    pieces = []
+    for name, weight in unflatten(center, like).items():
+        if weight.dim() < 2:                                 # a bias: no filter to scale by
+            pieces.append(torch.zeros_like(weight).reshape(-1))
+            continue
+        rows = weight.reshape(weight.shape[0], -1)           # (out, fan_in): one filter per row
+        g = torch.randn(rows.shape, generator=generator, dtype=torch.float64).to(rows)
+        g = g * (rows.norm(dim=1, keepdim=True) / g.norm(dim=1, keepdim=True))
+        pieces.append(g.reshape(-1))
+    return torch.cat(pieces)
+
+
+def _plane_measures(path: Tensor | None, center: Tensor, d1: Tensor, d2: Tensor) -> tuple[tuple[float, float], float]:
+    """(explained, captured) of a path for the plane center + span(d1, d2), d1 and d2 orthogonal.
+
+    explained_k = ||M u_k||^2 / ||M||_F^2 with M the path minus its mean and
+    u_k = d_k / ||d_k||; captured = sum_t ||proj_t||^2 / sum_t ||theta_t - center||^2,
+    proj_t the orthogonal projection of theta_t - center onto span(d1, d2).
+    """
+    if path is None:
+        return (0.0, 0.0), 1.0
+    units = [d / d.norm() for d in (d1, d2)]
+    spread = path - path.mean(dim=0)
+    total_variance = spread.pow(2).sum()
+    if total_variance > 0:
+        explained = tuple(float((spread @ u).pow(2).sum() / total_variance) for u in units)
+    else:
+        explained = (0.0, 0.0)
+    offsets = path - center
+    in_plane = sum((offsets @ u).pow(2).sum() for u in units)      # u1, u2 orthonormal
+    total = offsets.pow(2).sum()
+    captured = float(in_plane / total) if total > 0 else 1.0
+    return explained, captured
+
+
+def filter_normalized_plane(model: torch.nn.Module, generator: torch.Generator, *,
+                            center: Tensor | None = None, path: Tensor | None = None) -> FilterNormalizedPlane:
+    """A random plane through ``center`` along two filter-normalised directions (Li et al. 2018).
+
+    center: (P,) where the plane goes through and whose weights set the
+            scale; default: the model's parameters (e.g. the end of training)
+    path:   optional (T, P) descent path, to measure how much of it the
+            plane holds (``explained``, ``captured``)
+
+    d1 = D1, and d2 = D2 with its d1 component removed AFTER the scaling,
+
+        d2 = D2 - (D2 . d1 / d1 . d1) d1,
+
+    where D1, D2 come from two calls of ``filter_normalized_direction`` on
+    the same generator. So d1 and d2 are orthogonal; d1's rows have exactly
+    the weights' row lengths, and d2's rows have them before that last step,
+    which changes them only slightly (two random directions among P are
+    nearly orthogonal already: their cosine is about 1/sqrt(P)). Removing the
+    component before the scaling instead would leave d1 and d2 at an angle.
+
+    A random plane shows the loss around one point, not a path: most of a
+    path lies outside it. For two directions that weigh every coordinate
+    alike (isotropic Gaussians), the expected ``captured`` is 2/P. Filter
+    normalisation gives rows with few entries and large weights a larger
+    share of each direction, so where a path moved mostly in such rows (the
+    first and last layers of a small MLP) it catches more: a few percent
+    for lesson 05's 354 parameters, against 2/354 = 0.6%.
+    """
+    if center is None:
+        center = flatten(_parameters(model))
+    d1 = filter_normalized_direction(model, generator, center)
+    raw = filter_normalized_direction(model, generator, center)
+    if not d1.any():
+        raise ValueError("filter_normalized_plane: the weights at center are all zero; there is no scale to use")
+    d2 = raw - (raw @ d1) / (d1 @ d1) * d1
+    if path is not None and (path.dim() != 2 or path.shape[1] != center.shape[0]):
+        raise ValueError(f"filter_normalized_plane: path must be (T, {center.shape[0]}), got {tuple(path.shape)}")
+    explained, captured = _plane_measures(path, center, d1, d2)
+    return FilterNormalizedPlane(center=center, d1=d1, d2=d2, explained=explained, captured=captured)

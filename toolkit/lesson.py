@@ -118,7 +118,12 @@ class Lesson:
         self.histories: dict[str, History] = {}
         self.main: History | None = None
         self.figures: dict[str, bytes] = {}
+        self.extra: dict[str, object] = {}      # lesson-specific keys for summary.json, see record()
         self.finished = False
+        # Lessons use small tensors, for which a second CPU thread only adds waiting (several
+        # times slower on a busy machine); one thread also makes the figures' bytes the same
+        # whatever the number of cores.
+        torch.set_num_threads(1)
         print(f"{self.title}  [device {self.device}, {dtype_name(self.dtype)}, seed {self.seed}]")
 
     def check(self, twins: Twins, x, y, first_layer: bool = False) -> None:
@@ -140,17 +145,20 @@ class Lesson:
         print(f"accumulation: two backward passes without zero_grad, manual vs autograd: {verdict} "
               f"(max |diff| {accumulation.max_abs_twin_diff:.1e})")
 
-    def train(self, twins: Twins, x, y, *, lr: float | None = None, label: str = "main", main: bool = True,
-              **options) -> History:
-        """Train both twins with this run's steps, seed and (unless given) learning rate.
+    def train(self, twins: Twins, x, y, *, lr: float | None = None, steps: int | None = None,
+              label: str = "main", main: bool = True, **options) -> History:
+        """Train both twins with this run's seed and (unless given) its steps and learning rate.
 
-        ``options`` go to ``toolkit.train.train``: ``optimizer=``, its
-        options (``momentum=0.9``), ``scheduler=``, ``batch_size=``.
+        ``steps`` overrides the run's step count for this one run (a lesson
+        that counts in epochs, say). ``options`` go to ``toolkit.train.train``:
+        ``optimizer=``, its options (``momentum=0.9``), ``scheduler=``,
+        ``batch_size=``.
         """
         lr = self.lr if lr is None else lr
         if lr is None:
             raise ValueError(f"{self.name}: no learning rate given to run.train and none set for the lesson")
-        history = train(twins, x, y, steps=self.steps, lr=lr, seed=self.seed, quiet=self.quiet,
+        steps = self.steps if steps is None else steps
+        history = train(twins, x, y, steps=steps, lr=lr, seed=self.seed, quiet=self.quiet,
                         desc=f"{self.name} lr={lr:.3g}", **options)
         self.histories[label] = history
         if main:
@@ -188,11 +196,21 @@ class Lesson:
         if pyplot is not None:
             pyplot.close(fig)
 
+    def record(self, key: str, value) -> None:
+        """Add ``key: value`` to summary.json, for a number this lesson alone computes.
+
+        ``value`` must be plain JSON (numbers, strings, lists, dicts, None),
+        e.g. ``run.record("plane", {"kind": "pca", "off_plane": 0.03})``.
+        Recording a key again replaces its value; the standard keys
+        (``lesson``, ``steps``, ``final_loss``, ...) cannot be replaced.
+        """
+        self.extra[key] = value
+
     def summary(self) -> dict:
         main = self.main
         if main is None:
             raise RuntimeError(f"{self.name}: the lesson never called run.train(...)")
-        return {
+        standard = {
             "lesson": self.name,
             "title": self.title,
             "device": str(self.device),
@@ -214,6 +232,10 @@ class Lesson:
                 for label, h in self.histories.items()
             ],
         }
+        clash = sorted(set(self.extra) & set(standard))
+        if clash:
+            raise ValueError(f"{self.name}: run.record cannot replace the standard summary key(s) {clash}")
+        return {**standard, **self.extra}
 
     def finish(self) -> None:
         """Write the figures and summary.json, replacing this lesson's folder as one unit, and say where.

@@ -1,0 +1,431 @@
+# %% [markdown]
+# # 07 · Momentum and Nesterov: a heavy ball in a long valley
+#
+# Lesson 03 found the catch in plain gradient descent: the learning rate
+# must suit the steepest direction of the valley, so along its gentle floor
+# the steps are tiny. Momentum gives the walker a memory. It keeps a running
+# velocity, the sum of past gradients with older ones fading, and steps
+# along that instead of along the newest gradient alone. Pushes that keep
+# pointing the same way add up; pushes that flip from wall to wall cancel.
+# We watch it on d2l's long narrow valley, work out exactly when it is
+# stable, tune it for lesson 03's valley, and then ask honestly what it buys
+# on a real network.
+
+# %%
+import math
+
+import torch
+
+from toolkit import data, lesson, manual, plots
+from toolkit.landscape import grid_around, largest_stable_lr, loss_on_plane
+from toolkit.twins import Twins, make_twins
+
+# lr: the one step size shared by the four runs of the paths figure; every other run sets its own.
+run = lesson.start("07_momentum", steps=200, lr=0.3)
+
+# %% [markdown]
+# ## A long, narrow valley, built as a network
+# d2l's optimisation chapter uses the function f(x₁, x₂) = 0.1·x₁² + 2·x₂²,
+# starting from (−5, −2): it is twenty times steeper across than along. We
+# want our two twins to compute it, so we dress it up as a network. Take
+# `Linear(2, 1)` without a bias: its weight *is* the point (x₁, x₂). Feed it
+# two inputs, (√0.2, 0) and (0, √4), both with target 0. Its predictions are
+# √0.2·x₁ and 2·x₂, and the mean squared error of the two is
+# (0.2·x₁² + 4·x₂²) / 2 = 0.1·x₁² + 2·x₂², exactly f. So every step the
+# hand-written network and its `torch.nn` twin take is a step on f, with
+# the gradient (0.2·x₁, 4·x₂) coming from backpropagation rather than from
+# a formula we typed in.
+
+# %%
+START = [-5.0, -2.0]
+valley_x = torch.tensor([[math.sqrt(0.2), 0.0], [0.0, math.sqrt(4.0)]], dtype=run.dtype, device=run.device)
+valley_y = torch.zeros(2, 1, dtype=run.dtype, device=run.device)
+
+
+def valley_twins():
+    """f as a network: Linear(2, 1) without a bias whose weight is set to the start, twinned afterwards."""
+    twins = make_twins([2, 1], bias=False, loss=manual.MSELoss(), seed=run.seed, device=run.device, dtype=run.dtype)
+    with torch.no_grad():
+        twins.manual_net[0].weight.copy_(torch.tensor([START], dtype=run.dtype, device=run.device))
+    return Twins.of(twins.manual_net, twins.manual_loss)      # the torch twin is built from the new weight
+
+
+valley = valley_twins()
+print(f"f(−5, −2) = 0.1·25 + 2·4 = {0.1 * 25 + 2 * 4:g}; the twins say "
+      f"{valley.manual_loss(valley.manual_net(valley_x), valley_y).item():g} (hand-written) and "
+      f"{valley.torch_loss(valley.torch_net(valley_x), valley_y).item():g} (torch.nn)")
+run.check(valley, valley_x, valley_y)
+
+# %% [markdown]
+# ## How curved is the valley?
+# As in lesson 03, the Hessian's eigenvalues are the curvatures along the
+# valley's axes. Here they are the two numbers in f's second derivatives,
+# 0.2 along x₁ and 4 across, but we let `torch.func` find them from the
+# network, as it would for any loss. Plain gradient descent needs
+# η < 2/λmax.
+
+# %%
+lr_limit, curvatures = largest_stable_lr(valley.torch_net, valley.torch_loss, valley_x, valley_y)
+curvatures = curvatures.tolist()
+lam_min, lam_max = curvatures
+print(f"curvatures: λmin = {lam_min:.4g} (along x₁), λmax = {lam_max:.4g} (across, x₂); "
+      f"condition number κ = {lam_max / lam_min:.4g}")
+print(f"plain gradient descent is stable for η < 2/λmax = {lr_limit:.4g}")
+
+# %% [markdown]
+# ## Plain gradient descent, and where it breaks
+# Along an axis of curvature λ one step multiplies the distance to the
+# minimum by (1 − ηλ). d2l's run, η = 0.4, multiplies x₁ by 0.92 (slow) and
+# x₂ by −0.6 (fast, flipping sign) per step. At η = 0.6 the factor across
+# the valley is 1 − 0.6·4 = −1.4: each step overshoots by more than it
+# corrects, and x₂ grows without end, while x₁ is still far from home.
+#
+# The recorded path holds every step, so after training we can read off
+# where each run stood after d2l's 20 steps.
+
+# %%
+def after(history, steps=20):
+    """(k, x₁, x₂): where a run stood after ``steps`` steps (or its last step, if it took fewer)."""
+    k = min(steps, history.steps)
+    return (k, *history.path_manual[k].tolist())
+
+
+def say_where(name, history, steps=20):
+    k, x1, x2 = after(history, steps)
+    print(f"{name}: after {k} steps (x₁, x₂) = ({x1:.6f}, {x2:.6f})")
+
+
+gd_04 = run.train(valley_twins(), valley_x, valley_y, lr=0.4, label="valley: plain GD, η = 0.4", main=False)
+say_where("plain GD, η = 0.4", gd_04)
+k = after(gd_04)[0]
+print(f"   the factors predict ({START[0] * (1 - 0.4 * lam_min) ** k:.6f}, {START[1] * (1 - 0.4 * lam_max) ** k:.6f})"
+      + ("; d2l prints (−0.943467, −0.000073)" if k == 20 else ""))
+gd_06 = run.train(valley_twins(), valley_x, valley_y, lr=0.6, label="valley: plain GD, η = 0.6", main=False)
+say_where("plain GD, η = 0.6", gd_06)
+
+# %% [markdown]
+# ## Momentum: a velocity that remembers
+# The heavy-ball method keeps a velocity v, starting at zero:
+#
+#     v ← β·v + g          (g: the gradient at the current point)
+#     θ ← θ − η·v
+#
+# With β = 0 this is plain gradient descent. With β = 0.5 the velocity is
+# g + 0.5·(the last g) + 0.25·(the one before) + …: a gradient that keeps
+# pointing the same way adds up to twice its size, while one that flips
+# sign every step mostly cancels. This is `torch.optim.SGD` with
+# `momentum=β` and `dampening=0`, and our `SGD` does the same sums in the
+# same order (`toolkit/optim.py`: the first step sets v to g itself, which
+# is what β·0 + g gives). d2l runs it at the very η = 0.6 that just blew
+# plain gradient descent away:
+
+# %%
+hb_06 = run.train(valley_twins(), valley_x, valley_y, lr=0.6, momentum=0.5,
+                  label="valley: heavy ball β = 0.5, η = 0.6", main=False)
+say_where("heavy ball β = 0.5, η = 0.6", hb_06)
+if after(hb_06)[0] == 20:
+    print("   d2l prints (0.007188, 0.002553)")
+
+# %% [markdown]
+# ## When is the heavy ball stable?
+# Follow one axis of curvature λ, with e the distance to the minimum along
+# it. The gradient there is λ·e, so v ← β·v + λ·e and e ← e − η·v. One step
+# is a linear map of the pair (e, η·v):
+#
+#     e   ←  (1 − ηλ)·e − β·(η·v)
+#     η·v ←       ηλ·e  + β·(η·v)
+#
+# The error shrinks when both eigenvalues r of this 2 × 2 matrix have
+# |r| < 1. They solve r² − (1 + β − ηλ)·r + β = 0, and working through that
+# quadratic (0 ≤ β < 1) gives the condition
+#
+#     0 < ηλ < 2 + 2β          (plain gradient descent, β = 0: ηλ < 2)
+#
+# Momentum raises the ceiling. At η = 0.6 the steep axis has ηλ = 2.4:
+# over 2, under 3. We let `torch.linalg` find the eigenvalues of that
+# matrix for each run and each curvature; the largest |r| is the factor
+# by which the error shrinks per step in the long run.
+
+# %%
+def step_matrix(lr, beta, curvature, nesterov=False):
+    """One step along an axis of curvature λ, as the map (e, η·v) -> (e, η·v) after the step.
+
+    Heavy ball: v ← βv + λe, e ← e − ηv. Nesterov (torch's form): the same v,
+    then e ← e − η(λe + βv), a step along the gradient plus the velocity once more.
+    """
+    a = lr * curvature
+    if nesterov:
+        return torch.tensor([[1 - a * (1 + beta), -beta ** 2], [a, beta]], dtype=torch.float64)
+    return torch.tensor([[1 - a, -beta], [a, beta]], dtype=torch.float64)
+
+
+def rate_per_step(lr, beta, nesterov=False):
+    """The factor by which the error shrinks per step in the long run: the largest |eigenvalue| over both axes."""
+    return max(torch.linalg.eigvals(step_matrix(lr, beta, lam, nesterov)).abs().max().item() for lam in curvatures)
+
+
+for name, lr, beta, history in [("plain GD", 0.4, 0.0, gd_04), ("plain GD", 0.6, 0.0, gd_06),
+                                ("heavy ball", 0.6, 0.5, hb_06)]:
+    factor = rate_per_step(lr, beta)
+    verdict = "stable" if lr * lam_max < 2 + 2 * beta else "UNSTABLE"
+    measured = (f"diverged at step {history.diverged_at_step}" if history.diverged
+                else f"distance after {history.steps} steps {history.path_manual[-1].norm().item():.2g}")
+    print(f"{name:10s} η = {lr}, β = {beta}: ηλmax = {lr * lam_max:.2f} against 2 + 2β = {2 + 2 * beta:.1f}: "
+          f"{verdict}; largest |r| = {factor:.4f}; the run: {measured}")
+print(f"with β = 0.5 the largest stable η is (2 + 2β)/λmax = {(2 + 2 * 0.5) / lam_max:.4g}")
+
+# %% [markdown]
+# ## Four ways down the same valley
+# Now one step size for four walkers: plain gradient descent, the heavy ball
+# with β = 0.5 and with β = 0.9, and Nesterov's momentum with β = 0.9.
+# Nesterov (in torch's form, `nesterov=True`) keeps the same velocity but
+# steps along the gradient plus β times the new velocity, roughly the
+# velocity one step ahead, so it brakes sooner when the slope turns. That
+# makes it more careful in steep directions: the same eigenvalue analysis
+# (the Nesterov matrix above) puts its ceiling at ηλ < (2 + 2β)/(1 + 2β),
+# only 1.36 for β = 0.9. With λmax = 4 that means η < 0.34, which is why
+# this comparison uses η = 0.3 and not d2l's 0.4.
+#
+# The rate per step predicts the race: a little momentum (β = 0.5) speeds
+# up the slow axis; a lot (β = 0.9) overshoots, and the ball rolls past the
+# minimum and back in wide loops, slower than plain descent. Nesterov's
+# braking keeps the same β = 0.9 in check.
+
+# %%
+ceiling = (2 + 2 * 0.9) / (1 + 2 * 0.9) / lam_max
+print(f"Nesterov, β = 0.9: η < (2 + 2β)/((1 + 2β)·λmax) = {ceiling:.4f}; its matrix gives largest |r| = "
+      f"{rate_per_step(0.98 * ceiling, 0.9, nesterov=True):.4f} at 0.98 of that and "
+      f"{rate_per_step(1.02 * ceiling, 0.9, nesterov=True):.4f} at 1.02")
+walkers = {
+    "plain GD": {},
+    "heavy ball β = 0.5": {"momentum": 0.5},
+    "heavy ball β = 0.9": {"momentum": 0.9},
+    "Nesterov β = 0.9": {"momentum": 0.9, "nesterov": True},
+}
+paths = {}
+for name, options in walkers.items():
+    paths[name] = run.train(valley_twins(), valley_x, valley_y, label=f"paths: {name}, η = {run.lr:g}",
+                            main=(name == "heavy ball β = 0.5"), **options)
+    factor = rate_per_step(run.lr, options.get("momentum", 0.0), options.get("nesterov", False))
+    k = min(50, paths[name].steps)
+    distance = paths[name].path_manual[k].norm().item()
+    print(f"   {name}: predicted factor per step {factor:.4f}; distance to the minimum after {k} steps {distance:.3g}")
+
+# %% [markdown]
+# ## The figure: four paths, and η = 0.6
+# The same exact loss contour in every panel (the weight is the point, so
+# nothing is projected), three panels so the paths do not hide each other.
+# Top left: a little momentum against none at the shared η. Top right:
+# a lot of momentum, heavy ball against Nesterov. Bottom: d2l's η = 0.6,
+# where plain gradient descent is thrown out of the valley across its steep
+# walls while the heavy ball with β = 0.5 zigzags but settles. Every path
+# is drawn twice, once per twin; they coincide.
+
+# %%
+# Plain GD in black, so it stands out where it shares the valley floor with the heavy ball.
+colors = dict(zip(walkers, [plots.RUN_COLORS[4], *plots.RUN_COLORS[:3]]))
+shown_runs = [*paths.values(), gd_06, hb_06]
+# Frame every point whose loss is at most three times the start's: a diverging run leaves through the edge.
+kept = []
+for history in shown_runs:
+    losses, _ = history.path_losses()
+    kept += [point for point, loss in zip(history.path_manual, losses) if loss <= 3 * losses[0]]
+alphas, betas = grid_around(torch.stack(kept), margin=0.08)
+eye = torch.eye(2, dtype=run.dtype, device=run.device)
+Z = loss_on_plane(valley.torch_net, valley.torch_loss, valley_x, valley_y, center=0 * eye[0], d1=eye[0], d2=eye[1],
+                  alphas=alphas, betas=betas)
+
+
+def panel(title, runs):
+    return {"title": title, "alphas": alphas, "betas": betas, "Z": Z,
+            "runs": [{"label": name, "color": colors[name], "manual_path": history.path_manual,
+                      "autograd_path": history.path_autograd, "diverged_at": history.diverged_at_step}
+                     for name, history in runs]}
+
+
+panels = [
+    panel(f"η = {run.lr:g}: no momentum, a little", [(name, paths[name]) for name in list(walkers)[:2]]),
+    panel(f"η = {run.lr:g}: a lot of momentum", [(name, paths[name]) for name in list(walkers)[2:]]),
+    panel("η = 0.6: GD diverges, momentum converges", [("plain GD", gd_06), ("heavy ball β = 0.5", hb_06)]),
+]
+run.save(plots.momentum_paths(panels, xlabel="x₁", ylabel="x₂",
+                              note=f"f(x₁, x₂) = 0.1·x₁² + 2·x₂²\nfrom (−5, −2), {run.steps} steps"),
+         "momentum_paths")
+
+# %% [markdown]
+# ## The best momentum for a valley
+# Back to lesson 03's linear regression, whose loss is a quadratic bowl with
+# curvatures λmin and λmax (condition number κ = λmax/λmin). Lesson 03's
+# "good" rate, η = 2/(λmin + λmax), is the best plain gradient descent can
+# do: the distance shrinks by (κ − 1)/(κ + 1) per step. For the heavy ball
+# the best pair (Polyak's) is
+#
+#     β* = ((√κ − 1)/(√κ + 1))²        η* = 4/(√λmax + √λmin)²
+#
+# and the distance then shrinks by √β* = (√κ − 1)/(√κ + 1) per step: κ is
+# replaced by its square root. A rate per step shows as a straight line
+# when the distance is on a log scale, so we measure the slope.
+#
+# One detail: at exactly these settings both roots r on each axis coincide
+# (the quadratic above has a double root), and a double root makes the
+# error behave like (a + b·t)·rᵗ, a straight line times a slowly growing
+# factor t. So we fit the slope of log(distance / t) over the late steps.
+
+# %%
+line_x, line_y = data.noisy_line(n=40, slope=-1.0, intercept=2.0, noise=0.5, x_range=(-1.0, 3.0),
+                                 seed=run.seed, device=run.device, dtype=run.dtype)
+
+
+def line_twins():
+    """Lesson 03's twins: Linear(1, 1) from the same random start every time."""
+    return make_twins([1, 1], loss=manual.MSELoss(), seed=run.seed, device=run.device, dtype=run.dtype)
+
+
+bowl = line_twins()
+_, bowl_curvatures = largest_stable_lr(bowl.torch_net, bowl.torch_loss, line_x, line_y)
+low, high = bowl_curvatures.tolist()
+kappa = high / low
+best_beta = ((math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)) ** 2
+best_lr = 4 / (math.sqrt(high) + math.sqrt(low)) ** 2
+theory = {"plain GD": (kappa - 1) / (kappa + 1), "heavy ball": math.sqrt(best_beta)}
+print(f"curvatures λmin = {low:.4f}, λmax = {high:.4f}, κ = {kappa:.4f}")
+print(f"plain GD:   η = 2/(λmin + λmax) = {2 / (low + high):.4f}, rate (κ − 1)/(κ + 1) = {theory['plain GD']:.4f}")
+print(f"heavy ball: η* = {best_lr:.4f}, β* = {best_beta:.4f}, rate √β* = {theory['heavy ball']:.4f}")
+run.check(bowl, line_x, line_y)
+
+design = torch.cat([line_x, torch.ones_like(line_x)], dim=1)
+best = torch.linalg.lstsq(design, line_y).solution.flatten()          # θ* = (w*, b*)
+# Below about this distance the path is rounding noise: the dtype's precision at the size of θ*.
+floor = 10 * torch.finfo(run.dtype).eps * max(best.norm().item(), 1.0)
+races = {
+    "plain GD": run.train(line_twins(), line_x, line_y, lr=2 / (low + high), label="bowl: plain GD, best η",
+                          main=False),
+    "heavy ball": run.train(line_twins(), line_x, line_y, lr=best_lr, momentum=best_beta,
+                            label="bowl: heavy ball, best η and β", main=False),
+}
+
+
+def fitted_rate(distances, double_root=False):
+    """exp(slope of log distance against step) over the later half of the steps well above the noise.
+
+    double_root: fit log(distance / t) instead, removing the factor t of a double root.
+    Returns (rate, first step, last step), or None when there are too few steps to fit.
+    """
+    clear = distances > 100 * floor
+    last = int(clear.long().argmin()) - 1 if not clear.all() else len(distances) - 1
+    first = max(last // 2, 1)
+    if last - first < 2:
+        return None
+    steps = torch.arange(first, last + 1, dtype=torch.float64)
+    values = distances[first:last + 1].double().log() - (steps.log() if double_root else 0)
+    slope = torch.linalg.lstsq(torch.stack([steps, torch.ones_like(steps)], dim=1), values[:, None]).solution[0]
+    return math.exp(slope.item()), first, last
+
+
+rate_runs = []
+for color, (name, history) in zip(plots.RUN_COLORS, races.items()):
+    manual_distance = (history.path_manual - best).norm(dim=1).cpu()
+    autograd_distance = (history.path_autograd - best).norm(dim=1).cpu()
+    fit = fitted_rate(manual_distance, double_root=(name == "heavy ball"))
+    settings = (f"η = {2 / (low + high):.3f}" if name == "plain GD"
+                else f"η* = {best_lr:.3f}, β* = {best_beta:.3f}")
+    entry = {"label": f"{name} ({settings})", "color": color, "manual": manual_distance, "autograd": autograd_distance,
+             "theory": theory[name], "anchor": 0, "fit": None, "measured": None}
+    if fit is None:
+        print(f"{name}: too few steps to measure a rate")
+    else:
+        measured, first, last = fit
+        entry.update(fit=(first, last), measured=measured, anchor=(first + last) // 2)
+        print(f"{name}: measured rate {measured:.4f} per step (steps {first}-{last}), theory {theory[name]:.4f} "
+              f"({(measured / theory[name] - 1):+.2%})")
+    rate_runs.append(entry)
+run.save(plots.distance_rates(rate_runs, floor=floor,
+                              title=f"Lesson 03's bowl, κ = {kappa:.2f}: the best step with and without momentum",
+                              note="dashed: the theoretical rate, drawn through the middle of the fitted steps"),
+         "momentum_rates")
+
+# %% [markdown]
+# ## A network: the same effective step
+# A gradient that stays the same, g, makes the velocity grow to
+# g·(1 + β + β² + …) = g/(1 − β). So on long, even stretches the heavy ball
+# moves like plain gradient descent with the step η/(1 − β), ten times η
+# for β = 0.9. An earlier version of lesson 05 trained this network with
+# η = 0.5 and β = 0.9, an effective step of 5, and credited momentum for the
+# speed. Was that momentum, or just a big step? A fair test compares
+# momentum with plain gradient descent at the same *effective* step, not at
+# the same η: here plain GD with η = 0.5 against β = 0.9 with η = 0.05, both
+# 0.5 in effect, and that old setting (η = 0.5, β = 0.9) beside them.
+#
+# The curvature at the start says which steps are safe: the stability
+# conditions above, with the network's λmax in place of the valley's.
+
+# %%
+x, y = data.two_moons(n=200, noise=0.15, seed=run.seed, device=run.device, dtype=run.dtype)
+
+
+def moons_twins():
+    return make_twins([2, 16, 16, 2], activation="tanh", loss=manual.CrossEntropyLoss(), seed=run.seed,
+                      device=run.device, dtype=run.dtype)
+
+
+moons = moons_twins()
+run.check(moons, x, y)
+moons_limit, moons_curvatures = largest_stable_lr(moons.torch_net, moons.torch_loss, x, y)
+moons_max = moons_curvatures[-1].item()
+print(f"at the start λmax = {moons_max:.3g}: plain GD needs η < 2/λmax = {moons_limit:.3g}; "
+      f"the heavy ball with β = 0.9 needs η < 3.8/λmax = {3.8 / moons_max:.3g}, "
+      f"an effective step up to {3.8 / moons_max / (1 - 0.9):.3g}; plain GD at η = 5 would start at "
+      f"ηλmax = {5 * moons_max:.2g}")
+settings = {
+    "plain GD, η = 0.5": {"lr": 0.5},
+    "heavy ball β = 0.9, η = 0.05": {"lr": 0.05, "momentum": 0.9},
+    "heavy ball β = 0.9, η = 0.5": {"lr": 0.5, "momentum": 0.9},
+}
+moons_runs = {}
+for name, options in settings.items():
+    history = run.train(moons_twins(), x, y, label=f"moons: {name}", main=False, **options)
+    moons_runs[name] = history
+    losses, _ = history.path_losses()
+    effective = options["lr"] / (1 - options.get("momentum", 0.0))
+    rises = sum(later > earlier for earlier, later in zip(losses, losses[1:]))
+    reached = next((f"from step {k}" for k, value in enumerate(losses) if value < 0.05), "never")
+    print(f"   {name} (effective step {effective:.2g}): final loss {losses[-1]:.4g}; "
+          f"below 0.05 {reached}; the loss rose on {rises} of {len(losses) - 1} steps")
+
+colors = dict(zip(settings, plots.RUN_COLORS))
+panels = [
+    {"title": "the same effective step η/(1 − β) = 0.5",
+     "runs": {name: (moons_runs[name], colors[name]) for name in list(settings)[:2]}},
+    {"title": "momentum at lesson 05's effective step, 5",
+     "runs": {name: (moons_runs[name], colors[name]) for name in (list(settings)[0], list(settings)[2])}},
+]
+run.save(plots.loss_curve_panels(panels, note=f"Plain GD with η = 5 is not drawn: it would start past its limit "
+                                              f"2/λmax = {moons_limit:.2f} (see the text)."), "effective_step")
+
+# %% [markdown]
+# ## What momentum buys
+# At the same effective step, 0.5, the two curves have the same shape: the
+# quick drop, the long plateau, the slow descent. Momentum is behind all the
+# way (its velocity needs about 1/(1 − β) = 10 steps to build up, and it
+# leaves the plateau later), reaching a loss of 0.05 some twenty steps after
+# plain gradient descent and ending a little higher. At the same effective
+# step it bought nothing; a ten times larger η would have done as well.
+#
+# Lesson 05's effective step 5 is much faster, but plain gradient descent
+# cannot simply copy it. With η = 5 it would start at ηλmax ≈ 7, far past
+# its limit of 2: the steep direction is thrown from wall to wall and grows
+# until the network has moved somewhere flatter. Such runs are erratic (the
+# loss can climb far above where it started) and so sensitive to the last
+# digit that even our two twins, whose gradients differ around the 17th
+# digit, drift apart (we tried: at η = 5 the loss leapt to about 13, and
+# after 200 steps the twins' weights differed by up to 7·10⁻⁴); that is why
+# it is not drawn. The heavy ball
+# takes the same effective step calmly, a few small wiggles in its first
+# twenty steps and never above where it started. At effective step
+# s = η/(1 − β) plain descent needs s·λ < 2, the heavy ball only
+# s·λ < 2(1 + β)/(1 − β), which is 38 for β = 0.9. In steep directions its velocity averages the flip-flopping
+# gradient away; along flat ones it adds the steady gradient up. That, and
+# not extra speed at a given effective step, is what momentum buys.
+
+# %%
+run.finish()

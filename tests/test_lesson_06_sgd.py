@@ -1,0 +1,173 @@
+"""Lesson 06, stochastic gradient descent: what the lesson claims about mini-batch gradients.
+
+* Over one epoch (a shuffled partition of the data into equal batches) the
+  mini-batch gradients average to the full gradient, by the hand-written
+  backward and by autograd alike.
+* The lesson's per-example gradients (torch.func) are each example's own
+  gradient, as the hand-written backward on that example alone gives it.
+* The variance of the mini-batch gradient, over batches drawn without
+  replacement, is sigma^2 / B * (N - B) / (N - 1), within sampling error;
+  at B = N it is exactly 0.
+* The lesson draws its figures. (That the twins agree at every step of every
+  run is tested with the other lessons, in test_lessons.py.)
+"""
+
+import json
+import math
+import runpy
+import sys
+
+import pytest
+import torch
+from helpers import close
+
+from toolkit import data, manual
+from toolkit.catalogue import lessons_folder
+from toolkit.parameters import flatten
+from toolkit.twins import make_twins
+
+LESSON = lessons_folder() / "06_sgd.py"
+FIGURES = {"sgd_paths.png", "sgd_losses.png", "gradient_variance.png"}
+
+
+def line(seed: int = 0):
+    x, y = data.noisy_line(n=40, slope=-1.0, intercept=2.0, noise=0.5, x_range=(-1.0, 3.0), seed=seed)
+    return make_twins([1, 1], loss=manual.MSELoss(), seed=seed), x, y
+
+
+def moons(seed: int = 0):
+    x, y = data.two_moons(n=200, noise=0.15, seed=seed)
+    return make_twins([2, 16, 16, 2], "tanh", loss=manual.CrossEntropyLoss(), seed=seed), x, y
+
+
+PROBLEMS = {"line": line, "moons": moons}
+
+
+def twin_gradients(twins, xb, yb):
+    """Both twins' gradients on one batch, flat: (by the hand-written backward, by autograd)."""
+    twins.zero_grad()
+    twins.manual_loss(twins.manual_net(xb), yb)
+    twins.manual_net.backward(twins.manual_loss.backward(), input_grad=False)
+    twins.torch_loss(twins.torch_net(xb), yb).backward()
+    by_hand = flatten((name, p.grad) for name, p in twins.manual_net.named_parameters())
+    by_autograd = flatten((name, p.grad) for name, p in twins.torch_net.named_parameters())
+    twins.zero_grad()
+    return by_hand, by_autograd
+
+
+@pytest.mark.parametrize("problem, batch_size", [("line", 1), ("line", 8), ("line", 20), ("moons", 8), ("moons", 40)])
+def test_one_epoch_of_minibatch_gradients_averages_to_the_full_gradient(problem, batch_size):
+    twins, x, y = PROBLEMS[problem]()
+    n = len(x)
+    assert n % batch_size == 0
+    batches = torch.randperm(n, generator=torch.Generator().manual_seed(7)).reshape(n // batch_size, batch_size)
+    full = twin_gradients(twins, x, y)
+    per_batch = [twin_gradients(twins, x[batch], y[batch]) for batch in batches]
+    for twin in (0, 1):                       # 0: by hand, 1: by autograd
+        gradients = torch.stack([pair[twin] for pair in per_batch])
+        # The batches really differ (else the average would prove nothing) ...
+        assert (gradients - full[twin]).abs().max() > 1e-3
+        # ... and still average to the full gradient, up to the rounding of the sums (float64).
+        magnitude = gradients.abs().max().item()
+        close(gradients.mean(dim=0), full[twin], rtol=1e-12, atol=1e-15, magnitude=magnitude)
+
+
+# --------------------------------------------------------------------------- the lesson itself
+
+@pytest.fixture(scope="module")
+def lesson_run(tmp_path_factory):
+    """Run the lesson once (2 epochs, so it is quick), as `python -m toolkit run 6` would; its names."""
+    out = tmp_path_factory.mktemp("figures")
+    saved_argv, previous = sys.argv, torch.get_default_dtype()
+    sys.argv = [str(LESSON), "--steps", "2", "--quiet", "--device", "cpu", "--out", str(out)]
+    try:
+        names = runpy.run_path(str(LESSON), run_name="__main__")
+    finally:
+        sys.argv = saved_argv
+        torch.set_default_dtype(previous)
+    return out, names
+
+
+def loop_reference(twins, x, y) -> torch.Tensor:
+    """(N, P): each example's gradient from the hand-written backward on that example alone."""
+    return torch.stack([twin_gradients(twins, x[i:i + 1], y[i:i + 1])[0] for i in range(len(x))])
+
+
+@pytest.mark.parametrize("problem", PROBLEMS)
+def test_per_example_gradients_by_torch_func_are_each_examples_own(lesson_run, problem):
+    _, names = lesson_run
+    twins, x, y = PROBLEMS[problem](seed=1)
+    G = names["per_example_gradients"](twins, x, y)
+    reference = loop_reference(twins, x, y)
+    assert G.shape == reference.shape == (len(x), sum(p.numel() for p in twins.torch_net.parameters()))
+    close(G, reference, magnitude=reference.abs().max().item())
+    close(G.mean(dim=0), twin_gradients(twins, x, y)[1], magnitude=reference.abs().max().item())
+
+
+def test_the_lessons_variance_table_matches_the_theory(lesson_run):
+    _, names = lesson_run
+    n, sigma2 = names["N"], names["sigma2"]
+    G = names["G"]
+    assert sigma2 == pytest.approx((G - G.mean(dim=0)).pow(2).sum(dim=1).mean().item(), rel=1e-12)
+    assert names["sizes"][-1] == n
+    for size, measured, error, theory in zip(names["sizes"], names["measured"], names["errors"], names["theory"]):
+        assert theory == pytest.approx(sigma2 / size * (n - size) / (n - 1), rel=1e-12, abs=0)
+        if size == n:
+            assert measured == 0.0 and error == 0.0      # every batch is all the data, summed in order
+        else:                                        # 10,000 draws: the standard error is about 1.5 %
+            assert abs(measured - theory) <= 4 * error, (size, measured, theory, error)
+
+
+@pytest.mark.parametrize("batch_size", [4, 10])
+def test_gradient_variance_without_replacement_is_the_finite_population_formula(lesson_run, batch_size):
+    """An implementation independent of the lesson's, checked with many draws.
+
+    Q_r = ||g_B - g||^2 for R independent random batches; their mean estimates
+    E Q with standard error std(Q) / sqrt(R) (central limit theorem). With
+    R = 40,000 that is about 1 % of E Q here, and the test allows 4 standard
+    errors (a correct formula would fail for about 1 seed in 16,000). The
+    same tolerance rejects sigma^2 / B, the formula for drawing with
+    replacement, which is (B - 1) / (N - 1) too high (23 % for B = 10).
+    """
+    _, names = lesson_run
+    twins, x, y = line(seed=2)
+    G = loop_reference(twins, x, y)                    # the hand-written backward, example by example
+    n, draws = len(x), 40_000
+    full = G.mean(dim=0)
+    sigma2 = (G - full).pow(2).sum(dim=1).mean().item()
+    generator = torch.Generator().manual_seed(11)
+    squared = torch.empty(draws, dtype=torch.float64)
+    for start in range(0, draws, 10_000):
+        keys = torch.rand(10_000, n, generator=generator, dtype=torch.float64)
+        picks = keys.topk(batch_size, dim=1).indices     # B distinct examples: no replacement
+        squared[start:start + 10_000] = (G[picks].sum(dim=1) / batch_size - full).pow(2).sum(dim=1)
+    mean, error = squared.mean().item(), squared.std().item() / math.sqrt(draws)
+    theory = sigma2 / batch_size * (n - batch_size) / (n - 1)
+    assert error < 0.02 * theory                         # the tolerance below is tight enough to mean something
+    assert abs(mean - theory) <= 4 * error, (mean, theory, error)
+    assert abs(mean - sigma2 / batch_size) > 4 * error   # ... and tells the two formulas apart
+    # The lesson's own measurement agrees too (its own draws, its own standard error).
+    measured, lesson_error = names["minibatch_variance"](G, batch_size, 10_000, torch.Generator().manual_seed(5))
+    assert abs(measured - theory) <= 4 * lesson_error
+
+
+def test_every_run_and_the_figures(lesson_run):
+    out, names = lesson_run
+    run = names["run"]
+    assert run.finished and all(report.ok for report in run.reports) and len(run.reports) == 4   # 2 networks
+    assert run.steps == 2                                # the epochs, put back after every run
+    # Three batch sizes on each problem (and B = 1 at half the rate on the line), one main run.
+    assert [label for label in run.histories] == [
+        "line, B = 40 (full batch: GD)", "line, B = 8", "line, B = 1", "line, B = 1, half the learning rate",
+        "moons, B = 200 (full batch: GD)", "moons, B = 8", "moons, B = 1"]
+    assert run.main is run.histories["line, B = 8"]
+    # The same number of epochs for every batch size: N / B steps per epoch (2 epochs on the line, 1 on the moons).
+    assert [h.steps for h in run.histories.values()] == [2, 10, 80, 80, 1, 25, 200]
+    assert all(h.twins_agree for h in run.histories.values())
+    # The recorded loop shuffled exactly as the lesson showed: its first loss is batch 1's.
+    assert names["line_histories"]["B = 8"].loss_manual[0] == pytest.approx(names["first_batch_loss"], rel=1e-14)
+    folder = out / "06_sgd"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert set(summary["figures"]) == FIGURES
+    for figure in FIGURES:
+        assert (folder / figure).stat().st_size > 20_000, figure
