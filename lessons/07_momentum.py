@@ -396,7 +396,7 @@ colors = dict(zip(settings, plots.RUN_COLORS))
 panels = [
     {"title": "the same effective step η/(1 − β) = 0.5",
      "runs": {name: (moons_runs[name], colors[name]) for name in list(settings)[:2]}},
-    {"title": "momentum at lesson 05's effective step, 5",
+    {"title": "momentum at η = 0.5, β = 0.9: effective step 5",
      "runs": {name: (moons_runs[name], colors[name]) for name in (list(settings)[0], list(settings)[2])}},
 ]
 run.save(plots.loss_curve_panels(panels, note=f"Plain GD with η = 5 is not drawn: it would start past its limit "
@@ -411,7 +411,7 @@ run.save(plots.loss_curve_panels(panels, note=f"Plain GD with η = 5 is not draw
 # plain gradient descent and ending a little higher. At the same effective
 # step it bought nothing; a ten times larger η would have done as well.
 #
-# Lesson 05's effective step 5 is much faster, but plain gradient descent
+# The effective step 5 (η = 0.5, β = 0.9) is much faster, but plain gradient descent
 # cannot simply copy it. With η = 5 it would start at ηλmax ≈ 7, far past
 # its limit of 2: the steep direction is thrown from wall to wall and grows
 # until the network has moved somewhere flatter. Such runs are erratic (the
