@@ -290,3 +290,41 @@ def test_warnings_as_errors_do_not_break_a_lesson():
                           cwd=PROJECT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Warning" not in done.stderr
+
+
+def test_argument_errors_are_answered_before_torch_loads():
+    code = ("import sys\n"
+            "from toolkit import cli\n"
+            "for args in (['run', '1', '--lr', '-1'], ['run', '1', '--steps', '0'], ['dance']):\n"
+            "    try:\n"
+            "        cli.main(args)\n"
+            "    except SystemExit as done:\n"
+            "        assert done.code == 2, done.code\n"
+            "print('torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("flags", [["--lr", "-1"], ["--device", "tpu"], ["--seed", "-1"]])
+def test_a_lesson_run_as_a_script_exits_2_on_bad_input_like_the_command_line(flags):
+    done = subprocess.run([sys.executable, "lessons/01_one_weight.py", *flags], cwd=PROJECT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_a_lesson_runs_on_one_thread_so_its_bytes_do_not_depend_on_the_cores(tmp_path):
+    # Matrix products split their sums across threads, and a different split can change the last digits
+    # (and with them pixels). A lesson therefore runs torch on one thread, whatever OMP_NUM_THREADS says.
+    code = ("import torch\n"
+            "from toolkit import catalogue, cli\n"
+            "from toolkit.options import Options\n"
+            "assert torch.get_num_threads() == 2, torch.get_num_threads()\n"
+            "cli.run_lesson(catalogue.find_lesson('2'), Options(steps=2, quiet=True, save_figures=False))\n"
+            "print(torch.get_num_threads())\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "1"
