@@ -169,21 +169,27 @@ def _exit_point(last: np.ndarray, following: np.ndarray, window) -> np.ndarray |
     return last + reach.min() * direction * span
 
 
-def _mark_exit(ax, path: np.ndarray, shown: int, diverged_at: int, window) -> np.ndarray:
-    """The X of a diverged path: where it leaves the window (with an arrow), or its last point.
+def _mark_exit(ax, path: np.ndarray, shown: int, diverged_at: int | None, window, *,
+               color: str = MANUAL["color"]) -> np.ndarray:
+    """Where a path leaves the window: a dashed arrow in ``color`` the way it went, and a label.
 
-    Returns the X's position."""
+    A path that diverged (``diverged_at``) ends in an X there, or at its last
+    point if it never left the window. Returns the position of the head.
+    """
     last = path[shown - 1]
     head = _exit_point(last, path[shown], window) if shown < len(path) else None
     if head is not None:
         ax.annotate("", xy=head, xytext=last, zorder=6,
-                    arrowprops={"arrowstyle": "-|>", "color": MANUAL["color"], "lw": 1.3, "linestyle": "--",
+                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.3, "linestyle": "--",
                                 "shrinkA": 0, "shrinkB": 7})
     else:
         head = last
-    ax.plot(*head, marker="X", markersize=10, color="black", markeredgecolor="white", linestyle="none",
-            label="diverged", zorder=7, clip_on=False)
-    if shown < diverged_at:
+    if diverged_at is not None:
+        ax.plot(*head, marker="X", markersize=10, color="black", markeredgecolor="white", linestyle="none",
+                label="diverged", zorder=7, clip_on=False)
+    if diverged_at is None:
+        text = f"off the plot\nat step {shown}"
+    elif shown < diverged_at:
         text = f"off the plot at step {shown}\n(diverged at step {diverged_at})"
     else:
         text = f"diverged\n(step {diverged_at})"
@@ -1084,25 +1090,7 @@ def _draw_run_path(ax, manual_path: np.ndarray, autograd_path: np.ndarray, *, co
         ax.plot(*manual_path[-1], marker="*", markersize=11, color="#F0E442", markeredgecolor="black",
                 linestyle="none", label="end", zorder=6)
         return
-    last = manual_path[shown - 1]
-    head = _exit_point(last, manual_path[shown], window)
-    if head is None:
-        head = last
-    else:
-        ax.annotate("", xy=head, xytext=last, zorder=6,
-                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.3, "linestyle": "--",
-                                "shrinkA": 0, "shrinkB": 6})
-    if diverged_at is not None:
-        ax.plot(*head, marker="X", markersize=9, color=color, markeredgecolor="black", linestyle="none",
-                label="diverged", zorder=7, clip_on=False)
-        text = f"leaves at step {shown}\n(diverged at step {diverged_at})"
-    else:
-        text = f"leaves the plot\nat step {shown}"
-    (x0, x1), (y0, y1) = (sorted(limits) for limits in window)
-    right, up = head[0] > (x0 + x1) / 2, head[1] > (y0 + y1) / 2
-    ax.annotate(text, head, textcoords="offset points", xytext=(-9 if right else 9, -9 if up else 9),
-                ha="right" if right else "left", va="top" if up else "bottom", fontsize=8, zorder=8,
-                bbox=TEXT_BOX)
+    _mark_exit(ax, manual_path, shown, diverged_at, window, color=color)
 
 
 def momentum_paths(panels: Sequence[dict], *, xlabel: str, ylabel: str, note: str | None = None) -> Figure:
