@@ -566,6 +566,25 @@ def learning_rate_panels(panels: Sequence[dict], *, xlabel: str, ylabel: str, mi
     return fig
 
 
+def _draw_run_losses(ax, history: History, *, label: str, color: str, last_step: int, curves: list) -> bool:
+    """One run among several: the hand-written loss as a line, autograd's as crosses on it (about 20).
+
+    A diverged run is marked where it left the scale. The plotted values are
+    added to ``curves`` (for the axis range); returns True when a loss was off
+    the scale.
+    """
+    steps = np.arange(len(history.loss_manual))
+    first = history.loss_manual[0] if history.loss_manual else np.nan
+    manual_loss = _on_scale(history.loss_manual, first)
+    autograd_loss = _on_scale(history.loss_autograd, first)
+    curves += [manual_loss, autograd_loss]
+    lone = {"marker": "o", "markersize": 4} if np.isfinite(manual_loss).sum() == 1 else {}
+    ax.plot(steps, manual_loss, color=color, label=label, **lone)
+    every = max(1, len(steps) // 20)
+    ax.plot(steps[::every], autograd_loss[::every], color=color, marker="x", markersize=4.5, linestyle="none")
+    return bool(history.diverged and _mark_divergence(ax, history, color=color, last_step=last_step))
+
+
 def loss_curves_by_run(histories: dict[str, History], title: str = "Loss per step") -> Figure:
     """Several runs' loss curves on a log scale; a diverged run ends in a marked X.
 
@@ -580,18 +599,7 @@ def loss_curves_by_run(histories: dict[str, History], title: str = "Loss per ste
         off_scale = False
         curves = []
         for color, (label, history) in zip(RUN_COLORS, histories.items()):
-            steps = np.arange(len(history.loss_manual))
-            first = history.loss_manual[0] if history.loss_manual else np.nan
-            manual_loss = _on_scale(history.loss_manual, first)
-            autograd_loss = _on_scale(history.loss_autograd, first)
-            curves += [manual_loss, autograd_loss]
-            lone = {"marker": "o", "markersize": 4} if np.isfinite(manual_loss).sum() == 1 else {}
-            ax.plot(steps, manual_loss, color=color, label=label, **lone)
-            every = max(1, len(steps) // 20)
-            ax.plot(steps[::every], autograd_loss[::every], color=color,
-                    marker="x", markersize=4.5, linestyle="none")
-            if history.diverged:
-                off_scale |= _mark_divergence(ax, history, color=color, last_step=last_step)
+            off_scale |= _draw_run_losses(ax, history, label=label, color=color, last_step=last_step, curves=curves)
         ax.plot([], [], color="0.3", label="line: manual, x: autograd")
         ax.set_yscale("log")
         _readable_log_range(ax, *curves)
@@ -1242,18 +1250,7 @@ def loss_curve_panels(panels: Sequence[dict], *, note: str | None = None) -> Fig
         for ax, panel in zip(axes, panels):
             last_step = max((len(h.loss_manual) - 1 for h, _ in panel["runs"].values()), default=0)
             for label, (history, color) in panel["runs"].items():
-                steps = np.arange(len(history.loss_manual))
-                first = history.loss_manual[0] if history.loss_manual else np.nan
-                manual_loss = _on_scale(history.loss_manual, first)
-                autograd_loss = _on_scale(history.loss_autograd, first)
-                curves += [manual_loss, autograd_loss]
-                lone = {"marker": "o", "markersize": 4} if np.isfinite(manual_loss).sum() == 1 else {}
-                ax.plot(steps, manual_loss, color=color, label=label, **lone)
-                every = max(1, len(steps) // 20)
-                ax.plot(steps[::every], autograd_loss[::every], color=color, marker="x", markersize=4.5,
-                        linestyle="none")
-                if history.diverged:
-                    _mark_divergence(ax, history, color=color, last_step=last_step)
+                _draw_run_losses(ax, history, label=label, color=color, last_step=last_step, curves=curves)
             ax.plot([], [], color="0.3", marker="x", markersize=4.5, label="line: manual, x: autograd")
             ax.set_yscale("log")
             ax.set_xlabel("step")
