@@ -328,3 +328,10 @@ def test_a_lesson_runs_on_one_thread_so_its_bytes_do_not_depend_on_the_cores(tmp
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "1"
+
+
+def test_out_expands_the_home_folder(monkeypatch, tmp_path):
+    from toolkit.options import output_folder
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert output_folder("~/notes/figures") == tmp_path / "notes" / "figures"
