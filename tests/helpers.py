@@ -93,3 +93,20 @@ def loss_reference(loss_fn: nn.Module, pred: torch.Tensor, target: torch.Tensor,
     loss = loss_fn(pred, target)
     loss.backward(torch.as_tensor(dloss, dtype=loss.dtype, device=loss.device))
     return loss.detach(), pred.grad
+
+
+def run_lesson_script(path, *flags: str) -> dict:
+    """Run a lesson file as ``python lessons/NN_name.py FLAGS`` would, in this process; returns its names.
+
+    The argument list and torch's default dtype are put back afterwards.
+    """
+    import runpy
+    import sys
+
+    saved_argv, saved_dtype = sys.argv, torch.get_default_dtype()
+    sys.argv = [str(path), *flags]
+    try:
+        return runpy.run_path(str(path), run_name="__main__")
+    finally:
+        sys.argv = saved_argv
+        torch.set_default_dtype(saved_dtype)

@@ -7,15 +7,13 @@ intermediate gradients, and its figures and twins are checked.
 """
 
 import json
-import runpy
-import sys
 
 import numpy as np
 import pytest
 import torch
 from matplotlib.image import imread
 
-from helpers import gen
+from helpers import gen, run_lesson_script
 from toolkit import catalogue
 from toolkit.gradient_check import OUTPUT, autograd_gradients
 from toolkit.twins import make_twins
@@ -29,13 +27,7 @@ RTOL, ATOL = 1e-12, 1e-14
 def lesson(tmp_path_factory):
     """The lesson run with its defaults as a script: (output folder, the names it defined)."""
     out = tmp_path_factory.mktemp("lesson04")
-    saved_argv, saved_dtype = sys.argv, torch.get_default_dtype()
-    sys.argv = [str(PATH), "--device", "cpu", "--quiet", "--out", str(out)]
-    try:
-        namespace = runpy.run_path(str(PATH), run_name="__main__")
-    finally:
-        sys.argv = saved_argv
-        torch.set_default_dtype(saved_dtype)
+    namespace = run_lesson_script(PATH, "--device", "cpu", "--quiet", "--out", str(out))
     return out / PATH.stem, namespace
 
 

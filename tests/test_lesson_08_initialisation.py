@@ -10,15 +10,13 @@ sampling.
 
 import json
 import math
-import runpy
-import sys
 
 import numpy as np
 import pytest
 import torch
 from matplotlib.image import imread
 
-from helpers import gen
+from helpers import gen, run_lesson_script
 from toolkit import catalogue, manual
 from toolkit.train import train
 
@@ -31,13 +29,7 @@ STEPS = 12
 def lesson(tmp_path_factory):
     """The lesson run as a script with a few steps: (output folder, the names it defined)."""
     out = tmp_path_factory.mktemp("lesson08")
-    saved_argv, saved_dtype = sys.argv, torch.get_default_dtype()
-    sys.argv = [str(PATH), "--device", "cpu", "--quiet", "--out", str(out), "--steps", str(STEPS)]
-    try:
-        namespace = runpy.run_path(str(PATH), run_name="__main__")
-    finally:
-        sys.argv = saved_argv
-        torch.set_default_dtype(saved_dtype)
+    namespace = run_lesson_script(PATH, "--device", "cpu", "--quiet", "--out", str(out), "--steps", str(STEPS))
     return out / PATH.stem, namespace
 
 

@@ -566,9 +566,11 @@ def learning_rate_panels(panels: Sequence[dict], *, xlabel: str, ylabel: str, mi
     return fig
 
 
-def _draw_run_losses(ax, history: History, *, label: str, color: str, last_step: int, curves: list) -> bool:
-    """One run among several: the hand-written loss as a line, autograd's as crosses on it (about 20).
+def _draw_run_losses(ax, history: History, *, label: str, color: str, last_step: int, curves: list,
+                     line_style: dict | None = None, crosses: int = 20, cross_style: dict | None = None) -> bool:
+    """One run among several: the hand-written loss as a line, autograd's as crosses on it (about ``crosses``).
 
+    ``line_style`` and ``cross_style`` add matplotlib options to the two.
     A diverged run is marked where it left the scale. The plotted values are
     added to ``curves`` (for the axis range); returns True when a loss was off
     the scale.
@@ -579,9 +581,10 @@ def _draw_run_losses(ax, history: History, *, label: str, color: str, last_step:
     autograd_loss = _on_scale(history.loss_autograd, first)
     curves += [manual_loss, autograd_loss]
     lone = {"marker": "o", "markersize": 4} if np.isfinite(manual_loss).sum() == 1 else {}
-    ax.plot(steps, manual_loss, color=color, label=label, **lone)
-    every = max(1, len(steps) // 20)
-    ax.plot(steps[::every], autograd_loss[::every], color=color, marker="x", markersize=4.5, linestyle="none")
+    ax.plot(steps, manual_loss, color=color, label=label, **(line_style or {}), **lone)
+    every = max(1, len(steps) // crosses)
+    ax.plot(steps[::every], autograd_loss[::every], color=color, marker="x", markersize=4.5, linestyle="none",
+            **(cross_style or {}))
     return bool(history.diverged and _mark_divergence(ax, history, color=color, last_step=last_step))
 
 
@@ -1791,20 +1794,10 @@ def init_loss_curves(panels: Sequence[dict], *, reference: tuple[float, str] | N
             if reference is not None:
                 ax.axhline(reference[0], color="0.4", linestyle=":", linewidth=1.1, zorder=1)
             for label, run in panel["runs"].items():
-                history, color = run["history"], run["color"]
-                steps = np.arange(len(history.loss_manual))
-                first = history.loss_manual[0] if history.loss_manual else np.nan
-                manual_loss = _on_scale(history.loss_manual, first)
-                autograd_loss = _on_scale(history.loss_autograd, first)
-                curves += [manual_loss, autograd_loss]
-                lone = {"marker": "o", "markersize": 4} if np.isfinite(manual_loss).sum() == 1 else {}
-                ax.plot(steps, manual_loss, color=color, label=label, linewidth=run.get("linewidth", 1.6),
-                        alpha=run.get("alpha", 1.0), linestyle=run.get("linestyle", "-"), zorder=2, **lone)
-                every = max(1, len(steps) // 16)
-                ax.plot(steps[::every], autograd_loss[::every], color=color, marker="x", markersize=4.5,
-                        linestyle="none", zorder=3)
-                if history.diverged:
-                    _mark_divergence(ax, history, color=color, last_step=last_step)
+                line_style = {"linewidth": run.get("linewidth", 1.6), "alpha": run.get("alpha", 1.0),
+                              "linestyle": run.get("linestyle", "-"), "zorder": 2}
+                _draw_run_losses(ax, run["history"], label=label, color=run["color"], last_step=last_step,
+                                 curves=curves, line_style=line_style, crosses=16, cross_style={"zorder": 3})
             ax.set_yscale("log")
             ax.set_xlabel("step")
             _integer_steps(ax)
