@@ -201,6 +201,14 @@ def _mark_exit(ax, path: np.ndarray, shown: int, diverged_at: int | None, window
     return head
 
 
+def _caption(fig, legend, note: str | None = None, title: str | None = None) -> None:
+    """A figure's caption (``note``) as the title of its legend below, and its ``title`` above."""
+    if note:
+        legend.set_title(note, prop={"size": 8.5})
+    if title:
+        fig.suptitle(title, fontsize=10.5)
+
+
 def _panel_note(ax, text: str, avoid=None) -> None:
     """A short remark inside a panel, e.g. why its landscape cannot be drawn.
 
@@ -791,8 +799,7 @@ def weight_slices(panels: Sequence[dict], *, diverged_at: int | None = None, not
             colorbar.set_label("loss (log scale)")
         handles, labels = axes[0].get_legend_handles_labels()
         legend = fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=8.5)
-        if note:
-            legend.set_title(note, prop={"size": 8.5})
+        _caption(fig, legend, note)
     return fig
 
 
@@ -1164,8 +1171,7 @@ def momentum_paths(panels: Sequence[dict], *, xlabel: str, ylabel: str, note: st
             legend = spare[0].legend(handles, labels, loc="center", ncols=1, fontsize=8, frameon=False)
         else:
             legend = fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
-        if note:
-            legend.set_title(note, prop={"size": 8.5})
+        _caption(fig, legend, note)
     return fig
 
 
@@ -1233,8 +1239,7 @@ def distance_rates(runs: Sequence[dict], *, floor: float | None = None, title: s
                     Line2D([], [], color="0.3", marker="x", markersize=4, linestyle="none")]
         labels += ["steps the rate was fitted over", "x: autograd (on the manual line)"]
         legend = fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8)
-        if note:
-            legend.set_title(note, prop={"size": 8.5})
+        _caption(fig, legend, note)
     return fig
 
 
@@ -1376,8 +1381,7 @@ def sgd_paths(alphas, betas, Z, panels: Sequence[dict], *, xlabel: str, ylabel: 
             for handle, label in zip(*ax.get_legend_handles_labels()):
                 handles.setdefault(label, handle)
         legend = fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=3, fontsize=8)
-        if note:
-            legend.set_title(note, prop={"size": 8.5})
+        _caption(fig, legend, note)
         if levels is not None:
             _colorbar(fig, filled, list(axes), levels)
         if title:
@@ -1444,10 +1448,7 @@ def minibatch_losses(runs: Sequence[dict], *, title: str = "", note: str | None 
                   "loss on all the data after each epoch (hand-written twin)",
                   "the same two, autograd twin"]
         legend = fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8)
-        if note:
-            legend.set_title(note, prop={"size": 8.5})
-        if title:
-            fig.suptitle(title, fontsize=10.5)
+        _caption(fig, legend, note, title)
     return fig
 
 
@@ -1503,8 +1504,7 @@ def gradient_variance(batch_sizes, measured, standard_error, *, sigma2: float, n
         ax.set_ylabel("E ‖g_B − ∇L‖² (log scale)")
         ax.set_title(title)
         legend = fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=1, fontsize=8)
-        if note:
-            legend.set_title(note, prop={"size": 8.5})
+        _caption(fig, legend, note)
     return fig
 
 
@@ -1705,10 +1705,7 @@ def activation_histograms(values: dict[str, dict[str, Sequence]], layers: Sequen
         handles = [Line2D([], [], color=color, linewidth=2) for color in colors]
         legend = fig.legend(handles, [f"hidden layer {k}" for k in layers], loc="outside lower center",
                             ncols=len(layers), fontsize=8)
-        if note:
-            legend.set_title(note, prop={"size": 8.5})
-        if title:
-            fig.suptitle(title, fontsize=10.5)
+        _caption(fig, legend, note, title)
     return fig
 
 
@@ -1765,10 +1762,7 @@ def gradient_flow(curves: dict[str, dict[str, dict]], *, title: str = "", note: 
         lines.append(Line2D([], [], color="black", marker="x", markersize=3.5, linestyle="none"))
         labels.append("x: autograd")
         legend = fig.legend(lines, labels, loc="outside lower center", ncols=4, fontsize=8)
-        if note:
-            legend.set_title(note, prop={"size": 8.5})
-        if title:
-            fig.suptitle(title, fontsize=10.5)
+        _caption(fig, legend, note, title)
     return fig
 
 
@@ -1813,6 +1807,5 @@ def init_loss_curves(panels: Sequence[dict], *, reference: tuple[float, str] | N
             handles[reference[1]] = Line2D([], [], color="0.4", linestyle=":", linewidth=1.1)
         handles["line: manual, x: autograd"] = Line2D([], [], color="0.3", marker="x", markersize=4.5)
         legend = fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=3, fontsize=8)
-        if note:
-            legend.set_title(note, prop={"size": 8.5})
+        _caption(fig, legend, note)
     return fig
