@@ -118,6 +118,7 @@ class Lesson:
         self.histories: dict[str, History] = {}
         self.main: History | None = None
         self.figures: dict[str, bytes] = {}
+        self.captions: dict[str, dict] = {}     # figure name -> {"caption": ..., "alt": ...}, see save()
         self.extra: dict[str, object] = {}      # lesson-specific keys for summary.json, see record()
         self.finished = False
         # Lessons use small tensors, for which a second CPU thread only adds waiting (several
@@ -172,13 +173,19 @@ class Lesson:
                   f"max |grad diff| {history.max_abs_grad_diff:.1e}")
         return history
 
-    def save(self, fig, name: str) -> None:
+    def save(self, fig, name: str, *, caption: str | None = None, alt: str | None = None) -> None:
         """Render ``fig`` in every requested format; files are written by finish().
+
+        ``caption`` is the sentence or two a course text prints under the
+        figure (what it shows and what to notice); ``alt`` describes the
+        image for a reader who cannot see it. Both go into summary.json
+        (``captions``) and from there into the figures' index.
 
         In a notebook the figure is also shown inline, as the PNG that is
         saved. The figure is closed afterwards, so figures do not pile up
         (and pyplot, if something loaded it, does not show it a second time).
         """
+        self.captions[name] = {"caption": caption, "alt": alt}
         notebook = _in_notebook()
         if self.options.save_figures or notebook:
             from toolkit.plots import figure_bytes
@@ -224,6 +231,7 @@ class Lesson:
             "diverged": main.diverged,
             "diverged_at_step": main.diverged_at_step,
             "figures": sorted(self.figures),
+            "captions": self.captions,
             "runs": [
                 {"label": label, "lr": h.lr, "steps_taken": h.steps, "diverged": h.diverged,
                  "diverged_at_step": h.diverged_at_step,
