@@ -339,3 +339,253 @@ def test_torch_schedulers_drive_our_sgd_as_they_drive_torchs(device, name):
             torch.testing.assert_close(p, q.detach(), **EXACT)
     assert len(seen) > 1, "the schedule never changed the learning rate"
     assert ours_schedule.get_last_lr() == their_schedule.get_last_lr()
+
+
+# --------------------------------------------------------------------------- RMSprop, Adam, AdamW
+#
+# These are written as their textbook formulas (beta * m + (1 - beta) * g rather
+# than torch's fused lerp_ and addcmul_), so they agree with torch to float64
+# rounding rather than bit for bit: over 50 steps the parameters (of size about
+# 1 to 10) differ by a few units in the 16th digit.
+
+from toolkit.optim import Adam, AdamW, RMSprop  # noqa: E402
+
+ROUNDING = dict(rtol=1e-12, atol=1e-12)
+ADAPTIVE_STEPS = 50
+# step -> indices of the parameters whose grad is None in that step (parameter 1 starts late)
+ADAPTIVE_NONE_GRADS = {0: {1}, 1: {1}, 2: {2}, 3: {1, 2}, 17: {0}, 30: {3}}
+
+RMSPROP_COMBOS = list(itertools.product([0.0, 0.9], [False, True], [0.0, 0.1]))   # momentum, centered, wd
+ADAM_COMBOS = list(itertools.product([False, True], [0.0, 0.1]))                   # amsgrad, wd
+
+ADAPTIVE = {
+    "RMSprop": (RMSprop, torch.optim.RMSprop),
+    "Adam": (Adam, torch.optim.Adam),
+    "AdamW": (AdamW, torch.optim.AdamW),
+}
+ADAPTIVE_CASES = (
+    [("RMSprop", dict(lr=0.01, momentum=m, centered=c, weight_decay=wd)) for m, c, wd in RMSPROP_COMBOS]
+    + [(name, dict(lr=0.05, amsgrad=a, weight_decay=wd)) for name in ("Adam", "AdamW") for a, wd in ADAM_COMBOS]
+)
+
+
+def adaptive_id(case):
+    name, kwargs = case
+    return name + "-" + "-".join(f"{key}={value}" for key, value in kwargs.items() if key != "lr")
+
+
+def adaptive_grads(step, device):
+    """Gradients for one step, their sizes spread over three orders of magnitude (as in a real network)."""
+    g = torch.Generator().manual_seed(500 + step)
+    scales = [1.0, 10.0, 0.01, 0.3]
+    skipped = ADAPTIVE_NONE_GRADS.get(step, ())
+    return [
+        None if i in skipped else scale * torch.randn(s, generator=g, dtype=torch.float64).to(device)
+        for i, (s, scale) in enumerate(zip(SHAPES, scales, strict=True))
+    ]
+
+
+def adaptive_pair(name, kwargs, device, seed=4):
+    """Our optimiser and torch's (single-tensor path), two parameter groups with different lr."""
+    ours_cls, their_cls = ADAPTIVE[name]
+    ours_params = make_params(device, seed=seed)
+    their_params = [nn.Parameter(p.clone()) for p in ours_params]
+    second = {"lr": kwargs["lr"] / 4}
+    ours = ours_cls([{"params": ours_params[:3]}, {"params": ours_params[3:], **second}], **kwargs)
+    theirs = their_cls([{"params": their_params[:3]}, {"params": their_params[3:], **second}],
+                       foreach=False, **kwargs)
+    return ours, theirs, ours_params, their_params
+
+
+def assert_states_close(ours, theirs, ours_params, their_params):
+    """The same state entries under torch's names, with the same values (and the same step count)."""
+    for p, q in zip(ours_params, their_params, strict=True):
+        mine, their = ours.state.get(p, {}), theirs.state.get(q, {})
+        assert set(mine) == set(their)
+        for key, value in their.items():
+            if key == "step":
+                assert mine[key] == int(value.item())
+            else:
+                torch.testing.assert_close(mine[key], value, **ROUNDING)
+
+
+@pytest.mark.parametrize("case", ADAPTIVE_CASES, ids=adaptive_id)
+def test_adaptive_optimisers_match_torch_over_many_steps(device, case):
+    name, kwargs = case
+    ours, theirs, ours_params, their_params = adaptive_pair(name, kwargs, device)
+    start = [p.clone() for p in ours_params]
+    for step in range(ADAPTIVE_STEPS):
+        step_both(ours, theirs, ours_params, their_params, adaptive_grads(step, device))
+        for p, q in zip(ours_params, their_params, strict=True):
+            torch.testing.assert_close(p, q.detach(), **ROUNDING)
+    assert_states_close(ours, theirs, ours_params, their_params)
+    # every parameter moved, and the ones that skipped steps counted only the steps they took
+    for p, p0 in zip(ours_params, start, strict=True):
+        assert not torch.equal(p, p0)
+    skipped = [sum(i in none for none in ADAPTIVE_NONE_GRADS.values()) for i in range(len(SHAPES))]
+    assert [ours.state[p]["step"] for p in ours_params] == [ADAPTIVE_STEPS - k for k in skipped]
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "RMSprop"])
+def test_adaptive_defaults_are_torchs(name):
+    import inspect
+
+    ours_cls, their_cls = ADAPTIVE[name]
+    ours = inspect.signature(ours_cls.__init__).parameters
+    theirs = inspect.signature(their_cls.__init__).parameters
+    for key, parameter in ours.items():
+        if key not in ("self", "params"):
+            assert parameter.default == theirs[key].default, key
+    assert list(ours)[2:] == [key for key in theirs if key in ours][2:]       # the same order too
+
+
+def test_adam_first_step_is_lr_times_the_sign_of_the_gradient(device):
+    # m_hat = g and v_hat = g**2 after one step, so the step is lr * g / (|g| + eps): lr * sign(g),
+    # short of it by lr * eps / (|g| + eps), whatever the size of g (here over four orders of magnitude)
+    lr, eps = 0.1, 1e-8
+    params = make_params(device)
+    start = [p.clone() for p in params]
+    grads = adaptive_grads(5, device)
+    for p, grad in zip(params, grads, strict=True):
+        p.grad = grad
+    Adam(params, lr=lr, eps=eps).step()
+    for p, p0, grad in zip(params, start, grads, strict=True):
+        torch.testing.assert_close(p0 - p, lr * grad / (grad.abs() + eps), **ROUNDING)
+        assert ((p0 - p - lr * grad.sign()).abs() <= lr * eps / grad.abs() * (1 + 1e-6)).all()
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adamw_decay_is_decoupled(device, amsgrad):
+    # Every optimiser gets the same gradients, whatever its parameters. Then plain Adam and AdamW
+    # keep the same moments, and at every step AdamW's new theta is theta * (1 - lr * wd) minus
+    # the very step plain Adam takes; Adam with the same weight_decay (L2 in the gradient) does not.
+    wd, lr = 0.5, 0.05
+    start = make_params(device, seed=5)
+    plain, adamw, adam_l2 = ([p.clone() for p in start] for _ in range(3))
+    optimisers = (Adam(plain, lr=lr, amsgrad=amsgrad), AdamW(adamw, lr=lr, weight_decay=wd, amsgrad=amsgrad),
+                  Adam(adam_l2, lr=lr, weight_decay=wd, amsgrad=amsgrad))
+    for step in range(ADAPTIVE_STEPS):
+        grads = adaptive_grads(step, device)
+        plain_before, adamw_before = [p.clone() for p in plain], [p.clone() for p in adamw]
+        for group in (plain, adamw, adam_l2):
+            for p, grad in zip(group, grads, strict=True):
+                p.grad = None if grad is None else grad.clone()
+        for opt in optimisers:
+            opt.step()
+        for p0, p, q0, q, grad in zip(plain_before, plain, adamw_before, adamw, grads, strict=True):
+            if grad is None:
+                torch.testing.assert_close(q, q0, rtol=0, atol=0)     # no gradient: no decay either
+            else:
+                adam_step = p0 - p
+                torch.testing.assert_close(q, q0 * (1 - lr * wd) - adam_step, **ROUNDING)
+    for p, q, r in zip(plain, adamw, adam_l2, strict=True):
+        for key in ("exp_avg", "exp_avg_sq"):
+            torch.testing.assert_close(optimisers[1].state[q][key], optimisers[0].state[p][key], **ROUNDING)
+            assert not torch.allclose(optimisers[2].state[r][key], optimisers[0].state[p][key])
+        assert (r - q).abs().max() > 1e-2        # L2 inside Adam ends somewhere else
+
+
+def test_adam_and_adamw_without_decay_are_the_same(device):
+    ours, _, ours_params, _ = adaptive_pair("Adam", dict(lr=0.05), device)
+    other, _, other_params, _ = adaptive_pair("AdamW", dict(lr=0.05, weight_decay=0.0), device)
+    for step in range(10):
+        step_both(ours, other, ours_params, other_params, adaptive_grads(step, device))
+    for p, q in zip(ours_params, other_params, strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "cls,kwargs,match",
+    [
+        (RMSprop, dict(lr=-0.1), "lr"),
+        (RMSprop, dict(lr=math.nan), "lr"),
+        (RMSprop, dict(eps=-1e-8), "eps"),
+        (RMSprop, dict(alpha=-0.5), "alpha"),
+        (RMSprop, dict(momentum=-0.1), "momentum"),
+        (RMSprop, dict(weight_decay=-1e-3), "weight_decay"),
+        (Adam, dict(lr=-1e-3), "lr"),
+        (Adam, dict(lr=math.inf), "lr"),
+        (Adam, dict(eps=-1e-8), "eps"),
+        (Adam, dict(betas=(1.0, 0.999)), "betas"),
+        (Adam, dict(betas=(0.9, 1.0)), "betas"),
+        (Adam, dict(betas=(-0.1, 0.999)), "betas"),
+        (Adam, dict(betas=(0.9, -0.5)), "betas"),
+        (Adam, dict(betas=(0.9,)), "betas"),
+        (Adam, dict(weight_decay=-0.1), "weight_decay"),
+        (AdamW, dict(lr=-1e-3), "lr"),
+        (AdamW, dict(eps=-1.0), "eps"),
+        (AdamW, dict(betas=(0.9, 1.5)), "betas"),
+        (AdamW, dict(weight_decay=-1e-2), "weight_decay"),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else (str(v) if isinstance(v, dict) else ""),
+)
+def test_adaptive_invalid_settings_raise_like_torch(cls, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        cls([torch.zeros(2)], **kwargs)
+    if not (kwargs.get("betas") == (0.9,) or any(isinstance(v, float) and not math.isfinite(v)
+                                                 for v in kwargs.values())):
+        their_cls = getattr(torch.optim, cls.__name__)
+        with pytest.raises(ValueError):
+            their_cls([nn.Parameter(torch.zeros(2))], **kwargs)   # torch refuses it too
+
+
+@pytest.mark.parametrize("name", ["RMSprop", "Adam", "AdamW"])
+def test_adaptive_state_dict_round_trips(device, name):
+    kwargs = {"RMSprop": dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.1),
+              "Adam": dict(lr=0.05, amsgrad=True, weight_decay=0.1),
+              "AdamW": dict(lr=0.05, amsgrad=True, weight_decay=0.1)}[name]
+    ours, theirs, ours_params, their_params = adaptive_pair(name, kwargs, device)
+    for step in range(5):
+        step_both(ours, theirs, ours_params, their_params, adaptive_grads(step, device))
+    # Saved and loaded into fresh optimisers, ours and torch's, on copies of the parameters:
+    # all three go on as if nothing had happened.
+    saved = ours.state_dict()
+    copies = [p.clone() for p in ours_params]
+    their_copies = [nn.Parameter(p.clone()) for p in ours_params]
+    ours_cls, their_cls = ADAPTIVE[name]
+    again = ours_cls([{"params": copies[:3]}, {"params": copies[3:]}], **kwargs)
+    again.load_state_dict(saved)
+    torch_again = their_cls([{"params": their_copies[:3]}, {"params": their_copies[3:]}], foreach=False, **kwargs)
+    torch_again.load_state_dict(saved)
+    assert [g["lr"] for g in again.param_groups] == [g["lr"] for g in ours.param_groups]
+    for step in range(5, 12):
+        grads = adaptive_grads(step, device)
+        step_both(ours, theirs, ours_params, their_params, grads)
+        step_both(again, torch_again, copies, their_copies, grads)
+    for p, q, r in zip(ours_params, copies, their_copies, strict=True):
+        torch.testing.assert_close(q, p, rtol=0, atol=0)
+        torch.testing.assert_close(r.detach(), p, **ROUNDING)
+
+
+@pytest.mark.parametrize("name", ["RMSprop", "Adam", "AdamW"])
+@pytest.mark.parametrize("schedule", ["step", "cosine", "linear-warmup"])
+def test_torch_schedulers_drive_the_adaptive_optimisers(device, name, schedule):
+    kwargs = {"RMSprop": dict(lr=0.01, momentum=0.5), "Adam": dict(lr=0.05), "AdamW": dict(lr=0.05)}[name]
+    ours, theirs, ours_params, their_params = adaptive_pair(name, kwargs, device)
+    ours_schedule, their_schedule = SCHEDULERS[schedule](ours), SCHEDULERS[schedule](theirs)
+    seen = set()
+    for step in range(12):
+        rates = [group["lr"] for group in ours.param_groups]
+        assert rates == [group["lr"] for group in theirs.param_groups]
+        seen.add(tuple(rates))
+        step_both(ours, theirs, ours_params, their_params, adaptive_grads(step, device))
+        ours_schedule.step()
+        their_schedule.step()
+        for p, q in zip(ours_params, their_params, strict=True):
+            torch.testing.assert_close(p, q.detach(), **ROUNDING)
+    assert len(seen) > 1, "the schedule never changed the learning rate"
+
+
+@pytest.mark.parametrize("name", ["RMSprop", "Adam", "AdamW"])
+def test_adaptive_optimisers_train_both_twins_in_lockstep(name):
+    from toolkit.train import train
+    from toolkit.twins import make_twins
+
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(32, 3, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (32,), generator=g)
+    twins = make_twins([3, 8, 3], "tanh", loss=manual.CrossEntropyLoss(), seed=2)
+    options = {"RMSprop": dict(momentum=0.5), "Adam": dict(betas=(0.8, 0.99)), "AdamW": dict(weight_decay=0.1)}[name]
+    history = train(twins, x, y, steps=30, lr=0.01, optimizer=ADAPTIVE[name][0], quiet=True, **options)
+    assert history.twins_agree and history.final_loss_manual < history.loss_manual[0]
+    torch.testing.assert_close(history.path_manual, history.path_autograd, **ROUNDING)

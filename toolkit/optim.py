@@ -1,17 +1,59 @@
-"""Stochastic gradient descent, written out by hand.
+"""Our optimisers, written out by hand: SGD, RMSprop, Adam and AdamW.
 
-One step moves every parameter a little against its gradient:
+Each takes the same options as its torch.optim namesake, with the same
+meaning, and computes the same quantities in the same order as torch's
+single-tensor code (written as plain products where torch fuses them into
+lerp_ or addcmul_), so ours and torch's produce the same numbers: SGD bit
+for bit, the others to float64 rounding. g is a parameter's gradient, theta
+the parameter, t the number of steps that parameter has taken (from 1).
+
+SGD. One step moves every parameter a little against its gradient:
 
     theta <- theta - lr * g
 
-The options are torch.optim.SGD's, with the same meaning and the same order
-of operations, so our SGD and torch's produce the same numbers:
+with options:
 
     g  = grad + weight_decay * theta              (L2 penalty folded into g)
     b  = g                          on the first step (momentum buffer)
     b  = momentum * b + (1 - dampening) * g       afterwards
     g  = g + momentum * b   if nesterov,  else  g = b
     theta <- theta - lr * g
+
+RMSprop. Every parameter gets its own step size: lr divided by the root of a
+running mean of its squared gradients (v = 0 at the start):
+
+    g  = grad + weight_decay * theta
+    v  = alpha * v + (1 - alpha) * g**2
+    d  = sqrt(v) + eps
+         or, if centered:  gbar = alpha * gbar + (1 - alpha) * g    (gbar = 0 at the start)
+                           d = sqrt(v - gbar**2) + eps
+    theta <- theta - lr * g / d
+         or, if momentum:  b = momentum * b + g / d                 (b = 0 at the start)
+                           theta <- theta - lr * b
+
+Adam. A running mean of the gradients (m) over the root of a running mean of
+their squares (v), both corrected for starting at zero (m = v = 0 at the start):
+
+    g  = grad + weight_decay * theta              (L2 folded into g)
+    m  = beta1 * m + (1 - beta1) * g
+    v  = beta2 * v + (1 - beta2) * g**2
+    v_max = max(v_max, v)   if amsgrad (v_max = 0 at the start); v_max then takes v's place below
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+
+    computed, as torch does, as  lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+AdamW. Adam with the decay taken out of the gradient ("decoupled"): theta
+shrinks by the same factor whatever its gradients, before Adam's step, and
+g = grad:
+
+    theta <- theta * (1 - lr * weight_decay)
+    theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+
+In Adam the decay term weight_decay * theta passes through the division by
+sqrt(v_hat), so it is weakest where the gradients are large; in AdamW every
+parameter shrinks by the same factor.
 """
 
 from __future__ import annotations
@@ -88,3 +130,182 @@ class SGD(torch.optim.Optimizer):
                     g = g.add(buf, alpha=momentum) if nesterov else buf
                 param.add_(g, alpha=-lr)
         return loss
+
+
+def _check_number(optimizer: str, name: str, value, *, below: float | None = None) -> None:
+    """ValueError unless ``value`` is a finite number >= 0 (and < ``below``, if given)."""
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+          and (below is None or value < below))
+    if not ok:
+        limit = f" and < {below:g}" if below is not None else ""
+        raise ValueError(f"{optimizer}: {name} must be a finite number >= 0{limit}, got {value!r}")
+
+
+class RMSprop(torch.optim.Optimizer):
+    """RMSprop: each parameter's step divided by the root of its mean squared gradient.
+
+    The options are torch.optim.RMSprop's (see the module docstring for the
+    update). The state per parameter uses torch's names: ``step``,
+    ``square_avg`` (v), ``momentum_buffer`` (b) and ``grad_avg`` (gbar).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor] | Iterable[dict],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+    ) -> None:
+        for name, value in (("lr", lr), ("alpha", alpha), ("eps", eps), ("weight_decay", weight_decay),
+                            ("momentum", momentum)):
+            _check_number("RMSprop", name, value)
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                        centered=centered)
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """Take one step for every parameter that has a gradient."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr = group["lr"]
+            alpha = group["alpha"]
+            eps = group["eps"]
+            weight_decay = group["weight_decay"]
+            momentum = group["momentum"]
+            centered = group["centered"]
+            for param in group["params"]:
+                g = param.grad
+                if g is None:
+                    continue  # no gradient, no step (as torch does)
+                state = self.state[param]
+                if not state:
+                    state["step"] = 0
+                    state["square_avg"] = torch.zeros_like(param)
+                    if momentum > 0:
+                        state["momentum_buffer"] = torch.zeros_like(param)
+                    if centered:
+                        state["grad_avg"] = torch.zeros_like(param)
+                state["step"] += 1
+
+                if weight_decay != 0:
+                    g = g + weight_decay * param
+                v = alpha * state["square_avg"] + (1 - alpha) * g * g
+                state["square_avg"] = v
+                if centered:
+                    gbar = alpha * state["grad_avg"] + (1 - alpha) * g
+                    state["grad_avg"] = gbar
+                    d = (v - gbar * gbar).sqrt() + eps
+                else:
+                    d = v.sqrt() + eps
+                if momentum > 0:
+                    b = momentum * state["momentum_buffer"] + g / d
+                    state["momentum_buffer"] = b
+                    param.sub_(lr * b)
+                else:
+                    param.sub_(lr * (g / d))
+        return loss
+
+
+class Adam(torch.optim.Optimizer):
+    """Adam: a running mean of the gradients over the root of a running mean of their squares.
+
+    The options are torch.optim.Adam's (see the module docstring for the
+    update); ``weight_decay`` is an L2 penalty folded into the gradient, as
+    in torch's Adam (AdamW below decouples it). The state per parameter uses
+    torch's names: ``step`` (t), ``exp_avg`` (m), ``exp_avg_sq`` (v) and,
+    with amsgrad, ``max_exp_avg_sq`` (v_max).
+    """
+
+    decoupled_weight_decay = False     # AdamW: True
+
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor] | Iterable[dict],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+    ) -> None:
+        name = type(self).__name__
+        _check_number(name, "lr", lr)
+        _check_number(name, "eps", eps)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        _check_number(name, "betas[0]", betas[0], below=1)
+        _check_number(name, "betas[1]", betas[1], below=1)
+        _check_number(name, "weight_decay", weight_decay)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """Take one step for every parameter that has a gradient."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr = group["lr"]
+            beta1, beta2 = group["betas"]
+            eps = group["eps"]
+            weight_decay = group["weight_decay"]
+            amsgrad = group["amsgrad"]
+            for param in group["params"]:
+                g = param.grad
+                if g is None:
+                    continue  # no gradient, no step (as torch does)
+                state = self.state[param]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(param)
+                    state["exp_avg_sq"] = torch.zeros_like(param)
+                    if amsgrad:
+                        state["max_exp_avg_sq"] = torch.zeros_like(param)
+                state["step"] += 1
+                t = state["step"]
+
+                if weight_decay != 0:
+                    if self.decoupled_weight_decay:
+                        param.mul_(1 - lr * weight_decay)      # AdamW: shrink theta itself
+                    else:
+                        g = g + weight_decay * param           # Adam: L2 folded into the gradient
+                m = beta1 * state["exp_avg"] + (1 - beta1) * g
+                v = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
+                state["exp_avg"], state["exp_avg_sq"] = m, v
+                if amsgrad:
+                    v = torch.maximum(state["max_exp_avg_sq"], v)
+                    state["max_exp_avg_sq"] = v
+
+                step_size = lr / (1 - beta1 ** t)                    # lr * (bias correction of m)
+                d = v.sqrt() / math.sqrt(1 - beta2 ** t) + eps       # sqrt(v_hat) + eps
+                param.sub_(step_size * (m / d))
+        return loss
+
+
+class AdamW(Adam):
+    """AdamW: Adam with decoupled weight decay (torch.optim.AdamW's options and defaults).
+
+    theta shrinks by (1 - lr * weight_decay) before Adam's step, and the
+    gradient that Adam averages carries no decay term.
+    """
+
+    decoupled_weight_decay = True
+
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor] | Iterable[dict],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+    ) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
