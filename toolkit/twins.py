@@ -29,6 +29,7 @@ TORCH_TWIN: dict[type, Callable[[Any], nn.Module]] = {
     manual.ReLU: lambda layer: nn.ReLU(),
     manual.Tanh: lambda layer: nn.Tanh(),
     manual.Sigmoid: lambda layer: nn.Sigmoid(),
+    manual.BatchNorm1d: lambda layer: nn.BatchNorm1d(layer.num_features, eps=layer.eps, momentum=layer.momentum),
     manual.Sequential: lambda net: nn.Sequential(*(torch_counterpart(layer) for layer in net)),
     manual.MSELoss: lambda loss: nn.MSELoss(),
     manual.BCEWithLogitsLoss: lambda loss: nn.BCEWithLogitsLoss(),

@@ -25,6 +25,7 @@ A new layer is one class here (a ``Module`` subclass with ``forward`` and
 """
 
 from toolkit.manual.activations import ReLU, Sigmoid, Tanh
+from toolkit.manual.batchnorm import BatchNorm1d
 from toolkit.manual.linear import Linear
 from toolkit.manual.losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from toolkit.manual.module import Module
@@ -36,6 +37,7 @@ __all__ = [
     "ReLU",
     "Tanh",
     "Sigmoid",
+    "BatchNorm1d",
     "Sequential",
     "MSELoss",
     "BCEWithLogitsLoss",
