@@ -339,3 +339,170 @@ def test_largest_stable_lr_separates_convergence_from_divergence(device):
     assert end < 1e-2 * start
     start, end = gradient_descent_error(line_model(device), x, y, 1.01 * lr_max, 400, theta_star)
     assert end > 1e2 * start
+
+
+# ---------------------------------------------------------------- lesson 13: sharpness from the hand-written gradient
+
+from toolkit import manual  # noqa: E402  (this section's own imports)
+from toolkit.landscape import (  # noqa: E402
+    hessian_vector_product,
+    hvp_finite_difference,
+    largest_eigenvalue,
+    loss_along_path,
+    manual_gradient,
+)
+from toolkit.twins import make_twins  # noqa: E402
+
+
+def small_twins(device, loss="cross_entropy", seed=3):
+    """A small tanh MLP with uneven widths, its data, and a point theta away from its own parameters."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(30, 3, generator=g)
+    if loss == "cross_entropy":
+        twins = make_twins([3, 5, 4, 3], "tanh", loss=manual.CrossEntropyLoss(), seed=seed, device=device)
+        y = torch.randint(0, 3, (30,), generator=g)
+    else:
+        twins = make_twins([3, 5, 4, 2], "tanh", loss=manual.MSELoss(), seed=seed, device=device)
+        y = torch.randn(30, 2, generator=g)
+    theta = flatten(twins.torch_net.named_parameters())
+    theta = theta + 0.3 * torch.randn(theta.shape, generator=g).to(device)
+    return twins, x.to(device), y.to(device), theta
+
+
+def manual_state(net):
+    """Every parameter of a hand-written network: (the tensor object, a copy of its values, its .grad)."""
+    return [(p, p.clone(), None if p.grad is None else p.grad.clone()) for p in net.parameters()]
+
+
+def assert_state_kept(net, state):
+    for (p, value, grad), now in zip(state, net.parameters()):
+        assert now is p and torch.equal(now, value)
+        assert (now.grad is None) if grad is None else torch.equal(now.grad, grad)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+def test_manual_gradient_is_autograds_gradient_and_leaves_the_network_alone(device, loss):
+    twins, x, y, theta = small_twins(device, loss)
+    twins.manual_loss(twins.manual_net(x), y)
+    twins.manual_net.backward(twins.manual_loss.backward())           # some .grad already there: must survive
+    state = manual_state(twins.manual_net)
+    like = dict(twins.torch_net.named_parameters())
+    expected = torch.func.grad(lambda t: twins.torch_loss(torch.func.functional_call(
+        twins.torch_net, unflatten(t, like), (x,)), y))(theta)
+    assert_close(manual_gradient(twins, x, y, theta), expected, rtol=1e-10, atol=1e-13)
+    assert_state_kept(twins.manual_net, state)
+    # no theta: the network's own parameters
+    own = flatten(twins.manual_net.named_parameters())
+    assert_close(manual_gradient(twins, x, y), manual_gradient(twins, x, y, own), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+def test_finite_difference_hvp_of_the_hand_written_gradient_matches_torch_func(device, loss):
+    twins, x, y, theta = small_twins(device, loss)
+    state = manual_state(twins.manual_net)
+    g = torch.Generator().manual_seed(11)
+    for _ in range(3):
+        v = torch.randn(theta.shape, generator=g).to(device)
+        exact = hessian_vector_product(twins.torch_net, twins.torch_loss, x, y, v, theta=theta)
+        by_hand = hvp_finite_difference(twins, x, y, v, theta=theta)
+        assert ((by_hand - exact).norm() / exact.norm()).item() < 1e-6
+        # the length of v does not matter: H (c v) = c H v
+        assert_close(hvp_finite_difference(twins, x, y, 10.0 * v, theta=theta), 10.0 * by_hand, rtol=1e-6, atol=1e-9)
+    assert_state_kept(twins.manual_net, state)
+
+
+def test_the_exact_hvp_is_the_hessian_times_v(device):
+    twins, x, y, theta = small_twins(device)
+    v = torch.randn(theta.shape, generator=torch.Generator().manual_seed(5)).to(device)
+    h = hessian(twins.torch_net, twins.torch_loss, x, y, theta=theta)
+    assert h.shape == (theta.shape[0], theta.shape[0])
+    assert_close(hessian_vector_product(twins.torch_net, twins.torch_loss, x, y, v, theta=theta), h @ v,
+                 rtol=1e-10, atol=1e-12)
+    # hessian(theta=) is the Hessian with theta swapped in; the model keeps its own parameters
+    before = flatten(twins.torch_net.named_parameters())
+    with torch.no_grad():
+        for p, value in zip(twins.torch_net.parameters(), unflatten(theta, dict(twins.torch_net.named_parameters())).values()):
+            p.copy_(value)
+    assert_close(hessian(twins.torch_net, twins.torch_loss, x, y), h, rtol=1e-12, atol=1e-14)
+    assert not torch.equal(before, theta)
+
+
+def quadratic_with_spectrum(eigenvalues, seed=0):
+    """H = Q diag(eigenvalues) Q^T for a random orthogonal Q: the product v -> H v, and H."""
+    n = len(eigenvalues)
+    q, _ = torch.linalg.qr(torch.randn(n, n, generator=torch.Generator().manual_seed(seed)))
+    h = q @ torch.diag(torch.tensor(eigenvalues, dtype=torch.float64)) @ q.T
+    return (lambda v: h @ v), h
+
+
+@pytest.mark.parametrize("eigenvalues, largest", [
+    ([3.0, 1.0, 0.5, 0.25, -0.1, 0.0, 2.0, 1.5], 3.0),        # positive definite-ish, with a zero
+    ([-5.0, 2.0, 1.0, 0.5, -1.0, 0.1], 2.0),                   # the largest magnitude is negative: shifted pass
+    ([-3.0, -1.0, -0.5, -2.0], -0.5),                          # all negative: the largest is the one nearest 0
+    ([4.0], 4.0),
+])
+def test_power_iteration_finds_the_largest_eigenvalue_of_a_known_spectrum(eigenvalues, largest):
+    hvp, h = quadratic_with_spectrum(eigenvalues)
+    start = torch.ones(len(eigenvalues))
+    found = largest_eigenvalue(hvp, start, iterations=2000, tol=1e-14)
+    assert found.value == pytest.approx(largest, rel=1e-9, abs=1e-9)
+    assert found.converged
+    assert found.vector.norm().item() == pytest.approx(1.0, rel=1e-12)
+    assert_close(h @ found.vector, largest * found.vector, rtol=0, atol=1e-6)     # an eigenvector of it
+
+
+def test_a_warm_start_needs_fewer_products():
+    hvp, _ = quadratic_with_spectrum([2.0, 1.8, 1.0, 0.3, -0.5])
+    cold = largest_eigenvalue(hvp, torch.ones(5), tol=1e-12, iterations=5000)
+    warm = largest_eigenvalue(hvp, cold.vector + 1e-6, tol=1e-12, iterations=5000)
+    assert warm.value == pytest.approx(cold.value, rel=1e-10)
+    assert warm.iterations < cold.iterations / 3
+
+
+def test_power_iteration_stops_after_its_iterations_and_says_so():
+    hvp, _ = quadratic_with_spectrum([1.0, 0.999, 0.5])
+    found = largest_eigenvalue(hvp, torch.ones(3), iterations=5, tol=1e-15)
+    assert found.iterations == 5 and not found.converged
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+def test_power_iteration_on_the_hand_written_hvp_matches_eigvalsh(device, loss):
+    twins, x, y, theta = small_twins(device, loss)
+    spectrum = torch.linalg.eigvalsh(hessian(twins.torch_net, twins.torch_loss, x, y, theta=theta))
+    start = torch.randn(theta.shape, generator=torch.Generator().manual_seed(1)).to(device)
+    found = largest_eigenvalue(lambda v: hvp_finite_difference(twins, x, y, v, theta=theta), start,
+                               iterations=2000, tol=1e-12)
+    assert found.value == pytest.approx(spectrum[-1].item(), rel=1e-7)
+
+
+def test_loss_along_path_of_the_hand_written_twin_is_the_torch_twins(device):
+    twins, x, y, theta = small_twins(device)
+    state = manual_state(twins.manual_net)
+    own = flatten(twins.manual_net.named_parameters())
+    path = torch.lerp(own, theta, torch.linspace(-0.25, 1.25, 7, device=device).unsqueeze(1))
+    by_hand = loss_along_path(twins.manual_net, twins.manual_loss, x, y, path)
+    by_torch = loss_along_path(twins.torch_net, twins.torch_loss, x, y, path)
+    assert by_hand.shape == (7,)
+    assert_close(by_hand, by_torch, rtol=1e-12, atol=1e-14)
+    assert_state_kept(twins.manual_net, state)
+
+
+def test_sharpness_functions_refuse_bad_input():
+    twins, x, y, theta = small_twins("cpu")
+    with pytest.raises(ValueError, match="theta must have shape"):
+        manual_gradient(twins, x, y, theta[:-1])
+    with pytest.raises(ValueError, match="v must have shape"):
+        hvp_finite_difference(twins, x, y, theta[:-1])
+    with pytest.raises(ValueError, match="non-zero"):
+        hvp_finite_difference(twins, x, y, torch.zeros_like(theta))
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        hvp_finite_difference(twins, x, y, theta, eps=0.0)
+    with pytest.raises(ValueError, match="v must have shape"):
+        hessian_vector_product(twins.torch_net, twins.torch_loss, x, y, theta[:-1])
+    with pytest.raises(ValueError, match="theta must have shape"):
+        hessian(twins.torch_net, twins.torch_loss, x, y, theta=theta[:-1])
+    hvp, _ = quadratic_with_spectrum([1.0, 2.0])
+    with pytest.raises(ValueError, match="start must be a non-zero"):
+        largest_eigenvalue(hvp, torch.zeros(2))
+    with pytest.raises(ValueError, match="iterations must be >= 1"):
+        largest_eigenvalue(hvp, torch.ones(2), iterations=0)
