@@ -68,12 +68,23 @@ print(f"loss at the start: {loss.item():.4f}")
 # smaller, and the other way round. The hand-written network computes the
 # same number through its backward pass; autograd computes it from the graph
 # it recorded; and a finite difference measures it by nudging w a tiny bit
-# either way. Three witnesses, one number:
+# either way. Three witnesses, one number, and our formula beside them: the
+# report lists it under the weight, as `formula`.
 
 # %%
-slope_by_formula = (2 / len(x)) * ((w * x - y) * x).sum()
+def slope_of_loss(w, x, y):
+    """dL/dw for L(w) = 1/N Σₙ (w·xₙ − yₙ)², by the formula above.
+
+    w: the weight, (1, 1); x, y: the data, (N, 1). Returns one number (a 0-d tensor).
+    """
+    # exercise slope_of_loss: return dL/dw = 2/N Σₙ (w·xₙ − yₙ)·xₙ, one number
+    return (2 / len(x)) * ((w * x - y) * x).sum()
+    # end exercise
+
+
+slope_by_formula = slope_of_loss(w, x, y)
 print(f"dL/dw from the formula above: {slope_by_formula.item():.10f}")
-run.check(twins, x, y)
+run.check(twins, x, y, by_formula={"0.weight": slope_by_formula})
 
 # %% [markdown]
 # ## Against the gradient, not with it
@@ -117,6 +128,25 @@ print(f"L after w + lr·dL/dw (with it)   = {loss_at(w.item() + lr * slope):.4f}
 #    gradient, in place, so the layer sees the new weight. The update is not
 #    part of the model, so autograd must not record it: hence
 #    `torch.no_grad()`.
+#
+# Step 4 is one line, but a line with two traps (minus, not plus; in place),
+# so we write it as a function and check it against torch's own
+# `torch.optim.SGD`, one step each from the same random tensor, before the
+# loop uses it:
+
+# %%
+def sgd_update(weight, lr):
+    """One step of gradient descent on one tensor, in place: weight ← weight − lr · weight.grad.
+
+    In place, so that the layer holding `weight` sees the new value; called
+    under torch.no_grad(), so that autograd does not record the step.
+    """
+    # exercise sgd_update: step against the gradient, in place: weight ← weight − lr · weight.grad
+    weight -= lr * weight.grad
+    # end exercise
+
+
+run.check_update(sgd_update, lr=run.lr)
 
 # %%
 weights_by_hand = [w.item()]
@@ -141,8 +171,8 @@ for step in range(run.steps):
               f"dL/dw {w.grad.item():+.8f} | {w_torch.grad.item():+.8f}   gap {gap:.1e}")
     # 4. update: the step, against the gradient (minus, not plus)
     with torch.no_grad():
-        w -= lr * w.grad
-        w_torch -= lr * w_torch.grad
+        sgd_update(w, lr)
+        sgd_update(w_torch, lr)
     weights_by_hand.append(w.item())
 print(f"after {run.steps} steps: w = {w.item():.6f} (hand-written), {w_torch.item():.6f} (torch.nn)")
 
@@ -253,11 +283,29 @@ run.save(plots.loss_vs_weight(weights, curve, history.path_manual[:, 0], history
                               autograd_slopes=slopes_by_autograd,
                               slope_label=f"dL/dw = λ·(w − w*), λ = {curvature:.3f}",
                               slope_title="The slope dL/dw: a straight line through 0 at w*"),
-         "loss_vs_w")
+         "loss_vs_w",
+         caption=f"First panel: the loss L(w) is a parabola, and each step of gradient descent "
+                 f"(lr = {history.lr:g}) is a point on it; the steps shrink as the slope flattens near the minimum w* = {best_w:.3f}, "
+                 f"although the learning rate never changes. Second panel: the slope dL/dw = λ·(w − w*) is a straight "
+                 f"line through 0 at w*, and the slopes both twins computed lie on it (autograd's crosses sit "
+                 f"inside the hand-written circles: they coincide).",
+         alt=f"Two panels. The first: a U-shaped curve of the loss against the weight w, with a dotted "
+             f"vertical line at the minimum w = {best_w:.3f}; blue circles joined by arrows start at a white "
+             f"square high on the left branch and step down the curve, ever closer together, to a star near the "
+             f"bottom. The second: a rising straight line of the slope against w, crossing zero at the same dotted "
+             f"line; the circles climb along it from about {slopes_by_hand[0]:.1f} towards zero, each with a small "
+             f"orange cross inside.")
 start_gap = curvature / 2 * (history.path_manual[0, 0].item() - best_w) ** 2     # (λ/2)(w₀ − w*)²
 run.save(plots.loss_gap_curves({f"lr = {history.lr:g}": history}, best_loss,
                                theory={f"lr = {history.lr:g}": (start_gap, factor)},
                                title=f"Loss gap L − L* per step, lr = {history.lr:g}\n"
                                      f"measured ×{measured.mean().item():.4g} per step, theory ×{factor:.4g}"),
-         "loss_gap")
+         "loss_gap",
+         caption=f"The loss gap L − L* per step on a log scale: a straight line, because every step multiplies "
+                 f"it by the same factor, and it lies on the dashed theoretical line, (1 − lr·λ)² = {factor:.4g} "
+                 f"per step with λ = 2·mean(x²) = {curvature:.3f}; both twins' losses coincide.",
+         alt=f"A falling straight line on a logarithmic vertical axis, the loss gap from about {gaps[0].item():.2g} "
+             f"at step 0 down to about {gaps[-1].item():.1g} at step {len(gaps) - 1}; the blue line of the "
+             f"hand-written twin, orange crosses of the autograd twin on it, and a black dashed theory line "
+             f"running exactly along it.")
 run.finish()

@@ -40,6 +40,28 @@ print(f"start: w = {by_hand[0].weight.item():.4f}, b = {by_hand[0].bias.item():.
 # Together they form the gradient, the direction in which the loss rises
 # fastest. In the hand-written network, `MSELoss.backward` supplies
 # 2(ŷ − y)/N and `Linear.backward` multiplies by x (for w) or sums (for b).
+# Here is the loss's half, written out as in `toolkit.manual`; we put it
+# into the hand-written twin in place of the library's, so that the report
+# checks what is written here:
+
+# %%
+class MSELoss(manual.MSELoss):
+    """The mean squared error of toolkit.manual, with its backward written out here."""
+
+    def backward(self, dloss=1.0):
+        """dL/dŷ = dloss · 2 (ŷ − y) / M for L = 1/M Σ (ŷ − y)², with M = ŷ.numel(); shape like ŷ.
+
+        dloss is the gradient arriving from above (1 when the loss ends the chain).
+        """
+        pred, target = self._saved()           # ŷ and y, kept by the forward pass
+        # exercise mse_backward: return dL/dŷ = 2 (ŷ − y) / M · dloss, with M = pred.numel() (here M = N)
+        return 2 / pred.numel() * (pred - target) * dloss
+        # end exercise
+
+
+twins.manual_loss = MSELoss()
+
+# %% [markdown]
 # The three witnesses must agree on both numbers:
 
 # %%
@@ -178,12 +200,36 @@ run.save(plots.contour_with_paths(alphas, betas, Z, history.path_manual, history
                                   title=f"Loss over (w, b) and the descent path, lr = {history.lr:g}",
                                   note="the twins coincide: a cross in every circle",
                                   diverged_at=history.diverged_at_step),
-         "contour")
+         "contour",
+         caption=f"The exact loss over (w, b), log-spaced contours at equal aspect, with the descent path at "
+                 f"lr = {history.lr:g}: every step crosses the contours at right angles, first down the steep "
+                 f"wall, then along the narrow diagonal valley (κ = {high / low:.2f}) towards the least-squares "
+                 f"minimum (w*, b*) = ({best[0].item():.3f}, {best[1].item():.3f}), which {history.steps} steps do "
+                 f"not reach. Both twins' paths coincide: a cross in every circle.",
+         alt=f"A filled contour map of the loss, dark in a narrow valley running diagonally from upper left to "
+             f"lower right and yellow on the far walls, with a colour bar on a log scale. A chain of blue "
+             f"circles, each with an orange cross inside, starts at a white square at w = "
+             f"{history.path_manual[0, 0].item():.2f}, b = {history.path_manual[0, 1].item():.2f}, drops into the "
+             f"valley and turns along its floor, ending at a star short of a white plus sign that marks the "
+             f"minimum.")
 losses_manual, _ = history.path_losses()
 run.save(plots.surface_with_path(alphas, betas, Z, history.path_manual, losses_manual,
                                  xlabel="weight w", ylabel="bias b", title="The loss surface, the 'mountain'",
                                  diverged_at=history.diverged_at_step),
-         "surface")
+         "surface",
+         caption="The same loss as a 3-D surface over (w, b), with the hand-written twin's path lifted slightly "
+                 "above it so that it stays visible: a bowl stretched into a long valley, whose floor the path "
+                 "reaches quickly and then follows slowly.",
+         alt="A three-dimensional surface shaded from yellow on the high rim to purple at the bottom, shaped like "
+             "a long tilted trough over the weight and bias axes. A blue line of small dots runs from a white "
+             "square partway up one side down into the trough and along its floor to a yellow star.")
 run.save(plots.loss_curves(history, title=f"Loss per step, lr = {history.lr:g}", best_loss=best_loss),
-         "loss_curves")
+         "loss_curves",
+         caption=f"Both twins' loss per step on a log scale (they lie on top of each other), with the lowest "
+                 f"loss L* = {best_loss:.4g} dotted: a fast drop while the path falls into the valley, then a "
+                 f"slow approach along its floor; the gap to L* is what {history.steps} steps leave.",
+         alt=f"A loss curve on a logarithmic vertical axis against the step, from 0 to {history.steps}: the blue "
+             f"line of the hand-written twin with orange crosses of the autograd twin on it falls steeply over "
+             f"the first steps, then flattens and creeps down towards a grey dotted horizontal line at "
+             f"L* = {best_loss:.4g}, ending just above it at {history.final_loss_manual:.4g}.")
 run.finish()

@@ -216,10 +216,30 @@ run.save(plots.learning_rate_panels(panels, xlabel="weight w", ylabel="bias b", 
                                     valley_axes=[valley_axes[:, 0], valley_axes[:, 1]],
                                     title=f"{run.steps} steps at four learning rates from the Hessian "
                                           f"(κ = {kappa:.2f}); all panels share their axes"),
-         "lr_paths")
+         "lr_paths",
+         caption=f"{run.steps} steps at four learning rates read off the Hessian (λmax = {high:.3f}, κ = "
+                 f"{kappa:.2f}), on the same exact loss, axes and colour scale; the dotted white lines are the "
+                 f"valley's axes. At 1/λmax the path does not zigzag; 2/(λmin + λmax) is the fastest; just below "
+                 f"2/λmax = {2 / high:.3f} it zigzags across the valley but still converges; above 2/λmax it "
+                 f"zigzags ever wider and diverges. Both twins' paths coincide: a cross in every circle.",
+         alt=f"Four contour maps in a two-by-two grid, each the same diagonal valley with a white plus sign at "
+             f"the minimum and two dotted white lines through it along the valley's axes. First: the path "
+             f"runs from the white square at the lower right down into the valley without crossing it, then "
+             f"along the floor to the minimum. Second: a few steps cross the valley and end at the minimum. "
+             f"Third: the path bounces from wall to wall in long zigzags that shrink only slowly. Fourth: the "
+             f"zigzags grow until the path leaves the window, marked by an arrow and a black X labelled with "
+             f"the step where it diverged.")
 legend = {label: label if label.startswith("your lr") else f"{label}: lr = {rates[label]:.3g}" for label in rates}
 run.save(plots.loss_gap_curves({legend[label]: history for label, history in histories.items()}, best_loss,
                                theory={legend[label]: value for label, value in theory.items()},
                                title="Converging: L − L* and the theory (dashed)"),
-         "lr_loss_gap")
+         "lr_loss_gap",
+         caption="The loss gap L − L* per step on a log scale for each learning rate, with the theoretical "
+                 "rate max (1 − lr·λᵢ)² per step dashed: every converging run becomes a straight line on its "
+                 "dashed line, the fastest rate the steepest and the barely stable one the flattest; the "
+                 "diverging run, on an axis of its own, climbs just as straight. Both twins' losses coincide.",
+         alt="Two panels of straight lines on logarithmic vertical axes against the step. The first: three "
+             "falling lines, green steepest (down to about 1e-10), light blue in between and orange almost "
+             "flat, each with a black dashed line along it and orange-cross markers on it. The second: one "
+             "pink line rising in a straight line to about 1e12, where a pink X marks the step it diverged.")
 run.finish()

@@ -101,6 +101,7 @@ def chain_rule(x, y, w1, w2, w3):
     way (N, 1), keyed by the name of what they are the gradient of.
     """
     h1, h2, y_hat = forward(x, w1, w2, w3)
+    # exercise chain_rule: every link from dL/dŷ = 2 (ŷ − y) / N back to dL/dx, as written above; return the dict
     dL_dyhat = 2 * (y_hat - y) / len(x)
     dL_dw3 = (dL_dyhat * h2).sum()
     dL_dh2 = dL_dyhat * w3
@@ -112,6 +113,7 @@ def chain_rule(x, y, w1, w2, w3):
     dL_dx = dL_dz1 * w1              # no weight needs it, but the report can check it
     return {"w1": dL_dw1, "w2": dL_dw2, "w3": dL_dw3,
             "ŷ": dL_dyhat, "h2": dL_dh2, "z2": dL_dz2, "h1": dL_dh1, "z1": dL_dz1, "x": dL_dx}
+    # end exercise
 
 
 by_formula = chain_rule(x, y, w1, w2, w3)
@@ -160,12 +162,19 @@ twins.zero_grad()
 # it in that order would still agree, and every row after it would inherit
 # the error. So the first row to disagree, in backward order, names the
 # faulty layer: the report then ends with "first disagreement: layer k".
+#
+# Our own numbers from `chain_rule` go into the report too, as a fourth
+# witness (the `formula` lines): each weight's gradient under its weight,
+# and each link under the row it is.
 
 # %%
-run.check(twins, x, y, first_layer=True)
+ROWS = {"0.weight": "w1", "2.weight": "w2", "4.weight": "w3", "output": "ŷ",
+        "input of 4": "h2", "input of 3": "z2", "input of 2": "h1", "input of 1": "z1", "input of 0": "x"}
+run.check(twins, x, y, first_layer=True, by_formula={row: by_formula[name] for row, name in ROWS.items()})
 
 # %% [markdown]
-# These rows are our intermediate values, point by point. The numbers from
+# These rows are our intermediate values, point by point. Here is the
+# `formula` comparison once more, written out: the numbers from
 # `chain_rule` against autograd's (the report's manual column came from the
 # hand-written layers):
 
@@ -198,6 +207,17 @@ broken.layers[3] = bugs.TanhSlopeFromInput()
 broken_report = gradient_report(Twins.of(broken, manual.MSELoss()), x, y,
                                 title="with a wrong tanh backward in layer 3", first_layer=True)
 print(broken_report)
+
+# %% [markdown]
+# The report says where the error starts. `toolkit.diagnose` goes one step
+# further and reads the numbers in that first wrong row to say which
+# classic mistake they look like (it is what a lesson prints when one of
+# its own checks disagrees):
+
+# %%
+from toolkit.diagnose import diagnose
+
+print(diagnose(broken_report))
 
 # %% [markdown]
 # ## Two corrections to the source
@@ -295,7 +315,17 @@ for i, j in [(0, 1), (0, 2), (1, 2)]:
 held = "its end value" if shown == len(path_manual) else f"its value at step {shown - 1}"
 note = (f"the loss over each pair of weights, the third held at {held}; both twins' paths coincide; "
         "circle fill: the true loss at that step")
-run.save(plots.weight_slices(panels, diverged_at=history.diverged_at_step, note=note), "weight_slices")
+run.save(plots.weight_slices(panels, diverged_at=history.diverged_at_step, note=note), "weight_slices",
+         caption=f"Three slices through the three-dimensional loss, one per pair of weights, each the true loss "
+                 f"with the third weight held at {held}, with the path drawn by its two weights. Away from the "
+                 f"end the path is not on the slice (the third weight was moving too), so each circle is filled "
+                 f"with the true loss at that step: where its colour differs from the contour under it, the third "
+                 f"weight was elsewhere. Both twins' paths coincide; the end star lies on all three slices.",
+         alt=f"Three contour maps sharing one logarithmic colour bar: (w1, w2) with w3 held at "
+             f"{end[2].item():.2f}, (w1, w3) with w2 held at {end[1].item():.2f} and (w2, w3) with w1 held at "
+             f"{end[0].item():.2f}. In each a curved chain of circles, each with an orange cross inside, runs "
+             f"from a white square in the bright, high-loss part up to a yellow star in the dark valley; the "
+             f"circles' fill changes from green to dark blue along the way.")
 
 # %% [markdown]
 # The three weights at every step, for both twins (autograd's crosses sit
@@ -305,5 +335,15 @@ run.save(plots.weight_slices(panels, diverged_at=history.diverged_at_step, note=
 
 # %%
 run.save(plots.weights_over_training(history, names, shown=shown,
-                                     title=f"The three weights, lr = {history.lr:g}"), "weights")
+                                     title=f"The three weights, lr = {history.lr:g}"), "weights",
+         caption=f"The three weights (first panel) and the loss on a log scale (second panel) at every step, "
+                 f"for both twins: autograd's crosses sit on the hand-written lines. w3 moves first; once it has "
+                 f"grown, w1 and w2 follow, and the loss falls fastest while all three climb; from about step 40 "
+                 f"they settle near ({end[0].item():.2f}, {end[1].item():.2f}, {end[2].item():.2f}).",
+         alt=f"Two line charts against the step, 0 to {history.steps}. The first: three coloured lines for w1, "
+             f"w2 and w3 starting at {path_manual[0, 0].item():.2f}, {path_manual[0, 1].item():.2f} and "
+             f"{path_manual[0, 2].item():.2f}; w3 rises steeply first, then all three level off between 1.3 and "
+             f"1.7, crosses of the same colours on each line. The second: the training loss on a logarithmic "
+             f"axis falling in an S-shape from about {losses_manual[0]:.2g} to about "
+             f"{history.final_loss_manual:.1g}, with orange crosses on the blue line.")
 run.finish()

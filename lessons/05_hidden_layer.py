@@ -56,8 +56,73 @@ print("parameters:", sum(p.numel() for p in by_hand.parameters()))
 # and walks back through the layers. A Linear layer turns `dout` into
 # `dweight = doutᵀ x`, `dbias = Σ dout` and `dx = dout W`; a Tanh layer
 # multiplies by its slope, `dx = dout · (1 − out²)`. Each layer needs only
-# what it saw in the forward pass and the gradient handed back to it. All
-# 354 partial derivatives, checked three ways:
+# what it saw in the forward pass and the gradient handed back to it.
+#
+# Here are those three backward passes written out, each in a subclass of
+# the `toolkit.manual` class that holds the same lines (the forward passes
+# are the library's). We rebuild the hand-written twin from them, with the
+# very numbers it already holds, so that everything below, the report
+# first, runs on what is written here.
+
+# %%
+from toolkit.bugs import copy_layer          # a new layer of a given class, holding another's numbers
+from toolkit.manual.module import accumulate_grad
+
+
+class Linear(manual.Linear):
+    """out = x Wᵀ + b, with its backward written here."""
+
+    def backward(self, dout, input_grad=True):
+        """The chain rule through out = x Wᵀ + b, for a batch of N rows.
+
+        dout: (N, out), dL/dout. Adds dL/dW = doutᵀ x, (out, in), into weight.grad
+        and dL/db = Σₙ dout[n], (out,), into bias.grad (adds: backward accumulates);
+        returns dL/dx = dout W, (N, in), or None for the first layer (input_grad=False).
+        """
+        x = self._x                            # the input, kept by the forward pass
+        # exercise linear_backward: add doutᵀ·x to weight.grad, Σₙ dout[n] to bias.grad (accumulate_grad); set dx = dout·W
+        accumulate_grad(self.weight, dout.T @ x)
+        accumulate_grad(self.bias, dout.sum(dim=0))
+        dx = dout @ self.weight
+        # end exercise
+        return dx if input_grad else None
+
+
+class Tanh(manual.Tanh):
+    """out = tanh(x), keeping its input as well as its output, with its backward written here."""
+
+    def forward(self, x):
+        self._x = x                            # kept only so that you can choose
+        return super().forward(x)
+
+    def backward(self, dout, input_grad=True):
+        """dL/dx = dout · tanh'(x), with tanh'(x) = 1 − tanh(x)²; dout and dL/dx shaped like x."""
+        x, out = self._x, self._out            # the input, and tanh of it
+        # exercise tanh_backward: return dL/dx = dout · (1 − tanh(x)²), from x or out, whichever is tanh(x)
+        return dout * (1 - out**2)
+        # end exercise
+
+
+class CrossEntropyLoss(manual.CrossEntropyLoss):
+    """Softmax cross-entropy (the forward pass is the library's), with its backward written here."""
+
+    def backward(self, dloss=1.0):
+        """dL/dlogits = dloss · (softmax(logits) − onehot(y)) / N, shape (N, C)."""
+        shifted, target = self._saved()        # the logits shifted so each row's largest is 0, and y
+        n, classes = shifted.shape
+        # exercise cross_entropy_backward: return dloss · (softmax(logits) − onehot(y)) / N; softmax(shifted) is softmax(logits)
+        probs = torch.exp(shifted) / torch.exp(shifted).sum(dim=1, keepdim=True)
+        onehot = torch.nn.functional.one_hot(target, classes).to(probs.dtype)
+        return dloss * (probs - onehot) / n
+        # end exercise
+
+
+ours = {manual.Linear: Linear, manual.Tanh: Tanh}
+by_hand.layers = [copy_layer(ours[type(layer)], layer) for layer in by_hand]
+twins.manual_loss = CrossEntropyLoss()
+
+# %% [markdown]
+# All 354 partial derivatives, checked three ways:
 
 # %%
 run.check(twins, x, y)
@@ -117,7 +182,15 @@ if finite.any():
         print("the held-out loss is lowest at the end: still falling")
 run.save(plots.train_validation_losses(
     history, val_manual, val_autograd, title=f"Training and held-out loss, lr = {history.lr:g}",
-    caption="held-out loss evaluated along each twin's path; the twins coincide"), "losses")
+    caption="held-out loss evaluated along each twin's path; the twins coincide"), "losses",
+    caption=f"The training loss and the loss on held-out points at every step, for both twins (they "
+            f"coincide). Both fall; the held-out loss falls less far and ends higher, {val_manual[-1].item():.3f} "
+            f"against {train_losses[-1]:.3f}: the network is surer of the points it was fitted to than of new ones.",
+    alt=f"Two falling blue curves on a logarithmic loss axis against the step, 0 to {history.steps}: the "
+        f"training loss (solid) from about {train_losses[0]:.2f} down to {train_losses[-1]:.3f}, and above it "
+        f"the held-out loss (dashed), ending at {val_manual[-1].item():.3f}. Both drop steeply over the first "
+        f"steps, stay on a plateau for a while, then fall again, the gap between them widening; orange "
+        f"crosses of the autograd twin sit on both lines.")
 
 # %% [markdown]
 # The training loss falls at every step. The held-out loss falls as well,
@@ -243,7 +316,19 @@ run.save(plots.path_on_plane(alphas, betas, Z, manual_xy, autograd_xy, history, 
                              caption="both twins' paths coincide (a cross in every circle); "
                                      "circle fill: the true loss at that step, on the contours' scale\n"
                                      + start_check),
-         "pca_landscape")
+         "pca_landscape",
+         caption=f"The loss on two planes through the end point, on one colour scale. First, the plane of the "
+                 f"path's two principal directions, which holds {plane.captured:.1%} of the path; each circle is "
+                 f"filled with the true loss at that step, and the fills match the contours except over the "
+                 f"first steps, which lie off the plane (the start square reads {under_start:.2f}, the true "
+                 f"loss was {train_losses[0]:.2f}). Second, a random filter-normalised plane: it holds only "
+                 f"{random_plane.captured:.1%} of the path, which shrinks to a short stub beside the end. Both "
+                 f"twins' paths coincide.",
+         alt="Two contour maps with a shared logarithmic colour bar. The first is wide and low: a long path "
+             "of circles, each with an orange cross inside, drops from a white square at the upper left, then "
+             "runs right along a valley that darkens towards a yellow star near the right edge. The second is "
+             "square, a dark basin surrounded by green and yellow, with the star near its centre and only a "
+             "short stub of a few circles leading to a white square just beside it.")
 
 # %% [markdown]
 # ## What the network learned
@@ -264,5 +349,12 @@ else:
 run.save(plots.decision_regions(probability_of_class_1, x, y,
                                 title=f"Decision regions {when}\n({train_accuracy:.1%} of the training points "
                                       f"right, {val_accuracy:.1%} of the held-out ones)"),
-         "decision_regions")
+         "decision_regions",
+         caption=f"What the network learned: its probability of class 1 at every point of the input plane, with "
+                 f"the training points on top and the boundary P = 0.5 in black. The boundary bends between the "
+                 f"two moons; {train_accuracy:.1%} of the training points and {val_accuracy:.1%} of the "
+                 f"held-out ones are on the right side of it.",
+         alt="A square map shaded from blue (class 0) to red (class 1) with a black curved line where the two "
+             "meet. Two interleaved crescents of points: white circles for class 0 in the blue region and "
+             "black triangles for class 1 in the red region, the black line winding between them.")
 run.finish()

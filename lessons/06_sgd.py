@@ -182,7 +182,16 @@ for size in sizes:
 run.save(plots.gradient_variance(sizes, measured, errors, sigma2=sigma2, n=N,
                                  title=f"The mini-batch gradient's variance at the start (line, N = {N})",
                                  note=f"{DRAWS:,} random batches per B, drawn without replacement"),
-         "gradient_variance")
+         "gradient_variance",
+         caption=f"How noisy a mini-batch gradient is, at the start on lesson 02's line: the mean squared "
+                 f"distance E‖g_B − ∇L‖² from the full gradient against the batch size B, measured over "
+                 f"{DRAWS:,} random batches each and predicted by σ²/B·(N − B)/(N − 1), with σ² = {sigma2:.3g} "
+                 f"for one example. It falls like 1/B and then faster, to exactly 0 at B = N = {N}, where every "
+                 f"batch is all the data.",
+         alt=f"A log-log plot of the gradient's variance against the batch size 1, 2, 4, 8, 16, 32 and {N}. Blue "
+             f"dots lie on a black curve that starts at {sigma2:.3g} (a grey horizontal line marks σ² for one "
+             f"example) and bends down ever more steeply; a dotted straight line for σ²/B runs above it at large "
+             f"B. At B = {N} an arrow points down off the axis, labelled as measured exactly 0.")
 
 # %% [markdown]
 # ## Training with B = 1, 8 and N, for the same number of epochs
@@ -294,7 +303,18 @@ else:
     note = "both twins' paths coincide (a cross in every circle)"
 run.save(plots.sgd_paths(alphas, betas, Z, panels, xlabel="weight w", ylabel="bias b", minimum=best.tolist(),
                          zoom=zoom, title=title, note=note),
-         "sgd_paths")
+         "sgd_paths",
+         caption=f"{EPOCHS} epochs of each run on lesson 02's exact loss over (w, b): full-batch GD (B = {N}) takes "
+                 f"one step per epoch and is still on its way along the valley; the mini-batch runs (B = 8, "
+                 f"B = 1, and B = 1 at half the rate) reached the minimum long ago but keep wandering around it. "
+                 f"The insets zoom in on their last epoch: the ball they wander in grows with the gradient "
+                 f"noise (smaller batches) and with the learning rate. Both twins' paths coincide.",
+         alt="Four contour maps of the same diagonal valley, each with a white plus sign at the minimum. The "
+             "first: a smooth chain of circles from a white square at the lower right along the valley, "
+             "ending at a star short of the minimum. The other three: ragged paths that reach the minimum and "
+             "scatter around it in a cloud of orange crosses; each has an inset in its corner magnifying the "
+             "last epoch, with a dashed circle whose radius is written beside it, smallest for B = 8 and "
+             "largest for B = 1 at the full learning rate.")
 
 # %% [markdown]
 # ## The moons: the loss a step sees, and the loss on all the data
@@ -337,7 +357,16 @@ for size in [moons_n, 8, 1]:
 run.save(plots.minibatch_losses(moons_runs, title=f"Two moons, {MOONS_EPOCHS} epochs each, lr = {run.lr:g}",
                                 note="per epoch, small batches get much further; the loss on one mini-batch is "
                                      "only a noisy sample\nof the loss on all the data"),
-         "sgd_losses")
+         "sgd_losses",
+         caption=f"Lesson 05's two moons, {MOONS_EPOCHS} epochs for every batch size at lr = {run.lr:g}: the loss "
+                 f"each step saw on its own mini-batch (thin line) and the loss on all the data after every epoch "
+                 f"(circles). Per epoch, small batches get much further; the loss on one mini-batch is only a "
+                 f"noisy sample of the loss on all the data, which the last panel compares for every run.",
+         alt="Four panels of loss on a logarithmic axis against the epoch. The first, full-batch GD, is an "
+             "almost flat line of circles. The second, B = 8, is a thin jagged green line with circles that "
+             "fall a little after each epoch. The third, B = 1, is a dense orange band of spikes spanning "
+             "three orders of magnitude, its circles falling further. The last overlays the three lines of "
+             "circles: B = 1 lowest, B = 8 close above it, full-batch GD highest.")
 
 # %% [markdown]
 # ## What to take away

@@ -250,7 +250,19 @@ panels = [
 ]
 run.save(plots.momentum_paths(panels, xlabel="x₁", ylabel="x₂",
                               note=f"f(x₁, x₂) = 0.1·x₁² + 2·x₂²\nfrom (−5, −2), {run.steps} steps"),
-         "momentum_paths")
+         "momentum_paths",
+         caption=f"d2l's valley f = 0.1·x₁² + 2·x₂², exactly, from (−5, −2). At η = {run.lr:g}: plain gradient "
+                 f"descent against a little momentum (β = 0.5), then a lot (β = 0.9) as heavy ball and as "
+                 f"Nesterov, which overshoot in wide swings before they settle. At η = 0.6 plain gradient descent "
+                 f"breaks the limit ηλmax < 2 and is thrown out across the steep walls, while the heavy ball with "
+                 f"β = 0.5 (limit 2 + 2β = 3) zigzags but converges. Both twins' paths coincide.",
+         alt="Three contour maps of the same long, flat valley lying along the horizontal axis, with a minimum "
+             "at the origin marked by a star, and a legend in the fourth place of a two-by-two grid. First: a "
+             "black path and a light blue one from a white square at the lower left to the minimum, the light "
+             "blue one swinging up and down a little on the way. Second: green (heavy ball) and orange "
+             "(Nesterov) paths swinging in wide zigzags back and forth past the minimum before settling on it. "
+             "Third: the light blue path zigzags into the minimum, while a dashed black arrow shows plain "
+             "gradient descent leaving the bottom edge, a black X marking where it diverged.")
 
 # %% [markdown]
 # ## The best momentum for a valley
@@ -342,7 +354,17 @@ for color, (name, history) in zip(plots.RUN_COLORS, races.items()):
 run.save(plots.distance_rates(rate_runs, floor=floor,
                               title=f"Lesson 03's bowl, κ = {kappa:.2f}: the best step with and without momentum",
                               note="dashed: the theoretical rate, drawn through the middle of the fitted steps"),
-         "momentum_rates")
+         "momentum_rates",
+         caption=f"Lesson 03's bowl (κ = {kappa:.2f}): the distance to the minimum per step on a log scale for "
+                 f"the best plain step, η = 2/(λmin + λmax), and Polyak's best heavy ball, η* and β*. Both are "
+                 f"straight lines on their theoretical rates (dashed): (κ − 1)/(κ + 1) = "
+                 f"{theory['plain GD']:.4f} per step without momentum, √β* = {theory['heavy ball']:.4f} with "
+                 f"it, which reaches rounding noise in less than half the steps. Both twins coincide.",
+         alt="Two straight falling lines on a logarithmic axis of distance against the step, each with a black "
+             "dashed theory line along it and crosses of the autograd twin on it: a green line (heavy ball) "
+             "plunging from about 1 to the grey band of rounding noise near 1e-15 by step 50, and a shallower "
+             "light blue line (plain gradient descent) reaching the band only near step 140. Thick pale "
+             "segments mark the steps each rate was fitted over.")
 
 # %% [markdown]
 # ## A network: the same effective step
@@ -400,7 +422,16 @@ panels = [
      "runs": {name: (moons_runs[name], colors[name]) for name in (list(settings)[0], list(settings)[2])}},
 ]
 run.save(plots.loss_curve_panels(panels, note=f"Plain GD with η = 5 is not drawn: it would start past its limit "
-                                              f"2/λmax = {moons_limit:.2f} (see the text)."), "effective_step")
+                                              f"2/λmax = {moons_limit:.2f} (see the text)."), "effective_step",
+         caption="Lesson 05's network on the moons. At the same effective step η/(1 − β) = 0.5, plain gradient "
+                 "descent (η = 0.5) and the heavy ball (η = 0.05, β = 0.9) follow curves of the same shape, "
+                 "momentum a little behind all the way: at the same effective step it buys nothing. The old "
+                 "setting η = 0.5, β = 0.9 is much faster because its effective step is ten times larger, 5. "
+                 "Both twins' losses coincide.",
+         alt="Two panels of training loss on a logarithmic axis against the step, 0 to 200, sharing the "
+             "vertical axis. First: a light blue and a green curve, both dropping quickly, resting on a plateau "
+             "near 0.2 and then falling slowly to about 0.03, the green one later. Second: the same light blue "
+             "curve and an orange one that leaves the plateau early and falls steeply to below 0.001.")
 
 # %% [markdown]
 # ## What momentum buys

@@ -372,7 +372,19 @@ run.save(plots.activation_histograms(activations, LAYERS, log_columns=["ReLU"],
                                            f"({DEPTH} layers of {WIDTH}, {len(x)} points)",
                                      note="N(0, 0.01²) collapses to 0 layer by layer, N(0, 1) saturates tanh and "
                                           "blows ReLU up;\nXavier (tanh) and Kaiming (ReLU) keep the spread"),
-         "activations")
+         "activations",
+         caption=f"Histograms of hidden layers 1, 4, 7 and 10 of the {DEPTH}-layer network at the start, one row "
+                 f"per initialisation, tanh on a linear axis and ReLU's positive values on a log axis (about half "
+                 f"of every ReLU layer is exactly 0 and not drawn). N(0, 0.01²) collapses towards 0 layer by "
+                 f"layer, N(0, 1) saturates tanh at ±1 and blows ReLU up by many decades, while Xavier (for tanh) "
+                 f"and Kaiming (for ReLU) keep the spread from layer to layer.",
+         alt="A grid of eight histogram panels, four rows (N(0, 0.01²), N(0, 1), Xavier, Kaiming) by two "
+             "columns (tanh, ReLU), each with four outlined histograms coloured from dark purple (layer 1) to "
+             "light green (layer 10). tanh, N(0, 0.01²): one spike at 0. tanh, N(0, 1): two spikes at −1 and 1. "
+             "tanh, Xavier: a bell that narrows slightly with depth; tanh, Kaiming: a wide flat spread with "
+             "spikes at ±1 for layer 1. ReLU, N(0, 0.01²): four bumps marching left, from 1e-3 down to 1e-15; "
+             "ReLU, N(0, 1): bumps marching right up to 1e5; ReLU, Xavier: bumps drifting slowly left; ReLU, "
+             "Kaiming: four bumps on top of each other near 1.")
 
 # %% [markdown]
 # ## The gradient flows back through the same layers
@@ -385,10 +397,27 @@ run.save(plots.activation_histograms(activations, LAYERS, log_columns=["ReLU"],
 # hand and by autograd for every one of the 21 layers, the data's own
 # gradient dL/dx (`input of 0`) included. Here it runs on the Kaiming ReLU
 # network, on 8 of the points (the finite differences need two forward
-# passes per parameter):
+# passes per parameter).
+#
+# The ReLU's link is the simplest of all: the gradient passes where the
+# unit was active and stops where it was not. We write it out here and put
+# it into the hand-written network in place of the library's ReLU (which
+# holds the same line), so the report checks it ten times over:
 
 # %%
+class ReLU(manual.ReLU):
+    """out = max(x, 0), with its backward written here."""
+
+    def backward(self, dout, input_grad=True):
+        """dL/dx = dout · [x > 0]: slope 1 where the unit was active, 0 elsewhere; shaped like x."""
+        x = self._x                            # the input, kept by the forward pass
+        # exercise relu_backward: return dL/dx = dout where the unit was active (its input x > 0), 0 elsewhere
+        return dout * (x > 0)
+        # end exercise
+
+
 main = deep_twins("relu", kaiming_normal)
+main.manual_net.layers = [ReLU() if isinstance(layer, manual.ReLU) else layer for layer in main.manual_net]
 run.check(main, x[:8], y[:8], first_layer=True)
 
 # %% [markdown]
@@ -428,7 +457,20 @@ for column, activation in ACTIVATIONS.items():
 run.save(plots.gradient_flow(flow, title="The gradient at every depth, at the start of training",
                              note="both twins' gradients coincide (a cross in every circle); zeros: every "
                                   "gradient drawn here is exactly 0, so it has no place on a log axis"),
-         "gradient_flow")
+         "gradient_flow",
+         caption="The standard deviation of the gradient at every depth at the start, for both twins (a cross "
+                 "in every circle): dL/d(input of layer ℓ) in the first row, dL/dW of layer ℓ in the second, "
+                 "for tanh and for ReLU, ℓ = 1 next to the input. With N(0, 0.01²) the input gradient vanishes "
+                 "towards the input by more than 10¹², with N(0, 1) it explodes, and Xavier + tanh and Kaiming + "
+                 "ReLU keep it within a factor of a few; the weight gradients of N(0, 0.01²) are tiny at every "
+                 "layer. Zeros give gradients of exactly 0, which a log axis cannot show.",
+         alt="Four panels of lines with circles on logarithmic axes against the layer, 1 to 11: input "
+             "gradients in the first row, weight gradients in the second, one column for tanh and one for ReLU. "
+             "In both input-gradient panels a green line (N(0, 0.01²)) climbs straight from about 1e-17 at "
+             "layer 1 to about 1e-5 at layer 11, an orange line (N(0, 1)) falls from about 1e2 (tanh) or 1e4 "
+             "(ReLU) to about 1e-2, and pink (Xavier) and light blue (Kaiming) lines stay nearly flat around "
+             "1e-3. In the weight-gradient panels every line is nearly flat: green near 1e-14, the others "
+             "between 1e-3 and 1e5; black crosses sit in every circle.")
 
 # From the input of layer 11 back to the input of layer 2: nine steps, each through 32 units.
 print("per layer on the way back (ℓ = 11 → 2), the factor in the gradient's std, against the theory")
@@ -490,7 +532,16 @@ for column in ACTIVATIONS:
 run.save(plots.init_loss_curves(panels, reference=(math.log(2), "ln 2: the loss of a coin toss"),
                                 note=f"{run.steps} steps of SGD, lr {run.lr:g}, momentum 0.9, from each start; "
                                      "zeros (wide pale line) and N(0, 0.01²) both stay at ln 2"),
-         "init_losses")
+         "init_losses",
+         caption=f"The training loss from each start, {run.steps} steps of SGD with momentum 0.9 at lr "
+                 f"{run.lr:g}, tanh and ReLU. Zeros and N(0, 0.01²) never leave ln 2, the loss of a coin toss; "
+                 f"the symmetric start (every weight 1/n) learns only a little; with ReLU, Xavier stays close to "
+                 f"ln 2 for most of the run, while Kaiming trains at once (to {accuracy:.1%} of the points right).",
+         alt="Two panels of training loss on a logarithmic axis against the step, 0 to 80, with a dotted "
+             "horizontal line at ln 2. tanh: a wide pale grey line and a green line lie flat on ln 2, a dashed "
+             "grey line dips slightly below it, and a pink (Xavier) and a light blue (Kaiming) line fall away "
+             "steeply, the light blue one lowest. ReLU: every line stays at ln 2 except the light blue one "
+             "(Kaiming), which falls steadily to about 0.1; crosses of the autograd twin sit on the lines.")
 
 # %% [markdown]
 # Zeros and N(0, 0.01²) never leave ln 2. For zeros every weight gradient

@@ -108,7 +108,10 @@ BAD_INPUT = [
     (["run", "1", "--out", "/tmp/" + "x" * 300], "File name too long"),
     (["run", "1", "--device", "tpu"], "unknown device 'tpu'"),
     (["run", "1", "--dtype", "float16"], "invalid choice: 'float16'"),
-    (["run", "1", "--format", "gif"], "is not a list of png, svg, pdf"),
+    (["run", "1", "--format", "bmp"], "is not a list of png, svg, pdf, gif"),
+    (["notebooks", "99"], "unknown lesson '99'"),
+    (["notebooks", "1", "--out", ""], "--out: must name a folder, got an empty string"),
+    (["notebooks", "1", "--figures", "somewhere"], "--figures needs --execute"),
     (["dance"], "invalid choice: 'dance'"),
 ]
 if not __import__("torch").cuda.is_available():
@@ -335,3 +338,12 @@ def test_out_expands_the_home_folder(monkeypatch, tmp_path):
 
     monkeypatch.setenv("HOME", str(tmp_path))
     assert output_folder("~/notes/figures") == tmp_path / "notes" / "figures"
+
+
+@pytest.mark.parametrize("args", [["run", "1", "--width", "poster"], ["figures", "--width", "3.4"]])
+def test_an_unknown_width_preset_is_one_line_and_exit_code_2(args, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--width: invalid choice" in err and "'column', 'page'" in err and len(err.strip().splitlines()) == 1

@@ -1,27 +1,27 @@
-"""A lesson opened as a notebook runs top to bottom: figures inline, every report printed once.
+"""A lesson opened as a notebook runs top to bottom: figures inline, every report printed once, no files.
 
-The notebook is made as the README says (jupytext, written outside
-lessons/) and executed in a real IPython kernel (nbclient, kernel python3).
-``lesson.start`` is also tested on its own: it takes the lesson's name, reads
-flags only when the lesson is the program being run, and still works where
-the lesson's file cannot be found.
+``python -m toolkit notebooks --execute`` makes the notebook (jupytext, written
+outside lessons/) and executes it in a real IPython kernel (nbclient, kernel
+python3). ``lesson.start`` is also tested on its own: it takes the lesson's
+name, reads flags only when the lesson is the program being run, writes no
+files in a kernel unless asked, and still works where the lesson's file
+cannot be found.
 """
 
 import json
 import os
-import subprocess
+import re
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
-from toolkit import catalogue, lesson
+from toolkit import catalogue, cli, lesson, notebooks, train
 
 PROJECT = Path(__file__).resolve().parents[1]
 LESSONS = PROJECT / "lessons"
-LESSON = LESSONS / "02_linear_regression.py"      # the README's example, and one of the fastest
+LESSON = LESSONS / "01_one_weight.py"      # the fastest lesson, with its defaults
 
 
 def outputs_of(notebook):
@@ -37,66 +37,102 @@ def text_of(output) -> str:
     return output.get("data", {}).get("text/plain", "")
 
 
+def figures_saved_by(path: Path) -> int:
+    """How many figures a lesson saves: its run.save calls."""
+    return len(re.findall(r"^run\.save\(", path.read_text(encoding="utf-8"), re.M))
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
-    """Lesson 02, converted by jupytext into tmp/notebooks/ and executed there: (notebook, its folder)."""
-    folder = tmp_path_factory.mktemp("notebook") / "notebooks"
-    notebook_file = folder / f"{LESSON.stem}.ipynb"
-    folder.mkdir()                 # as the README's command does: jupytext does not make the folder
+    """``python -m toolkit notebooks 1 --execute`` run from an empty folder: (notebook, that folder, exit code)."""
+    here = tmp_path_factory.mktemp("notebook")
     before = set(LESSONS.glob("*.ipynb"))
-    converted = subprocess.run([sys.executable, "-m", "jupytext", "--to", "notebook", "--output", str(notebook_file),
-                                str(LESSON.relative_to(PROJECT))], cwd=PROJECT, capture_output=True, text=True,
-                               timeout=120)
-    assert converted.returncode == 0, converted.stderr
-    assert set(LESSONS.glob("*.ipynb")) == before, "the conversion wrote a notebook into lessons/"
-
-    notebook = nbformat.read(notebook_file, as_version=4)
-    # The kernel imports this checkout's toolkit, whatever is installed, and keeps its connection file here.
-    saved = {name: os.environ.get(name) for name in ("PYTHONPATH", "JUPYTER_RUNTIME_DIR")}
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT), saved["PYTHONPATH"]]))
-    os.environ["JUPYTER_RUNTIME_DIR"] = str(folder.parent / "runtime")
+    saved = os.environ.get("JUPYTER_RUNTIME_DIR")
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(tmp_path_factory.mktemp("runtime"))   # the kernel's connection file
+    previous = Path.cwd()
+    os.chdir(here)
     try:
-        NotebookClient(notebook, kernel_name="python3", timeout=180,
-                       resources={"metadata": {"path": str(folder)}}).execute()   # raises on the first error
+        code = cli.main(["notebooks", "1", "--execute"])
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    assert set(LESSONS.glob("*.ipynb")) == before, "running the notebook wrote a notebook into lessons/"
-    return notebook, folder
+        os.chdir(previous)
+        if saved is None:
+            os.environ.pop("JUPYTER_RUNTIME_DIR", None)
+        else:
+            os.environ["JUPYTER_RUNTIME_DIR"] = saved
+    assert set(LESSONS.glob("*.ipynb")) == before, "a notebook was written into lessons/"
+    notebook = nbformat.read(here / "notebooks" / f"{LESSON.stem}.ipynb", as_version=4)
+    return notebook, here, code
 
 
-def test_the_notebook_runs_and_writes_what_a_run_writes(executed):
-    notebook, folder = executed
+def test_the_notebook_runs_and_writes_nothing_but_itself(executed):
+    notebook, here, code = executed
+    assert code == 0
     assert not [o for o in outputs_of(notebook) if o.output_type == "error"]
-    summary = json.loads((folder / "figures" / LESSON.stem / "summary.json").read_text())
-    assert summary["lesson"] == LESSON.stem and summary["title"] == catalogue.title_of(LESSON)
-    assert summary["steps"] == 80 and summary["lr"] == 0.05      # a notebook runs with the lesson's defaults
-    assert summary["figures"] and all(name.endswith(".png") for name in summary["figures"])
+    assert files_under(here) == [f"notebooks/{LESSON.stem}.ipynb"]     # no figures/, no summary.json
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
 
 
 def test_every_figure_is_shown_inline(executed):
-    notebook, folder = executed
-    saved = json.loads((folder / "figures" / LESSON.stem / "summary.json").read_text())["figures"]
+    notebook, _, _ = executed
     images = [o for o in outputs_of(notebook) if "image/png" in o.get("data", {})]
-    assert len(images) >= len(saved) >= 1
+    assert len(images) == figures_saved_by(LESSON) >= 1
 
 
 def test_reports_are_printed_once_and_nothing_is_dumped(executed):
-    notebook, folder = executed
-    saved = json.loads((folder / "figures" / LESSON.stem / "summary.json").read_text())["figures"]
+    notebook, _, _ = executed
     outputs = outputs_of(notebook)
     text = "\n".join(text_of(o) for o in outputs)
     assert text.count(f"gradient check, {LESSON.stem}") == 1, text
     assert text.count("=> all gradients agree") == 1, text
-    assert text.count(f"wrote {len(saved)} figures") == 1, text
-    for unwanted in ("Traceback", "IProgress", "GradientReport(", "History(", "'final_loss':", "<Figure"):
+    assert text.count("no files were written") == 1, text
+    assert "steps, final loss" in text and "wrote" not in text
+    for unwanted in ("Traceback", "IProgress", "GradientReport(", "History(", "'final_loss':", "<Figure", "it/s"):
         assert unwanted not in text, unwanted
-    # No cell ends in a value that the notebook echoes, and nothing goes to stderr (no warnings).
+    # No cell ends in a value that the notebook echoes, and nothing goes to stderr (no warnings, no bars).
     assert [text_of(o) for o in outputs if o.output_type == "execute_result"] == []
     assert [o.text for o in outputs if o.output_type == "stream" and o.name == "stderr"] == []
+
+
+def test_a_notebook_holds_the_lessons_cells_and_is_the_same_every_time(tmp_path, capsys):
+    import jupytext
+
+    assert cli.main(["notebooks", "2", "--out", str(tmp_path / "a")]) == 0
+    assert cli.main(["notebooks", "2", "--out", str(tmp_path / "b")]) == 0
+    assert "02_linear_regression.ipynb: written" in capsys.readouterr().out
+    first = (tmp_path / "a" / "02_linear_regression.ipynb").read_bytes()
+    assert first == (tmp_path / "b" / "02_linear_regression.ipynb").read_bytes()
+    notebook = nbformat.reads(first.decode(), as_version=4)
+    nbformat.validate(notebook)
+    source = jupytext.read(LESSONS / "02_linear_regression.py")
+    assert [(c.cell_type, c.source) for c in notebook.cells] == [(c.cell_type, c.source) for c in source.cells]
+    assert outputs_of(notebook) == [] and notebook.metadata["kernelspec"]["name"] == "python3"
+    assert files_under(tmp_path) == ["a/02_linear_regression.ipynb", "b/02_linear_regression.ipynb"]
+
+
+def test_without_jupytext_the_command_says_what_to_install(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "jupytext", None)       # import jupytext now raises ImportError
+    assert cli.main(["notebooks", "1", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and 'pip install -e ".[notebooks]"' in err
+    assert files_under(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_every_lesson_runs_as_a_notebook(tmp_path, monkeypatch, capsys):
+    # python -m pytest -m slow: every lesson executed, and with --figures its files written as a run writes them.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    assert cli.main(["notebooks", "--execute", "--figures", "figures"]) == 0, capsys.readouterr().err
+    for path in catalogue.lesson_files():
+        notebook = nbformat.read(tmp_path / "notebooks" / f"{path.stem}.ipynb", as_version=4)
+        assert not [o for o in outputs_of(notebook) if o.output_type == "error"], path.stem
+        images = [o for o in outputs_of(notebook) if "image/png" in o.get("data", {})]
+        summary = json.loads((tmp_path / "figures" / path.stem / "summary.json").read_text())
+        assert len(images) == len(summary["figures"]) == figures_saved_by(path), path.stem
 
 
 # --------------------------------------------------------------------------- lesson.start on its own
@@ -107,17 +143,17 @@ def test_in_a_kernel_the_flags_are_not_the_lessons(monkeypatch, tmp_path, capsys
     monkeypatch.setattr(sys, "argv", ["/somewhere/ipykernel_launcher.py", "-f", "/tmp/kernel-1.json"])
     run = lesson.start("02_linear_regression", steps=80, lr=0.05)
     assert (run.name, run.steps, run.lr, run.seed) == ("02_linear_regression", 80, 0.05, 0)
-    assert run.title == catalogue.title_of(LESSON)
+    assert run.title == catalogue.title_of(LESSONS / "02_linear_regression.py")
     assert capsys.readouterr().out.startswith(run.title)
 
 
 def test_started_as_a_script_the_flags_are_read(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", [str(LESSON), "--steps", "7", "--lr", "0.2", "--seed", "3", "--no-figures"])
+    monkeypatch.setattr(sys, "argv", [str(LESSONS / "02_linear_regression.py"), "--steps", "7", "--lr", "0.2", "--seed", "3", "--no-figures"])
     run = lesson.start("02_linear_regression", steps=80, lr=0.05)
     assert (run.steps, run.lr, run.seed, run.options.save_figures) == (7, 0.2, 3, False)
     # A path (the older ``lesson.start(__file__, ...)``) names the same lesson.
-    by_path = lesson.start(str(LESSON), steps=80, lr=0.05)
+    by_path = lesson.start(str(LESSONS / "02_linear_regression.py"), steps=80, lr=0.05)
     assert (by_path.name, by_path.title, by_path.steps) == (run.name, run.title, 7)
 
 
@@ -129,3 +165,35 @@ def test_a_lesson_whose_file_cannot_be_found_runs_under_its_name(monkeypatch, tm
     run = lesson.start("07_my_own", steps=5, lr=0.1)
     assert (run.name, run.title, run.steps) == ("07_my_own", "07_my_own", 5)
     assert run.out_dir == Path("figures") / "07_my_own"
+
+
+# --------------------------------------------------------------------------- in a kernel: files and progress bars
+
+def test_in_a_kernel_a_lesson_writes_no_files_unless_asked(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(lesson, "_in_notebook", lambda: True)
+    monkeypatch.setattr(sys, "argv", ["/somewhere/ipykernel_launcher.py", "-f", "/tmp/kernel-1.json"])
+    monkeypatch.delenv(lesson.FIGURES_VARIABLE, raising=False)
+    monkeypatch.delenv(lesson.QUIET_VARIABLE, raising=False)
+    run = lesson.start("02_linear_regression", steps=80, lr=0.05)
+    assert run.options.save_figures is False and not run.quiet
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setenv(lesson.FIGURES_VARIABLE, str(tmp_path / "asked"))
+    monkeypatch.setenv(lesson.QUIET_VARIABLE, "1")
+    run = lesson.start("02_linear_regression", steps=80, lr=0.05)
+    assert run.options.save_figures is True and run.quiet
+    assert run.out_dir == tmp_path / "asked" / "02_linear_regression"
+    # Started as a script (or by python -m toolkit run) inside a kernel, it does what its flags say.
+    monkeypatch.setattr(sys, "argv", [str(LESSONS / "02_linear_regression.py"), "--steps", "3"])
+    run = lesson.start("02_linear_regression", steps=80, lr=0.05)
+    assert run.options.save_figures is True and run.out_dir == Path("figures") / "02_linear_regression"
+
+
+def test_in_a_kernel_without_ipywidgets_there_is_no_bar_and_no_warning(monkeypatch):
+    import importlib.util
+
+    monkeypatch.setattr(train, "_in_kernel", lambda: True)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ipywidgets" else real(name, *a))
+    assert isinstance(train._progress(5, "lesson", quiet=False), range)      # filterwarnings=error: quiet
+    assert isinstance(train._progress(5, "lesson", quiet=True), range)

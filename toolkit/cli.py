@@ -1,4 +1,5 @@
-"""The command line: ``python -m toolkit list | run N | figures | check [N] | bugs``.
+"""The command line: ``python -m toolkit list | run N | figures | check [N] | bugs | notebooks [N]
+| exercises --out DIR [N ...]``.
 
 Arguments are checked before torch is imported, so a typo is answered at
 once. Every error a user can cause is one line on stderr and exit code 2.
@@ -17,12 +18,12 @@ from pathlib import Path
 
 from toolkit.catalogue import find_lesson, lesson_files, lesson_number, title_of
 from toolkit.options import (ArgumentParser, Options, add_device_options, add_output_options, add_run_options,
-                             options_from, to_argv)
+                             options_from, output_folder, to_argv)
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m toolkit",
                             description="Train the same network by hand and with autograd, side by side.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{list,run,figures,check,bugs}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{list,run,figures,check,bugs,notebooks,exercises}")
 
     commands.add_parser("list", help="the numbered lessons and their titles")
 
@@ -38,6 +39,24 @@ def build_parser() -> ArgumentParser:
     check.add_argument("lesson", nargs="?", help="lesson number (default: all)")
     add_device_options(check)
     commands.add_parser("bugs", help="the bug zoo: classic gradient mistakes and the check that catches each")
+
+    exercises = commands.add_parser("exercises", help="write student versions of the lessons: each marked "
+                                                      "hand-written piece left for the student to write")
+    exercises.add_argument("lessons", nargs="*", metavar="N",
+                           help="lesson numbers or file names (default: every lesson with exercises)")
+    exercises.add_argument("--out", required=True, metavar="DIR", help="the folder to write them into")
+    exercises.add_argument("--force", action="store_true",
+                           help="overwrite files in DIR that differ from a fresh student version")
+
+    notebooks = commands.add_parser("notebooks", help="turn every lesson (or one) into a Jupyter notebook")
+    notebooks.add_argument("lesson", nargs="?", help="lesson number (default: all)")
+    notebooks.add_argument("--out", type=output_folder, default=Path("notebooks"), metavar="DIR",
+                           help="where the .ipynb files go (default: notebooks/ in the current folder)")
+    notebooks.add_argument("--execute", action="store_true",
+                           help="run each notebook in a fresh python3 kernel and save it with its outputs")
+    notebooks.add_argument("--figures", type=output_folder, default=None, metavar="DIR",
+                           help="with --execute: also write each lesson's figures and summary.json to DIR/<lesson>/ "
+                                "(default: shown inline only, no files)")
     return parser
 
 
@@ -81,22 +100,69 @@ def command_run(args) -> int:
 
 
 def command_figures(args) -> int:
-    """Every lesson with its defaults (seed 0); one failing lesson does not stop the others."""
+    """Every lesson with its defaults (seed 0), then the index DIR/README.md; a failing lesson stops no other.
+
+    In a terminal one progress bar runs over the lessons, with one line per
+    lesson (its status and time) above it; the lessons run quietly under it
+    and their own output is shown only if one fails. With --quiet, or when
+    the output is not a terminal, each lesson prints its whole output and
+    a status line instead.
+    """
+    from tqdm import tqdm
+
+    from toolkit.figure_index import write_index
+
+    paths = lesson_files()
+    bar = not args.quiet and sys.stderr.isatty()
     failed = []
-    for path in lesson_files():
-        started = time.perf_counter()
-        try:
-            run = run_lesson(path, options_from(args, seed=0))
-            ok = all(r.ok for r in run.reports)
-            status = "ok" if ok else "GRADIENTS DISAGREE"
-        except ValueError as error:
-            ok, status = False, f"FAILED: {error}"
-        if not ok:
-            failed.append(path.stem)
-        print(f"[{path.stem}: {status}, {time.perf_counter() - started:.1f} s]\n")
+    with tqdm(paths, desc="figures", unit="lesson", disable=not bar, dynamic_ncols=True,
+              bar_format="{desc}: {n_fmt}/{total_fmt} lessons |{bar}| {elapsed}{postfix}") as progress:
+        for path in progress:
+            progress.set_postfix_str(f"now {path.stem}")
+            started = time.perf_counter()
+            output = io.StringIO()
+            try:
+                with contextlib.redirect_stdout(output) if bar else contextlib.nullcontext():
+                    run = run_lesson(path, options_from(args, seed=0, quiet=args.quiet or bar))
+                ok = all(r.ok for r in run.reports)
+                status = "ok" if ok else "GRADIENTS DISAGREE"
+            except ValueError as error:
+                ok, status = False, f"FAILED: {error}"
+            if not ok:
+                failed.append(path.stem)
+            line = f"[{path.stem}: {status}, {time.perf_counter() - started:.1f} s]"
+            if bar:
+                if not ok:
+                    progress.write(output.getvalue().rstrip("\n"))
+                progress.write(line)
+            else:
+                print(line + "\n")
+        progress.set_postfix_str("done")
+    out = args.out if args.out is not None else Path("figures")
+    try:
+        index = write_index(out, command=figures_command(args))
+    except OSError as error:
+        raise ValueError(f"could not write the index {out / 'README.md'}: {error.strerror or error}") from None
+    print(f"wrote the index of every figure to {index}")
     if failed:
         print(f"python -m toolkit: {len(failed)} lesson(s) failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def figures_command(args) -> str:
+    """``python -m toolkit figures`` with the flags that shape the files (for the index)."""
+    flags = []
+    if args.device != "auto":
+        flags.append(f"--device {args.device}")
+    if args.dtype != "float64":
+        flags.append(f"--dtype {args.dtype}")
+    if tuple(args.formats) != ("png",):
+        flags.append(f"--format {','.join(args.formats)}")
+    if args.width is not None:
+        flags.append(f"--width {args.width}")
+    if not args.titles:
+        flags.append("--no-titles")
+    return " ".join(["python -m toolkit figures", *flags])
 
 
 def command_check(args) -> int:
@@ -128,6 +194,15 @@ def command_check(args) -> int:
     return 0 if all_ok else 1
 
 
+def command_notebooks(args) -> int:
+    from toolkit import notebooks
+
+    if args.figures is not None and not args.execute:
+        raise ValueError("--figures needs --execute: only a notebook that runs draws figures")
+    paths = [find_lesson(args.lesson)] if args.lesson else notebooks.all_lessons()
+    return notebooks.make_notebooks(paths, args.out, run=args.execute, figures=args.figures)
+
+
 def command_bugs() -> int:
     from toolkit import bugs
 
@@ -151,6 +226,12 @@ def main(argv: list[str] | None = None) -> int:
             return command_figures(args)
         if args.command == "bugs":
             return command_bugs()
+        if args.command == "exercises":
+            from toolkit import exercises
+
+            return exercises.main(args.out, args.lessons, force=args.force)
+        if args.command == "notebooks":
+            return command_notebooks(args)
         return command_check(args)
     except ValueError as error:
         print(f"python -m toolkit: error: {error}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -68,3 +69,25 @@ def writable_folder(path: Path) -> Path:
         reason = error.strerror or str(error)
         raise ValueError(f"cannot write to output folder '{path}': {reason}") from None
     return path
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the new one, never half of it.
+
+    The bytes go into a hidden temporary file in the same folder, which is
+    then renamed over ``path``; if anything fails first, the temporary file
+    is removed and ``path`` is unchanged. The file gets the permissions an
+    ordinary write gives (0644 under umask 022).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

@@ -66,6 +66,14 @@ class Row:
     layer: int | None
     where: str
     comparisons: list[Comparison] = field(default_factory=list)
+    # The gradients themselves, for a diagnosis (toolkit.diagnose): the hand-written one, autograd's,
+    # the finite differences' (parameters only), and the tensor this row is the gradient of (a layer's
+    # input, or the network's output; None for a parameter).
+    manual: torch.Tensor | None = field(default=None, repr=False, compare=False)
+    autograd: torch.Tensor | None = field(default=None, repr=False, compare=False)
+    differences: torch.Tensor | None = field(default=None, repr=False, compare=False)
+    value: torch.Tensor | None = field(default=None, repr=False, compare=False)
+    formula: torch.Tensor | None = field(default=None, repr=False, compare=False)   # see add_formulas
 
     @property
     def ok(self) -> bool:
@@ -140,9 +148,14 @@ def _yes(flag: bool) -> str:
 
 
 def compare(label: str, a: torch.Tensor, b: torch.Tensor, rtol: float, atol: float) -> Comparison:
-    """Compare gradient ``a`` with reference ``b`` (both moved to float64 on the CPU)."""
+    """Compare gradient ``a`` with reference ``b`` (both moved to float64 on the CPU).
+
+    Gradients of different shapes (a hand-written dW transposed, say) disagree, by an infinite margin.
+    """
     a = a.detach().to("cpu", torch.float64)
     b = b.detach().to("cpu", torch.float64)
+    if a.shape != b.shape:
+        return Comparison(label=label, exact=False, allclose=False, max_abs=float("inf"), max_rel=float("inf"))
     diff = (a - b).abs()
     scale = torch.maximum(a.abs(), b.abs()).clamp_min(1e-12)
     return Comparison(
@@ -189,14 +202,20 @@ def manual_gradients(twins: Twins, x: torch.Tensor, y: torch.Tensor, first_layer
         dout = layers[index].backward(dout, input_grad=index > 0 or first_layer)
         if dout is not None:
             inputs[index] = dout
-    params = {name: p.grad.clone() for name, p in twins.manual_net.named_parameters()}
+    # a gradient that never reached .grad counts as zero (and disagrees, unless it should be zero)
+    params = {name: p.grad.clone() if p.grad is not None else torch.zeros_like(p)
+              for name, p in twins.manual_net.named_parameters()}
     twins.manual_net.zero_grad()
     return params, inputs
 
 
-def autograd_gradients(twins: Twins, x: torch.Tensor, y: torch.Tensor, first_layer: bool = False
-                       ) -> tuple[dict[str, torch.Tensor], dict]:
-    """The same two dicts from torch.autograd, the inputs' gradients kept with ``retain_grad``."""
+def autograd_gradients(twins: Twins, x: torch.Tensor, y: torch.Tensor, first_layer: bool = False,
+                       values: dict | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+    """The same two dicts from torch.autograd, the inputs' gradients kept with ``retain_grad``.
+
+    A ``values`` dict, if given, receives every layer's input by index and the network's output
+    under ``OUTPUT`` (detached): what each of those gradients is the gradient of.
+    """
     layers = _layers(twins.torch_net)
     twins.torch_net.zero_grad()
     out = x.detach().clone().requires_grad_(first_layer and x.is_floating_point())
@@ -208,6 +227,9 @@ def autograd_gradients(twins: Twins, x: torch.Tensor, y: torch.Tensor, first_lay
         out = layer(out)
     out.retain_grad()
     twins.torch_loss(out, y).backward()
+    if values is not None:
+        values.update({index: h.detach() for index, h in enumerate(inputs)})
+        values[OUTPUT] = out.detach()
     grads = {OUTPUT: out.grad}
     grads.update({index: h.grad for index, h in enumerate(inputs) if h.grad is not None})
     params = {name: p.grad.clone() for name, p in twins.torch_net.named_parameters()}
@@ -272,7 +294,8 @@ def gradient_report(twins: Twins, x: torch.Tensor, y: torch.Tensor, title: str =
     (twin_rtol, twin_atol), (fd_rtol, fd_atol) = tolerances(dtype)
     with buffers_kept(twins.manual_net, twins.torch_net):
         by_hand, inputs_by_hand = manual_gradients(twins, x, y, first_layer)
-        by_autograd, inputs_by_autograd = autograd_gradients(twins, x, y, first_layer)
+        values: dict = {}
+        by_autograd, inputs_by_autograd = autograd_gradients(twins, x, y, first_layer, values)
         by_differences = finite_difference_gradients(twins.torch_net, twins.torch_loss, x, y)
 
     torch_layers = _layers(twins.torch_net)
@@ -282,19 +305,45 @@ def gradient_report(twins: Twins, x: torch.Tensor, y: torch.Tensor, title: str =
         if index in inputs_by_hand and index in inputs_by_autograd:
             rows.append(Row(f"input of {index}", tuple(inputs_by_autograd[index].shape), index, where, [
                 compare("manual vs autograd", inputs_by_hand[index], inputs_by_autograd[index],
-                        twin_rtol, twin_atol)]))
+                        twin_rtol, twin_atol)],
+                manual=inputs_by_hand[index], autograd=inputs_by_autograd[index], value=values[index]))
         for name, param in twins.torch_net.named_parameters():
             if _layer_of(twins.torch_net, name) == index:
                 rows.append(Row(name, tuple(param.shape), index, where, [
                     compare("manual vs autograd", by_hand[name], by_autograd[name], twin_rtol, twin_atol),
                     compare("manual vs finite diff", by_hand[name], by_differences[name], fd_rtol, fd_atol),
                     compare("autograd vs finite diff", by_autograd[name], by_differences[name], fd_rtol, fd_atol),
-                ]))
+                ], manual=by_hand[name], autograd=by_autograd[name], differences=by_differences[name]))
     rows.append(Row(OUTPUT, tuple(inputs_by_autograd[OUTPUT].shape), None,
                     f"the loss ({type(twins.torch_loss).__name__})", [
                         compare("manual vs autograd", inputs_by_hand[OUTPUT], inputs_by_autograd[OUTPUT],
-                                twin_rtol, twin_atol)]))
+                                twin_rtol, twin_atol)],
+                    manual=inputs_by_hand[OUTPUT], autograd=inputs_by_autograd[OUTPUT], value=values[OUTPUT]))
     return GradientReport(rows, dtype, title)
+
+
+def add_formulas(report: GradientReport, formulas: dict) -> GradientReport:
+    """Put gradients worked out by a formula (in a lesson, say) beside the report's, as a fourth witness.
+
+    ``formulas`` maps a row's name ("0.weight", "input of 3", "output") to a tensor of that row's
+    shape (a plain number will do for a one-number row). Each such row gets "formula vs autograd"
+    and, for a parameter, "formula vs finite diff", with the tolerances of the hand-written column.
+    Returns the report, changed in place; an unknown row name is a ValueError.
+    """
+    (twin_rtol, twin_atol), (fd_rtol, fd_atol) = tolerances(report.dtype)
+    rows = {row.name: row for row in report.rows}
+    for name, value in formulas.items():
+        if name not in rows:
+            raise ValueError(f"add_formulas: the report has no row '{name}'; it has {list(rows)}")
+        row = rows[name]
+        value = torch.as_tensor(value).detach()
+        if value.numel() == 1 == row.autograd.numel():
+            value = value.reshape(row.autograd.shape)
+        row.formula = value
+        row.comparisons.append(compare("formula vs autograd", value, row.autograd, twin_rtol, twin_atol))
+        if row.differences is not None:
+            row.comparisons.append(compare("formula vs finite diff", value, row.differences, fd_rtol, fd_atol))
+    return report
 
 
 def accumulation_report(twins: Twins, batches: list[tuple[torch.Tensor, torch.Tensor]],
@@ -316,7 +365,9 @@ def accumulation_report(twins: Twins, batches: list[tuple[torch.Tensor, torch.Te
     rows = []
     for name, mine, theirs in twins.named_parameters():
         index = _layer_of(twins.torch_net, name)
+        mine_grad = mine.grad if mine.grad is not None else torch.zeros_like(mine)
         rows.append(Row(name, tuple(theirs.shape), index, f"layer {index} ({type(torch_layers[index]).__name__})",
-                        [compare("manual vs autograd", mine.grad, theirs.grad, rtol, atol)]))
+                        [compare("manual vs autograd", mine_grad, theirs.grad, rtol, atol)],
+                        manual=mine_grad.clone(), autograd=theirs.grad.clone()))
     twins.zero_grad()
     return GradientReport(rows, twins.dtype, title)

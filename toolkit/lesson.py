@@ -9,7 +9,8 @@ the ``run`` object supplies the device, dtype, seed, step count and learning
 rate. The options come from the lesson's own argument list, whether it was
 started as a script (``python lessons/02_linear_regression.py --seed 3``) or
 by ``python -m toolkit run 2 --seed 3``, which runs the same file with those
-flags; imported or opened as a notebook, it uses the defaults.
+flags; imported or opened as a notebook, it uses the defaults. In a notebook
+it writes no files unless asked (see ``notebook_options``).
 
 The lesson names itself rather than passing ``__file__``, because a notebook
 kernel has no ``__file__``. In a notebook (an IPython kernel) ``run.save``
@@ -30,7 +31,7 @@ import torch
 from toolkit.catalogue import lessons_folder, title_of
 from toolkit.devices import dtype_name, resolve_device, resolve_dtype
 from toolkit.files import replace_folder, writable_folder
-from toolkit.gradient_check import GradientReport, accumulation_report, gradient_report
+from toolkit.gradient_check import GradientReport, accumulation_report, add_formulas, gradient_report
 from toolkit.options import ArgumentParser, Options, add_run_options, options_from
 from toolkit.train import History, train
 from toolkit.twins import Twins
@@ -58,10 +59,44 @@ def start(name: str | os.PathLike, *, steps: int, lr: float | None) -> Lesson:
     parser = ArgumentParser(prog=f"python lessons/{stem}.py", description=title)
     add_run_options(parser)
     options = options_from(parser.parse_args(sys.argv[1:] if started_as_script else []))
+    if not started_as_script and _in_notebook():
+        options = notebook_options(options)
     try:
-        return Lesson(stem, options, steps=steps, lr=lr, title=title)
+        run = Lesson(stem, options, steps=steps, lr=lr, title=title)
     except ValueError as error:
         parser.error(str(error))
+    run.file = path
+    if started_as_script:
+        from toolkit.exercises import report_unwritten_exercises
+
+        report_unwritten_exercises()    # an exercise not written yet: one line, not a traceback
+    return run
+
+
+# In a notebook kernel: the folder to write figures into (none unless set), and no progress bars when set.
+FIGURES_VARIABLE, QUIET_VARIABLE = "TOOLKIT_FIGURES", "TOOLKIT_QUIET"
+
+
+def notebook_options(options: Options) -> Options:
+    """The options of a lesson run in a notebook kernel: figures shown inline, no files written.
+
+    A notebook is for reading and trying things, and a kernel's current
+    folder is wherever the notebook happens to be, so nothing is written
+    there unless asked: the environment variable TOOLKIT_FIGURES=DIR (e.g.
+    ``%env TOOLKIT_FIGURES=figures`` in a cell before ``lesson.start``) makes
+    the lesson write its figures and summary.json into DIR/<lesson>/ as
+    ``python -m toolkit run`` does. TOOLKIT_QUIET=1 turns off the progress
+    bars (``python -m toolkit notebooks --execute`` sets it).
+    """
+    from dataclasses import replace
+
+    from toolkit.options import output_folder
+
+    quiet = options.quiet or os.environ.get(QUIET_VARIABLE, "").strip() not in ("", "0")
+    folder = os.environ.get(FIGURES_VARIABLE, "").strip()
+    if folder:
+        return replace(options, out=output_folder(folder), quiet=quiet)
+    return replace(options, save_figures=False, quiet=quiet)
 
 
 def _lesson_file(name: str | os.PathLike, stem: str, script: Path | None) -> Path | None:
@@ -120,6 +155,7 @@ class Lesson:
         self.figures: dict[str, bytes] = {}
         self.captions: dict[str, dict] = {}     # figure name -> {"caption": ..., "alt": ...}, see save()
         self.extra: dict[str, object] = {}      # lesson-specific keys for summary.json, see record()
+        self.file: Path | None = None           # the lesson's own file, where start() found one
         self.finished = False
         # Lessons use small tensors, for which a second CPU thread only adds waiting (several
         # times slower on a busy machine); one thread also makes the figures' bytes the same
@@ -127,16 +163,24 @@ class Lesson:
         torch.set_num_threads(1)
         print(f"{self.title}  [device {self.device}, {dtype_name(self.dtype)}, seed {self.seed}]")
 
-    def check(self, twins: Twins, x, y, first_layer: bool = False) -> None:
+    def check(self, twins: Twins, x, y, first_layer: bool = False, by_formula: dict | None = None) -> None:
         """Print the three-witness gradient report at the twins' current parameters.
 
         Then check that gradients accumulate as autograd's do: backward on
         each half of the data, no zero_grad in between, must leave the sum.
         With ``first_layer=True`` the report compares the first layer's dL/dx too.
+        ``by_formula`` adds the lesson's own formulas as a fourth witness,
+        {row name: tensor} (see ``gradient_check.add_formulas``).
         Both reports are kept in ``self.reports``; nothing is returned, so a
         notebook shows the printed report and no second copy of it.
+
+        If they disagree, ``toolkit.diagnose`` says where the disagreement
+        starts and which classic mistake it most likely is; a student
+        version of the lesson stops there (``toolkit.exercises``).
         """
         report = gradient_report(twins, x, y, title=f"gradient check, {self.name}", first_layer=first_layer)
+        if by_formula:
+            add_formulas(report, by_formula)
         half = len(x) // 2
         accumulation = accumulation_report(twins, [(x[:half], y[:half]), (x[half:], y[half:])],
                                            title=f"accumulation check, {self.name}")
@@ -145,6 +189,22 @@ class Lesson:
         verdict = "they agree" if accumulation.ok else f"THEY DISAGREE (first: {accumulation.first_disagreement})"
         print(f"accumulation: two backward passes without zero_grad, manual vs autograd: {verdict} "
               f"(max |diff| {accumulation.max_abs_twin_diff:.1e})")
+        if not (report.ok and accumulation.ok):
+            from toolkit.exercises import check_gradients
+
+            check_gradients(self, twins, report, accumulation)
+
+    def check_update(self, update, lr: float | None = None) -> None:
+        """Check a hand-written SGD step ``update(weight, lr)`` against torch.optim.SGD and print one line.
+
+        Both take one step from the same random tensor with the same
+        gradient (``toolkit.exercises.update_report``); ``lr`` defaults to the
+        run's. The report is kept in ``self.reports``; a disagreement is
+        diagnosed as in ``check``.
+        """
+        from toolkit.exercises import check_update
+
+        check_update(self, update, self.lr if lr is None else lr)
 
     def train(self, twins: Twins, x, y, *, lr: float | None = None, steps: int | None = None,
               label: str = "main", main: bool = True, **options) -> History:
@@ -181,24 +241,45 @@ class Lesson:
         image for a reader who cannot see it. Both go into summary.json
         (``captions``) and from there into the figures' index.
 
+        With --no-titles the figure's title is taken out of the image and
+        put in front of the caption; with --width the figure is given that
+        width preset before it is rendered (see ``plots.fit_to_width``).
+        With gif among the formats, a figure that draws a descent path on a
+        contour also gets ``name.gif``, the path growing step by step
+        (``toolkit.animation.path_gif``); other figures get no GIF.
+
         In a notebook the figure is also shown inline, as the PNG that is
         saved. The figure is closed afterwards, so figures do not pile up
         (and pyplot, if something loaded it, does not show it a second time).
         """
-        self.captions[name] = {"caption": caption, "alt": alt}
         notebook = _in_notebook()
-        if self.options.save_figures or notebook:
-            from toolkit.plots import figure_bytes
+        if not self.options.titles:
+            from toolkit.plots import take_title
 
+            caption = _title_into_caption(take_title(fig), caption)
+        self.captions[name] = {"caption": caption, "alt": alt}
+        if self.options.save_figures or notebook:
+            from toolkit.plots import figure_bytes, fit_to_width
+
+            if self.options.width is not None:
+                fit_to_width(fig, self.options.width)
+            tight = self.options.width is None      # a preset's files are exactly its width
             if self.options.save_figures:
                 for fmt in self.options.formats:
-                    self.figures[f"{name}.{fmt}"] = figure_bytes(fig, fmt)
+                    if fmt != "gif":
+                        self.figures[f"{name}.{fmt}"] = figure_bytes(fig, fmt, tight=tight)
+                if "gif" in self.options.formats:
+                    from toolkit.animation import path_gif
+
+                    gif = path_gif(fig)     # only a figure with a descent path on a contour has one
+                    if gif is not None:
+                        self.figures[f"{name}.gif"] = gif
             if notebook:
                 from IPython.display import Image, display
 
                 png = self.figures.get(f"{name}.png") if self.options.save_figures else None
                 # Rendered at 200 dpi: shown at half its pixel size, it is sharp and of ordinary size.
-                display(Image(data=png or figure_bytes(fig, "png"), format="png", retina=True))
+                display(Image(data=png or figure_bytes(fig, "png", tight=tight), format="png", retina=True))
         pyplot = sys.modules.get("matplotlib.pyplot")
         if pyplot is not None:
             pyplot.close(fig)
@@ -232,6 +313,7 @@ class Lesson:
             "diverged_at_step": main.diverged_at_step,
             "figures": sorted(self.figures),
             "captions": self.captions,
+            "command": self.command(),
             "runs": [
                 {"label": label, "lr": h.lr, "steps_taken": h.steps, "diverged": h.diverged,
                  "diverged_at_step": h.diverged_at_step,
@@ -244,6 +326,27 @@ class Lesson:
         if clash:
             raise ValueError(f"{self.name}: run.record cannot replace the standard summary key(s) {clash}")
         return {**standard, **self.extra}
+
+    def command(self) -> str:
+        """The command that makes this lesson's files again: its number, seed and the options that shape them."""
+        options = self.options
+        lesson = str(int(self.name[:2])) if self.name[:2].isdigit() else self.name
+        flags = [f"--seed {self.seed}"]
+        if options.device != "auto":
+            flags.append(f"--device {options.device}")
+        if options.dtype != "float64":
+            flags.append(f"--dtype {options.dtype}")
+        if options.steps is not None:
+            flags.append(f"--steps {options.steps}")
+        if options.lr is not None:
+            flags.append(f"--lr {options.lr!r}")
+        if options.formats != ("png",):
+            flags.append(f"--format {','.join(options.formats)}")
+        if options.width is not None:
+            flags.append(f"--width {options.width}")
+        if not options.titles:
+            flags.append("--no-titles")
+        return " ".join(["python -m toolkit run", lesson, *flags])
 
     def finish(self) -> None:
         """Write the figures and summary.json, replacing this lesson's folder as one unit, and say where.
@@ -262,9 +365,12 @@ class Lesson:
             except OSError as error:
                 raise ValueError(f"could not write {self.out_dir}: {error.strerror or error}; "
                                  "the files from before are unchanged") from None
-            count = len(self.figures) // max(len(self.options.formats), 1)
+            count = len({file.rsplit(".", 1)[0] for file in self.figures})
             formats = ", ".join(self.options.formats)
             print(f"wrote {count} figures ({len(self.figures)} files: {formats}) and summary.json to {self.out_dir}")
+        elif _in_notebook():
+            print(f"the figures are shown above; no files were written (to write them into DIR/{self.name}/, "
+                  f"run %env {FIGURES_VARIABLE}=DIR before lesson.start)")
 
 
 def _in_notebook() -> bool:
@@ -272,6 +378,16 @@ def _in_notebook() -> bool:
     ipython = sys.modules.get("IPython")     # never imported here: a kernel has always loaded it
     shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
     return getattr(shell, "kernel", None) is not None
+
+
+def _title_into_caption(title: str | None, caption: str | None) -> str | None:
+    """The caption with the figure's title in front ("Title. Caption."), for --no-titles."""
+    if not title:
+        return caption
+    if not caption:
+        return title
+    stop = "" if title.rstrip()[-1] in ".!?:" else "."
+    return f"{title.rstrip()}{stop} {caption}"
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FORMATS = ("png", "svg", "pdf")
+FORMATS = ("png", "svg", "pdf", "gif")     # gif: the descent path growing, for figures that draw one
+WIDTHS = ("column", "page")     # course-notes width presets: their sizes are toolkit.plots.WIDTH_PRESETS
 MAX_STEPS = 50_000      # every step is recorded (both twins' parameters), so memory grows with steps
 MAX_SEED = 2**63        # torch.manual_seed takes 0 <= seed < 2**63 without aliasing
 
@@ -28,6 +29,8 @@ class Options:
     formats: tuple[str, ...] = ("png",)
     quiet: bool = False
     save_figures: bool = field(default=True)   # False (--no-figures): train and compare only
+    width: str | None = None        # None: each figure at the size it was built; or one of WIDTHS
+    titles: bool = True             # False (--no-titles): a figure's title goes into its caption
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -87,9 +90,15 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
 def add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=output_folder, default=None, metavar="DIR",
                         help="where figures go (default: figures/ in the current folder)")
-    parser.add_argument("--format", dest="formats", type=format_list, default=("png",), metavar="png[,svg,pdf]",
-                        help="figure file formats (default: png)")
+    parser.add_argument("--format", dest="formats", type=format_list, default=("png",), metavar="png[,svg,pdf,gif]",
+                        help="figure file formats (default: png); gif animates each figure's descent path "
+                             "on its contour, step by step")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--width", choices=WIDTHS, default=None,
+                        help="course-notes size: column (3.4 in) or page (7 in), fonts 8-9 pt at that size "
+                             "(default: each figure's own size)")
+    parser.add_argument("--no-titles", dest="titles", action="store_false",
+                        help="leave the figure titles out of the images; they go into the captions")
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -119,6 +128,10 @@ def to_argv(options: Options) -> list[str]:
         argv.append(f"--out={options.out}")
     if options.quiet:
         argv.append("--quiet")
+    if options.width is not None:
+        argv.append(f"--width={options.width}")
+    if not options.titles:
+        argv.append("--no-titles")
     if not options.save_figures:
         argv.append("--no-figures")
     return argv

@@ -9,8 +9,11 @@ global pyplot state is touched.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import matplotlib
 import numpy as np
@@ -18,6 +21,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from toolkit.animation import track_path
 from toolkit.train import DIVERGENCE_FACTOR, History
 
 # The twins, in every figure.
@@ -47,9 +51,11 @@ STYLE = {
     "axes.spines.right": False,
     "lines.linewidth": 1.6,
     "svg.hashsalt": "toolkit",     # fixed ids inside SVG files: same bytes every run
-    "svg.fonttype": "path",
+    "svg.fonttype": "none",        # SVG text stays text: searchable, selectable, and the files are smaller
     "pdf.fonttype": 42,
 }
+
+DPI = 200   # every file is rendered at this resolution (a PNG, and the images inside SVG and PDF)
 
 # Without these, each file would carry its creation time or matplotlib's version.
 METADATA = {
@@ -64,12 +70,560 @@ def house_style():
     return matplotlib.rc_context(STYLE)
 
 
-def figure_bytes(fig: Figure, fmt: str) -> bytes:
-    """Render a figure to PNG, SVG or PDF bytes, deterministically."""
+def figure_bytes(fig: Figure, fmt: str, *, tight: bool = True) -> bytes:
+    """Render a figure to PNG, SVG or PDF bytes, deterministically.
+
+    tight: crop the file to what is drawn (plus a small margin), as the
+    gallery does; False keeps the figure's own size exactly, as a width
+    preset needs (see ``fit_to_width``). In SVG and PDF, large filled areas
+    (filled contours, meshes, images, 3-D surfaces) are stored as one
+    200-dpi image each, everything else (lines, markers, text) as vectors.
+    """
     buffer = io.BytesIO()
-    with house_style():
-        fig.savefig(buffer, format=fmt, dpi=200, bbox_inches="tight", pad_inches=0.05, metadata=METADATA[fmt])
+    crop = {"bbox_inches": "tight", "pad_inches": 0.05} if tight else {}
+    with house_style(), _rasterised_fills(fig, fmt in ("svg", "pdf")):
+        fig.savefig(buffer, format=fmt, dpi=DPI, metadata=METADATA[fmt], **crop)
     return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------
+# Course-notes sizes: width presets, titles into captions, small vector files
+# --------------------------------------------------------------------------
+# A preset is applied when a figure is saved, not when it is built, so every
+# figure gets it without a change to the function that drew it. The figure
+# gets the preset's width and its fonts 8 to 9 pt at that size; long titles
+# are wrapped and wide legends get fewer columns. The height follows from the
+# panels: each keeps the shape it was built with (text does not shrink with
+# the figure, so most figures get a little taller than a scaled copy), up to
+# the preset's largest height, past which the panels are squeezed. A grid of
+# panels whose smallest panel would come out narrower or lower than
+# READABLE is re-flowed into fewer columns, in reading order (a figure of
+# two panels side by side becomes two panels one above the other), when that
+# gives larger panels; such a figure gets much taller.
+
+
+@dataclass(frozen=True)
+class WidthPreset:
+    width: float            # inches: every figure of the preset is exactly this wide
+    max_height: float       # inches: the panels of a taller figure are squeezed instead
+
+
+WIDTH_PRESETS = {
+    "column": WidthPreset(width=3.4, max_height=9.0),
+    "page": WidthPreset(width=7.0, max_height=9.0),
+}
+READABLE = 1.2          # inches: a panel at least this wide and this high keeps the grid it was built in
+LOWEST_PANEL = 0.9      # inches: a narrowed panel keeps at least this much height (if it had it), room permitting
+SIDE_LEGEND = 0.4       # a figure legend beside the panels that is wider than this share of the figure goes below
+# Fonts as built (7.5 to 10.5 pt) are mapped linearly onto 8 to 9 pt at the final size, so the order
+# of sizes (title > axis label > tick label > legend) is kept.
+BUILT_FONTS = (7.5, 10.5)
+NOTES_FONTS = (8.0, 9.0)
+
+
+def notes_font_size(built: float) -> float:
+    """The size (pt) a font of ``built`` pt gets in a width preset: 8 to 9 pt, larger stays larger."""
+    (b0, b1), (n0, n1) = BUILT_FONTS, NOTES_FONTS
+    return float(min(max(n0 + (built - b0) * (n1 - n0) / (b1 - b0), n0), n1))
+
+
+def take_title(fig: Figure) -> str | None:
+    """Remove the figure's title from the image and return its text (lines joined), or None if it has none.
+
+    The title is the suptitle, and in a figure with one panel that panel's
+    own title (where the single-panel figures put theirs). Panel titles of a
+    figure with several panels name the panels and stay.
+    """
+    taken = []
+    suptitle = getattr(fig, "_suptitle", None)
+    if suptitle is not None and suptitle.get_text().strip():
+        taken.append(suptitle.get_text())
+        suptitle.remove()
+        fig._suptitle = None
+    panels = _panels(fig)
+    if len(panels) == 1:
+        for loc in ("left", "center", "right"):
+            text = panels[0].get_title(loc=loc)
+            if text.strip():
+                taken.append(text)
+                panels[0].set_title("", loc=loc)
+    if not taken:
+        return None
+    return " ".join(" ".join(line.strip() for line in text.splitlines() if line.strip()) for text in taken)
+
+
+def fit_to_width(fig: Figure, preset: str | WidthPreset) -> Figure:
+    """Give ``fig`` a width preset ("column" or "page", see WIDTH_PRESETS) in place, for course notes.
+
+    Save it afterwards with ``figure_bytes(fig, fmt, tight=False)``, so the
+    file is exactly the preset's width. Works on any figure (it is laid
+    out with matplotlib's constrained layout); the function that drew it
+    needs no change.
+    """
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    preset = WIDTH_PRESETS[preset] if isinstance(preset, str) else preset
+    fig.set_dpi(DPI)        # texts measured as they will be drawn
+    with house_style():
+        if not isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine):
+            fig.set_layout_engine("constrained")
+        _layout(fig)
+        width, height = fig.get_size_inches()
+        shapes = {ax: _box(ax, width, height) for ax in _panels(fig)}
+        drawn = {}          # how much of its box a panel fills once an equal aspect has shrunk it
+        for ax in shapes:
+            ax.apply_aspect()
+            box, active = ax.get_position(original=True), ax.get_position()
+            drawn[ax] = (active.width / box.width if box.width else 1.0,
+                         active.height / box.height if box.height else 1.0)
+        _notes_fonts(fig)
+        fig.set_size_inches(preset.width, preset.max_height)
+        _fit_texts(fig, figure=True)
+        built = _grid_columns(list(shapes))
+        if built is not None and built > 1:
+            columns = _columns_for(fig, shapes, drawn, built, preset)
+            if columns != built:
+                _reflow(fig, list(shapes), shapes, columns)
+        _settle(fig, shapes, preset)
+        _freeze_layout(fig)
+    return fig
+
+
+def _freeze_layout(fig: Figure) -> None:
+    """Keep the layout as it is now, its positions rounded far below a pixel, and switch the layout engine off.
+
+    The layout's solver can differ in the last bits from one run to the
+    next; an SVG file names its clip paths by a hash of their exact
+    coordinates, so unrounded positions would change its bytes.
+    """
+    from matplotlib.transforms import Bbox
+
+    for ax in fig.axes:
+        if ax.get_axes_locator() is None or getattr(ax, "_colorbar", None) is not None:
+            box = ax.get_position(original=True)
+            ax._set_position(Bbox.from_bounds(*(round(float(v), 9) for v in box.bounds)), which="both")
+    fig.set_layout_engine("none")
+
+
+def _columns_for(fig: Figure, shapes: dict, drawn: dict, built: int, preset: WidthPreset) -> int:
+    """How many columns the grid should have at the preset's width: the built number if its smallest
+    panel comes out at least READABLE on both sides (or at least three quarters of its built size),
+    else the number that makes it largest.
+
+    Estimated, not laid out (a layout of a large figure takes a good part of
+    a second): each column costs the width of the widest panel's tick and
+    axis labels, each row the height of the tallest panel's title and
+    labels; colour bars, figure legends and the suptitle take their own room.
+    """
+    renderer = fig._get_renderer()
+    pad = 2 * 3 / 72          # constrained layout's padding on both sides of a panel
+    panels = [ax for ax in shapes if ax.axison]
+    if not panels:
+        return built
+    # Left of a panel its y tick labels and label (a title or x label wider than the panel may reach
+    # over its neighbours' room and is wrapped later); above and below it, its title and x axis.
+    lefts = [ax.yaxis.get_tightbbox(renderer) for ax in panels]      # None: no tick labels, no label
+    around_x = max(max(ax.bbox.x0 - left.x0, 0.0) if left is not None else 0.0
+                   for ax, left in zip(panels, lefts)) / fig.dpi + pad
+    around_y = max(ax.get_tightbbox(renderer).height - ax.bbox.height for ax in panels) / fig.dpi + pad
+    # A title wider than its new panel is wrapped: so many more lines (inches of width, of a line).
+    titles = {ax: [(t.get_window_extent(renderer).width / fig.dpi, 1.25 * t.get_fontsize() / 72)
+                   for t in (ax.title, ax._left_title, ax._right_title) if t.get_text()] for ax in panels}
+    bars = [ax for ax in fig.axes if getattr(ax, "_colorbar", None) is not None]
+    fixed_x = sum(ax.get_tightbbox(renderer).width / fig.dpi + pad for ax in bars)
+    texts = list(fig.legends) + [t for t in [getattr(fig, "_suptitle", None)] if t is not None]
+    fixed_y = sum(t.get_window_extent(renderer).height / fig.dpi + pad for t in texts)
+    cells = len({ax.get_subplotspec().num1 for ax in shapes})
+    before = min(min(w * drawn[ax][0], h * drawn[ax][1]) for ax, (w, h) in shapes.items() if ax in panels)
+    best = None
+    # In the built grid the panels of a row share its width as they did; re-flowed, equally.
+    row_of = {ax: ax.get_subplotspec().rowspan.start for ax in shapes}
+    row_width: dict = {}
+    for ax, (w, _) in shapes.items():
+        row_width[row_of[ax]] = row_width.get(row_of[ax], 0.0) + w
+    for columns in range(built, 0, -1):
+        rows = -(-cells // columns)
+        room_x = preset.width - fixed_x - columns * around_x
+        widths = {ax: room_x * w / row_width[row_of[ax]] if columns == built else room_x / columns
+                  for ax, (w, _) in shapes.items()}
+        heights = {ax: widths[ax] * h / w for ax, (w, h) in shapes.items() if w > 0}
+        tallest = max(heights.values(), default=room_x)
+        wrapped = max((math.ceil(wide / max(widths[ax] + around_x, 0.1)) - 1) * line
+                      for ax in panels for wide, line in titles[ax] or [(0.0, 0.0)])
+        room = (preset.max_height - fixed_y) / rows - around_y - wrapped
+        squeeze = min(1.0, room / tallest) if tallest > 0 else 1.0
+        sides = []
+        for ax in panels:
+            w, h = widths[ax] * drawn[ax][0], heights.get(ax, widths[ax]) * drawn[ax][1]
+            fixed_aspect = ax.get_aspect() != "auto" or ax.name == "3d"
+            sides.append(min(w * squeeze, h * squeeze) if fixed_aspect else min(w, h * squeeze))
+        smallest = min(sides)
+        # The built grid stays if its panels stay READABLE, or lose at most a quarter of their size.
+        if columns == built and smallest >= min(READABLE, 0.75 * before):
+            return built
+        if best is None or smallest > best[0] * 1.05:    # fewer columns only for clearly larger panels
+            best = (smallest, columns)
+    return best[1]
+
+
+def _panels(fig: Figure) -> list:
+    """The figure's panels: its axes without colour bars and insets."""
+    return [ax for ax in fig.axes
+            if getattr(ax, "_colorbar", None) is None and ax.get_axes_locator() is None]
+
+
+def _box(ax, fig_width: float, fig_height: float) -> tuple[float, float]:
+    """The (width, height) in inches that the layout gives a panel (before an equal aspect shrinks it)."""
+    box = ax.get_position(original=True)
+    return box.width * fig_width, box.height * fig_height
+
+
+def _notes_fonts(fig: Figure) -> None:
+    """Every text of the figure at its notes size (see notes_font_size), tick labels included."""
+    from matplotlib.text import Text
+
+    # Tick labels are made again as the ticks change: their size is a setting of the axis, read first.
+    ticks = [(axis, which, found[0].label1.get_fontsize()) for ax in fig.axes for axis in ax._axis_map.values()
+             for which, found in (("major", axis.get_major_ticks()), ("minor", axis.get_minor_ticks())) if found]
+    done = set()
+    for text in fig.findobj(Text):
+        if id(text) not in done:
+            done.add(id(text))
+            text.set_fontsize(notes_font_size(text.get_fontsize()))
+    for axis, which, size in ticks:
+        axis.set_tick_params(which=which, labelsize=notes_font_size(size))
+
+
+def _grid_columns(panels: list) -> int | None:
+    """The number of columns of the grid the panels fill, one cell each; None if they do not form one."""
+    specs = [ax.get_subplotspec() for ax in panels]
+    if not panels or any(spec is None for spec in specs):
+        return None
+    grid = specs[0].get_gridspec()
+    if any(spec.get_gridspec() is not grid or spec.num1 != spec.num2 for spec in specs):
+        return None
+    return grid.get_geometry()[1]
+
+
+def _reflow(fig: Figure, panels: list, shapes: dict, columns: int) -> None:
+    """Put the panels of a grid into ``columns`` columns, in reading order.
+
+    Each new row is as tall as its panels' shapes need. Tick labels of
+    shared axes show where no panel sharing them is next to them (below for
+    x, to the left for y), a panel that lands where its axis label is read
+    gets the label its old column (x) or row (y) showed, and titles only on
+    the first row (column headings) go with every panel of their column.
+    """
+    from matplotlib.gridspec import GridSpec
+
+    specs = {ax: ax.get_subplotspec() for ax in panels}
+    old_columns = specs[panels[0]].get_gridspec().get_geometry()[1]
+    cells = sorted({spec.num1 for spec in specs.values()})
+    place = {cell: divmod(k, columns) for k, cell in enumerate(cells)}
+    rows = -(-len(cells) // columns)
+    aspect = [0.0] * rows
+    for ax, spec in specs.items():
+        w, h = shapes[ax]
+        row = place[spec.num1][0]
+        aspect[row] = max(aspect[row], h / w if w > 0 and ax.axison else 0.0)
+    grid = GridSpec(rows, columns, figure=fig, height_ratios=[a or max(aspect) or 1.0 for a in aspect])
+    old = {ax: divmod(spec.num1, old_columns) for ax, spec in specs.items()}
+    new = {ax: place[spec.num1] for ax, spec in specs.items()}
+    at = {position: ax for ax, position in new.items()}
+    for ax in panels:
+        ax.set_subplotspec(grid[new[ax]])
+
+    def label_of(ax, name: str, index: int) -> str:
+        # The label the panel's old column (x, index 1) or row (y, index 0) showed.
+        current = getattr(ax, f"get_{name}label")()
+        if current:
+            return current
+        return next((getattr(other, f"get_{name}label")() for other in panels
+                     if old[other][index] == old[ax][index] and getattr(other, f"get_{name}label")()), "")
+
+    for ax in panels:
+        if not ax.axison:
+            continue
+        row, col = new[ax]
+        for name, neighbour, side, index in (("x", at.get((row + 1, col)), "labelbottom", 1),
+                                             ("y", at.get((row, col - 1)), "labelleft", 0)):
+            axis = getattr(ax, f"{name}axis")
+            shared = getattr(ax, f"get_shared_{name}_axes")().get_siblings(ax)
+            inner = neighbour is not None and neighbour in shared and len(shared) > 1
+            if len(shared) > 1:
+                axis.set_tick_params(which="both", **{side: not inner})
+                axis.offsetText.set_visible(not inner)
+            if inner:
+                getattr(ax, f"set_{name}label")("")
+            elif name == "x" or col == 0:
+                getattr(ax, f"set_{name}label")(label_of(ax, name, index))
+
+    # Titles on the first row only are the columns' headings ("tanh", "ReLU"): every panel of the
+    # column takes its heading along.
+    def titles(ax) -> tuple:
+        return ax.get_title(loc="left"), ax.get_title(loc="center"), ax.get_title(loc="right")
+
+    for col in range(old_columns):
+        column = sorted((ax for ax in panels if old[ax][1] == col and ax.axison), key=lambda ax: old[ax][0])
+        if len(column) > 1 and any(titles(column[0])) and not any(any(titles(ax)) for ax in column[1:]):
+            for ax in column[1:]:
+                for loc, text in zip(("left", "center", "right"), titles(column[0])):
+                    if text:
+                        ax.set_title(text, loc=loc, fontsize=getattr(column[0], f"_{loc}_title" if loc != "center"
+                                                                        else "title").get_fontsize())
+
+
+def _settle(fig: Figure, shapes: dict, preset: WidthPreset) -> None:
+    """Lay the figure out at the preset's width and the height its panels' shapes need."""
+    fig.get_layout_engine().set(rect=(0, 0, 1, 1))
+    # From the tallest the preset allows down to the height the panels need: the layout never
+    # runs out of room on the way.
+    height = preset.max_height
+    fig.set_size_inches(preset.width, height)
+    _fit_texts(fig, figure=True)
+    _layout(fig)
+    for attempt in range(2):
+        # Once more if the panels' texts had to be wrapped again at the new height (a panel of fixed
+        # aspect may have got narrower, an axis label longer than its panel is high).
+        if not _fit_texts(fig, figure=False, shapes=shapes) and attempt:
+            break
+        _layout(fig)
+        for _ in range(6):
+            new = min(max(height + _missing_height(fig, shapes), preset.width * 0.45), preset.max_height)
+            new = round(new * DPI) / DPI       # whole pixels
+            if abs(new - height) < 0.01:
+                break
+            height = new
+            fig.set_size_inches(preset.width, height)
+            _layout(fig)
+    _keep_inside(fig)
+
+
+def _layout(fig: Figure) -> bool:
+    """Run the figure's layout (nothing is drawn); False if it found no room for the panels."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.get_layout_engine().execute(fig)
+    collapsed = [w for w in caught if "constrained_layout not applied" in str(w.message)]
+    for w in caught:
+        if w not in collapsed:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return not collapsed
+
+
+def _keep_inside(fig: Figure) -> None:
+    """Shrink the layout's frame until everything drawn (a 3-D axis label, say) is inside the figure.
+
+    Something the layout does not move (a text placed in figure
+    coordinates) cannot be helped: the frame is then left as it was.
+    """
+    engine = fig.get_layout_engine()
+    width, height = fig.get_size_inches()
+    margins = np.zeros(4)       # inches: left, bottom, right, top
+    rect = best = (0, 0, 1, 1)
+    least = np.inf
+    for _ in range(4):        # the figure has just been laid out with ``rect``
+        drawn = fig.get_tightbbox(fig._get_renderer())      # in inches
+        beyond = np.array([-drawn.x0, -drawn.y0, drawn.x1 - width, drawn.y1 - height])
+        if (beyond <= 0).all():
+            return
+        if beyond.max() >= least:
+            break
+        least, best = beyond.max(), rect
+        margins = np.minimum(margins + np.where(beyond > 0, beyond + 2 / 72, 0.0),
+                             0.2 * np.array([width, height, width, height]))
+        left, bottom, right, top = margins / [width, height, width, height]
+        rect = (left, bottom, 1 - left - right, 1 - bottom - top)
+        engine.set(rect=rect)
+        if not _layout(fig):
+            break
+    if rect != best:
+        engine.set(rect=best)
+        _layout(fig)
+
+
+def _fit_texts(fig: Figure, *, figure: bool, shapes: dict | None = None) -> bool:
+    """Wrap titles wider than their room and give legends wider than theirs fewer columns; True if
+    anything changed.
+
+    figure=True: the suptitle and the figure's legends, whose room is the
+    figure's width; False: the panels' titles, axis labels and legends,
+    once the layout has placed the panels. A y label may be as long as its
+    panel is high, at the shape the panel was built with (``shapes``).
+    """
+    renderer = fig._get_renderer()
+    right = fig.bbox.width
+    changed = False
+    if figure:
+        suptitle = getattr(fig, "_suptitle", None)
+        if suptitle is not None:
+            changed |= _wrap(suptitle, right * 0.97, renderer)
+        for legend in fig.legends:
+            # A legend beside the panels that would take much of a narrow figure goes below them.
+            if (getattr(legend, "_outside_loc", None) in ("left", "right") and legend._bbox_to_anchor is None
+                    and legend.get_window_extent(renderer).width > SIDE_LEGEND * right):
+                legend.set_loc("outside lower center")
+                changed = True
+            changed |= _fit_legend(legend, right * 0.97, renderer)
+        return changed
+    beside = [ax for ax in fig.axes if getattr(ax, "_colorbar", None) is not None
+              or (ax.axison and ax.get_axes_locator() is None)]
+    for ax in beside:
+        ax.apply_aspect()       # where the panel is drawn, inside the room the layout gave it
+    for ax in fig.axes:
+        box = ax.bbox
+        # The room a title has: up to the nearest panel or colour bar level with it on either side
+        # (half the gap to a neighbour's title), else the figure's edge.
+        left, right_end = 0.0, right
+        for other in beside:
+            near = other.bbox
+            if other is ax or near.y0 >= box.y1 + 0.3 * fig.dpi or near.y1 <= box.y0:
+                continue
+            bar = getattr(other, "_colorbar", None) is not None
+            if near.x1 <= box.x0 + 1:
+                left = max(left, near.x1 if bar else (near.x1 + box.x0) / 2)
+            elif near.x0 >= box.x1 - 1:
+                right_end = min(right_end, near.x0 if bar else (near.x0 + box.x1) / 2)
+        middle = box.x0 + box.width / 2
+        centred = 2 * min(middle - left, right_end - middle)
+        texts = [(ax.title, centred), (ax._left_title, right_end - box.x0), (ax._right_title, box.x1 - left)]
+        if ax.axison and ax.name != "3d" and getattr(ax, "_colorbar", None) is None:
+            texts.append((ax.xaxis.label, centred))
+        for text, room in texts:
+            changed |= _wrap(text, 0.97 * room, renderer)
+        if shapes and ax in shapes and ax.name != "3d" and shapes[ax][0] > 0:
+            w0, h0 = shapes[ax]
+            high = max(box.width * h0 / w0, LOWEST_PANEL * fig.dpi, box.height)
+            changed |= _wrap(ax.yaxis.label, 1.05 * high, renderer, along="height")
+        if ax.get_legend() is not None:
+            changed |= _fit_legend(ax.get_legend(), box.width if ax.axison else right - box.x0, renderer)
+    return changed
+
+
+def _fit_legend(legend, space: float, renderer) -> bool:
+    """Fewer columns for a legend wider than ``space`` (pixels), then its title and labels wrapped;
+    True if anything changed."""
+    changed = False
+    columns = len(legend._legend_handle_box.get_children())
+    while columns > 1 and legend.get_window_extent(renderer).width > space:
+        columns -= 1
+        _legend_columns(legend, columns)
+        changed = True
+    texts = [legend.get_title(), *legend.get_texts()]
+    excess = np.inf
+    for _ in range(4):
+        before, excess = excess, legend.get_window_extent(renderer).width - space
+        if excess <= 0 or excess >= before:
+            break
+        widths = [text.get_window_extent(renderer).width for text in texts]
+        target = max(widths) - excess
+        for text, wide in zip(texts, widths):
+            if wide > target:
+                changed |= _wrap(text, target, renderer)
+    return changed
+
+
+def _legend_columns(legend, count: int) -> None:
+    """Re-pack a legend's entries into ``count`` columns, in their order (matplotlib packs them once)."""
+    from matplotlib.offsetbox import HPacker, VPacker
+
+    from matplotlib.offsetbox import TextArea
+
+    def blank(item) -> bool:     # an entry with no label, which only padded a column
+        return any(isinstance(box, TextArea) and not box.get_text().strip() for box in item.get_children())
+
+    old = legend._legend_handle_box
+    first = old.get_children()[0]
+    items = [item for column in old.get_children() for item in column.get_children() if not blank(item)]
+    columns = [VPacker(pad=first.pad, sep=first.sep, align=first.align, children=list(part))
+               for part in np.array_split(np.array(items, dtype=object), count) if len(part)]
+    _legend_box(legend, HPacker(pad=old.pad, sep=old.sep, align=old.align, mode=old.mode, children=columns), count)
+
+
+def _legend_box(legend, box, count: int) -> None:
+    """Put ``box`` (the packed entries) into the legend in place of the one it has."""
+    children = legend._legend_box._children
+    children[children.index(legend._legend_handle_box)] = box
+    legend._legend_handle_box = box
+    legend._ncols = count
+    legend.stale = True
+
+
+def _wrap(text, room: float, renderer, along: str = "width") -> bool:
+    """Break the lines of ``text`` at spaces until it is at most ``room`` pixels wide (mathtext is left
+    alone). The line breaks it has stay; a line that must be broken is broken into lines of about
+    equal length, so no word is left alone on a line. ``along="height"``: the room is for the height
+    (a y label, written upwards). True if it changed the text."""
+    import textwrap
+
+    content = text.get_text()
+    if not content or "$" in content or not text.get_visible():
+        return False
+    lines = content.splitlines()
+    for _ in range(10):
+        wide = getattr(text.get_window_extent(renderer), along)
+        if wide <= room:
+            break
+        current = text.get_text().splitlines()
+        limit = int(max(len(line) for line in current) * room / wide)
+        if limit < 8:
+            break
+        broken = []
+        for line in lines:
+            parts = len(textwrap.wrap(line, limit)) if len(line) > limit else 1
+            balanced = -(-len(line) // parts) if parts > 1 else len(line)
+            while parts > 1 and len(textwrap.wrap(line, balanced)) > parts:
+                balanced += 1
+            broken += textwrap.wrap(line, balanced) if parts > 1 else [line]
+        if broken == current:
+            break
+        text.set_text("\n".join(broken))
+    return text.get_text() != content
+
+
+def _missing_height(fig: Figure, shapes: dict) -> float:
+    """How much taller (inches; negative: shorter) the figure must be for its panels to keep their shapes
+    (a panel narrowed a lot keeps at least LOWEST_PANEL of its height).
+
+    Panels are grouped by grid row; each row needs the mean of its panels'
+    shortfalls, and a grid needs the sum over its rows.
+    """
+    width, height = fig.get_size_inches()
+    by_row: dict = {}
+    for ax, (w0, h0) in shapes.items():
+        w, h = _box(ax, width, height)
+        spec = ax.get_subplotspec()
+        key = (id(spec.get_gridspec()), spec.rowspan.start) if spec is not None else (id(ax), 0)
+        wanted = max(w * h0 / w0 if w0 > 0 else h, min(h0, LOWEST_PANEL))
+        by_row.setdefault(key, []).append(wanted - h)
+    per_grid: dict = {}
+    for (grid, _), shortfalls in by_row.items():
+        per_grid[grid] = per_grid.get(grid, 0.0) + float(np.mean(shortfalls))
+    return max(per_grid.values(), default=0.0)
+
+
+@contextlib.contextmanager
+def _rasterised_fills(fig: Figure, on: bool):
+    """While saving a vector file, store large filled areas as images; afterwards put every flag back."""
+    from matplotlib.collections import QuadMesh
+    from matplotlib.contour import ContourSet
+    from matplotlib.image import AxesImage
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+
+    def large_fill(artist) -> bool:
+        return (isinstance(artist, ContourSet) and artist.filled) or isinstance(
+            artist, (QuadMesh, AxesImage, Poly3DCollection))
+
+    changed = [artist for artist in fig.findobj(large_fill) if not artist.get_rasterized()] if on else []
+    for artist in changed:
+        artist.set_rasterized(True)
+    try:
+        yield
+    finally:
+        for artist in changed:
+            artist.set_rasterized(False)
 
 
 def _numpy(values) -> np.ndarray:
@@ -94,11 +648,15 @@ def _mark_start(ax, points: np.ndarray, zorder: int = 6) -> None:
             linestyle="none", label="start", zorder=zorder)
 
 
+def _mark_end(ax, points: np.ndarray, zorder: int = 6) -> None:
+    ax.plot(*points[-1], marker="*", markersize=13, color="#F0E442", markeredgecolor="black",
+            linestyle="none", label="end", zorder=zorder)
+
+
 def _mark_ends(ax, points: np.ndarray, zorder: int = 6) -> None:
     """Square at the start, star at the end: the same in every figure."""
     _mark_start(ax, points, zorder)
-    ax.plot(*points[-1], marker="*", markersize=13, color="#F0E442", markeredgecolor="black",
-            linestyle="none", label="end", zorder=zorder)
+    _mark_end(ax, points, zorder)
 
 
 def _inside(points: np.ndarray, window) -> int:
@@ -133,16 +691,21 @@ def _draw_twin_paths(ax, manual_path: np.ndarray, autograd_path: np.ndarray, *,
     # The hand-written path: a line through filled circles. Autograd's small crosses go on top, inside
     # the circles, so where the twins agree both stay visible: a cross in every circle.
     every = _spread_out(manual_path, window) if thin else list(range(len(manual_path)))
-    ax.plot(manual_path[:, 0], manual_path[:, 1], color=MANUAL["color"], marker="o", markersize=5.5,
-            markeredgecolor="white", markeredgewidth=0.5, markevery=every, linewidth=1.3, label=MANUAL["label"],
-            zorder=4)
-    ax.plot(autograd_path[every, 0], autograd_path[every, 1], color=AUTOGRAD["color"], marker="x",
-            markersize=3.2, markeredgewidth=1.1, linestyle="none", label=AUTOGRAD["label"], zorder=5)
-    if diverged_at is None:
-        _mark_ends(ax, manual_path)
-        return None
+    # Recorded for an animation of the path growing (toolkit.animation): which step each point is.
+    track = track_path(ax, manual_path, autograd_path)
+    (line,) = ax.plot(manual_path[:, 0], manual_path[:, 1], color=MANUAL["color"], marker="o", markersize=5.5,
+                      markeredgecolor="white", markeredgewidth=0.5, markevery=every, linewidth=1.3,
+                      label=MANUAL["label"], zorder=4)
+    track.grow(line)
+    (crosses,) = ax.plot(autograd_path[every, 0], autograd_path[every, 1], color=AUTOGRAD["color"], marker="x",
+                         markersize=3.2, markeredgewidth=1.1, linestyle="none", label=AUTOGRAD["label"], zorder=5)
+    track.grow(crosses, every)
     _mark_start(ax, manual_path)
-    return _mark_exit(ax, everything, len(manual_path), diverged_at, window)
+    with track.at_the_end(ax):
+        if diverged_at is None:
+            _mark_end(ax, manual_path)
+            return None
+        return _mark_exit(ax, everything, len(manual_path), diverged_at, window)
 
 
 def _exit_point(last: np.ndarray, following: np.ndarray, window) -> np.ndarray | None:
@@ -1097,18 +1660,22 @@ def _draw_run_path(ax, manual_path: np.ndarray, autograd_path: np.ndarray, *, co
 
     shown = _inside(manual_path, window)
     outline = [patheffects.withStroke(linewidth=2.8, foreground="white")]
-    ax.plot(manual_path[:shown, 0], manual_path[:shown, 1], color=color, marker="o", markersize=3.6,
-            markeredgecolor="white", markeredgewidth=0.4, linewidth=1.3, label=label, zorder=4,
-            path_effects=outline)
+    track = track_path(ax, manual_path[:shown], autograd_path[:shown])     # for an animation, see toolkit.animation
+    (line,) = ax.plot(manual_path[:shown, 0], manual_path[:shown, 1], color=color, marker="o", markersize=3.6,
+                      markeredgecolor="white", markeredgewidth=0.4, linewidth=1.3, label=label, zorder=4,
+                      path_effects=outline)
     # Crosses that show inside the circles: white in a black run's circles, nearly black in any other's.
     cross = "white" if matplotlib.colors.to_rgb(color) == (0.0, 0.0, 0.0) else "0.1"
-    ax.plot(autograd_path[:shown, 0], autograd_path[:shown, 1], color=cross, marker="x", markersize=2.4,
-            markeredgewidth=0.7, linestyle="none", zorder=5)
-    if shown == len(manual_path):
-        ax.plot(*manual_path[-1], marker="*", markersize=11, color="#F0E442", markeredgecolor="black",
-                linestyle="none", label="end", zorder=6)
-        return
-    _mark_exit(ax, manual_path, shown, diverged_at, window, color=color)
+    (crosses,) = ax.plot(autograd_path[:shown, 0], autograd_path[:shown, 1], color=cross, marker="x",
+                         markersize=2.4, markeredgewidth=0.7, linestyle="none", zorder=5)
+    track.grow(line)
+    track.grow(crosses)
+    with track.at_the_end(ax):
+        if shown == len(manual_path):
+            ax.plot(*manual_path[-1], marker="*", markersize=11, color="#F0E442", markeredgecolor="black",
+                    linestyle="none", label="end", zorder=6)
+            return
+        _mark_exit(ax, manual_path, shown, diverged_at, window, color=color)
 
 
 def momentum_paths(panels: Sequence[dict], *, xlabel: str, ylabel: str, note: str | None = None) -> Figure:
@@ -1285,13 +1852,19 @@ def _draw_long_twin_paths(ax, manual_path: np.ndarray, autograd_path: np.ndarray
     path wanders the points form a cloud whose density shows.
     """
     small = len(manual_path) > 100
-    ax.plot(manual_path[:, 0], manual_path[:, 1], color=MANUAL["color"], marker="o",
-            markersize=3.2 if small else 5.5, markeredgecolor="white", markeredgewidth=0.3 if small else 0.6,
-            linewidth=0.6 if small else 1.3, label=MANUAL["label"], zorder=4)
-    ax.plot(autograd_path[:, 0], autograd_path[:, 1], color=AUTOGRAD["color"], marker="x",
-            markersize=1.8 if small else 3.2, markeredgewidth=0.6 if small else 1.1, linestyle="none",
-            label=AUTOGRAD["label"], zorder=5)
-    _mark_ends(ax, manual_path)
+    track = track_path(ax, manual_path, autograd_path)     # for an animation, see toolkit.animation
+    (line,) = ax.plot(manual_path[:, 0], manual_path[:, 1], color=MANUAL["color"], marker="o",
+                      markersize=3.2 if small else 5.5, markeredgecolor="white",
+                      markeredgewidth=0.3 if small else 0.6, linewidth=0.6 if small else 1.3,
+                      label=MANUAL["label"], zorder=4)
+    (crosses,) = ax.plot(autograd_path[:, 0], autograd_path[:, 1], color=AUTOGRAD["color"], marker="x",
+                         markersize=1.8 if small else 3.2, markeredgewidth=0.6 if small else 1.1, linestyle="none",
+                         label=AUTOGRAD["label"], zorder=5)
+    track.grow(line)
+    track.grow(crosses)
+    _mark_start(ax, manual_path)
+    with track.at_the_end(ax):
+        _mark_end(ax, manual_path)
 
 
 def sgd_paths(alphas, betas, Z, panels: Sequence[dict], *, xlabel: str, ylabel: str, minimum: Sequence[float],
@@ -1809,3 +2382,1136 @@ def init_loss_curves(panels: Sequence[dict], *, reference: tuple[float, str] | N
         legend = fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=3, fontsize=8)
         _caption(fig, legend, note)
     return fig
+
+
+# --------------------------------------------------------------------------
+# Lesson 13 · Looking at the landscape honestly: the loss on the straight
+# line from start to end, and the sharpness along training against 2/lr
+# --------------------------------------------------------------------------
+
+# The training path's own losses beside the line's, and the curvature checks.
+PATH_COLOR = RUN_COLORS[1]
+
+
+def interpolation_curve(alphas, manual_losses, autograd_losses, *, path_alphas=None, path_losses=None,
+                        title: str = "", caption: str | None = None) -> Figure:
+    """The loss along the straight line theta(alpha) = (1 - alpha) theta_0 + alpha theta_T, both twins.
+
+    alphas: (K,) ascending, from at most 0 to at least 1; *_losses: (K,)
+    each twin's loss at theta(alpha), the hand-written one as a line through
+    circles, autograd's crosses inside them. The start (alpha = 0) is a
+    square, the end (alpha = 1) a star, on the curve; the bands beyond the
+    ends are shaded. Log scale.
+
+    path_alphas, path_losses: optional (T,) where each step of the training
+    path projects onto the line, and its true loss there. The path is not on
+    the line, so these need not lie on the curve: drawn in their own colour.
+    """
+    alphas, manual_losses, autograd_losses = _numpy(alphas), _numpy(manual_losses), _numpy(autograd_losses)
+    with house_style():
+        fig = Figure(figsize=(5.4, 3.9), layout="constrained")
+        ax = fig.add_subplot()
+        if alphas[0] < 0:
+            ax.axvspan(alphas[0], 0.0, color="0.9", zorder=0, label="beyond the start or the end")
+        if alphas[-1] > 1:
+            ax.axvspan(1.0, alphas[-1], color="0.9", zorder=0)
+        curves = [manual_losses, autograd_losses]
+        if path_alphas is not None and path_losses is not None:
+            path_alphas, path_losses = _numpy(path_alphas), _numpy(path_losses)
+            curves.append(path_losses)
+            ax.plot(path_alphas, path_losses, color=PATH_COLOR, linewidth=0.9, marker="o", markersize=2.6,
+                    zorder=2, label="training path: each step's own loss,\nat the α where it projects onto the line")
+        ax.plot(alphas, manual_losses, color=MANUAL["color"], marker="o", markersize=4.5, markeredgecolor="white",
+                markeredgewidth=0.4, linewidth=1.3, zorder=3, label=f"on the line: {MANUAL['label']}")
+        ax.plot(alphas, autograd_losses, color=AUTOGRAD["color"], marker="x", markersize=3.0, markeredgewidth=0.9,
+                linestyle="none", zorder=4, label=f"on the line: {AUTOGRAD['label']}")
+        _mark_ends(ax, np.column_stack([[0.0, 1.0], np.interp([0.0, 1.0], alphas, manual_losses)]))
+        ax.set_yscale("log")
+        _readable_log_range(ax, *curves)
+        _round_log_axis(ax)
+        ax.set_xlim(alphas[0], alphas[-1])
+        ax.set_xlabel(r"$\alpha$   (0: the start $\theta_0$, 1: the end $\theta_T$)")
+        ax.set_ylabel("training loss (log scale)")
+        ax.set_title(title)
+        legend = fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=8)
+        _caption(fig, legend, caption)
+    return fig
+
+
+def sharpness_curve(steps, sharpness, lr: float, history: History, *, checks=None, title: str = "",
+                    caption: str | None = None) -> Figure:
+    """The sharpness (the Hessian's largest eigenvalue) along training against 2/lr, the loss below it.
+
+    steps: (K,) the steps where it was measured; sharpness: (K,) lambda_max
+    there (power iteration on the hand-written Hessian-vector products), in
+    the hand-written twin's colour. lr: the dashed line 2/lr, lesson 03's
+    limit: above it (shaded) one gradient step multiplies the error along the
+    top eigenvector by |1 - lr lambda_max| > 1. checks: optional
+    (steps, values), lambda_max from the full Hessian's eigenvalues, as open
+    diamonds. Below, on the same step axis: both twins' loss at every point
+    of the path (log scale).
+    """
+    from dataclasses import replace
+
+    steps, sharpness = _numpy(steps), _numpy(sharpness)
+    limit = 2.0 / lr
+    if not history.diverged:     # the loss at every point of the path, the last one included
+        history = replace(history, **dict(zip(("loss_manual", "loss_autograd"), history.path_losses())))
+    with house_style():
+        fig = Figure(figsize=(5.6, 5.0), layout="constrained")
+        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+        finite = sharpness[np.isfinite(sharpness)]
+        high = max([limit, *finite.tolist()]) * 1.08
+        top.axhspan(limit, high, color=AUTOGRAD["color"], alpha=0.08, zorder=0,
+                    label="lr·λmax > 2: unstable along the top direction")
+        top.axhline(limit, color="black", linestyle="--", linewidth=1.2, zorder=1,
+                    label=f"2/lr = {limit:.3g}, lesson 03's limit")
+        top.plot(steps, sharpness, color=MANUAL["color"], marker="o", markersize=2.8, linewidth=1.2, zorder=3,
+                 label="λmax: power iteration on the hand-written H·v")
+        if checks is not None:
+            check_steps, check_values = _numpy(checks[0]), _numpy(checks[1])
+            top.plot(check_steps, check_values, linestyle="none", marker="D", markersize=8.5,
+                     markerfacecolor="none", markeredgecolor=AUTOGRAD["color"], markeredgewidth=1.4, zorder=4,
+                     label="λmax from eigvalsh of the full Hessian (torch.func)")
+        top.set_ylim(0.0, high)
+        top.set_ylabel("sharpness λmax")
+        top.set_title(title)
+        _draw_loss_curves(bottom, history)
+        _round_log_axis(bottom)
+        bottom.set_ylabel("loss (log scale)")
+        first, last = min(steps.min(initial=0.0), 0.0), max(len(history.loss_manual) - 1, steps.max(initial=0.0))
+        pad = 0.02 * (last - first) if last > first else 0.5      # room for the markers at both ends
+        bottom.set_xlim(first - pad, last + pad)
+        handles, labels = top.get_legend_handles_labels()
+        more = bottom.get_legend_handles_labels()
+        legend = fig.legend(handles + more[0], labels + [f"loss: {label}" for label in more[1]],
+                            loc="outside lower center", ncols=2, fontsize=8)
+        _caption(fig, legend, caption)
+    return fig
+
+
+# --------------------------------------------------------------------------
+# Lesson 11 · Learning-rate schedules and warmup: each schedule against its
+# formula, the noise floor of a constant rate, sharpness with and without warmup
+# --------------------------------------------------------------------------
+
+def _free_corner(ax, x: np.ndarray, y: np.ndarray) -> tuple[float, float, str, str]:
+    """The corner of ``ax`` (set its limits first) whose box, 45% wide and 30% tall, holds no point of (x, y).
+
+    Returns (x, y, ha, va) in axes coordinates for a text anchored there;
+    the bottom left if no corner is free.
+    """
+    to_axes = ax.transLimits.transform(np.column_stack([x, y])) if len(x) else np.zeros((0, 2))
+    corners = [(0.03, 0.04, "left", "bottom"), (0.97, 0.04, "right", "bottom"),
+               (0.97, 0.96, "right", "top"), (0.03, 0.96, "left", "top")]
+    for corner in corners:
+        _, _, ha, va = corner
+        in_x = (to_axes[:, 0] <= 0.45) if ha == "left" else (to_axes[:, 0] >= 0.55)
+        in_y = (to_axes[:, 1] <= 0.30) if va == "bottom" else (to_axes[:, 1] >= 0.70)
+        if not (in_x & in_y).any():
+            return corner
+    return corners[0]
+
+
+def _schedule_color(entry: dict, index: int) -> str:
+    """A schedule's colour: the entry's own ``color`` if it has one (so that a lesson keeps one colour per
+    schedule across its figures), else the index-th of RUN_COLORS."""
+    return entry.get("color") or RUN_COLORS[index % len(RUN_COLORS)]
+
+
+def _formula_dashes(color: str) -> str:
+    """The colour of a formula's dashes drawn on a line of ``color``: white on black, else near-black."""
+    return "white" if color in ("#000000", "black", "k") else "0.1"
+
+
+def schedule_panels(panels: Sequence[dict], *, note: str | None = None) -> Figure:
+    """Each schedule's rate per step: the scheduler's values as a wide line with dots, its formula dashed on top.
+
+    panels: dicts with ``title`` (the schedule's name), ``formula`` (a short text), ``scheduler`` (the rates
+    the torch scheduler set at steps 0 .. T), ``formula_values`` (the formula's, the same steps),
+    ``max_diff`` (the largest difference) and optionally ``color``. One panel each, three to a row, sharing both axes; one more
+    panel shows every schedule on one axis. ``note``: a caption line under the legend.
+    """
+    from matplotlib.lines import Line2D
+
+    count = len(panels) + 1
+    rows = -(-count // 3)
+    with house_style():
+        fig = Figure(figsize=(7.0, 2.25 * rows + 0.5), layout="constrained")
+        axes = np.atleast_2d(fig.subplots(rows, 3, sharex=True, sharey=True)).ravel()
+        overlay = axes[len(panels)]
+        top = 1.08 * max((max(max(p["scheduler"]), max(p["formula_values"])) for p in panels), default=1.0)
+        colors = [_schedule_color(panel, index) for index, panel in enumerate(panels)]
+        for ax, panel, color in zip(axes, panels, colors):
+            dashes = _formula_dashes(color)
+            steps = np.arange(len(panel["scheduler"]))
+            scheduler = _numpy(panel["scheduler"])
+            every = max(1, len(steps) // 20)
+            ax.plot(steps, scheduler, color=color, linewidth=3.2, marker="o", markersize=3.4, markevery=every,
+                    solid_capstyle="butt", zorder=2)
+            ax.plot(steps, _numpy(panel["formula_values"]), color=dashes, linestyle=(0, (3, 2)), linewidth=1.1,
+                    zorder=3)
+            overlay.plot(steps, scheduler, color=color, linewidth=1.8)
+            ax.set_title(f"{panel['title']}\n{panel['formula']}", fontsize=9)
+            ax.set_ylim(0, top)
+            ax.set_xlim(steps[0] - 0.02 * max(len(steps) - 1, 1), steps[-1] + 0.02 * max(len(steps) - 1, 1))
+            x, y, ha, va = _free_corner(ax, steps, scheduler)
+            diff = "0" if panel["max_diff"] == 0 else f"{panel['max_diff']:.0e}"
+            ax.text(x, y, f"max |diff| {diff}", transform=ax.transAxes, ha=ha, va=va,
+                    fontsize=7.5, bbox=TEXT_BOX, zorder=5)
+        overlay.set_title("all of them on one axis\n(colours as in their panels)", fontsize=9)
+        for ax in axes[count:]:
+            ax.set_visible(False)
+        for ax in axes[:count]:
+            _integer_steps(ax)
+        for ax in axes[-3:]:
+            ax.set_xlabel("step t")
+        for row in range(rows):
+            axes[3 * row].set_ylabel("learning rate ηₜ")
+        handles = [Line2D([], [], color="0.55", linewidth=3.2, marker="o", markersize=3.4),
+                   Line2D([], [], color="0.1", linestyle=(0, (3, 2)), linewidth=1.1)]
+        # The swatch shows the dark dashes; where a line is black its dashes are white, and the label says so.
+        formula = "our formula, dashed" + (" (white on the black line)"
+                                           if any(_formula_dashes(color) == "white" for color in colors) else "")
+        legend = fig.legend(handles, ["torch's scheduler, driving our SGD", formula],
+                            loc="outside lower center", ncols=2, fontsize=8)
+        _caption(fig, legend, note)
+    return fig
+
+
+def noise_floor_runs(runs: Sequence[dict], *, floor: float | None = None, epoch: int | None = None,
+                     note: str | None = None) -> Figure:
+    """Mini-batch SGD under several schedules: the rate per step above, the loss gap L - L* per step below.
+
+    runs: dicts with ``label``, ``lrs`` (the rate of every step), ``manual`` and ``autograd`` (each twin's
+    gap at steps 0 .. K), ``expected`` (the predicted expected gap, the same steps; drawn dashed on the
+    run) and optionally ``diverged_at`` and ``color``. ``floor``: the noise floor of a constant rate, a dotted line.
+    ``epoch``: the steps per epoch; the step axis then has a tick at the start of every epoch (or
+    every second, third, ... one when there are many).
+    The hand-written twin is the line, autograd the crosses on it (every few steps).
+    """
+    from matplotlib import patheffects
+    from matplotlib.lines import Line2D
+
+    with house_style():
+        fig = Figure(figsize=(6.4, 5.2), layout="constrained")
+        rate_ax, gap_ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 2.3])
+        curves, run_handles, run_labels = [], [], []
+        for index, entry in enumerate(runs):
+            color = _schedule_color(entry, index)
+            rates = _numpy(entry["lrs"])
+            rate_ax.plot(np.arange(len(rates)), rates, color=color, linewidth=1.8)
+            run_handles.append(Line2D([], [], color=color, linewidth=1.8))
+            run_labels.append(entry["label"])
+            manual, autograd = _numpy(entry["manual"]), _numpy(entry["autograd"])
+            first = manual[0] if len(manual) else np.nan
+            manual, autograd = _on_scale(manual, first), _on_scale(autograd, first)
+            with np.errstate(invalid="ignore"):
+                manual = np.where(manual > 0, manual, np.nan)
+                autograd = np.where(autograd > 0, autograd, np.nan)
+            curves += [manual, autograd]
+            steps = np.arange(len(manual))
+            gap_ax.plot(steps, manual, color=color, linewidth=0.9, alpha=0.85, zorder=2)
+            every = max(1, len(steps) // 25)
+            gap_ax.plot(steps[::every], autograd[::every], color=color, marker="x", markersize=4, linestyle="none",
+                        zorder=3)
+            expected = _on_scale(_numpy(entry["expected"]), first)
+            gap_ax.plot(np.arange(len(expected)), expected, color=color, linestyle=(0, (4, 2.5)), linewidth=1.3,
+                        zorder=4, path_effects=[patheffects.withStroke(linewidth=2.8, foreground="0.1")])
+            if entry.get("diverged_at") is not None and np.isfinite(manual).any():
+                last = np.flatnonzero(np.isfinite(manual))[-1]
+                gap_ax.plot(last, manual[last], marker="X", markersize=9, color=color, markeredgecolor="black",
+                            linestyle="none", zorder=6)
+                gap_ax.annotate(f"diverged\n(step {entry['diverged_at']})", (last, manual[last]),
+                                textcoords="offset points", xytext=(-8, 0), ha="right", va="center", fontsize=8)
+        if floor is not None and np.isfinite(floor) and floor > 0:
+            gap_ax.axhline(floor, color="0.3", linestyle=":", linewidth=1.4, zorder=1)
+        top = max((np.nanmax(_numpy(entry["lrs"])) for entry in runs if len(entry["lrs"])), default=1.0)
+        rate_ax.set_ylim(0, 1.1 * top if np.isfinite(top) and top > 0 else 1.0)
+        rate_ax.set_ylabel("rate ηₜ")
+        gap_ax.set_yscale("log")
+        _readable_log_range(gap_ax, *curves)
+        gap_ax.set_ylabel("loss gap L − L* (log scale)")
+        _integer_steps(gap_ax)
+        last = max((len(entry["manual"]) for entry in runs), default=1)
+        every = epoch * max(1, -(-last // (6 * epoch))) if epoch else 0     # at most about six labelled ticks
+        if epoch and last > 2 * every:
+            from matplotlib.ticker import MultipleLocator
+
+            for ax in (rate_ax, gap_ax):
+                ax.xaxis.set_major_locator(MultipleLocator(every))
+                ax.xaxis.set_minor_locator(MultipleLocator(epoch))
+            gap_ax.set_xlabel(f"step (a tick per epoch of {epoch} steps)")
+        else:
+            gap_ax.set_xlabel("step")
+        handles = [Line2D([], [], color="0.1", linewidth=0.9),
+                   Line2D([], [], color="0.1", marker="x", markersize=4, linestyle="none"),
+                   Line2D([], [], color="0.6", linestyle=(0, (4, 2.5)), linewidth=1.3,
+                          path_effects=[patheffects.withStroke(linewidth=2.8, foreground="0.1")])]
+        labels = ["measured, hand-written twin", "measured, autograd twin", "predicted expectation"]
+        if floor is not None and np.isfinite(floor) and floor > 0:
+            handles.append(Line2D([], [], color="0.3", linestyle=":", linewidth=1.4))
+            labels.append(f"noise floor of the constant rate ({floor:.2g})")
+        # The runs in the first column, how each is drawn in the second.
+        rows = max(len(run_handles), len(handles))
+        blank = Line2D([], [], linestyle="none")
+        handles = run_handles + [blank] * (rows - len(run_handles)) + handles + [blank] * (rows - len(handles))
+        labels = run_labels + [" "] * (rows - len(run_labels)) + labels + [" "] * (rows - len(labels))
+        legend = fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8)
+        _caption(fig, legend, note)
+    return fig
+
+
+def warmup_sharpness(runs: Sequence[dict], *, best_loss: float | None = None, note: str | None = None) -> Figure:
+    """Runs with and without warmup: the loss per step (left) and the sharpness against its limit (right).
+
+    runs: dicts with ``label``, ``history`` (a History), ``manual_sharpness``, ``autograd_sharpness``
+    (lambda_max of the Hessian at every point of each twin's path) and optionally ``color``. The right panel draws lambda_max per
+    step, and dashed in the run's colour its stability limit 2 / eta_t at that step's rate. A run that
+    diverged ends in its X in both panels (at the top where its values are off the scale).
+    """
+    from matplotlib.lines import Line2D
+
+    with house_style():
+        fig = Figure(figsize=(7.0, 3.6), layout="constrained")
+        loss_ax, sharp_ax = fig.subplots(1, 2)
+        last_step = max((len(entry["history"].loss_manual) - 1 for entry in runs), default=0)
+        curves = []
+        if best_loss is not None:
+            loss_ax.axhline(best_loss, color="0.35", linestyle=":", linewidth=1.2, zorder=1)
+        colors = [_schedule_color(entry, index + 1) for index, entry in enumerate(runs)]
+        for color, entry in zip(colors, runs):
+            history = entry["history"]
+            _draw_run_losses(loss_ax, history, label=entry["label"], color=color, last_step=last_step, curves=curves)
+        loss_ax.set_yscale("log")
+        _readable_log_range(loss_ax, *curves)
+        loss_ax.set_xlabel("step")
+        _integer_steps(loss_ax)
+        loss_ax.set_ylabel("training loss (log scale)")
+        loss_ax.set_title("The loss")
+
+        # The limits 2/eta_t and the sharpness of the runs that stayed finite set the window; a diverged
+        # run's sharpness leaves through the top.
+        limits, kept = [], []
+        for entry in runs:
+            history = entry["history"]
+            rates = np.asarray(history.lrs + history.lrs[-1:] * (len(entry["manual_sharpness"]) - len(history.lrs)),
+                               dtype=float)
+            with np.errstate(divide="ignore"):
+                limits.append(2 / rates)
+            values = _numpy(entry["manual_sharpness"])
+            kept.append(values if not history.diverged else values[:1])
+        finite = np.concatenate([np.ravel(v) for v in limits + kept])
+        finite = finite[np.isfinite(finite) & (finite > 0)]
+        low, high = (finite.min() / 1.6, finite.max() * 3.0) if finite.size else (0.1, 10.0)
+        top = sharp_ax.get_xaxis_transform()
+        for color, entry, limit in zip(colors, runs, limits):
+            history = entry["history"]
+            manual, autograd = _numpy(entry["manual_sharpness"]), _numpy(entry["autograd_sharpness"])
+            steps = np.arange(len(manual))
+            sharp_ax.plot(steps, manual, color=color, linewidth=1.6, marker="o", markersize=3, zorder=3)
+            sharp_ax.plot(steps, autograd, color="0.1", marker="x", markersize=2.6, markeredgewidth=0.7,
+                          linestyle="none", zorder=4)
+            sharp_ax.plot(np.arange(len(limit)), limit, color=color, linestyle=(0, (4, 2.5)), linewidth=1.4,
+                          zorder=2)
+            if history.diverged:
+                step = history.diverged_at_step
+                value = manual[step] if step < len(manual) else np.nan
+                marker = {"marker": "X", "markersize": 10, "color": color, "markeredgecolor": "black",
+                          "linestyle": "none", "zorder": 6}
+                if np.isfinite(value) and value <= high:
+                    sharp_ax.plot(step, value, **marker)
+                    where, coords = (step, value), "data"
+                else:       # off the scale: the X at the top of the axes, above its step
+                    sharp_ax.plot(step, 1.0, transform=top, clip_on=False, **marker)
+                    where, coords = (step, 1.0), top
+                sharp_ax.annotate(f"diverged at step {step}:\nλmax = {value:.2g}", where, xycoords=coords,
+                                  textcoords="offset points", xytext=(9, -6), ha="left", va="top", fontsize=8,
+                                  bbox=TEXT_BOX, zorder=7)
+        sharp_ax.set_yscale("log")
+        sharp_ax.set_ylim(low, high)
+        sharp_ax.set_xlim(loss_ax.get_xlim())
+        sharp_ax.set_xlabel("step")
+        _integer_steps(sharp_ax)
+        sharp_ax.set_ylabel("sharpness λmax (log scale)")
+        sharp_ax.set_title("The sharpness, and its limit 2/ηₜ")
+        _round_log_axis(sharp_ax)
+
+        handles, labels = loss_ax.get_legend_handles_labels()
+        # How each run is drawn, in near-black: grey is a run's colour (a constant rate) here.
+        handles.append(Line2D([], [], color="0.1", marker="x", markersize=4.5))
+        labels.append("line: manual, x: autograd")
+        handles.append(Line2D([], [], color="0.1", linestyle=(0, (4, 2.5)), linewidth=1.4))
+        labels.append("2/ηₜ: the sharpest curvature the step's rate can take")
+        if best_loss is not None:
+            handles.append(Line2D([], [], color="0.35", linestyle=":", linewidth=1.2))
+            labels.append(f"lowest loss L* = {best_loss:.3g}")
+        legend = fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8)
+        _caption(fig, legend, note)
+    return fig
+
+
+# --------------------------------------------------------------------------
+# Lesson 12 · Softmax over K classes, and batch normalisation: the regions of
+# several classes, and a hidden layer's pre-activations over training
+# --------------------------------------------------------------------------
+
+# One colour and one marker per class (Okabe & Ito), so the classes read in grey too.
+CLASS_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00"]
+CLASS_MARKERS = ["o", "^", "s", "D", "v", "P"]
+
+
+def class_regions(panels: Sequence[dict], x, y, *, resolution: int = 200, note: str | None = None) -> Figure:
+    """Where a classifier predicts each of K classes, one panel per network, the data on top.
+
+    panels: dicts with ``title`` and ``probabilities``, a function taking
+    points (P, 2) (a NumPy array) and returning (P, K) class probabilities.
+    x: (N, 2) inputs; y: (N,) class indices 0 .. K-1. Each point of the
+    plane gets its predicted class's colour, paler where the network is less
+    sure (the largest probability near 1/K), and a black line runs along
+    every boundary between two classes. The panels share their axes, at
+    equal aspect (both axes are the same input units). A network whose
+    output is not a number somewhere leaves that part white and says so.
+    """
+    from matplotlib.colors import to_rgb
+    from matplotlib.lines import Line2D
+
+    points, labels = _numpy(x), _numpy(y).astype(int)
+    classes = int(labels.max()) + 1
+    if classes > len(CLASS_COLORS):
+        raise ValueError(f"class_regions: at most {len(CLASS_COLORS)} classes, got {classes}")
+    low, high = points.min(axis=0) - 0.25, points.max(axis=0) + 0.25
+    grid_a = np.linspace(low[0], high[0], resolution)
+    grid_b = np.linspace(low[1], high[1], resolution)
+    mesh_a, mesh_b = np.meshgrid(grid_a, grid_b)
+    grid = np.column_stack([mesh_a.ravel(), mesh_b.ravel()])
+    colors = np.array([to_rgb(c) for c in CLASS_COLORS[:classes]])
+    columns = 2 if len(panels) > 1 else 1
+    rows = -(-len(panels) // columns)
+    with house_style():
+        fig = Figure(figsize=(3.3 * columns + 0.3, 3.2 * rows + 0.5), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False)).ravel()
+        for ax, panel in zip(axes, panels):
+            probability = _numpy(panel["probabilities"](grid)).reshape(resolution, resolution, -1)
+            defined = np.isfinite(probability).all(axis=2)
+            winner = np.where(defined, np.nan_to_num(probability).argmax(axis=2), 0)
+            sure = np.where(defined, np.nan_to_num(probability).max(axis=2), 1 / classes)
+            # 1/K (a guess) -> a pale tint, 1 (certain) -> the class colour at 60 % strength.
+            strength = 0.15 + 0.45 * np.clip((sure - 1 / classes) / (1 - 1 / classes), 0, 1)
+            image = 1 - strength[..., None] * (1 - colors[winner])
+            image[~defined] = 1.0
+            ax.imshow(image, origin="lower", extent=(low[0], high[0], low[1], high[1]), interpolation="nearest",
+                      aspect="equal", zorder=1)
+            if defined.any():
+                for k in range(classes):
+                    others = np.delete(probability, k, axis=2).max(axis=2)
+                    margin = np.where(defined, probability[..., k] - others, np.nan)
+                    if np.nanmin(margin) < 0 < np.nanmax(margin):
+                        ax.contour(grid_a, grid_b, margin, levels=[0.0], colors="black", linewidths=0.9, zorder=2)
+            if not defined.all():
+                _panel_note(ax, "the network's output is not a number anywhere"
+                            if not defined.any() else "white: the output is not a number there")
+            for k in range(classes):
+                chosen = points[labels == k]
+                ax.scatter(chosen[:, 0], chosen[:, 1], marker=CLASS_MARKERS[k], s=14, color=CLASS_COLORS[k],
+                           edgecolors="black", linewidths=0.45, zorder=3)
+            ax.set_title(panel["title"], fontsize=9.5)
+            ax.set_xlim(low[0], high[0])
+            ax.set_ylim(low[1], high[1])
+            ax.set_aspect("equal")
+            ax.grid(False)
+        for ax in axes[len(panels):]:
+            ax.set_visible(False)
+        for ax in axes[(rows - 1) * columns:]:
+            ax.set_xlabel("input x₁")
+        for ax in axes[::columns]:
+            ax.set_ylabel("input x₂")
+        handles = [Line2D([], [], marker=CLASS_MARKERS[k], color=CLASS_COLORS[k], markeredgecolor="black",
+                          markeredgewidth=0.45, linestyle="none", markersize=6) for k in range(classes)]
+        labels_text = [f"class {k}" for k in range(classes)]
+        handles.append(Line2D([], [], color="black", linewidth=0.9))
+        labels_text.append("boundary between two classes")
+        legend = fig.legend(handles, labels_text, loc="outside lower center", ncols=classes + 1, fontsize=8)
+        _caption(fig, legend, note)
+    return fig
+
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def quantile_bands(panels: Sequence[Sequence[dict]], *, ylabel: str, note: str | None = None) -> Figure:
+    """How a layer's values are spread over training: a grid of panels, one run each.
+
+    panels: rows of dicts, each with ``title``, ``color``, ``steps`` ((T,)
+    the steps drawn), ``manual`` and ``autograd`` ((T, Q) arrays: the
+    QUANTILES of the values at those steps, from each twin's recorded
+    parameters) and optionally ``note`` (a short remark inside the panel).
+    The band between the 5 % and 95 % quantiles is pale, the one between
+    25 % and 75 % darker; the median is the hand-written twin's line, with
+    autograd's median as crosses on it. A dashed line marks 0 (where a ReLU
+    cuts). Each panel has its own y range; all share the steps.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    rows, columns = len(panels), max(len(row) for row in panels)
+    with house_style():
+        fig = Figure(figsize=(3.4 * columns + 0.4, 2.45 * rows + 0.7), layout="constrained")
+        axes = fig.subplots(rows, columns, sharex=True, squeeze=False)
+        for i, row in enumerate(panels):
+            for j, panel in enumerate(row):
+                ax = axes[i, j]
+                manual, autograd = _numpy(panel["manual"]), _numpy(panel["autograd"])
+                steps = _numpy(panel["steps"])
+                color = panel["color"]
+                ax.axhline(0.0, color="0.3", linestyle="--", linewidth=0.9, zorder=1)
+                ax.fill_between(steps, manual[:, 0], manual[:, 4], color=color, alpha=0.25, linewidth=0, zorder=2)
+                ax.fill_between(steps, manual[:, 1], manual[:, 3], color=color, alpha=0.55, linewidth=0, zorder=3)
+                ax.plot(steps, manual[:, 2], color="black", linewidth=1.2, zorder=4)
+                every = max(1, len(steps) // 25)
+                ax.plot(steps[::every], autograd[::every, 2], color=AUTOGRAD["color"], marker="x", markersize=3.5,
+                        markeredgewidth=0.9, linestyle="none", zorder=5)
+                ax.set_title(panel["title"], fontsize=9.5)
+                if panel.get("note"):
+                    ax.text(0.97, 0.05, panel["note"], transform=ax.transAxes, ha="right", va="bottom",
+                            fontsize=8, zorder=6, bbox=TEXT_BOX)
+                _integer_steps(ax)
+                if i == rows - 1:
+                    ax.set_xlabel("step")
+                if j == 0:
+                    ax.set_ylabel(ylabel)
+            for j in range(len(row), columns):
+                axes[i, j].set_visible(False)
+        handles = [Patch(color="0.5", alpha=0.25, linewidth=0), Patch(color="0.5", alpha=0.55, linewidth=0),
+                   Line2D([], [], color="black", linewidth=1.2),
+                   Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=3.5, linestyle="none"),
+                   Line2D([], [], color="0.3", linestyle="--", linewidth=0.9)]
+        labels = ["5 % to 95 % of the values", "25 % to 75 %", "median (manual)", "median (autograd)",
+                  "0: a ReLU passes only what lies above"]
+        legend = fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
+        _caption(fig, legend, note)
+    return fig
+
+
+def batch_and_full_losses(panels: Sequence[dict], *, reference: tuple[float, str] | None = None,
+                          note: str | None = None) -> Figure:
+    """Mini-batch training: the loss on each step's batch, and the loss on all the data, one panel per group.
+
+    Each panel is a dict with ``title`` and ``runs``: label -> dict with
+    ``color``, ``batch`` (the hand-written twin's loss on the mini-batch of
+    every step, as ``History.loss_manual``), ``steps`` ((T,) the steps at
+    which the loss on all the data was evaluated) and ``manual``,
+    ``autograd`` ((T,) that loss at those steps, from each twin's recorded
+    parameters). The batch losses are a thin pale line; the loss on all the
+    data is the thick line (manual) with crosses (autograd). The panels
+    share a log loss axis; ``reference`` (loss, label) is a dotted line in
+    each (e.g. ln K, the loss of guessing).
+    """
+    from matplotlib.lines import Line2D
+
+    with house_style():
+        fig = Figure(figsize=(7.0, 3.6), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
+        curves = []
+        handles = {}
+        for ax, panel in zip(axes, panels):
+            if reference is not None:
+                ax.axhline(reference[0], color="0.35", linestyle=":", linewidth=1.1, zorder=1)
+            for label, run in panel["runs"].items():
+                batch = np.asarray(run["batch"], dtype=float)
+                first = batch[0] if batch.size else np.nan
+                batch = _on_scale(batch, first)
+                steps = _numpy(run["steps"])
+                manual, autograd = _on_scale(_numpy(run["manual"]), first), _on_scale(_numpy(run["autograd"]), first)
+                curves += [batch, manual, autograd]
+                ax.plot(np.arange(len(batch)), batch, color=run["color"], linewidth=0.7, alpha=0.45, zorder=2)
+                line, = ax.plot(steps, manual, color=run["color"], linewidth=2.0, zorder=3)
+                every = max(1, len(steps) // 16)
+                ax.plot(steps[::every], autograd[::every], color="black", marker="x", markersize=4,
+                        markeredgewidth=0.9, linestyle="none", zorder=4)
+                handles.setdefault(label, line)
+            ax.set_yscale("log")
+            ax.set_xlabel("step")
+            _integer_steps(ax)
+            ax.set_title(panel["title"])
+        _readable_log_range(axes[0], *curves)
+        _round_log_axis(axes[0])
+        axes[0].set_ylabel("training loss (log scale)")
+        handles["thin, pale: on the step's mini-batch"] = Line2D([], [], color="0.5", linewidth=0.7, alpha=0.6)
+        handles["thick: on all the data (manual)"] = Line2D([], [], color="0.3", linewidth=2.0)
+        handles["x: on all the data (autograd)"] = Line2D([], [], color="black", marker="x", markersize=4,
+                                                          linestyle="none")
+        if reference is not None:
+            handles[reference[1]] = Line2D([], [], color="0.35", linestyle=":", linewidth=1.1)
+        legend = fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=3, fontsize=8)
+        _caption(fig, legend, note)
+    return fig
+
+
+# --------------------------------------------------------------------------
+# Lesson 10 · Adaptive steps: several optimisers on one contour, the step each
+# coordinate takes, weight norms under Adam's L2 and AdamW's decoupled decay
+# --------------------------------------------------------------------------
+
+def adaptive_paths(alphas, betas, Z, runs: Sequence[dict], *, xlabel: str, ylabel: str,
+                   note: str | None = None) -> Figure:
+    """Several optimisers' paths on ONE exact loss contour (two parameters, equal aspect).
+
+    alphas: (A,), betas: (B,), Z: (B, A), the loss with Z[i, j] at (alphas[j], betas[i]).
+    runs: dicts with label, color, manual_path and autograd_path ((T, 2)
+    each) and optionally diverged_at. Each run is drawn as in lesson 07
+    (``_draw_run_path``: the manual twin's circles, autograd's crosses
+    inside them); the shared start is one square. ``note`` heads the legend.
+    """
+    from matplotlib.lines import Line2D
+
+    alphas, betas, z = _numpy(alphas), _numpy(betas), _numpy(Z)
+    window = ((alphas[0], alphas[-1]), (betas[0], betas[-1]))
+    with house_style():
+        fig = Figure(figsize=(6.8, 4.4), layout="constrained")
+        ax = fig.add_subplot()
+        levels = _log_levels(z, count=20)
+        if levels is not None:
+            filled = _contour(ax, alphas, betas, z, levels, LogNorm(levels[0], levels[-1]))
+        else:
+            _panel_note(ax, NO_LANDSCAPE)
+        for run in runs:
+            _draw_run_path(ax, _numpy(run["manual_path"]), _numpy(run["autograd_path"]), color=run["color"],
+                           label=run["label"], window=window, diverged_at=run.get("diverged_at"))
+        if runs:
+            _mark_start(ax, _numpy(runs[0]["manual_path"]), zorder=8)
+        ax.set_xlim(*window[0])
+        ax.set_ylim(*window[1])
+        ax.set_aspect("equal", adjustable="box")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(False)
+        if levels is not None:
+            _colorbar(fig, filled, ax, levels)
+        seen: dict[str, object] = {}
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+        shared = ("start", "end", "diverged")
+        labels = [label for label in seen if label not in shared] + [label for label in shared if label in seen]
+        handles = [seen[label] for label in labels]
+        handles.append(Line2D([], [], color="0.4", marker="o", markersize=4, markeredgecolor="white",
+                              markeredgewidth=0.4))
+        labels.append("circles: manual, x inside:\nautograd (the twins coincide)")
+        legend = fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
+        _caption(fig, legend, note)
+    return fig
+
+
+def _steps_per_coordinate(path: np.ndarray) -> np.ndarray:
+    """|theta_{k+1} - theta_k| per coordinate: (T - 1, P) from a path (T, P)."""
+    return np.abs(np.diff(path, axis=0))
+
+
+def adaptive_step_sizes(runs: Sequence[dict], effective: dict[str, np.ndarray], *, coordinates: Sequence[str],
+                        references: Sequence[tuple[float, str]] = (), first: dict[str, float] | None = None,
+                        effective_color: str = "0.15", note: str | None = None) -> Figure:
+    """Left: how far each coordinate moved per step, per run. Right: Adam's step size per coordinate.
+
+    runs: dicts with label, color, manual_path and autograd_path ((T, P)
+    each); the left panel draws |Δθ_i| per step for each coordinate i
+    (``coordinates``: their names, in line styles solid, dashed, ...),
+    the manual twin as the line, autograd as crosses on it.
+    effective: coordinate name -> (K,) Adam's step size lr / (sqrt(v_hat) + eps)
+    after each of its K steps; drawn on the right in ``effective_color``
+    (Adam's colour on the left) and the same line styles, with
+    ``references`` (value, label) as grey dotted lines (e.g. lr).
+    first: coordinate name -> the step size theory gives for step 1
+    (lr/|g|), drawn as a grey open circle there.
+    """
+    from matplotlib.lines import Line2D
+
+    styles = ["-", (0, (5, 2)), ":", "-."]
+    with house_style():
+        fig = Figure(figsize=(8.6, 3.6), layout="constrained")
+        left, right = fig.subplots(1, 2)
+        for run in runs:
+            manual = _steps_per_coordinate(_numpy(run["manual_path"]))
+            autograd = _steps_per_coordinate(_numpy(run["autograd_path"]))
+            steps = np.arange(1, len(manual) + 1)
+            every = max(1, len(steps) // 20)
+            lone = {"marker": "o", "markersize": 4} if len(steps) == 1 else {}
+            for k, (style, name) in enumerate(zip(styles, coordinates)):
+                with np.errstate(divide="ignore"):
+                    left.plot(steps, np.where(manual[:, k] > 0, manual[:, k], np.nan), color=run["color"],
+                              linestyle=style, linewidth=1.5, **lone)
+                    left.plot(steps[::every], np.where(autograd[:, k] > 0, autograd[:, k], np.nan)[::every],
+                              color=run["color"], marker="x", markersize=4, linestyle="none")
+        left.set_yscale("log")
+        _round_log_axis(left)
+        left.set_xlabel("step")
+        _integer_steps(left)
+        left.set_ylabel("|Δθ| per step (log scale)")
+        left.set_title("How far each coordinate moves")
+        handles = [Line2D([], [], color=run["color"], linewidth=2.2) for run in runs]
+        labels = [run["label"] for run in runs]
+        handles += [Line2D([], [], color="0.3", linestyle=style) for style, _ in zip(styles, coordinates)]
+        labels += list(coordinates)
+        handles.append(Line2D([], [], color="0.3", marker="x", markersize=4, linestyle="none"))
+        labels.append("x: autograd (on the manual line)")
+        left.legend(handles, labels, loc="best", fontsize=7.5)
+
+        curves = []
+        for (name, values), style in zip(effective.items(), styles):
+            values = _numpy(values)
+            curves.append(values)
+            lone = {"marker": "o", "markersize": 4} if len(values) == 1 else {}
+            right.plot(np.arange(1, len(values) + 1), values, color=effective_color, linestyle=style, linewidth=1.5,
+                       label=f"Adam, {name}", **lone)
+        for name, value in (first or {}).items():
+            right.plot(1, value, marker="o", markersize=9, markerfacecolor="none", markeredgecolor="0.3",
+                       markeredgewidth=1.4, linestyle="none", zorder=5,
+                       label="lr/|g| at step 1 (theory)" if name == next(iter(first)) else None)
+            curves.append(np.array([value]))
+        for value, label in references:
+            right.axhline(value, color="0.55", linestyle=":", linewidth=1.2, zorder=1)
+            right.annotate(label, (1.0, value), xycoords=("axes fraction", "data"), textcoords="offset points",
+                           xytext=(-4, 3), ha="right", va="bottom", fontsize=8, color="0.3")
+            curves.append(np.array([value]))
+        right.set_yscale("log")
+        _readable_log_range(right, *curves)
+        values = np.concatenate([np.ravel(c) for c in curves])
+        values = values[np.isfinite(values) & (values > 0)]
+        if values.size:
+            right.set_ylim(values.min() / 1.4, values.max() * 1.4)
+        _round_log_axis(right)
+        right.set_xlabel("step")
+        _integer_steps(right)
+        right.set_ylabel("lr / (√v̂ + ε) (log scale)")
+        right.set_title("Adam's step size per coordinate")
+        right.legend(loc="lower right", fontsize=8)
+        right.minorticks_off()
+        if note:
+            fig.text(0.5, 0.0, note, ha="center", va="top", fontsize=8.5, transform=fig.transFigure)
+    return fig
+
+
+def decay_comparison(runs: Sequence[dict], ratios: Sequence[dict], gradient_rms, *, note: str | None = None,
+                     bins: int = 6) -> Figure:
+    """Left: the length of the parameter vector per step, per run. Right: what the decay did to each weight.
+
+    runs: dicts with label, color and History ``history``; the left panel
+    draws ||theta|| at every point of both twins' paths (manual: the line,
+    autograd: the crosses). ratios: dicts with label, color and ``ratio``
+    (P,), one number per parameter, e.g. |theta| at the end of a run with
+    decay over |theta| at the end of the same run without; the right panel
+    draws them against ``gradient_rms`` (P,) on log scales, with the
+    median of each of ``bins`` groups of equal count (from the smallest
+    gradients to the largest; ``np.array_split`` of the order, so the first
+    groups hold one more when the count does not divide) as a line through them.
+    """
+    from matplotlib.lines import Line2D
+
+    rms = _numpy(gradient_rms)
+    order = np.argsort(rms, kind="stable")
+    groups = np.array_split(order, bins)
+    with house_style():
+        fig = Figure(figsize=(8.6, 3.7), layout="constrained")
+        left, right = fig.subplots(1, 2)
+        for run in runs:
+            history = run["history"]
+            manual = np.linalg.norm(_numpy(history.path_manual), axis=1)
+            autograd = np.linalg.norm(_numpy(history.path_autograd), axis=1)
+            steps = np.arange(len(manual))
+            every = max(1, len(steps) // 20)
+            left.plot(steps, manual, color=run["color"], label=run["label"])
+            left.plot(steps[::every], autograd[::every], color=run["color"], marker="x", markersize=4.5,
+                      linestyle="none")
+        left.plot([], [], color="0.3", marker="x", markersize=4.5, label="line: manual, x: autograd")
+        left.set_xlabel("step")
+        _integer_steps(left)
+        left.set_ylabel("‖θ‖, all parameters")
+        left.set_ylim(bottom=0)
+        left.set_title("The length of the parameter vector")
+        left.legend(loc="upper left", fontsize=8)
+
+        for entry in ratios:
+            ratio = _numpy(entry["ratio"])
+            right.scatter(rms, ratio, s=9, color=entry["color"], alpha=0.45, edgecolors="none", zorder=2)
+            centres = [np.median(rms[group]) for group in groups]
+            medians = [np.median(ratio[group]) for group in groups]
+            right.plot(centres, medians, color=entry["color"], marker="o", markersize=6, markeredgecolor="black",
+                       markeredgewidth=0.6, linewidth=1.8, zorder=3, label=f"{entry['label']}")
+        right.axhline(1.0, color="0.5", linestyle=":", linewidth=1.1, zorder=1)
+        right.set_xscale("log")
+        right.set_yscale("log")
+        right.set_xlabel("the weight's gradient size √v̂ under plain Adam (log scale)")
+        right.set_ylabel("|θ| with decay / |θ| without")
+        right.set_title("What the decay did to each weight")
+        handles, labels = right.get_legend_handles_labels()
+        handles.append(Line2D([], [], color="0.4", marker="o", markersize=3, linestyle="none", alpha=0.6))
+        groups_name = {2: "half", 3: "third", 4: "quarter"}.get(bins)
+        labels.append("dots: one parameter each;\nline: " + (f"median of each {groups_name}\nof gradient size"
+                      if groups_name else f"medians of {bins} groups\nby gradient size"))
+        right.legend(handles, labels, loc="lower right", fontsize=7.5)
+        if note:
+            fig.text(0.5, 0.0, note, ha="center", va="top", fontsize=8.5, transform=fig.transFigure)
+    return fig
+
+
+def optimizer_losses(runs: dict[str, tuple[History, str]], *, title: str = "") -> Figure:
+    """Several runs' training losses on one log axis, each in its own colour, the legend below.
+
+    runs: label -> (History, colour). The hand-written twin is the line and
+    autograd the crosses on it (``_draw_run_losses``); a diverged run ends in
+    its X.
+    """
+    from matplotlib.lines import Line2D
+
+    last_step = max((len(h.loss_manual) - 1 for h, _ in runs.values()), default=0)
+    with house_style():
+        fig = Figure(figsize=(5.6, 4.4), layout="constrained")
+        ax = fig.add_subplot()
+        curves = []
+        for label, (history, color) in runs.items():
+            _draw_run_losses(ax, history, label=label, color=color, last_step=last_step, curves=curves)
+        ax.set_yscale("log")
+        _readable_log_range(ax, *curves)
+        low, high = ax.get_ylim()
+        if 0 < low < high and round_log_ticks(low, high)[-1] < high / 2:
+            ax.set_ylim(low, 10.0 ** np.ceil(np.log10(high)))     # a labelled tick at the top, above the first losses
+        _round_log_axis(ax)
+        ax.set_xlabel("step")
+        _integer_steps(ax)
+        ax.set_ylabel("training loss (log scale)")
+        ax.set_title(title)
+        handles, labels = ax.get_legend_handles_labels()
+        handles.append(Line2D([], [], color="0.3", marker="x", markersize=4.5))
+        labels.append("line: manual, x: autograd")
+        fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8)
+    return fig
+
+
+# --------------------------------------------------------------------------
+# Lesson 09 · A real mountain: descent paths coloured by the minimum they
+# reach, the plateau near a saddle, the curvature along a path
+# --------------------------------------------------------------------------
+
+# One colour per minimum, from the same colour-blind-safe palette, the twins' blue and vermillion left out
+# (they mark the runs trained as twins) and so is the end star's yellow (Tol's wine instead); the marker
+# differs too, so the figure reads in grey.
+BASIN_COLORS = ["#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#000000", "#882255", "#999999"]
+BASIN_MARKERS = ["o", "s", "^", "D", "v", "P", "h"]
+# A twin run's end star, small enough to sit inside the marker of the minimum it ends on.
+_BASIN_END_SIZE = 8.5
+# A saddle: a hollow diamond, large enough to leave a start square inside it visible.
+SADDLE = {"marker": "D", "markersize": 13, "markerfacecolor": "none", "markeredgecolor": "black",
+          "markeredgewidth": 1.6, "linestyle": "none"}
+
+
+def _copies(values: np.ndarray, low: float, period: float | None) -> list[float]:
+    """The shifts k·period that bring some of ``values`` into [low, low + period); [0] without a period."""
+    if period is None:
+        return [0.0]
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return [0.0]
+    first = int(np.floor((low - finite.max()) / period))
+    last = int(np.ceil((low + period - finite.min()) / period))
+    return [k * period for k in range(first, last + 1)]
+
+
+def _into_period(values: np.ndarray, low: float, period: float | None) -> np.ndarray:
+    """Values put into [low, low + period), as an angle is; unchanged without a period."""
+    return values if period is None else low + np.mod(values - low, period)
+
+
+def _basin_style(index: int) -> tuple[str, str]:
+    return BASIN_COLORS[index % len(BASIN_COLORS)], BASIN_MARKERS[index % len(BASIN_MARKERS)]
+
+
+def basin_paths(alphas, betas, Z, paths, basin, minima: Sequence[dict], *, period: float | None = None,
+                highlighted: Sequence[dict] = (), xlabel: str, ylabel: str, title: str = "",
+                note: str | None = None) -> Figure:
+    """Gradient descent from a grid of starts on an exact 2-D loss contour, each path coloured by where it ends.
+
+    alphas (A,), betas (B,), Z (B, A): the true loss, Z[i, j] at (alphas[j], betas[i]).
+    paths: (T, S, 2), S descent paths of T points; basin: (S,), the index
+    into ``minima`` of the minimum each path reaches. minima: dicts with
+    ``point`` (2,) and ``label`` (for the legend, e.g. "A: loss 0.0085").
+    Each start is a dot in its minimum's colour, so the dots map the basins;
+    each minimum is a large marker of that colour and shape.
+
+    period: the second coordinate is an angle of this period (a phase): the
+    window [betas[0], betas[0] + period) shows all of it, and a path that
+    leaves through one edge comes back in through the other (every path is
+    drawn with its copies shifted by whole periods, and the axes clip them).
+
+    highlighted: runs trained as twins, dicts with ``manual_path`` and
+    ``autograd_path`` ((T, 2) each), drawn on top in the house style (a
+    cross in every circle), start square and end star. The contour is in
+    greys, with a colour bar: colour is kept for the basins.
+    """
+    from matplotlib import patheffects
+    from matplotlib.lines import Line2D
+
+    alphas, betas, z = _numpy(alphas), _numpy(betas), _numpy(Z)
+    paths, basin = _numpy(paths), np.asarray(_numpy(basin), dtype=int)
+    low = betas[0]
+    levels = _log_levels(z, count=18)
+    with house_style():
+        fig = Figure(figsize=(7.0, 4.9), layout="constrained")
+        ax = fig.add_subplot()
+        if levels is not None:
+            norm = LogNorm(levels[0], levels[-1])
+            filled = ax.contourf(alphas, betas, z, levels=levels, norm=norm, cmap=_GREYS)
+            ax.contour(alphas, betas, z, levels=levels[::2], colors="white", linewidths=0.5, alpha=0.8)
+        else:
+            _panel_note(ax, NO_LANDSCAPE)
+        outline = [patheffects.withStroke(linewidth=2.2, foreground="white")]
+        for s in range(paths.shape[1]):
+            color, _ = _basin_style(basin[s])
+            for shift in _copies(paths[:, s, 1], low, period):
+                ax.plot(paths[:, s, 0], paths[:, s, 1] + shift, color=color, linewidth=0.9, alpha=0.9, zorder=3,
+                        path_effects=outline)
+        starts = paths[0]
+        for k in np.unique(basin):
+            color, _ = _basin_style(k)
+            chosen = starts[basin == k]
+            ax.plot(chosen[:, 0], _into_period(chosen[:, 1], low, period), marker="o", markersize=3.8, color=color,
+                    markeredgecolor="black", markeredgewidth=0.5, linestyle="none", zorder=4)
+        for run in highlighted:
+            _draw_periodic_twins(ax, _numpy(run["manual_path"]), _numpy(run["autograd_path"]), low, period)
+        handles, labels = [], []
+        for k, minimum in enumerate(minima):
+            color, marker = _basin_style(k)
+            point = _numpy(minimum["point"])
+            ax.plot(point[0], _into_period(point[1:], low, period)[0], marker=marker, markersize=10, color=color,
+                    markeredgecolor="black", markeredgewidth=1.1, linestyle="none", zorder=7)
+            handles.append(Line2D([], [], color=color, marker=marker, markersize=8, markeredgecolor="black",
+                                  linewidth=1.2))
+            labels.append(minimum["label"])
+        handles.append(Line2D([], [], color="0.5", marker="o", markersize=3.8, markeredgecolor="black",
+                              markeredgewidth=0.5, linestyle="none"))
+        labels.append("a start, coloured by\nthe minimum it reaches")
+        if highlighted:
+            handles += [Line2D([], [], color=MANUAL["color"], marker="o", markersize=5.5, markeredgecolor="white"),
+                        Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=4, linestyle="none"),
+                        Line2D([], [], marker="s", markersize=7, color="white", markeredgecolor="black",
+                               linestyle="none"),
+                        Line2D([], [], marker="*", markersize=_BASIN_END_SIZE, color="#F0E442",
+                               markeredgecolor="black", linestyle="none")]
+            labels += [MANUAL["label"], AUTOGRAD["label"], "start", "end (on its minimum's marker)"]
+        if levels is not None:
+            _colorbar(fig, filled, ax, levels)
+        ax.set_xlim(alphas[0], alphas[-1])
+        ax.set_ylim(betas[0], betas[-1])
+        ax.set_aspect("equal", adjustable="box")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(False)
+        ax.set_title(title)
+        legend = fig.legend(handles, labels, loc="outside right upper", fontsize=8)
+        _caption(fig, legend, note)
+    return fig
+
+
+def _greys():
+    """The house contour colours for a figure whose lines carry the colour: light greys, dark where the loss is high."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    return ListedColormap(colormaps["Greys"](np.linspace(0.06, 0.55, 256)), name="toolkit_light_greys")
+
+
+_GREYS = _greys()
+
+
+def _draw_periodic_twins(ax, manual_path: np.ndarray, autograd_path: np.ndarray, low: float,
+                         period: float | None) -> None:
+    """Both twins' path in the house style, with its copies shifted by whole periods (see ``basin_paths``)."""
+    every = _spread_out(np.column_stack([manual_path[:, 0], _into_period(manual_path[:, 1], low, period)]))
+    for shift in _copies(manual_path[:, 1], low, period):
+        ax.plot(manual_path[:, 0], manual_path[:, 1] + shift, color=MANUAL["color"], marker="o", markersize=5,
+                markeredgecolor="white", markeredgewidth=0.5, markevery=every, linewidth=1.4, zorder=5)
+        ax.plot(autograd_path[every, 0], autograd_path[every, 1] + shift, color=AUTOGRAD["color"], marker="x",
+                markersize=3, markeredgewidth=1.0, linestyle="none", zorder=6)
+    ends = np.column_stack([manual_path[[0, -1], 0], _into_period(manual_path[[0, -1], 1], low, period)])
+    _mark_start(ax, ends, zorder=8)
+    # The end lies on a minimum's marker: a star small enough to sit inside it, drawn on top, so both show.
+    ax.plot(*ends[-1], marker="*", markersize=_BASIN_END_SIZE, color="#F0E442", markeredgecolor="black",
+            markeredgewidth=0.8, linestyle="none", label="end", zorder=8)
+
+
+def plateau_curves(runs: Sequence[dict], scan: dict, *, best_loss: float, saddle_loss: float, title: str = "",
+                   note: str | None = None) -> Figure:
+    """Left: the loss per step of runs started at different distances from a saddle. Right: how long the plateau lasts.
+
+    runs: dicts with ``label``, ``color``, ``history`` and ``plateau`` (the
+    fractional step where the loss gap L − L* fell to half its start, or
+    None). Linear loss axis, with the saddle's loss and the lowest loss L*
+    dotted, and each plateau's end marked half-way down.
+
+    scan: the plateau against the distance ε from the saddle: ``distances``
+    (K,), ``manual`` and ``autograd`` (K,) the lengths measured on each
+    twin's losses (None: never left within the run), and ``slope`` and
+    ``offset`` of the line offset + slope·ln(1/ε) (slope from theory,
+    offset fitted) with its ``label``; the distance axis is logarithmic, so
+    the line is straight. A run of ``runs`` whose start is in the scan
+    (``distance``) is ringed in its colour there.
+    """
+    from matplotlib.lines import Line2D
+
+    with house_style():
+        fig = Figure(figsize=(8.6, 3.8), layout="constrained")
+        left, right = fig.subplots(1, 2, width_ratios=[1.25, 1])
+        last_step = max(len(run["history"].loss_manual) - 1 for run in runs)
+        left.axhline(saddle_loss, color="0.35", linestyle=(0, (1, 2)), linewidth=1.1, zorder=1)
+        left.axhline(best_loss, color="0.35", linestyle=":", linewidth=1.1, zorder=1)
+        left.text(last_step, saddle_loss, f"loss at the saddle, {saddle_loss:.3g}", ha="right", va="bottom",
+                  fontsize=8, color="0.3")
+        left.text(last_step, best_loss, f"lowest loss L* = {best_loss:.3g}", ha="right", va="bottom", fontsize=8,
+                  color="0.3")
+        for run in runs:
+            history = run["history"]
+            _draw_run_losses(left, history, label=run["label"], color=run["color"], last_step=last_step, curves=[])
+            start = run["history"].loss_manual[0]
+            if run.get("plateau") is not None:
+                half = best_loss + (start - best_loss) / 2
+                left.plot(run["plateau"], half, marker="o", markersize=9, color="none", markeredgecolor="black",
+                          markeredgewidth=1.2, linestyle="none", zorder=6)
+                left.annotate(f"half-way down\nafter {run['plateau']:.1f} steps", (run["plateau"], half),
+                              textcoords="offset points", xytext=(9, 4), ha="left", va="bottom", fontsize=8,
+                              bbox=TEXT_BOX, zorder=7)
+        left.set_xlabel("step")
+        _integer_steps(left)
+        left.set_ylabel("training loss")
+        left.set_ylim(bottom=0)
+        left.set_title("The loss per step")
+
+        distances = np.asarray(scan["distances"], dtype=float)
+        manual = np.array([np.nan if v is None else v for v in scan["manual"]], dtype=float)
+        autograd = np.array([np.nan if v is None else v for v in scan["autograd"]], dtype=float)
+        if scan.get("slope") is not None:
+            grid = np.geomspace(distances.min() / 2, distances.max() * 2, 50)
+            right.plot(grid, scan["offset"] + scan["slope"] * np.log(1 / grid), color="0.1", linestyle=(0, (4, 3)),
+                       linewidth=1.2, zorder=2, label=scan["label"])
+        # Neutral colours here: on the left, colour tells the runs apart. A cross in every circle, as for the twins.
+        right.plot(distances, manual, color="white", marker="o", markersize=7, markeredgecolor="black",
+                   markeredgewidth=1.1, linestyle="none", zorder=3, label="measured on the manual twin's losses")
+        right.plot(distances, autograd, color="black", marker="x", markersize=4, markeredgewidth=1.0,
+                   linestyle="none", zorder=4, label="measured on autograd's losses")
+        for run in runs:
+            if run.get("distance") in list(distances) and run.get("plateau") is not None:
+                right.plot(run["distance"], run["plateau"], marker="o", markersize=13, color="none",
+                           markeredgecolor=run["color"], markeredgewidth=2.0, linestyle="none", zorder=5,
+                           label=f"ringed: the run on the left\nthat starts {run['distance']:g} away")
+        if not np.isfinite(manual).any():
+            _panel_note(right, "no start left the plateau\nwithin the steps taken")
+        right.set_xscale("log")
+        right.set_xlabel("start's distance ε from the saddle (log scale)")
+        right.set_ylabel("plateau length (steps)")
+        right.set_title("Each factor of ten closer: the same steps more")
+        handles, labels = left.get_legend_handles_labels()
+        more, more_labels = right.get_legend_handles_labels()
+        handles += [Line2D([], [], color="0.3", marker="x", markersize=4.5)] + more
+        labels += ["line: manual, x: autograd"] + more_labels
+        legend = fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
+        _caption(fig, legend, note, title)
+    return fig
+
+
+def curvature_along_path(eigen_manual, eigen_autograd, *, names: Sequence[str] = ("λ₁", "λ₂"),
+                         levels: Sequence[tuple[float, str]] = (), landscape: dict | None = None, title: str = "",
+                         note: str | None = None) -> Figure:
+    """Left: the Hessian's two eigenvalues at every step of a path. Right (optional): the path on the exact contour.
+
+    eigen_manual, eigen_autograd: (T, 2), at every point of each twin's
+    path, column k named ``names[k]`` (e.g. each eigenvalue followed along
+    its eigenvector, or the smaller and the larger): the manual twin's as
+    lines with circles, autograd's as crosses on them. The steps where one
+    is negative (the path is in the saddle's region: the loss curves
+    downwards in some direction) are shaded. levels: (value, label) pairs
+    drawn dotted, e.g. the eigenvalues at the saddle from the formula.
+
+    landscape: a dict with alphas (A,), betas (B,), Z (B, A), runs (dicts
+    with label, color, manual_path, autograd_path, diverged_at), curves
+    (dicts with ``pieces``, a list of (K, 2) arrays, and label, linestyle),
+    saddle (2,), xlabel, ylabel: the loss contour (log levels, equal aspect)
+    with the runs' paths, the curves (e.g. the hyperbola of minima) and the
+    saddle marked.
+    """
+    manual, autograd = _numpy(eigen_manual), _numpy(eigen_autograd)
+    steps = np.arange(len(manual))
+    scale = np.nanmax(np.abs(manual)) if np.isfinite(manual).any() else 1.0
+    inside = manual.min(axis=1) < -1e-9 * scale
+    with house_style():
+        if landscape is None:
+            fig = Figure(figsize=(5.0, 3.8), layout="constrained")
+            left = fig.add_subplot()
+        else:
+            fig = Figure(figsize=(9.2, 4.6), layout="constrained")
+            left, right = fig.subplots(1, 2, width_ratios=[1, 1.15])
+        if inside.any():
+            # One band per stretch of negative curvature; half a step either side, so a single step shows.
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], inside.astype(int), [0]])))
+            for first, stop in zip(edges[::2], edges[1::2]):
+                left.axvspan(first - 0.5, stop - 0.5, color="0.88", zorder=0,
+                             label="saddle region: one curvature < 0" if first == edges[0] else None)
+        left.axhline(0.0, color="0.45", linewidth=0.9, zorder=1)
+        for value, label in levels:
+            left.axhline(value, color="0.3", linestyle=":", linewidth=1.1, zorder=1)
+            left.annotate(label, (steps[-1], value), textcoords="offset points", xytext=(0, 3), ha="right",
+                          va="bottom", fontsize=8, color="0.25")
+        every = max(1, len(steps) // 30)
+        for k, (color, name) in enumerate(zip((RUN_COLORS[1], RUN_COLORS[3]), names)):
+            left.plot(steps, manual[:, k], color=color, marker="o", markersize=4, markevery=every,
+                      markeredgecolor="white", markeredgewidth=0.4, label=name, zorder=3)
+            left.plot(steps[::every], autograd[::every, k], color="0.1", marker="x", markersize=3,
+                      markeredgewidth=0.8, linestyle="none", zorder=4)
+        left.plot([], [], color="0.4", marker="x", markersize=3.5, linestyle="none",
+                  label="x: on autograd's path")
+        left.set_xlabel("step")
+        _integer_steps(left)
+        left.set_ylabel("eigenvalue of the Hessian")
+        left.set_title("Curvature at every step of the path")
+        handles, labels = left.get_legend_handles_labels()
+        if landscape is not None:
+            more, more_labels = _draw_saddle_landscape(fig, right, landscape)
+            handles, labels = handles + more, labels + more_labels
+        # Long handles: a dashed curve needs room for a few dashes.
+        legend = fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8, handlelength=2.8)
+        _caption(fig, legend, note, title)
+    return fig
+
+
+def _draw_saddle_landscape(fig, ax, landscape: dict) -> tuple[list, list]:
+    """The right panel of ``curvature_along_path``: contour, runs, curves, saddle; returns its legend entries."""
+    from matplotlib import patheffects
+
+    alphas, betas, z = _numpy(landscape["alphas"]), _numpy(landscape["betas"]), _numpy(landscape["Z"])
+    window = ((alphas[0], alphas[-1]), (betas[0], betas[-1]))
+    levels = _log_levels(z, count=20)
+    if levels is not None:
+        filled = _contour(ax, alphas, betas, z, levels, LogNorm(levels[0], levels[-1]))
+        _colorbar(fig, filled, ax, levels)
+    # White with a dark edge: it shows on the dark valley, on the light slopes and on the legend's white alike.
+    edged = [patheffects.withStroke(linewidth=3.4, foreground="0.15")]
+    for curve in landscape.get("curves", ()):
+        for k, piece in enumerate(curve["pieces"]):
+            piece = _numpy(piece)
+            ax.plot(piece[:, 0], piece[:, 1], color="white", linestyle=curve.get("linestyle", "-"),
+                    linewidth=1.6, zorder=3, path_effects=edged, label=curve["label"] if k == 0 else None)
+    for run in landscape.get("runs", ()):
+        _draw_run_path(ax, _numpy(run["manual_path"]), _numpy(run["autograd_path"]), color=run["color"],
+                       label=run["label"], window=window, diverged_at=run.get("diverged_at"))
+        _mark_start(ax, _numpy(run["manual_path"]), zorder=8)
+    if landscape.get("saddle") is not None:
+        ax.plot(*_numpy(landscape["saddle"]), label="saddle", zorder=7.5, **SADDLE)
+    ax.set_xlim(*window[0])
+    ax.set_ylim(*window[1])
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel(landscape.get("xlabel", ""))
+    ax.set_ylabel(landscape.get("ylabel", ""))
+    ax.set_title(landscape.get("title", ""))
+    ax.grid(False)
+    seen = {}
+    for handle, label in zip(*ax.get_legend_handles_labels()):
+        seen.setdefault(label, handle)
+    shared = ("start", "end", "saddle")       # markers every run shares go last
+    order = [label for label in seen if label not in shared] + [label for label in shared if label in seen]
+    return [seen[label] for label in order], order

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-from tqdm import tqdm   # plain text bars: tqdm.auto would ask a notebook for ipywidgets
+from tqdm import tqdm   # plain text bars in a terminal; in a notebook see _progress
 
 from toolkit.gradient_check import tolerances
 from toolkit.optim import SGD
@@ -145,8 +145,7 @@ def train(
     path_manual = [flatten(twins.manual_net.named_parameters())]
     path_autograd = [flatten(twins.torch_net.named_parameters())]
     bound = math.inf
-    show = not quiet and sys.stdout.isatty()
-    for step in tqdm(range(steps), desc=desc, disable=not show, leave=False):
+    for step in _progress(steps, desc, quiet):
         index = next(batches)
         xb, yb = (x, y) if index is None else (x[index], y[index])
 
@@ -191,6 +190,41 @@ def train(
             history.final_loss_manual = float(twins.manual_loss(twins.manual_net(x), y))
             history.final_loss_autograd = float(twins.torch_loss(twins.torch_net(x), y))
     return history
+
+
+def _progress(steps: int, desc: str, quiet: bool):
+    """range(steps), with a progress bar that suits where it runs.
+
+    In a terminal, tqdm's text bar (erased when done); in a Jupyter kernel,
+    tqdm's notebook widget when ipywidgets is installed, else no bar at all:
+    a text bar would fill the cell's output, and tqdm.auto without
+    ipywidgets warns. Nowhere else (a pipe, a file, ``quiet``) a bar.
+    """
+    if quiet:
+        return range(steps)
+    if _in_kernel():
+        import importlib.util
+        import warnings
+
+        if importlib.util.find_spec("ipywidgets") is None:
+            return range(steps)
+        from tqdm import TqdmWarning
+        from tqdm.notebook import tqdm as notebook_tqdm
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", TqdmWarning)
+                return notebook_tqdm(range(steps), desc=desc, leave=False)
+        except ImportError:        # an ipywidgets too old for tqdm
+            return range(steps)
+    return tqdm(range(steps), desc=desc, disable=not sys.stdout.isatty(), leave=False)
+
+
+def _in_kernel() -> bool:
+    """True inside an IPython kernel (Jupyter, VS Code, Colab); as toolkit.lesson's check."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return getattr(shell, "kernel", None) is not None
 
 
 def _batches(n: int, batch_size: int | None, seed: int, device: torch.device):

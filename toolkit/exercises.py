@@ -1,0 +1,504 @@
+"""Exercises: the hand-written pieces of the lessons, for a student to write and have checked.
+
+Inside a lesson, a piece a student should write (a backward formula, an
+update step) is marked around its solution lines, at their indentation:
+
+    def backward(self, dout, input_grad=True):
+        x = self._x
+        # exercise linear_backward: add dL/dW = doutᵀ·x and dL/db = Σₙ dout[n] into .grad (...), and set dx = ...
+        accumulate_grad(self.weight, dout.T @ x)
+        accumulate_grad(self.bias, dout.sum(dim=0))
+        dx = dout @ self.weight
+        # end exercise
+        return dx if input_grad else None
+
+``python -m toolkit exercises --out DIR [N ...]`` writes the student version
+of a lesson into DIR: the same file, each marked solution replaced by
+
+        # exercise linear_backward: add dL/dW = ...
+        raise NotImplementedError("exercise linear_backward: add dL/dW = ...")
+        # end exercise
+
+The student writes their code between the markers and runs the file from
+DIR (``python DIR/05_hidden_layer.py``). Then:
+
+* a piece not written yet stops the lesson with one line (exit code 1),
+  ``exercise linear_backward is not written yet: add dL/dW = ...``;
+* so does a gradient of the wrong shape, which torch refuses to store in
+  ``.grad`` before any check can see it; the line names the likely mistake
+  from the shapes (a transposed product, a sum over the batch left out);
+* the lesson's own checks run on the student's code (``run.check``: the
+  gradient report against autograd and finite differences;
+  ``run.check_update``: an update step against torch.optim.SGD). When they
+  disagree, ``toolkit.diagnose`` says where the disagreement starts and which
+  classic mistake it most likely is, and a student version stops there
+  (exit code 1): fix that piece first, then run the file again.
+
+Exit code 1 is what a failing check gives; 2 stays for bad command-line input.
+
+This module needs no torch to write student versions (the command line
+answers at once); the parts that check code import it when called.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+START = re.compile(r"^(?P<indent>[ \t]*)# exercise (?P<name>[A-Za-z_]\w*): (?P<task>\S.*?)\s*$")
+END = re.compile(r"^(?P<indent>[ \t]*)# end exercise\s*$")
+# The first words of the note a student version carries under its title; see is_student_version.
+STUDENT_NOTE = "# **Your version** (written by `python -m toolkit exercises`"
+PREFIX = "exercise "        # every stub's message starts so: "exercise <name>: <task>"
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One marked region: its name, what to write, and where (1-based line numbers of its two markers)."""
+
+    name: str
+    task: str
+    indent: str
+    start: int          # the line "# exercise <name>: <task>"
+    end: int            # the line "# end exercise"
+
+    @property
+    def message(self) -> str:
+        """What the stub raises: "exercise <name>: <task>"."""
+        return f"{PREFIX}{self.name}: {self.task}"
+
+
+def find_exercises(text: str, source: str = "the lesson") -> list[Exercise]:
+    """Every exercise marked in ``text``, in order; ValueError (one line, naming ``source`` and the line) if
+    the markers are malformed: an exercise inside another, a marker left open or an end without a start,
+    an end at another indentation, an empty body, a body line outdented past the marker, a name used twice."""
+    found: list[Exercise] = []
+    opened: tuple[int, re.Match] | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        start, end = START.match(line), END.match(line)
+        if start:
+            if opened is not None:
+                raise ValueError(f"{source}, line {number}: exercise '{start['name']}' starts inside exercise "
+                                 f"'{opened[1]['name']}' (line {opened[0]}); close that one first")
+            opened = (number, start)
+        elif end:
+            if opened is None:
+                raise ValueError(f"{source}, line {number}: '# end exercise' without an exercise to end")
+            first, match = opened
+            if end["indent"] != match["indent"]:
+                raise ValueError(f"{source}, line {number}: '# end exercise' of '{match['name']}' is not at the "
+                                 f"indentation of its start (line {first})")
+            if number == first + 1:
+                raise ValueError(f"{source}, line {first}: exercise '{match['name']}' marks no lines")
+            if any(e.name == match["name"] for e in found):
+                raise ValueError(f"{source}, line {first}: a second exercise named '{match['name']}'")
+            found.append(Exercise(match["name"], match["task"], match["indent"], first, number))
+            opened = None
+        elif opened is not None and line.strip() and not line.startswith(opened[1]["indent"]):
+            raise ValueError(f"{source}, line {number}: a line of exercise '{opened[1]['name']}' lies left of "
+                             f"its marker (line {opened[0]})")
+    if opened is not None:
+        raise ValueError(f"{source}, line {opened[0]}: exercise '{opened[1]['name']}' is never closed "
+                         "with '# end exercise'")
+    return found
+
+
+def _replace_bodies(text: str, bodies: dict[str, list[str]], source: str) -> str:
+    """``text`` with the body of each named exercise replaced by the given lines (without indentation)."""
+    lines = text.splitlines(keepends=True)
+    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    for exercise in reversed(find_exercises(text, source)):
+        if exercise.name in bodies:
+            body = [f"{exercise.indent}{line}".rstrip() + newline if line.strip() else newline
+                    for line in bodies[exercise.name]]
+            lines[exercise.start:exercise.end - 1] = body
+    return "".join(lines)
+
+
+def student_version(text: str, source: str = "the lesson", origin: str | None = None) -> str:
+    """The lesson with every exercise's solution replaced by a stub that raises NotImplementedError.
+
+    The markers stay (the student writes between them), so a student version
+    can be checked and filled again. A short note under the lesson's title
+    says what the file is; the title itself, and so the lesson's name, stay.
+    ``origin`` names the solution's file in that note.
+    """
+    exercises = find_exercises(text, source)
+    stubs = {e.name: [f"raise NotImplementedError({json.dumps(e.message, ensure_ascii=False)})"] for e in exercises}
+    stubbed = _replace_bodies(text, stubs, source)
+    names = ", ".join(f"`{e.name}`" for e in exercises)
+    note = [
+        "#",
+        f"{STUDENT_NOTE}{f' from `{origin}`' if origin else ''}): the code marked",
+        f"# `# exercise` is yours to write ({names}). Run this file: it checks each piece",
+        "# against autograd and, when they disagree, names the likely mistake.",
+    ]
+    lines = stubbed.splitlines(keepends=True)
+    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    title = next((i for i, line in enumerate(lines) if line.startswith("# # ")), None)
+    at = 0 if title is None else title + 1
+    lines[at:at] = [line + newline for line in (note if title is not None else note[1:])]
+    return "".join(lines)
+
+
+def fill_exercise(text: str, name: str, code: str, source: str = "the lesson") -> str:
+    """``text`` with exercise ``name``'s body replaced by ``code`` (written without indentation)."""
+    if name not in {e.name for e in find_exercises(text, source)}:
+        raise ValueError(f"{source} has no exercise '{name}'")
+    return _replace_bodies(text, {name: code.strip("\n").splitlines()}, source)
+
+
+def is_student_version(path: Path | str | None) -> bool:
+    """True for a file written by ``student_version`` (it carries the note under its title)."""
+    if path is None:
+        return False
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return any(line.startswith(STUDENT_NOTE) for line in text.splitlines())
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def lessons_with_exercises() -> list[Path]:
+    """The numbered lessons that mark at least one exercise."""
+    from toolkit.catalogue import lesson_files
+
+    return [path for path in lesson_files()
+            if find_exercises(path.read_text(encoding="utf-8"), f"lessons/{path.name}")]
+
+
+def write_student_versions(out: Path | str, keys: list[str] | None = None, force: bool = False
+                           ) -> list[tuple[Path, list[Exercise]]]:
+    """Write the student version of each lesson in ``keys`` (numbers or names; all lessons with exercises if
+    none) into ``out``; returns (file written, its exercises) per lesson.
+
+    Refused with a ValueError of one line, before anything is written: an
+    unknown lesson, a lesson without exercises, malformed markers, an
+    ``out`` inside lessons/ (student versions must never replace the
+    solutions), an ``out`` that cannot be written, and a file in ``out``
+    that differs from the fresh student version (the student's work,
+    perhaps) unless ``force``. Each file is written atomically
+    (``toolkit.files.replace_file``): a reader sees the old file or the new one.
+    """
+    from toolkit.catalogue import find_lesson, lessons_folder
+    from toolkit.files import replace_file, writable_folder
+
+    out = Path(out).expanduser()
+    lessons = lessons_folder().resolve()
+    target = out.resolve()
+    if target == lessons or lessons in target.parents:
+        raise ValueError(f"--out {out} lies inside {lessons}: the student versions would replace the lessons' "
+                         "solutions; choose a folder outside it")
+    paths = [find_lesson(key) for key in keys] if keys else lessons_with_exercises()
+    if not paths:
+        raise ValueError("no lesson marks an exercise ('# exercise <name>: ...')")
+    planned = []
+    for path in dict.fromkeys(paths):
+        text = path.read_text(encoding="utf-8")
+        exercises = find_exercises(text, f"lessons/{path.name}")
+        if not exercises:
+            with_some = ", ".join(str(int(p.name[:2])) for p in lessons_with_exercises()) or "none"
+            raise ValueError(f"lesson {path.stem} has no exercises (lessons with exercises: {with_some})")
+        planned.append((path, exercises, student_version(text, f"lessons/{path.name}", f"lessons/{path.name}")))
+    writable_folder(out)
+    written = []
+    for path, exercises, text in planned:
+        file = out / path.name
+        if file.exists() and not force and file.read_bytes() != text.encode("utf-8"):
+            raise ValueError(f"{file} exists and differs from a fresh student version (your own work?); "
+                             "give --force to overwrite it, or choose another --out")
+    for path, exercises, text in planned:
+        file = out / path.name
+        try:
+            replace_file(file, text.encode("utf-8"))
+        except OSError as error:
+            raise ValueError(f"could not write {file}: {error.strerror or error}") from None
+        written.append((file, exercises))
+    return written
+
+
+def main(out: Path | str, keys: list[str] | None = None, force: bool = False) -> int:
+    """``python -m toolkit exercises``: write the student versions and say what is in each."""
+    written = write_student_versions(out, keys, force)
+    for file, exercises in written:
+        print(f"wrote {file}: {len(exercises)} exercise{'s' if len(exercises) != 1 else ''} "
+              f"({', '.join(e.name for e in exercises)})")
+    example = written[0][0]
+    print(f"write the code between each '# exercise' and '# end exercise', then run the lesson: "
+          f"python {example} --no-figures")
+    return 0
+
+
+# --------------------------------------------------------------------------- a stub that is still empty
+
+
+def _unwritten(error: BaseException) -> str | None:
+    """The message of a stub's NotImplementedError ("exercise <name>: <task>"), else None."""
+    if isinstance(error, NotImplementedError) and error.args and isinstance(error.args[0], str):
+        message = error.args[0]
+        if START.match(f"# {message}"):
+            return message
+    return None
+
+
+def _exercise_at(file: str, line: int) -> Exercise | None:
+    """The exercise whose marked lines hold ``line`` of ``file``, if any."""
+    try:
+        found = find_exercises(Path(file).read_text(encoding="utf-8", errors="replace"), file)
+    except (OSError, ValueError):
+        return None
+    return next((e for e in found if e.start < line < e.end), None)
+
+
+def _wrong_shape(error: BaseException) -> str | None:
+    """One line for a gradient of the wrong shape stored into .grad from an exercise (torch refuses it)."""
+    text = str(error)
+    # torch: "attempting to assign a gradient of size ... to a tensor of size ..." (older: "assigned grad has
+    # data of a different size")
+    if not (isinstance(error, RuntimeError) and "assign" in text and "grad" in text and "size" in text):
+        return None
+    import traceback
+
+    from toolkit.diagnose import ZOO_KINDS, wrong_shape
+
+    frames = list(traceback.walk_tb(error.__traceback__))
+    place = next(((frame, line, exercise) for frame, line in reversed(frames)
+                  if (exercise := _exercise_at(frame.f_code.co_filename, line)) is not None), None)
+    if place is None:
+        return None
+    frame, line, exercise = place
+    shapes = next(((tuple(f.f_locals["grad"].shape), tuple(f.f_locals["param"].shape)) for f, _ in reversed(frames)
+                   if hasattr(f.f_locals.get("grad"), "shape") and hasattr(f.f_locals.get("param"), "shape")), None)
+    where = f"({Path(frame.f_code.co_filename).name}, line {line})"
+    if shapes is None:
+        return (f"exercise {exercise.name}: a gradient whose shape is not its parameter's was stored in .grad "
+                f"{where}; a gradient has the shape of what it is the gradient of")
+    finding = wrong_shape(*shapes)
+    name = finding.name if finding.kind is None else f"most likely {finding.name}"
+    zoo = f' (the bug zoo\'s "{finding.kind}")' if finding.kind in ZOO_KINDS else ""
+    return f"exercise {exercise.name}: {name}{zoo}: {finding.numbers} {finding.advice} {where}"
+
+
+def friendly_line(error: BaseException) -> str | None:
+    """One line for a stub that is still empty, with the file and line where it is, or for a gradient of
+    the wrong shape stored from an exercise (which torch refuses before any check can see it); None for
+    any other error."""
+    message = _unwritten(error)
+    if message is None:
+        return _wrong_shape(error)
+    name, task = message[len(PREFIX):].split(": ", 1)
+    where = ""
+    frames = inspect.getinnerframes(error.__traceback__, context=0) if error.__traceback__ else []
+    if frames:
+        frame = frames[-1]
+        where = f" ({Path(frame.filename).name}, line {frame.lineno})"
+    return f"exercise {name} is not written yet: {task}{where}"
+
+
+def _hook(kind, error, traceback, previous=None) -> None:
+    line = friendly_line(error)
+    if line is None:
+        (previous or sys.__excepthook__)(kind, error, traceback)
+    else:
+        print(line, file=sys.stderr)       # and Python exits with code 1
+
+
+def report_unwritten_exercises() -> None:
+    """From now on, an error that ends the program because of an exercise prints one line, not a traceback:
+    a stub's NotImplementedError, or a gradient of the wrong shape stored from an exercise (see
+    ``friendly_line``). Python then exits with code 1.
+
+    Installed by ``lesson.start`` when a lesson runs as a script; any other
+    error still gets the usual traceback. Installing twice changes nothing.
+    """
+    if getattr(sys.excepthook, "_exercise_hook", False):
+        return
+    previous = sys.excepthook
+
+    def hook(kind, error, traceback):
+        _hook(kind, error, traceback, previous)
+
+    hook._exercise_hook = True
+    sys.excepthook = hook
+
+
+# --------------------------------------------------------------------------- checks that name the mistake
+
+
+def exercise_in(function, calls: bool = True) -> tuple[Exercise, Path] | None:
+    """The exercise marked inside ``function``'s source, with its file; None if it has none (or no source).
+
+    With ``calls``, a function that holds no exercise itself is searched one
+    call deep: a layer whose backward hands the work to a lesson's function
+    (``batchnorm_backward(...)``) points into that function's exercise.
+    """
+    function = inspect.unwrap(function)
+    found = _exercise_in(function)
+    if found is None and calls and hasattr(function, "__code__"):
+        namespace = getattr(function, "__globals__", {})
+        for name in function.__code__.co_names:
+            called = namespace.get(name)
+            if inspect.isfunction(called) and called is not function:
+                found = _exercise_in(called)
+                if found is not None:
+                    break
+    return found
+
+
+def _exercise_in(function) -> tuple[Exercise, Path] | None:
+    try:
+        file = inspect.getsourcefile(function)
+        lines, first = inspect.getsourcelines(function)
+    except (OSError, TypeError):
+        return None
+    if file is None:
+        return None
+    try:
+        exercises = find_exercises(Path(file).read_text(encoding="utf-8", errors="replace"), file)
+    except (OSError, ValueError):
+        return None
+    last = first + len(lines) - 1
+    inside = [e for e in exercises if first <= e.start <= last]
+    return (inside[0], Path(file)) if inside else None
+
+
+def _code_of(twins, row) -> object | None:
+    """The hand-written backward behind a report row: its layer's, or the loss's for the output row."""
+    if row.layer is None:
+        return type(twins.manual_loss).backward
+    net = twins.manual_net
+    layers = list(net) if hasattr(net, "layers") else [net]
+    return type(layers[row.layer]).backward if row.layer < len(layers) else None
+
+
+def _caller(lesson_file: Path | None = None) -> tuple[Path, int] | None:
+    """The file and line that ran the check: the nearest frame in ``lesson_file`` if given, else the
+    nearest outside the toolkit."""
+    package = Path(__file__).resolve().parent
+    frames = [(Path(frame.filename), frame.lineno) for frame in inspect.stack(context=0)[1:]
+              if frame.filename.endswith(".py")]
+    if lesson_file is not None:
+        mine = [(path, line) for path, line in frames if path.resolve() == Path(lesson_file).resolve()]
+        if mine:
+            return mine[0]
+    return next(((path, line) for path, line in frames if package not in path.resolve().parents), None)
+
+
+def _formula_exercise(file: Path, line: int) -> Exercise | None:
+    """The exercise most likely behind a formula given to run.check on ``line``: of the file's exercises
+    (each named after the function it sits in), the one whose function was last called above that line."""
+    try:
+        text = file.read_text(encoding="utf-8", errors="replace")
+        found = find_exercises(text, file.name)
+    except (OSError, ValueError):
+        return None
+    lines = text.splitlines()[:line - 1]
+    latest = {}
+    for exercise in found:
+        call = re.compile(rf"(?<![\w.]){re.escape(exercise.name)}\(")
+        for number, source in enumerate(lines, start=1):
+            if call.search(source) and not source.lstrip().startswith("def "):
+                latest[exercise] = number
+    return max(latest, key=latest.get) if latest else None
+
+
+def explain(run, diagnosis, code=None) -> None:
+    """Print ``diagnosis`` and the exercise it points into; in a student version, stop the lesson there.
+
+    ``code`` is the function whose result disagreed (a layer's backward, an
+    update step), to find the exercise marked in it; a formula given to
+    ``run.check`` is found by the line that gave it. Stopping is
+    ``SystemExit(1)``: the rest of a lesson builds on this piece.
+    """
+    located = exercise_in(code) if code is not None else None
+    lines = diagnosis.lines()
+    what = "the code named above"
+    if located is not None:
+        exercise, file = located
+        lines.append(f"  in exercise {exercise.name} ({file.name}, line {exercise.start})")
+        what = f"exercise {exercise.name}"
+    elif diagnosis.witness == "formula" and (caller := _caller(getattr(run, "file", None))) is not None:
+        file, line = caller
+        exercise = _formula_exercise(file, line)
+        given = f"given to run.check on line {line} of {file.name}"
+        if exercise is None:
+            lines.append(f"  the formula was {given}")
+        else:
+            lines.append(f"  most likely in exercise {exercise.name} ({file.name}, line {exercise.start}): "
+                         f"run.check got its result on line {line}")
+            what = f"exercise {exercise.name}"
+    print("\n".join(lines))
+    if is_student_version(getattr(run, "file", None)):
+        print(f"fix {what} and run this file again (the rest of the lesson builds on it)")
+        raise SystemExit(1)
+
+
+def check_gradients(run, twins, report, accumulation) -> None:
+    """After ``run.check``'s reports: if they disagree, diagnose and explain (see ``explain``)."""
+    from toolkit import diagnose
+
+    diagnosis = diagnose.diagnose(report, accumulation)
+    if diagnosis is None:
+        return
+    code = None
+    if diagnosis.witness in ("manual", "accumulation"):
+        source = report if diagnosis.witness == "manual" else accumulation
+        row = next((r for r in source.rows if r.name == diagnosis.rows[0]), None)
+        code = _code_of(twins, row) if row is not None else None
+    explain(run, diagnosis, code)
+
+
+def update_report(update, lr: float, *, seed: int = 0, device="cpu", dtype=None, title: str = "update check"):
+    """One step of a hand-written SGD ``update(weight, lr)`` against ``torch.optim.SGD``, as a report.
+
+    Both start from the same random (3, 4) tensor with the same random
+    ``.grad``; ``update`` must change its weight in place (it is called under
+    ``torch.no_grad()``, as a lesson calls it). One row, "manual vs
+    torch SGD", compares the two results with the tolerances of the
+    gradient report; the row keeps both steps (``manual``: yours,
+    ``autograd``: torch's) for a diagnosis.
+    """
+    import torch
+
+    from toolkit.gradient_check import GradientReport, Row, compare, tolerances
+
+    dtype = dtype or torch.float64
+    (rtol, atol), _ = tolerances(dtype)
+    generator = torch.Generator().manual_seed(seed)
+    start = torch.randn(3, 4, generator=generator, dtype=torch.float64).to(device, dtype)
+    grad = torch.randn(3, 4, generator=generator, dtype=torch.float64).to(device, dtype)
+    mine = start.clone()
+    mine.grad = grad.clone()
+    with torch.no_grad():
+        update(mine, lr)
+    theirs = start.clone().requires_grad_(True)
+    theirs.grad = grad.clone()
+    torch.optim.SGD([theirs], lr=lr).step()
+    theirs = theirs.detach()
+    name = getattr(update, "__name__", "update")
+    row = Row(name, tuple(start.shape), None, f"{name}'s step",
+              [compare("manual vs torch SGD", mine, theirs, rtol, atol)],
+              manual=mine - start, autograd=theirs - start, value=start)
+    return GradientReport([row], dtype, title)
+
+
+def check_update(run, update, lr: float) -> None:
+    """``run.check_update``: compare ``update`` with torch.optim.SGD, print one line, explain a disagreement."""
+    from toolkit import diagnose
+
+    report = update_report(update, lr, seed=run.seed, device=run.device, dtype=run.dtype,
+                           title=f"update check, {run.name}")
+    run.reports.append(report)
+    comparison = report.rows[0].comparisons[0]
+    verdict = "they agree" if report.ok else "THEY DISAGREE"
+    print(f"update check: {report.rows[0].name}(weight, lr={lr:g}) against torch.optim.SGD, one step on a random "
+          f"(3, 4) tensor: {verdict} (max |diff| {comparison.max_abs:.1e})")
+    if not report.ok:
+        explain(run, diagnose.diagnose_update(report, lr), update)
