@@ -1678,6 +1678,23 @@ def _draw_run_path(ax, manual_path: np.ndarray, autograd_path: np.ndarray, *, co
         _mark_exit(ax, manual_path, shown, diverged_at, window, color=color)
 
 
+def _run_path_legend(axes, twins_label: str) -> tuple[list, list[str]]:
+    """Legend entries for several runs' paths: each run once, then start/end/diverged, then the twins' key."""
+    from matplotlib.lines import Line2D
+
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    shared = ("start", "end", "diverged")       # runs first, then the markers every run shares
+    labels = [label for label in seen if label not in shared] + [label for label in shared if label in seen]
+    handles = [seen[label] for label in labels]
+    handles.append(Line2D([], [], color="0.4", marker="o", markersize=4, markeredgecolor="white",
+                          markeredgewidth=0.4))
+    labels.append(twins_label)
+    return handles, labels
+
+
 def momentum_paths(panels: Sequence[dict], *, xlabel: str, ylabel: str, note: str | None = None) -> Figure:
     """Several runs' descent paths on panels of the same loss contour, one colour scale, two panels a row.
 
@@ -1721,17 +1738,7 @@ def momentum_paths(panels: Sequence[dict], *, xlabel: str, ylabel: str, note: st
             ax.grid(False)
         if levels is not None:
             _colorbar(fig, filled, list(grid), levels)
-        seen: dict[str, object] = {}
-        for ax in axes:
-            for handle, label in zip(*ax.get_legend_handles_labels()):
-                seen.setdefault(label, handle)
-        # Runs first, then the markers every run shares.
-        shared = ("start", "end", "diverged")
-        labels = [label for label in seen if label not in shared] + [label for label in shared if label in seen]
-        handles = [seen[label] for label in labels]
-        handles.append(Line2D([], [], color="0.4", marker="o", markersize=4, markeredgecolor="white",
-                              markeredgewidth=0.4))
-        labels.append("circles: manual,\nx inside: autograd\n(the twins coincide)")
+        handles, labels = _run_path_legend(axes, "circles: manual,\nx inside: autograd\n(the twins coincide)")
         if spare.size:
             for ax in spare:
                 ax.axis("off")
@@ -2988,15 +2995,7 @@ def adaptive_paths(alphas, betas, Z, runs: Sequence[dict], *, xlabel: str, ylabe
         ax.grid(False)
         if levels is not None:
             _colorbar(fig, filled, ax, levels)
-        seen: dict[str, object] = {}
-        for handle, label in zip(*ax.get_legend_handles_labels()):
-            seen.setdefault(label, handle)
-        shared = ("start", "end", "diverged")
-        labels = [label for label in seen if label not in shared] + [label for label in shared if label in seen]
-        handles = [seen[label] for label in labels]
-        handles.append(Line2D([], [], color="0.4", marker="o", markersize=4, markeredgecolor="white",
-                              markeredgewidth=0.4))
-        labels.append("circles: manual, x inside:\nautograd (the twins coincide)")
+        handles, labels = _run_path_legend([ax], "circles: manual, x inside:\nautograd (the twins coincide)")
         legend = fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
         _caption(fig, legend, note)
     return fig
