@@ -20,6 +20,11 @@ EXPECTED_FIGURES = {
     "06_sgd": {"sgd_paths.png", "sgd_losses.png", "gradient_variance.png"},
     "07_momentum": {"momentum_paths.png", "momentum_rates.png", "effective_step.png"},
     "08_initialisation": {"activations.png", "gradient_flow.png", "init_losses.png"},
+    "09_real_mountain": {"basins.png", "plateau.png", "saddle_curvature.png"},
+    "10_adaptive_steps": {"adaptive_paths.png", "step_sizes.png", "moons_losses.png", "weight_decay.png"},
+    "11_schedules": {"schedules.png", "noise_floor.png", "warmup.png"},
+    "12_softmax_batchnorm": {"decision_regions.png", "bn_losses.png", "preactivations.png"},
+    "13_honest_landscapes": {"interpolation.png", "planes.png", "sharpness.png"},
 }
 
 
@@ -120,3 +125,17 @@ def test_lessons_run_on_every_device(device):
     run = cli.run_lesson(LESSONS[1], Options(device=device, quiet=True, save_figures=False, steps=5))
     assert run.device.type == device
     assert run.main.twins_agree and run.reports[0].ok
+
+
+@pytest.mark.parametrize("name", EXPECTED_FIGURES)
+def test_every_figure_has_a_caption_and_alt_text(runs, name):
+    # The course notes and the figures' index print them: run.save(fig, name, caption=..., alt=...).
+    out, _ = runs
+    summary = json.loads((out / name / "summary.json").read_text())
+    saved = {figure.rsplit(".", 1)[0] for figure in summary["figures"]}
+    captions = summary.get("captions", {})
+    assert set(captions) == saved, f"{name}: figures without an entry: {sorted(saved - set(captions))}"
+    for figure, about in captions.items():
+        for key in ("caption", "alt"):
+            text = about.get(key) or ""
+            assert len(text.split()) >= 5, f"{name}/{figure}: the {key} is missing or too short: {text!r}"

@@ -51,3 +51,39 @@ def two_moons(
     x = (x - x.mean(dim=0)) / x.std(dim=0)          # centred and scaled: easier to train
     y = torch.cat([torch.zeros(half, dtype=torch.long), torch.ones(n - half, dtype=torch.long)])
     return x.to(device=device, dtype=dtype), y.to(device)
+
+
+def spiral(
+    n: int = 300,
+    classes: int = 3,
+    noise: float = 0.2,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float64,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Interleaved spiral arms, one per class (the classic of Stanford's CS231n notes).
+
+    Arm k holds its points at radius r from 0 to 1 and angle
+    t = 4k + 4r + noise * N(0, 1) (radians), at (r sin t, r cos t): each arm
+    winds 4 radians (about two thirds of a turn), starting 4 radians after
+    the one before. ``noise`` jitters the angle, so the arms blur into each
+    other near the centre, where they are close.
+
+    Returns x: (n, 2) points inside the unit disc and y: (n,) class indices
+    0 .. classes - 1 (torch.long), n // classes per class (the first
+    n % classes classes get one point more), class by class.
+    """
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
+        raise ValueError(f"spiral: classes must be a whole number >= 2, got {classes!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < classes:
+        raise ValueError(f"spiral: n must be a whole number >= classes ({classes}), got {n!r}")
+    generator = torch.Generator().manual_seed(seed)
+    points, labels = [], []
+    for k in range(classes):
+        count = n // classes + (1 if k < n % classes else 0)
+        radius = torch.linspace(0.0, 1.0, count, dtype=torch.float64)
+        angle = 4.0 * k + 4.0 * radius + noise * torch.randn(count, generator=generator, dtype=torch.float64)
+        points.append(torch.stack([radius * torch.sin(angle), radius * torch.cos(angle)], dim=1))
+        labels.append(torch.full((count,), k, dtype=torch.long))
+    x, y = torch.cat(points), torch.cat(labels)
+    return x.to(device=device, dtype=dtype), y.to(device)
