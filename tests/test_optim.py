@@ -589,3 +589,40 @@ def test_adaptive_optimisers_train_both_twins_in_lockstep(name):
     history = train(twins, x, y, steps=30, lr=0.01, optimizer=ADAPTIVE[name][0], quiet=True, **options)
     assert history.twins_agree and history.final_loss_manual < history.loss_manual[0]
     torch.testing.assert_close(history.path_manual, history.path_autograd, **ROUNDING)
+
+
+@pytest.mark.parametrize("name", ["RMSprop", "Adam", "AdamW"])
+def test_adaptive_step_returns_closure_value(device, name):
+    params = make_params(device)
+
+    def closure():
+        for p in params:
+            p.grad = torch.ones_like(p)
+        return torch.tensor(3.5)
+
+    opt = ADAPTIVE[name][0](params, lr=0.1)
+    assert opt.step(closure).item() == 3.5
+    assert opt.step() is None
+
+
+@pytest.mark.parametrize("name", ["RMSprop", "Adam", "AdamW"])
+def test_adaptive_weight_decay_of_one_matches_torch(device, name):
+    # 1 is an ordinary weight decay, not a special value that switches the decay off
+    ours, theirs, ours_params, their_params = adaptive_pair(name, dict(lr=0.05, weight_decay=1.0), device)
+    for step in range(5):
+        step_both(ours, theirs, ours_params, their_params, adaptive_grads(step, device))
+        for p, q in zip(ours_params, their_params, strict=True):
+            torch.testing.assert_close(p, q.detach(), **ROUNDING)
+
+
+@pytest.mark.parametrize("name", ["RMSprop", "Adam"])
+def test_adaptive_without_weight_decay_the_parameter_stays_out_of_the_step(device, name):
+    # as for SGD: weight_decay=0 adds no "0 * theta", so an infinite entry stays infinite, not nan
+    ours, theirs, ours_params, their_params = adaptive_pair(name, dict(lr=0.05), device)
+    with torch.no_grad():
+        for params in (ours_params, their_params):
+            params[0][0, 0] = math.inf
+    for step in range(2):
+        step_both(ours, theirs, ours_params, their_params, adaptive_grads(step, device))
+    assert ours_params[0][0, 0] == math.inf and their_params[0][0, 0] == math.inf
+    assert not ours_params[0].isnan().any()

@@ -70,12 +70,13 @@ ROOT = Path(__file__).resolve().parents[2]
 # Every ``backward`` in toolkit/manual/*.py is found automatically; these come on top.
 EXTRA_TARGETS = {
     "toolkit/manual/module.py": {"accumulate_grad"},
-    "toolkit/optim.py": {"SGD.step"},
+    "toolkit/optim.py": {"SGD.step", "RMSprop.step", "Adam.step"},
 }
 
 # The tests that exercise each kind of file, the most direct (and quickest to fail) first.
 LAYER_TESTS = [
     "tests/test_manual_layers.py",
+    "tests/test_manual_batchnorm.py",
     "tests/test_properties.py",
     "tests/test_torch_gradcheck.py",
     "tests/test_gradient_report.py",
