@@ -132,7 +132,7 @@ def _numbers(summary: dict) -> str:
     if final:
         parts.append(f"final loss {loss(final.get('manual'))} (manual), {loss(final.get('autograd'))} (autograd)")
     if summary.get("max_abs_grad_diff") is not None:
-        parts.append(f"largest twin difference max |grad diff| = {summary['max_abs_grad_diff']:.1e}")
+        parts.append(f"largest gradient difference between the twins {summary['max_abs_grad_diff']:.1e}")
     if "diverged" in summary:
         step = summary.get("diverged_at_step")
         parts.append(f"diverged at step {step}" if summary["diverged"] else "did not diverge")
