@@ -23,6 +23,7 @@ import math
 import torch
 
 from toolkit import data, lesson, manual, plots
+from toolkit.exercises import stop_student_version
 from toolkit.landscape import grid_around, loss_on_plane
 from toolkit.optim import SGD, Adam, AdamW, RMSprop
 from toolkit.twins import Twins, make_twins
@@ -159,6 +160,8 @@ print(f"after {VALLEY_STEPS} steps: adam_step, toolkit.optim.Adam and torch.opti
       f"{largest:.1e} at any step: " + ("they agree" if agree else "THEY DISAGREE: look at adam_step again"))
 run.record("adam_step_check", {"steps": VALLEY_STEPS, "largest_difference": largest if math.isfinite(largest) else None,
                                "agree": agree})
+if not agree:
+    stop_student_version(run, "exercise adam_step")   # a student's version stops here; this lesson goes on
 
 first_step = steps_by_hand[0][0] - torch.tensor(START, dtype=run.dtype, device=run.device)
 print(f"the first step: Δθ = ({first_step[0].item():.10f}, {first_step[1].item():.10f}); the gradient was (−1, −8), "

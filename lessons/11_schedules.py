@@ -25,6 +25,7 @@ from torch.func import functional_call, hessian, vmap
 from torch.optim import lr_scheduler
 
 from toolkit import data, lesson, manual, plots
+from toolkit.exercises import stop_student_version
 from toolkit.landscape import largest_stable_lr
 from toolkit.optim import SGD
 from toolkit.parameters import unflatten
@@ -159,6 +160,8 @@ schedules = {
 }
 # One colour per schedule in every figure of this lesson; a constant rate, no schedule at all, is grey.
 colors = dict(zip(schedules, plots.RUN_COLORS)) | {"constant": "0.55"}
+exercise_of = {"StepLR": "step_rate", "ExponentialLR": "exponential_rate", "CosineAnnealingLR": "cosine_rate",
+               "LinearLR (warmup)": "warmup_rate", "warmup, then cosine": "warmup_cosine_rate"}
 sweeps, differences = {}, {}
 for name, (make_scheduler, formula, _) in schedules.items():
     by_torch = scheduled_rates(make_scheduler, run.lr, T)
@@ -172,6 +175,7 @@ for name, (make_scheduler, formula, _) in schedules.items():
         first = next(t for t in range(T + 1) if abs(by_torch[t] - by_formula[t]) > 1e-12 * run.lr)
         print(f"   first at step {first}: the scheduler sets {by_torch[first]:.6g}, "
               f"the formula gives {by_formula[first]:.6g}")
+        stop_student_version(run, f"exercise {exercise_of[name]}")   # a student's version stops here
 run.record("formula_vs_scheduler", differences)
 
 panels = [{"title": name, "formula": text, "scheduler": sweeps[name][0], "formula_values": sweeps[name][1],

@@ -471,3 +471,12 @@ def test_malformed_markers_are_refused_with_their_line():
     with pytest.raises(ValueError, match="not at the indentation"):
         exercises.find_exercises("def f():\n    # exercise a: x\n    pass\n# end exercise\n")
     assert exercises.find_exercises("# exercise of this lesson: a sentence, not a marker\n") == []
+
+
+def test_a_wrong_schedule_formula_stops_the_student_version(tmp_path, monkeypatch, capsys):
+    # lesson 11 compares each formula with torch's scheduler: a student's wrong one stops the lesson there
+    file = student_file(tmp_path, "11", **solved_except("11", step_rate="return lr0 * gamma ** (t // step_size + 1)"))
+    _, ended = run_student(file, monkeypatch, stop_after_checks=False)
+    assert isinstance(ended, SystemExit) and ended.code == 1
+    out = capsys.readouterr().out
+    assert "DISAGREE" in out and "fix exercise step_rate and run this file again" in out

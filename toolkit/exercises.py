@@ -435,6 +435,15 @@ def explain(run, diagnosis, code=None) -> None:
                          f"run.check got its result on line {line}")
             what = f"exercise {exercise.name}"
     print("\n".join(lines))
+    stop_student_version(run, what)
+
+
+def stop_student_version(run, what: str) -> None:
+    """After a check that disagrees: in a student version, say what to fix and stop (``SystemExit(1)``).
+
+    ``what`` names the piece, e.g. "exercise step_rate". In the lesson
+    itself (the solutions) nothing happens: its own printed verdict stands.
+    """
     if is_student_version(getattr(run, "file", None)):
         print(f"fix {what} and run this file again (the rest of the lesson builds on it)")
         raise SystemExit(1)
