@@ -110,3 +110,29 @@ def run_lesson_script(path, *flags: str) -> dict:
     finally:
         sys.argv = saved_argv
         torch.set_default_dtype(saved_dtype)
+
+
+def run_lesson_keeping_figures(path, names, *flags: str) -> tuple[dict, dict]:
+    """Run a lesson as a script (see ``run_lesson_script``), keeping the figures that ``plots.<name>`` made.
+
+    Returns the lesson's names and {plot function name: the Figure it returned last}; the plot
+    functions are put back afterwards.
+    """
+    from toolkit import plots
+
+    made = {}
+    originals = {name: getattr(plots, name) for name in names}
+
+    def keeping(name):
+        def keep(*args, **kwargs):
+            made[name] = originals[name](*args, **kwargs)
+            return made[name]
+        return keep
+
+    for name in originals:
+        setattr(plots, name, keeping(name))
+    try:
+        return run_lesson_script(path, *flags), made
+    finally:
+        for name, original in originals.items():
+            setattr(plots, name, original)

@@ -8,15 +8,13 @@ losses, the held-out loss against a direct evaluation, and summary.json.
 """
 
 import json
-import runpy
-import sys
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from helpers import gen
+from helpers import gen, run_lesson_keeping_figures
 from toolkit import catalogue, plots
 from toolkit.landscape import (
     filter_normalized_direction,
@@ -38,26 +36,7 @@ FIGURES = {"pca_landscape.png", "losses.png", "decision_regions.png"}
 def lesson(tmp_path_factory):
     """The lesson run with its defaults as a script: (output folder, its names, the figures it drew)."""
     out = tmp_path_factory.mktemp("lesson05")
-    made = {}
-    originals = {name: getattr(plots, name) for name in ("path_on_plane", "train_validation_losses")}
-
-    def keeping(name):
-        def keep(*args, **kwargs):
-            made[name] = originals[name](*args, **kwargs)
-            return made[name]
-        return keep
-
-    saved_argv, saved_dtype = sys.argv, torch.get_default_dtype()
-    sys.argv = [str(PATH), "--device", "cpu", "--quiet", "--out", str(out)]
-    for name in originals:
-        setattr(plots, name, keeping(name))
-    try:
-        namespace = runpy.run_path(str(PATH), run_name="__main__")
-    finally:
-        sys.argv = saved_argv
-        torch.set_default_dtype(saved_dtype)
-        for name, original in originals.items():
-            setattr(plots, name, original)
+    namespace, made = run_lesson_keeping_figures(PATH, ("path_on_plane", "train_validation_losses"), "--device", "cpu", "--quiet", "--out", str(out))
     return out / PATH.stem, namespace, made
 
 

@@ -9,15 +9,13 @@ sharpness's course against 2/lr, summary.json, and the exercise markers.
 """
 
 import json
-import runpy
-import sys
 
 import numpy as np
 import pytest
 import torch
 from torch.func import functional_call
 
-from helpers import run_lesson_script
+from helpers import run_lesson_keeping_figures, run_lesson_script
 from toolkit import catalogue, exercises, plots
 from toolkit.landscape import hessian, hessian_vector_product, hvp_finite_difference, manual_gradient
 from toolkit.parameters import unflatten
@@ -31,26 +29,7 @@ DRAWN = ("interpolation_curve", "path_on_plane", "sharpness_curve")
 def lesson(tmp_path_factory):
     """The lesson run with its defaults as a script: (output folder, its names, the figures it drew)."""
     out = tmp_path_factory.mktemp("lesson13")
-    made = {}
-    originals = {name: getattr(plots, name) for name in DRAWN}
-
-    def keeping(name):
-        def keep(*args, **kwargs):
-            made[name] = originals[name](*args, **kwargs)
-            return made[name]
-        return keep
-
-    saved_argv, saved_dtype = sys.argv, torch.get_default_dtype()
-    sys.argv = [str(PATH), "--device", "cpu", "--quiet", "--out", str(out)]
-    for name in originals:
-        setattr(plots, name, keeping(name))
-    try:
-        namespace = runpy.run_path(str(PATH), run_name="__main__")
-    finally:
-        sys.argv = saved_argv
-        torch.set_default_dtype(saved_dtype)
-        for name, original in originals.items():
-            setattr(plots, name, original)
+    namespace, made = run_lesson_keeping_figures(PATH, DRAWN, "--device", "cpu", "--quiet", "--out", str(out))
     return out / PATH.stem, namespace, made
 
 
