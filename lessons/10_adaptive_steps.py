@@ -26,7 +26,7 @@ from toolkit import data, lesson, manual, plots
 from toolkit.exercises import stop_student_version
 from toolkit.landscape import grid_around, loss_on_plane
 from toolkit.optim import SGD, Adam, AdamW, RMSprop
-from toolkit.twins import Twins, make_twins
+from toolkit.twins import linear_twins_at, make_twins
 
 # lr: Adam's learning rate on lesson 05's network (the main run); every other run sets its own.
 run = lesson.start("10_adaptive_steps", steps=150, lr=0.03)
@@ -49,11 +49,8 @@ VALLEY_STEPS = min(run.steps, 40)
 
 
 def valley_twins():
-    """f as a network: Linear(2, 1) without a bias whose weight is set to the start, twinned afterwards."""
-    twins = make_twins([2, 1], bias=False, loss=manual.MSELoss(), seed=run.seed, device=run.device, dtype=run.dtype)
-    with torch.no_grad():
-        twins.manual_net[0].weight.copy_(torch.tensor([START], dtype=run.dtype, device=run.device))
-    return Twins.of(twins.manual_net, twins.manual_loss)      # the torch twin is built from the new weight
+    """f as a network, as lesson 07 built it: Linear(2, 1) without a bias, starting at START."""
+    return linear_twins_at([START], manual.MSELoss(), seed=run.seed, device=run.device, dtype=run.dtype)
 
 
 valley = valley_twins()

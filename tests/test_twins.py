@@ -159,3 +159,15 @@ def test_twins_of_builds_both_and_zero_grad_clears_both():
     twins.zero_grad()
     assert all(p.grad is None for _, p, _ in twins.named_parameters())
     assert all(q.grad is None for _, _, q in twins.named_parameters())
+
+
+def test_linear_twins_at_start_at_the_given_weight_and_agree():
+    from toolkit import manual
+    from toolkit.twins import linear_twins_at
+
+    twins = linear_twins_at([[-5.0, -2.0]], manual.MSELoss())
+    assert torch.equal(twins.manual_net[0].weight, torch.tensor([[-5.0, -2.0]], dtype=torch.float64))
+    assert torch.equal(twins.torch_net[0].weight.detach(), twins.manual_net[0].weight)
+    assert twins.manual_net[0].bias is None
+    with pytest.raises(ValueError, match="shape"):
+        linear_twins_at([1.0, 2.0])

@@ -171,3 +171,20 @@ def make_twins(
                 layers.append(ACTIVATIONS[activation]())
     net = manual.Sequential(*layers).to(device=torch.device(device), dtype=dtype)
     return Twins.of(net, manual.MSELoss() if loss is None else loss)
+
+
+def linear_twins_at(weight, loss: Any = None, *, seed: int = 0, device: torch.device | str = "cpu",
+                    dtype: torch.dtype = torch.float64) -> Twins:
+    """Twins of one ``Linear`` without a bias that start at ``weight`` (shape (out, in)), with ``loss``.
+
+    Lesson 07 builds its valley f(w) = 0.1·w1² + 2·w2² this way (a Linear(2, 1)
+    whose MSE on two chosen points is f), and later lessons reuse it.
+    """
+    weight = torch.as_tensor(weight, dtype=dtype, device=device)
+    if weight.dim() != 2:
+        raise ValueError(f"linear_twins_at: weight must have shape (out, in), got {tuple(weight.shape)}")
+    twins = make_twins([weight.shape[1], weight.shape[0]], bias=False, loss=loss, seed=seed, device=device,
+                       dtype=dtype)
+    with torch.no_grad():
+        twins.manual_net[0].weight.copy_(weight)
+    return Twins.of(twins.manual_net, twins.manual_loss)      # the torch twin is built from the new weight
