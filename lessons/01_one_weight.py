@@ -276,7 +276,7 @@ weights = torch.linspace(low - margin, high + margin, 301, dtype=run.dtype, devi
 one = torch.ones(1, dtype=run.dtype, device=run.device)
 curve = loss_on_plane(by_autograd, twins.torch_loss, x, y, center=0 * one, d1=one, d2=None, alphas=weights)
 slope_curve = 2 * (weights * (x * x).mean() - (x * y).mean())    # dL/dw = 2/N Σ (w·x − y)·x, over the grid
-run.save(plots.loss_vs_weight(weights, curve, history.path_manual[:, 0], history.path_autograd[:, 0],
+run.save(plots.one_weight.loss_vs_weight(weights, curve, history.path_manual[:, 0], history.path_autograd[:, 0],
                               losses_manual, losses_autograd, best=best_w, diverged_at=history.diverged_at_step,
                               title=f"Gradient descent on L(w), lr = {history.lr:g}",
                               slope_curve=slope_curve, manual_slopes=slopes_by_hand,

@@ -213,7 +213,7 @@ run.save(plots.contour_with_paths(alphas, betas, Z, history.path_manual, history
              f"valley and turns along its floor, ending at a star short of a white plus sign that marks the "
              f"minimum.")
 losses_manual, _ = history.path_losses()
-run.save(plots.surface_with_path(alphas, betas, Z, history.path_manual, losses_manual,
+run.save(plots.linear_regression.surface_with_path(alphas, betas, Z, history.path_manual, losses_manual,
                                  xlabel="weight w", ylabel="bias b", title="The loss surface, the 'mountain'",
                                  diverged_at=history.diverged_at_step),
          "surface",

@@ -212,7 +212,7 @@ for label in titles:
                    "alphas": alphas, "betas": betas, "Z": Z,
                    "manual_path": history.path_manual, "autograd_path": history.path_autograd,
                    "diverged_at": history.diverged_at_step})
-run.save(plots.learning_rate_panels(panels, xlabel="weight w", ylabel="bias b", minimum=best.tolist(),
+run.save(plots.learning_rate.learning_rate_panels(panels, xlabel="weight w", ylabel="bias b", minimum=best.tolist(),
                                     valley_axes=[valley_axes[:, 0], valley_axes[:, 1]],
                                     title=f"{run.steps} steps at four learning rates from the Hessian "
                                           f"(κ = {kappa:.2f}); all panels share their axes"),

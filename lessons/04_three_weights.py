@@ -315,7 +315,7 @@ for i, j in [(0, 1), (0, 2), (1, 2)]:
 held = "its end value" if shown == len(path_manual) else f"its value at step {shown - 1}"
 note = (f"the loss over each pair of weights, the third held at {held}; both twins' paths coincide; "
         "circle fill: the true loss at that step")
-run.save(plots.weight_slices(panels, diverged_at=history.diverged_at_step, note=note), "weight_slices",
+run.save(plots.three_weights.weight_slices(panels, diverged_at=history.diverged_at_step, note=note), "weight_slices",
          caption=f"Three slices through the three-dimensional loss, one per pair of weights, each the true loss "
                  f"with the third weight held at {held}, with the path drawn by its two weights. Away from the "
                  f"end the path is not on the slice (the third weight was moving too), so each circle is filled "
@@ -334,7 +334,7 @@ run.save(plots.weight_slices(panels, diverged_at=history.diverged_at_step, note=
 # then follow.
 
 # %%
-run.save(plots.weights_over_training(history, names, shown=shown,
+run.save(plots.three_weights.weights_over_training(history, names, shown=shown,
                                      title=f"The three weights, lr = {history.lr:g}"), "weights",
          caption=f"The three weights (first panel) and the loss on a log scale (second panel) at every step, "
                  f"for both twins: autograd's crosses sit on the hand-written lines. w3 moves first; once it has "

@@ -180,7 +180,7 @@ if finite.any():
         print(f"the held-out loss was lowest at step {best}, {val_manual[best].item():.4f}, and rose after it")
     else:
         print("the held-out loss is lowest at the end: still falling")
-run.save(plots.train_validation_losses(
+run.save(plots.hidden_layer.train_validation_losses(
     history, val_manual, val_autograd, title=f"Training and held-out loss, lr = {history.lr:g}",
     caption="held-out loss evaluated along each twin's path; the twins coincide"), "losses",
     caption=f"The training loss and the loss on held-out points at every step, for both twins (they "
@@ -346,7 +346,7 @@ if history.diverged:
     when = f"after diverging at step {history.diverged_at_step}"
 else:
     when = f"after {history.steps} step{'s' if history.steps != 1 else ''}"
-run.save(plots.decision_regions(probability_of_class_1, x, y,
+run.save(plots.hidden_layer.decision_regions(probability_of_class_1, x, y,
                                 title=f"Decision regions {when}\n({train_accuracy:.1%} of the training points "
                                       f"right, {val_accuracy:.1%} of the held-out ones)"),
          "decision_regions",

@@ -179,7 +179,7 @@ for size in sizes:
     theory.append(expected)
     gap = f"{(mean - expected) / error:+.1f}" if error > 0 else "(no spread: every batch is all the data)"
     print(f"{size:4d}  {mean:10.5f} {expected:10.5f}   {gap}")
-run.save(plots.gradient_variance(sizes, measured, errors, sigma2=sigma2, n=N,
+run.save(plots.sgd.gradient_variance(sizes, measured, errors, sigma2=sigma2, n=N,
                                  title=f"The mini-batch gradient's variance at the start (line, N = {N})",
                                  note=f"{DRAWS:,} random batches per B, drawn without replacement"),
          "gradient_variance",
@@ -301,7 +301,7 @@ if len(radii) == len(line_runs):
 else:
     title = f"{EPOCHS} epochs each, lr = {run.lr:g}: not every run converged"
     note = "both twins' paths coincide (a cross in every circle)"
-run.save(plots.sgd_paths(alphas, betas, Z, panels, xlabel="weight w", ylabel="bias b", minimum=best.tolist(),
+run.save(plots.sgd.sgd_paths(alphas, betas, Z, panels, xlabel="weight w", ylabel="bias b", minimum=best.tolist(),
                          zoom=zoom, title=title, note=note),
          "sgd_paths",
          caption=f"{EPOCHS} epochs of each run on lesson 02's exact loss over (w, b): full-batch GD (B = {N}) takes "
@@ -354,7 +354,7 @@ for size in [moons_n, 8, 1]:
                        "epoch_manual": full_data_losses(moons, moons_x, moons_y, history.path_manual[::every]),
                        "epoch_autograd": full_data_losses(moons, moons_x, moons_y, history.path_autograd[::every])})
     print(f"moons, {label}: {history.steps} steps, accuracy {accuracy:.1%}")
-run.save(plots.minibatch_losses(moons_runs, title=f"Two moons, {MOONS_EPOCHS} epochs each, lr = {run.lr:g}",
+run.save(plots.sgd.minibatch_losses(moons_runs, title=f"Two moons, {MOONS_EPOCHS} epochs each, lr = {run.lr:g}",
                                 note="per epoch, small batches get much further; the loss on one mini-batch is "
                                      "only a noisy sample\nof the loss on all the data"),
          "sgd_losses",

@@ -249,7 +249,7 @@ panels = [
     panel(f"η = {run.lr:g}: a lot of momentum", [(name, paths[name]) for name in list(walkers)[2:]]),
     panel("η = 0.6: GD diverges, momentum converges", [("plain GD", gd_06), ("heavy ball β = 0.5", hb_06)]),
 ]
-run.save(plots.momentum_paths(panels, xlabel="x₁", ylabel="x₂",
+run.save(plots.momentum.momentum_paths(panels, xlabel="x₁", ylabel="x₂",
                               note=f"f(x₁, x₂) = 0.1·x₁² + 2·x₂²\nfrom (−5, −2), {run.steps} steps"),
          "momentum_paths",
          caption=f"d2l's valley f = 0.1·x₁² + 2·x₂², exactly, from (−5, −2). At η = {run.lr:g}: plain gradient "
@@ -352,7 +352,7 @@ for color, (name, history) in zip(plots.RUN_COLORS, races.items()):
         print(f"{name}: measured rate {measured:.4f} per step (steps {first}-{last}), theory {theory[name]:.4f} "
               f"({(measured / theory[name] - 1):+.2%})")
     rate_runs.append(entry)
-run.save(plots.distance_rates(rate_runs, floor=floor,
+run.save(plots.momentum.distance_rates(rate_runs, floor=floor,
                               title=f"Lesson 03's bowl, κ = {kappa:.2f}: the best step with and without momentum",
                               note="dashed: the theoretical rate, drawn through the middle of the fitted steps"),
          "momentum_rates",
@@ -422,7 +422,7 @@ panels = [
     {"title": "momentum at η = 0.5, β = 0.9: effective step 5",
      "runs": {name: (moons_runs[name], colors[name]) for name in (list(settings)[0], list(settings)[2])}},
 ]
-run.save(plots.loss_curve_panels(panels, note=f"Plain GD with η = 5 is not drawn: it would start past its limit "
+run.save(plots.momentum.loss_curve_panels(panels, note=f"Plain GD with η = 5 is not drawn: it would start past its limit "
                                               f"2/λmax = {moons_limit:.2f} (see the text)."), "effective_step",
          caption="Lesson 05's network on the moons. At the same effective step η/(1 − β) = 0.5, plain gradient "
                  "descent (η = 0.5) and the heavy ball (η = 0.05, β = 0.9) follow curves of the same shape, "

@@ -367,7 +367,7 @@ print(f"  scatter of one draw: ±" + " ±".join(f"{s:4.2f}" for s in draws.std(d
 
 # %%
 LAYERS = [1, 4, 7, 10]
-run.save(plots.activation_histograms(activations, LAYERS, log_columns=["ReLU"],
+run.save(plots.initialisation.activation_histograms(activations, LAYERS, log_columns=["ReLU"],
                                      title=f"Each hidden layer's activations at the start "
                                            f"({DEPTH} layers of {WIDTH}, {len(x)} points)",
                                      note="N(0, 0.01²) collapses to 0 layer by layer, N(0, 1) saturates tanh and "
@@ -454,7 +454,7 @@ for column, activation in ACTIVATIONS.items():
     print(f"{column}: std of dL/d(input of Linear layer ℓ), ℓ = 1 (the data) … {DEPTH + 1}")
     for scheme in SCHEMES:
         print(f"  {scheme:<12}" + " ".join(f"{v:8.1e}" for v in flow[column][scheme]["input_manual"].tolist()))
-run.save(plots.gradient_flow(flow, title="The gradient at every depth, at the start of training",
+run.save(plots.initialisation.gradient_flow(flow, title="The gradient at every depth, at the start of training",
                              note="both twins' gradients coincide (a cross in every circle); zeros: every "
                                   "gradient drawn here is exactly 0, so it has no place on a log axis"),
          "gradient_flow",
@@ -529,7 +529,7 @@ for column in ACTIVATIONS:
         runs["every weight 1/n (symmetric)"] = {"history": symmetric_history, "color": "0.35",
                                                 "linestyle": (0, (4, 2))}
     panels.append({"title": f"{column}: {DEPTH} hidden layers of {WIDTH}", "runs": runs})
-run.save(plots.init_loss_curves(panels, reference=(math.log(2), "ln 2: the loss of a coin toss"),
+run.save(plots.initialisation.init_loss_curves(panels, reference=(math.log(2), "ln 2: the loss of a coin toss"),
                                 note=f"{run.steps} steps of SGD, lr {run.lr:g}, momentum 0.9, from each start; "
                                      "zeros (wide pale line) and N(0, 0.01²) both stay at ln 2"),
          "init_losses",

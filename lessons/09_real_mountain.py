@@ -271,7 +271,7 @@ curves = [{"label": f"start {NEAR:g} from the saddle", "color": near_color, "his
 # The theory's line: its slope is predicted, only its height (the mean of length − slope·ln(1/ε)) is fitted.
 line = None if fit is None else {"slope": steps_per_e, "offset": sum(
     length - steps_per_e * math.log(1 / eps) for eps, length in measured.items()) / len(measured)}
-run.save(plots.plateau_curves(
+run.save(plots.real_mountain.plateau_curves(
     curves, {"distances": distances, "manual": [scan[e][0] for e in distances],
              "autograd": [scan[e][1] for e in distances],
              "label": (f"theory: ln(1/ε)/ln(1 + 2·lr·c) + const,\n"
@@ -416,7 +416,7 @@ landscape = {
                {"label": "w1·w2 = c/(3a): one curvature is negative\nbetween the dashed branches, and again\n"
                          "beyond the solid ones", "pieces": hyperbola(best_slope / 3), "linestyle": (0, (4, 3))}],
 }
-run.save(plots.curvature_along_path(
+run.save(plots.real_mountain.curvature_along_path(
     curvature["manual"], curvature["autograd"],
     names=("along (1, 1): the way out, then across the valley",
            "along (1, −1): across the pass, then along the floor"),
@@ -702,7 +702,7 @@ for k, entry in enumerate(basins):
         label += f"\n(mirror image of {mirror})"
     legend_entries.append({"point": minima[k], "label": label})
 best_share = basins[0]["starts"] / len(starts)
-run.save(plots.basin_paths(
+run.save(plots.real_mountain.basin_paths(
     *wave_axes, Z_wave, paths, basin, legend_entries, period=2 * math.pi,
     highlighted=[{"manual_path": n["history"].path_manual, "autograd_path": n["history"].path_autograd}
                  for n in neighbours],

@@ -216,7 +216,7 @@ alphas, betas = grid_around(torch.cat([h.path_manual for h in valley_runs.values
 eye = torch.eye(2, dtype=run.dtype, device=run.device)
 Z = loss_on_plane(valley.torch_net, valley.torch_loss, valley_x, valley_y, center=0 * eye[0], d1=eye[0], d2=eye[1],
                   alphas=alphas, betas=betas)
-run.save(plots.adaptive_paths(alphas, betas, Z,
+run.save(plots.adaptive_steps.adaptive_paths(alphas, betas, Z,
                               [{"label": name, "color": color_of(name), "manual_path": history.path_manual,
                                 "autograd_path": history.path_autograd, "diverged_at": history.diverged_at_step}
                                for name, history in valley_runs.items()],
@@ -279,7 +279,7 @@ print(f"over the first {early} steps the longer coordinate's step was on average
       f"{step_ratios['gradient_descent']:.3g} times the shorter one's for gradient descent, "
       f"{step_ratios['adam']:.3g} times for Adam")
 run.record("step_length_ratio", {"steps": early, **step_ratios})
-run.save(plots.adaptive_step_sizes(
+run.save(plots.adaptive_steps.adaptive_step_sizes(
     [{"label": "gradient descent, lr = 0.4", "color": color_of("gradient descent"),
       "manual_path": gd_run.path_manual, "autograd_path": gd_run.path_autograd},
      {"label": f"Adam, lr = {ADAM_VALLEY_LR:g}", "color": color_of("Adam"),
@@ -381,7 +381,7 @@ for name, (optimizer, options) in racers.items():
                                  label=f"moons: {name}", main=name.startswith("Adam,"), **options)
 final_losses = {name: history.final_loss_manual for name, history in moons_runs.items()}
 run.record("final_losses", {name: (value if math.isfinite(value) else None) for name, value in final_losses.items()})
-run.save(plots.optimizer_losses({name: (history, color_of(name)) for name, history in moons_runs.items()},
+run.save(plots.adaptive_steps.optimizer_losses({name: (history, color_of(name)) for name, history in moons_runs.items()},
                                 title=f"Lesson 05's network, {run.steps} steps"),
          "moons_losses",
          caption="The training loss of lesson 05's network under five optimisers, each at a learning rate that "
@@ -477,7 +477,7 @@ for name, ratio in ratios.items():
 run.record("decay_ratio_by_gradient_quarter", {"adam_l2": median_ratio_by_quarter(ratios[l2_name]),
                                                 "adamw": median_ratio_by_quarter(ratios[adamw_name])})
 decay_colors = {name: color_of(name) for name in (adam_name, adamw_name, l2_name)}
-run.save(plots.decay_comparison(
+run.save(plots.adaptive_steps.decay_comparison(
     [{"label": "Adam, no decay", "color": decay_colors[adam_name], "history": moons_runs[adam_name]},
      {"label": "Adam + L2 (λ = 0.01)", "color": decay_colors[l2_name], "history": moons_runs[l2_name]},
      {"label": "AdamW (λ = 0.01)", "color": decay_colors[adamw_name], "history": moons_runs[adamw_name]}],

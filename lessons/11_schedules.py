@@ -180,7 +180,7 @@ run.record("formula_vs_scheduler", differences)
 
 panels = [{"title": name, "formula": text, "scheduler": sweeps[name][0], "formula_values": sweeps[name][1],
            "max_diff": differences[name], "color": colors[name]} for name, (_, _, text) in schedules.items()]
-run.save(plots.schedule_panels(panels),
+run.save(plots.schedules.schedule_panels(panels),
          "schedules",
          caption=(f"The learning rate per step set by five torch schedulers driving our SGD (η₀ = {run.lr:g}, "
                   f"T = {T}), each with its formula dashed on top; they agree to within "
@@ -403,7 +403,7 @@ if floor is not None and len(final) == len(runs):
                f"and the cosine smoothly, both ending over {below:.0f} times below it.")
 else:
     outcome = f"At η₀ = {run.lr:g} (a = ηλ = {a:g}) not every run converges: a constant rate needs a < 2."
-run.save(plots.noise_floor_runs(curves, floor=floor, epoch=epoch),
+run.save(plots.schedules.noise_floor_runs(curves, floor=floor, epoch=epoch),
          "noise_floor",
          caption=(f"Mini-batch SGD learning {D} averages (B = {B}, {epoch} batches per epoch), its rate above and "
                   f"its loss gap below. {outcome} Dashed: the exact expected gap for each schedule. Both twins are "
@@ -593,7 +593,7 @@ chain_runs = [{"label": label, "history": warm_histories[label], "manual_sharpne
 without = (f"the loss explodes and the run is stopped at step {no_warmup.diverged_at_step}" if no_warmup.diverged
            else "the run survives this time")
 with_it = "it diverges too" if with_warmup.diverged else "it trains"
-run.save(plots.warmup_sharpness(chain_runs, best_loss=chain_best_loss),
+run.save(plots.schedules.warmup_sharpness(chain_runs, best_loss=chain_best_loss),
          "warmup",
          caption=(f"Lesson 09's chain ŷ = w2·w1·x from w1 = w2 = 3 at η = {WARM_LR:g}. Without warmup {without}; "
                   f"with a 10-step linear warmup {with_it}. Right: the sharpness λmax at every step against its limit "

@@ -390,7 +390,7 @@ for name in ("without BN", "with BN"):
                              "steps": entry["steps"], "manual": entry["loss_manual"],
                              "autograd": entry["loss_autograd"]}
                             for label, entry in runs.items() if label.startswith(name)}})
-run.save(plots.batch_and_full_losses(panels, reference=(chance, f"ln {K}: the loss of guessing"),
+run.save(plots.softmax_batchnorm.batch_and_full_losses(panels, reference=(chance, f"ln {K}: the loss of guessing"),
                                      note=f"mini-batches of {BATCH}, plain SGD; every run starts from the same "
                                           "weights and sees the same batches"),
          "bn_losses",
@@ -413,7 +413,7 @@ run.save(plots.batch_and_full_losses(panels, reference=(chance, f"ln {K}: the lo
 # %%
 def bands(values):
     """(T, 5): the 5, 25, 50, 75 and 95 % quantiles of each step's values; values: (T, ...)."""
-    levels = torch.tensor(plots.QUANTILES, dtype=values.dtype, device=values.device)
+    levels = torch.tensor(plots.softmax_batchnorm.QUANTILES, dtype=values.dtype, device=values.device)
     return torch.quantile(values.reshape(len(values), -1), levels, dim=1).T
 
 
@@ -427,7 +427,7 @@ for name in ("without BN", "with BN"):
                         "autograd": bands(entry["values_autograd"]),
                         "note": f"dead units: {entry['dead_start']} at the start, {entry['dead']} at the end"})
     grid.append(row)
-run.save(plots.quantile_bands(grid, ylabel="input of the last\nhidden ReLU",
+run.save(plots.softmax_batchnorm.quantile_bands(grid, ylabel="input of the last\nhidden ReLU",
                               note=f"every {STRIDE}th step and the last: the {WIDTH * len(x):,} values of "
                                    f"{WIDTH} units on all {len(x)} points"),
          "preactivations",
@@ -502,7 +502,7 @@ def probabilities_of(twins):
     return probabilities
 
 
-run.save(plots.class_regions([{"title": f"{label.replace('BN', 'batch norm')}: {entry['accuracy']:.0%} right",
+run.save(plots.softmax_batchnorm.class_regions([{"title": f"{label.replace('BN', 'batch norm')}: {entry['accuracy']:.0%} right",
                                "probabilities": probabilities_of(entry["twins"])}
                               for label, entry in runs.items()], x, y, resolution=150),
          "decision_regions",

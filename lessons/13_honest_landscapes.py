@@ -115,7 +115,7 @@ if len(path) > 1:
     print(f"step {worst}: the path's loss is {losses[worst]:.3f}; the line's at the same α = "
           f"{path_alphas[worst]:.2f} is {on_line.item():.3f}")
 
-run.save(plots.interpolation_curve(alphas, line_by_hand, line_by_autograd, path_alphas=path_alphas, path_losses=losses,
+run.save(plots.honest_landscapes.interpolation_curve(alphas, line_by_hand, line_by_autograd, path_alphas=path_alphas, path_losses=losses,
                                    title=r"The loss on the straight line from $\theta_0$ to $\theta_T$"),
          "interpolation",
          caption="The loss on the straight line from the start (α = 0) to the end of training (α = 1) and a "
@@ -397,7 +397,7 @@ run.record("interpolation", {"max_abs_twin_diff": twin_gap, "max_abs_end_diff": 
                              "lowest": {"alpha": alphas[lowest].item(), "loss": line_by_hand[lowest].item()},
                              "max_off_line": off_line.max().item(), "line_length": direction.norm().item()})
 
-run.save(plots.sharpness_curve(measured_steps, sharpness, history.lr, history, checks=(check_steps, check_values),
+run.save(plots.honest_landscapes.sharpness_curve(measured_steps, sharpness, history.lr, history, checks=(check_steps, check_values),
                                title=f"Sharpness along training, lr = {history.lr:g}"),
          "sharpness",
          caption="Top: the largest eigenvalue of the Hessian at every step, by power iteration on "

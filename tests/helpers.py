@@ -113,15 +113,14 @@ def run_lesson_script(path, *flags: str) -> dict:
 
 
 def run_lesson_keeping_figures(path, names, *flags: str) -> tuple[dict, dict]:
-    """Run a lesson as a script (see ``run_lesson_script``), keeping the figures that ``plots.<name>`` made.
+    """Run a lesson as a script (see ``run_lesson_script``), keeping the figures that ``plots.<name>`` made
+    (``names`` like "path_on_plane" for a shared figure, "sgd.sgd_paths" for a lesson's own).
 
     Returns the lesson's names and {plot function name: the Figure it returned last}; the plot
     functions are put back afterwards.
     """
-    from toolkit import plots
-
     made = {}
-    originals = {name: getattr(plots, name) for name in names}
+    originals = {name: getattr(*_plot_home(name)) for name in names}
 
     def keeping(name):
         def keep(*args, **kwargs):
@@ -130,9 +129,20 @@ def run_lesson_keeping_figures(path, names, *flags: str) -> tuple[dict, dict]:
         return keep
 
     for name in originals:
-        setattr(plots, name, keeping(name))
+        setattr(*_plot_home(name), keeping(name))
     try:
         return run_lesson_script(path, *flags), made
     finally:
         for name, original in originals.items():
-            setattr(plots, name, original)
+            setattr(*_plot_home(name), original)
+
+
+def _plot_home(name: str):
+    """Where a lesson finds the plot function ``name``: ("sgd.sgd_paths") -> (toolkit.plots.sgd, "sgd_paths").
+
+    A name without a module ("loss_curves") is one of the shared figures the package itself offers.
+    """
+    import importlib
+
+    module, _, function = name.rpartition(".")
+    return importlib.import_module(f"toolkit.plots.{module}" if module else "toolkit.plots"), function

@@ -127,7 +127,7 @@ def test_a_diverged_path_is_animated_up_to_where_it_leaves():
     path[26:] = np.inf
     path[28:] = np.nan
     fig = contour_figure(path, diverged_at=28)
-    assert 8 < plots._inside(path, ((-2, 2), (-2, 2))) < 26                # it leaves the window first
+    assert 8 < plots.shared.points_inside(path, ((-2, 2), (-2, 2))) < 26                # it leaves the window first
     gif = animation.path_gif(fig, most=8)
     assert gif is not None and Image.open(io.BytesIO(gif)).n_frames == 8
     player = animation.PathAnimation(fig)
@@ -160,7 +160,7 @@ def test_figures_without_a_path_on_a_contour_get_no_gif():
     # Lesson 01's loss curve has a descent path, but on a curve, not on a contour.
     weights = np.linspace(-1, 3, 50)
     steps = descent(5)[:, 0]
-    fig = plots.loss_vs_weight(weights, (weights - 1) ** 2, steps, steps, (steps - 1) ** 2, (steps - 1) ** 2)
+    fig = plots.one_weight.loss_vs_weight(weights, (weights - 1) ** 2, steps, steps, (steps - 1) ** 2, (steps - 1) ** 2)
     assert animation.path_gif(fig) is None
 
 

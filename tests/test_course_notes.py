@@ -96,8 +96,8 @@ def test_width_and_titles_travel_as_flags():
 
 
 def test_notes_fonts_are_8_to_9_points_and_keep_their_order():
-    assert plots.notes_font_size(7.5) == 8.0 and plots.notes_font_size(10.5) == 9.0
-    sizes = [plots.notes_font_size(s) for s in (6, 8, 8.5, 9, 10, 10.5, 14)]
+    assert plots.notes.notes_font_size(7.5) == 8.0 and plots.notes.notes_font_size(10.5) == 9.0
+    sizes = [plots.notes.notes_font_size(s) for s in (6, 8, 8.5, 9, 10, 10.5, 14)]
     assert sizes == sorted(sizes) and min(sizes) == 8.0 and max(sizes) == 9.0
 
 
@@ -181,12 +181,12 @@ def test_rasterised_contours_make_smaller_vector_files():
     with_images = {fmt: len(plots.figure_bytes(fig, fmt)) for fmt in ("svg", "pdf")}
     filled = [c for c in fig.findobj(lambda a: getattr(a, "filled", False))]
     assert filled and not any(c.get_rasterized() for c in filled), "the flags are put back after saving"
-    plain = plots._rasterised_fills
+    plain = plots.notes._rasterised_fills
     try:
-        plots._rasterised_fills = lambda fig, on: plain(fig, False)
+        plots.notes._rasterised_fills = lambda fig, on: plain(fig, False)
         as_vectors = {fmt: len(plots.figure_bytes(fig, fmt)) for fmt in ("svg", "pdf")}
     finally:
-        plots._rasterised_fills = plain
+        plots.notes._rasterised_fills = plain
     assert all(with_images[fmt] < as_vectors[fmt] for fmt in with_images), (with_images, as_vectors)
 
 

@@ -48,13 +48,15 @@ def test_a_run_that_diverges_at_once_still_draws_every_figure(tmp_path, capsys, 
 def capture(monkeypatch, function_name):
     """Keep every figure that plots.<function_name> returns while a lesson runs."""
     made = []
-    original = getattr(plots, function_name)
+    module, _, function_name = function_name.rpartition(".")
+    home = getattr(plots, module) if module else plots
+    original = getattr(home, function_name)
 
     def keep(*args, **kwargs):
         made.append(original(*args, **kwargs))
         return made[-1]
 
-    monkeypatch.setattr(plots, function_name, keep)
+    monkeypatch.setattr(home, function_name, keep)
     return made
 
 
@@ -64,7 +66,7 @@ def lines_labelled(ax, label):
 
 def test_one_step_of_lesson_05_draws_its_two_point_path(tmp_path, monkeypatch):
     made = capture(monkeypatch, "path_on_plane")
-    loss_figures = capture(monkeypatch, "train_validation_losses")
+    loss_figures = capture(monkeypatch, "hidden_layer.train_validation_losses")
     path = catalogue.find_lesson("5")
     run = cli.run_lesson(path, Options(device="cpu", steps=1, out=tmp_path, quiet=True))
     assert len(run.main.path_manual) == 2

@@ -21,8 +21,8 @@ import toolkit
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The one module that needs matplotlib, and the one that runs the command line.
-PLOTTING = {"toolkit.plots"}
+# The modules that need matplotlib (the figures and their animation), and the one that runs the command line.
+PLOTTING = {"toolkit.plots", "toolkit.animation"}
 NOT_IMPORTABLE = {"toolkit.__main__"}
 
 # Named explicitly, so a renamed module cannot silently drop out of the check.

@@ -177,7 +177,7 @@ def test_learning_rate_panels_share_axes_when_their_grids_are_the_same():
     Z = 1 + np.add.outer(betas ** 2, alphas ** 2)
     path = np.array([[0.5, 0.5], [-0.3, 0.2], [0.1, -0.1]])
     panel = {"title": "a", "alphas": alphas, "betas": betas, "Z": Z, "manual_path": path, "autograd_path": path}
-    fig = plots.learning_rate_panels([panel] * 4, xlabel="w", ylabel="b", minimum=(0, 0),
+    fig = plots.learning_rate.learning_rate_panels([panel] * 4, xlabel="w", ylabel="b", minimum=(0, 0),
                                      valley_axes=[np.array([1.0, 0.0]), np.array([0.0, 1.0])])
     axes = fig.axes[:4]
     assert all(ax.get_shared_x_axes().joined(axes[0], ax) and ax.get_aspect() == 1.0 for ax in axes)

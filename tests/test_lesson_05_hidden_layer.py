@@ -36,7 +36,7 @@ FIGURES = {"pca_landscape.png", "losses.png", "decision_regions.png"}
 def lesson(tmp_path_factory):
     """The lesson run with its defaults as a script: (output folder, its names, the figures it drew)."""
     out = tmp_path_factory.mktemp("lesson05")
-    namespace, made = run_lesson_keeping_figures(PATH, ("path_on_plane", "train_validation_losses"), "--device", "cpu", "--quiet", "--out", str(out))
+    namespace, made = run_lesson_keeping_figures(PATH, ("path_on_plane", "hidden_layer.train_validation_losses"), "--device", "cpu", "--quiet", "--out", str(out))
     return out / PATH.stem, namespace, made
 
 
@@ -144,7 +144,7 @@ def test_the_circles_are_filled_with_the_true_loss_on_the_contours_scale(lesson)
         np.testing.assert_array_equal(fills, true_losses[steps])
         (filled,) = [c for c in ax.collections if hasattr(c, "levels") and len(c.levels) > 0 and c.filled]
         assert type(filled.norm) is type(norm) and (filled.norm.vmin, filled.norm.vmax) == (norm.vmin, norm.vmax)
-        assert filled.get_cmap().name == plots.CMAP
+        assert filled.get_cmap().name == plots.style.CMAP
     assert len(plots.true_loss_fill(fig.axes[0])[1]) > 10                     # the PCA path is spread out
 
 
@@ -183,7 +183,7 @@ def test_the_held_out_loss_is_the_loss_at_every_recorded_step(lesson):
     train_losses = namespace["train_losses"]
     assert val_manual[-1] < 0.05 * val_manual[0] and val_manual[-1] > 2 * train_losses[-1]
     assert int(val_manual.argmin()) == history.steps                        # still falling at the end
-    fig = made["train_validation_losses"]
+    fig = made["hidden_layer.train_validation_losses"]
     assert not any("lowest" in text.get_text() for text in fig.legends[0].get_texts())
 
 
@@ -200,7 +200,7 @@ def test_a_turning_point_of_the_held_out_loss_is_marked():
     history.grad_diff = [{"w": 0.0}] * 4
     history.final_loss_manual = history.final_loss_autograd = 0.15
     held_out = [1.1, 0.7, 0.5, 0.55, 0.6]
-    fig = plots.train_validation_losses(history, held_out, held_out)
+    fig = plots.hidden_layer.train_validation_losses(history, held_out, held_out)
     labels = [text.get_text() for text in fig.legends[0].get_texts()]
     assert "lowest held-out loss, 0.5 (step 2)" in labels
     (train,) = [line for line in fig.axes[0].get_lines() if line.get_label() == plots.MANUAL["label"]]

@@ -22,7 +22,7 @@ from toolkit.parameters import unflatten
 
 PATH = catalogue.find_lesson("13")
 FIGURES = {"interpolation.png", "planes.png", "sharpness.png"}
-DRAWN = ("interpolation_curve", "path_on_plane", "sharpness_curve")
+DRAWN = ("honest_landscapes.interpolation_curve", "path_on_plane", "honest_landscapes.sharpness_curve")
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_the_path_leaves_the_line_and_its_spike_does_not_show_on_it(lesson):
     assert off_line.max() > 0.25 * namespace["direction"].norm()             # strays far from the line
     worst, losses = namespace["worst"], namespace["losses"]
     assert losses[worst] > 5 * namespace["on_line"].item()                    # the spike: 0.83 against 0.09
-    fig = made["interpolation_curve"]
+    fig = made["honest_landscapes.interpolation_curve"]
     labels = [text.get_text() for text in fig.legends[0].get_texts()]
     assert "start" in labels and "end" in labels and any("training path" in label for label in labels)
     assert fig.axes[0].get_yscale() == "log"
@@ -167,7 +167,7 @@ def test_the_sharpness_sharpens_to_two_over_lr_spikes_and_settles_there(lesson):
 
 def test_the_sharpness_figure_draws_two_over_lr_and_the_checks(lesson):
     _, namespace, made = lesson
-    fig = made["sharpness_curve"]
+    fig = made["honest_landscapes.sharpness_curve"]
     top, bottom = fig.axes[:2]
     lines = {line.get_label(): line for line in top.get_lines()}
     (limit_line,) = [line for label, line in lines.items() if label.startswith("2/lr")]

@@ -1,7 +1,7 @@
 """A descent path drawn step by step: the GIF of a figure whose path grows on its contour.
 
-The path-drawing helpers of ``toolkit.plots`` (``_draw_twin_paths``,
-``_draw_run_path``, ``_draw_long_twin_paths``) record on the axes what they
+The path-drawing helpers of ``toolkit.plots`` (``draw_twin_paths``,
+``draw_run_path``, ``_draw_long_twin_paths``) record on the axes what they
 drew: a ``PathTrack`` per path, holding the lines that grow with the path
 (and which step each of their points belongs to) and the artists that belong
 to its end (the end star; for a path that leaves the window, the dashed
@@ -26,64 +26,21 @@ left as it was: every change is undone afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-TRACKS = "_toolkit_path_tracks"    # the attribute of an Axes that holds its PathTracks
+from toolkit.plots.style import house_style
+from toolkit.plots.tracks import tracks_of
+
 MAX_FRAMES = 60
 DPI = 100
 SMALLER_DPI = (72, 60, 48)         # tried in turn while the file is larger than MAX_BYTES
 MAX_BYTES = 1_000_000
 FRAME_MS, FIRST_MS, LAST_MS = 100, 700, 2500    # how long a frame is shown; the last one is held
 FIGURE_SPACE = "\u2007"           # as wide as a digit: the counter keeps its width
-
-
-@dataclass(eq=False)
-class PathTrack:
-    """One descent path as drawn on an axes: ``length`` points, steps 0 .. length - 1.
-
-    paths: the points drawn ((length, 2) arrays: the hand-written twin's,
-    autograd's), to recognise other artists placed on them. growing: each
-    line that grows with the path and, per point of its data, the step it
-    belongs to. finale: artists shown only once the whole path is drawn.
-    """
-
-    length: int
-    paths: list[np.ndarray]
-    growing: list[tuple[object, np.ndarray]] = field(default_factory=list)
-    finale: list[object] = field(default_factory=list)
-
-    def grow(self, line, steps=None) -> None:
-        """``line`` grows with the path; its i-th point belongs to step ``steps[i]`` (default: step i)."""
-        count = len(line.get_xdata())
-        steps = np.arange(count) if steps is None else np.asarray(steps, dtype=int).ravel()
-        if len(steps) != count or np.any(np.diff(steps) < 0):
-            raise ValueError(f"grow: need {count} steps in increasing order, one per point, got {len(steps)}")
-        self.growing.append((line, steps))
-
-    @contextlib.contextmanager
-    def at_the_end(self, ax):
-        """Every artist the block adds to ``ax`` is shown only once the whole path is drawn."""
-        before = {id(artist) for artist in ax.get_children()}
-        yield
-        self.finale += [artist for artist in ax.get_children() if id(artist) not in before]
-
-
-def track_path(ax, *paths) -> PathTrack:
-    """Start recording a path drawn on ``ax``: ``paths`` are the points drawn, (T, 2) each, the first one's T counting."""
-    arrays = [np.asarray(path, dtype=float).reshape(len(path), -1) for path in paths]
-    track = PathTrack(length=len(arrays[0]), paths=arrays)
-    tracks = getattr(ax, TRACKS, None)
-    if tracks is None:
-        tracks = []
-        setattr(ax, TRACKS, tracks)
-    tracks.append(track)
-    return track
 
 
 def _all_axes(fig) -> list:
@@ -97,10 +54,6 @@ def _all_axes(fig) -> list:
     return found
 
 
-def _tracks(ax) -> list[PathTrack]:
-    return [track for track in getattr(ax, TRACKS, []) if track.length > 0]
-
-
 def _has_contour(ax) -> bool:
     from matplotlib.contour import ContourSet
 
@@ -109,7 +62,7 @@ def _has_contour(ax) -> bool:
 
 def animatable(fig) -> bool:
     """True when the figure has a recorded descent path on an axes with a contour."""
-    return any(_tracks(ax) and _has_contour(ax) for ax in _all_axes(fig))
+    return any(tracks_of(ax) and _has_contour(ax) for ax in _all_axes(fig))
 
 
 def frame_steps(last: int, most: int = MAX_FRAMES) -> list[int]:
@@ -229,7 +182,7 @@ class PathAnimation:
         self.fig = fig
         self.growing: list[_Growing] = []
         self.finales: list[tuple[object, bool, int]] = []     # artist, its visibility, the step it appears at
-        tracks = [(ax, track) for ax in _all_axes(fig) for track in _tracks(ax)]
+        tracks = [(ax, track) for ax in _all_axes(fig) for track in tracks_of(ax)]
         if not tracks:
             raise ValueError("this figure has no recorded descent path to animate")
         self.last = max(track.length for _, track in tracks) - 1
@@ -322,8 +275,6 @@ def path_gif(fig, *, most: int = MAX_FRAMES, dpi: int = DPI, max_bytes: int = MA
 
 def _render(fig, most: int, dpi: int) -> bytes:
     from matplotlib.animation import FuncAnimation, PillowWriter
-
-    from toolkit.plots import house_style
 
     class GifWriter(PillowWriter):
         """Pillow's GIF writer with a duration per frame: the first and last frames are held."""

@@ -1,0 +1,160 @@
+"""toolkit.plots.momentum."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+import numpy as np
+from toolkit.plots.shared import NO_LANDSCAPE, legend_caption, loss_colorbar, draw_contour, draw_run_losses, draw_run_path, integer_steps, log_levels, mark_start, as_array, panel_note, readable_log_range, run_path_legend
+from toolkit.plots.style import house_style
+
+
+def momentum_paths(panels: Sequence[dict], *, xlabel: str, ylabel: str, note: str | None = None) -> Figure:
+    """Several runs' descent paths on panels of the same loss contour, one colour scale, two panels a row.
+
+    Each panel is a dict with keys
+        title; alphas (A,), betas (B,), Z (B, A): the loss, Z[i, j] at (alphas[j], betas[i]);
+        runs: a list of dicts with label, color, manual_path and autograd_path
+              ((T, 2) each) and diverged_at (the step where the run diverged, or None).
+    Equal aspect (both axes are parameters). A label used in several panels
+    (the same setting, the same colour) appears once in the legend, which
+    takes the empty place of an odd panel count (else goes below).
+    ``note``: a line heading the legend.
+    """
+
+    levels = log_levels(np.concatenate([as_array(panel["Z"]).ravel() for panel in panels]), count=20)
+    norm = LogNorm(levels[0], levels[-1]) if levels is not None else None
+    columns = min(2, len(panels))
+    rows = -(-len(panels) // columns)
+    with house_style():
+        fig = Figure(figsize=(7.6, 2.35 * rows + 0.3), layout="constrained")
+        grid = np.atleast_1d(fig.subplots(rows, columns)).ravel()
+        axes, spare = grid[:len(panels)], grid[len(panels):]
+        for ax, panel in zip(axes, panels):
+            alphas, betas = as_array(panel["alphas"]), as_array(panel["betas"])
+            window = ((alphas[0], alphas[-1]), (betas[0], betas[-1]))
+            if levels is not None:
+                filled = draw_contour(ax, alphas, betas, as_array(panel["Z"]), levels, norm)
+            else:
+                panel_note(ax, NO_LANDSCAPE)
+            for run in panel["runs"]:
+                draw_run_path(ax, as_array(run["manual_path"]), as_array(run["autograd_path"]), color=run["color"],
+                               label=run["label"], window=window, diverged_at=run.get("diverged_at"))
+            if panel["runs"]:
+                mark_start(ax, as_array(panel["runs"][0]["manual_path"]), zorder=8)
+            ax.set_xlim(*window[0])
+            ax.set_ylim(*window[1])
+            ax.set_aspect("equal", adjustable="box")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            ax.set_title(panel["title"])
+            ax.grid(False)
+        if levels is not None:
+            loss_colorbar(fig, filled, list(grid), levels)
+        handles, labels = run_path_legend(axes, "circles: manual,\nx inside: autograd\n(the twins coincide)")
+        if spare.size:
+            for ax in spare:
+                ax.axis("off")
+            legend = spare[0].legend(handles, labels, loc="center", ncols=1, fontsize=8, frameon=False)
+        else:
+            legend = fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
+        legend_caption(fig, legend, note)
+    return fig
+
+
+def distance_rates(runs: Sequence[dict], *, floor: float | None = None, title: str = "",
+                   note: str | None = None) -> Figure:
+    """The distance to the minimum per step on a log scale, beside the rate theory predicts.
+
+    Each run is a dict with keys
+        label, color; manual, autograd (T,): ||theta_t - theta*|| of each twin;
+        theory: the factor per step theory predicts, drawn as a dark dashed line
+        of that slope through the measured curve at step ``anchor``;
+        fit: (first, last), the steps the measured rate was fitted over (drawn thicker);
+        measured: the fitted factor per step (for the legend).
+    ``floor``: distances below it are rounding noise (the dtype's precision
+    times the size of theta*); that band is shaded, and the step axis ends
+    soon after the slowest run reaches it.
+    """
+    with house_style():
+        fig = Figure(figsize=(5.4, 4.0), layout="constrained")
+        ax = fig.add_subplot()
+        last = 0
+        for run in runs:
+            manual, autograd = as_array(run["manual"]), as_array(run["autograd"])
+            steps = np.arange(len(manual))
+            above = np.flatnonzero(manual > floor) if floor is not None else steps
+            last = max(last, int(above[-1]) if above.size else 0, 1)
+            with np.errstate(divide="ignore"):
+                ax.plot(steps, np.where(manual > 0, manual, np.nan), color=run["color"], linewidth=1.4,
+                        label=f"{run['label']}: measured ×{run['measured']:.4f} per step"
+                        if run.get("measured") is not None else run["label"], zorder=3)
+            every = max(1, len(steps) // 40)
+            ax.plot(steps[::every], np.where(autograd > 0, autograd, np.nan)[::every], color=run["color"],
+                    marker="x", markersize=4, linestyle="none", zorder=4)
+            if run.get("fit") is not None:
+                first, stop = run["fit"]
+                ax.plot(steps[first:stop + 1], manual[first:stop + 1], color=run["color"], linewidth=4.0,
+                        alpha=0.45, solid_capstyle="butt", zorder=2)
+            if run.get("theory") is not None:
+                anchor = run.get("anchor", 0)
+                with np.errstate(over="ignore", under="ignore"):
+                    line = manual[anchor] * np.power(float(run["theory"]), steps - anchor)
+                # Dark, on top: where measurement and theory agree the dashes run along the coloured line.
+                ax.plot(steps, line, color="0.1", linestyle=(0, (4, 3)), linewidth=1.0, zorder=5,
+                        label=f"theory: ×{run['theory']:.4f} per step")
+        shown = min(len(manual) - 1, int(1.15 * last) + 2)
+        ax.set_xlim(0, shown)
+        ax.set_yscale("log")
+        values = np.concatenate([as_array(run["manual"])[:shown + 1] for run in runs])
+        values = values[np.isfinite(values) & (values > 0)]
+        low = max(values.min(), floor / 30) if floor is not None and values.size else None
+        if values.size:
+            ax.set_ylim(low / 3 if low else None, values.max() * 3)
+        if floor is not None and floor > ax.get_ylim()[0]:    # a short run may stop well above the noise
+            ax.axhspan(ax.get_ylim()[0], floor, color="0.85", zorder=0)
+            ax.text(0.98, floor, "rounding noise", transform=ax.get_yaxis_transform(), ha="right", va="top",
+                    fontsize=8, color="0.3")
+        ax.set_xlabel("step")
+        integer_steps(ax)
+        ax.set_ylabel("distance to the minimum ‖θ − θ*‖ (log scale)")
+        ax.set_title(title)
+        handles, labels = ax.get_legend_handles_labels()
+        from matplotlib.lines import Line2D
+
+        handles += [Line2D([], [], color="0.3", linewidth=4.0, alpha=0.45),
+                    Line2D([], [], color="0.3", marker="x", markersize=4, linestyle="none")]
+        labels += ["steps the rate was fitted over", "x: autograd (on the manual line)"]
+        legend = fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8)
+        legend_caption(fig, legend, note)
+    return fig
+
+
+def loss_curve_panels(panels: Sequence[dict], *, note: str | None = None) -> Figure:
+    """Groups of runs' loss curves, one panel per group, sharing a log loss axis.
+
+    Each panel is a dict with keys title and runs: a dict label -> (History,
+    colour). The manual twin is the line and autograd the crosses on it; a
+    diverged run ends in its X (see ``mark_divergence``). ``note``: a caption
+    line under the legend.
+    """
+    with house_style():
+        fig = Figure(figsize=(3.6 * len(panels) + 0.4, 3.6), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
+        curves = []
+        for ax, panel in zip(axes, panels):
+            last_step = max((len(h.loss_manual) - 1 for h, _ in panel["runs"].values()), default=0)
+            for label, (history, color) in panel["runs"].items():
+                draw_run_losses(ax, history, label=label, color=color, last_step=last_step, curves=curves)
+            ax.plot([], [], color="0.3", marker="x", markersize=4.5, label="line: manual, x: autograd")
+            ax.set_yscale("log")
+            ax.set_xlabel("step")
+            integer_steps(ax)
+            ax.set_title(panel["title"])
+            ax.legend(loc="upper right", fontsize=7.5)
+        readable_log_range(axes[0], *curves)
+        axes[0].set_ylabel("training loss (log scale)")
+        if note:
+            fig.text(0.5, 0.0, note, ha="center", va="top", fontsize=8.5, transform=fig.transFigure)
+    return fig

@@ -1,0 +1,342 @@
+"""toolkit.plots.real_mountain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+import numpy as np
+from toolkit.plots.shared import NO_LANDSCAPE, legend_caption, loss_colorbar, draw_contour, draw_run_losses, draw_run_path, integer_steps, log_levels, mark_start, as_array, panel_note, spread_out
+from toolkit.plots.style import AUTOGRAD, MANUAL, RUN_COLORS, TEXT_BOX, house_style
+
+
+# One colour per minimum, from the same colour-blind-safe palette, the twins' blue and vermillion left out
+# (they mark the runs trained as twins) and so is the end star's yellow (Tol's wine instead); the marker
+# differs too, so the figure reads in grey.
+BASIN_COLORS = ["#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#000000", "#882255", "#999999"]
+
+
+BASIN_MARKERS = ["o", "s", "^", "D", "v", "P", "h"]
+
+
+# A twin run's end star, small enough to sit inside the marker of the minimum it ends on.
+_BASIN_END_SIZE = 8.5
+
+
+# A saddle: a hollow diamond, large enough to leave a start square inside it visible.
+SADDLE = {"marker": "D", "markersize": 13, "markerfacecolor": "none", "markeredgecolor": "black",
+          "markeredgewidth": 1.6, "linestyle": "none"}
+
+
+def _copies(values: np.ndarray, low: float, period: float | None) -> list[float]:
+    """The shifts k·period that bring some of ``values`` into [low, low + period); [0] without a period."""
+    if period is None:
+        return [0.0]
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return [0.0]
+    first = int(np.floor((low - finite.max()) / period))
+    last = int(np.ceil((low + period - finite.min()) / period))
+    return [k * period for k in range(first, last + 1)]
+
+
+def _into_period(values: np.ndarray, low: float, period: float | None) -> np.ndarray:
+    """Values put into [low, low + period), as an angle is; unchanged without a period."""
+    return values if period is None else low + np.mod(values - low, period)
+
+
+def _basin_style(index: int) -> tuple[str, str]:
+    return BASIN_COLORS[index % len(BASIN_COLORS)], BASIN_MARKERS[index % len(BASIN_MARKERS)]
+
+
+def basin_paths(alphas, betas, Z, paths, basin, minima: Sequence[dict], *, period: float | None = None,
+                highlighted: Sequence[dict] = (), xlabel: str, ylabel: str, title: str = "",
+                note: str | None = None) -> Figure:
+    """Gradient descent from a grid of starts on an exact 2-D loss contour, each path coloured by where it ends.
+
+    alphas (A,), betas (B,), Z (B, A): the true loss, Z[i, j] at (alphas[j], betas[i]).
+    paths: (T, S, 2), S descent paths of T points; basin: (S,), the index
+    into ``minima`` of the minimum each path reaches. minima: dicts with
+    ``point`` (2,) and ``label`` (for the legend, e.g. "A: loss 0.0085").
+    Each start is a dot in its minimum's colour, so the dots map the basins;
+    each minimum is a large marker of that colour and shape.
+
+    period: the second coordinate is an angle of this period (a phase): the
+    window [betas[0], betas[0] + period) shows all of it, and a path that
+    leaves through one edge comes back in through the other (every path is
+    drawn with its copies shifted by whole periods, and the axes clip them).
+
+    highlighted: runs trained as twins, dicts with ``manual_path`` and
+    ``autograd_path`` ((T, 2) each), drawn on top in the house style (a
+    cross in every circle), start square and end star. The contour is in
+    greys, with a colour bar: colour is kept for the basins.
+    """
+    from matplotlib import patheffects
+    from matplotlib.lines import Line2D
+
+    alphas, betas, z = as_array(alphas), as_array(betas), as_array(Z)
+    paths, basin = as_array(paths), np.asarray(as_array(basin), dtype=int)
+    low = betas[0]
+    levels = log_levels(z, count=18)
+    with house_style():
+        fig = Figure(figsize=(7.0, 4.9), layout="constrained")
+        ax = fig.add_subplot()
+        if levels is not None:
+            norm = LogNorm(levels[0], levels[-1])
+            filled = ax.contourf(alphas, betas, z, levels=levels, norm=norm, cmap=_GREYS)
+            ax.contour(alphas, betas, z, levels=levels[::2], colors="white", linewidths=0.5, alpha=0.8)
+        else:
+            panel_note(ax, NO_LANDSCAPE)
+        outline = [patheffects.withStroke(linewidth=2.2, foreground="white")]
+        for s in range(paths.shape[1]):
+            color, _ = _basin_style(basin[s])
+            for shift in _copies(paths[:, s, 1], low, period):
+                ax.plot(paths[:, s, 0], paths[:, s, 1] + shift, color=color, linewidth=0.9, alpha=0.9, zorder=3,
+                        path_effects=outline)
+        starts = paths[0]
+        for k in np.unique(basin):
+            color, _ = _basin_style(k)
+            chosen = starts[basin == k]
+            ax.plot(chosen[:, 0], _into_period(chosen[:, 1], low, period), marker="o", markersize=3.8, color=color,
+                    markeredgecolor="black", markeredgewidth=0.5, linestyle="none", zorder=4)
+        for run in highlighted:
+            _draw_periodic_twins(ax, as_array(run["manual_path"]), as_array(run["autograd_path"]), low, period)
+        handles, labels = [], []
+        for k, minimum in enumerate(minima):
+            color, marker = _basin_style(k)
+            point = as_array(minimum["point"])
+            ax.plot(point[0], _into_period(point[1:], low, period)[0], marker=marker, markersize=10, color=color,
+                    markeredgecolor="black", markeredgewidth=1.1, linestyle="none", zorder=7)
+            handles.append(Line2D([], [], color=color, marker=marker, markersize=8, markeredgecolor="black",
+                                  linewidth=1.2))
+            labels.append(minimum["label"])
+        handles.append(Line2D([], [], color="0.5", marker="o", markersize=3.8, markeredgecolor="black",
+                              markeredgewidth=0.5, linestyle="none"))
+        labels.append("a start, coloured by\nthe minimum it reaches")
+        if highlighted:
+            handles += [Line2D([], [], color=MANUAL["color"], marker="o", markersize=5.5, markeredgecolor="white"),
+                        Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=4, linestyle="none"),
+                        Line2D([], [], marker="s", markersize=7, color="white", markeredgecolor="black",
+                               linestyle="none"),
+                        Line2D([], [], marker="*", markersize=_BASIN_END_SIZE, color="#F0E442",
+                               markeredgecolor="black", linestyle="none")]
+            labels += [MANUAL["label"], AUTOGRAD["label"], "start", "end (on its minimum's marker)"]
+        if levels is not None:
+            loss_colorbar(fig, filled, ax, levels)
+        ax.set_xlim(alphas[0], alphas[-1])
+        ax.set_ylim(betas[0], betas[-1])
+        ax.set_aspect("equal", adjustable="box")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(False)
+        ax.set_title(title)
+        legend = fig.legend(handles, labels, loc="outside right upper", fontsize=8)
+        legend_caption(fig, legend, note)
+    return fig
+
+
+def _greys():
+    """The house contour colours for a figure whose lines carry the colour: light greys, dark where the loss is high."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    return ListedColormap(colormaps["Greys"](np.linspace(0.06, 0.55, 256)), name="toolkit_light_greys")
+
+
+_GREYS = _greys()
+
+
+def _draw_periodic_twins(ax, manual_path: np.ndarray, autograd_path: np.ndarray, low: float,
+                         period: float | None) -> None:
+    """Both twins' path in the house style, with its copies shifted by whole periods (see ``basin_paths``)."""
+    every = spread_out(np.column_stack([manual_path[:, 0], _into_period(manual_path[:, 1], low, period)]))
+    for shift in _copies(manual_path[:, 1], low, period):
+        ax.plot(manual_path[:, 0], manual_path[:, 1] + shift, color=MANUAL["color"], marker="o", markersize=5,
+                markeredgecolor="white", markeredgewidth=0.5, markevery=every, linewidth=1.4, zorder=5)
+        ax.plot(autograd_path[every, 0], autograd_path[every, 1] + shift, color=AUTOGRAD["color"], marker="x",
+                markersize=3, markeredgewidth=1.0, linestyle="none", zorder=6)
+    ends = np.column_stack([manual_path[[0, -1], 0], _into_period(manual_path[[0, -1], 1], low, period)])
+    mark_start(ax, ends, zorder=8)
+    # The end lies on a minimum's marker: a star small enough to sit inside it, drawn on top, so both show.
+    ax.plot(*ends[-1], marker="*", markersize=_BASIN_END_SIZE, color="#F0E442", markeredgecolor="black",
+            markeredgewidth=0.8, linestyle="none", label="end", zorder=8)
+
+
+def plateau_curves(runs: Sequence[dict], scan: dict, *, best_loss: float, saddle_loss: float, title: str = "",
+                   note: str | None = None) -> Figure:
+    """Left: the loss per step of runs started at different distances from a saddle. Right: how long the plateau lasts.
+
+    runs: dicts with ``label``, ``color``, ``history`` and ``plateau`` (the
+    fractional step where the loss gap L − L* fell to half its start, or
+    None). Linear loss axis, with the saddle's loss and the lowest loss L*
+    dotted, and each plateau's end marked half-way down.
+
+    scan: the plateau against the distance ε from the saddle: ``distances``
+    (K,), ``manual`` and ``autograd`` (K,) the lengths measured on each
+    twin's losses (None: never left within the run), and ``slope`` and
+    ``offset`` of the line offset + slope·ln(1/ε) (slope from theory,
+    offset fitted) with its ``label``; the distance axis is logarithmic, so
+    the line is straight. A run of ``runs`` whose start is in the scan
+    (``distance``) is ringed in its colour there.
+    """
+    from matplotlib.lines import Line2D
+
+    with house_style():
+        fig = Figure(figsize=(8.6, 3.8), layout="constrained")
+        left, right = fig.subplots(1, 2, width_ratios=[1.25, 1])
+        last_step = max(len(run["history"].loss_manual) - 1 for run in runs)
+        left.axhline(saddle_loss, color="0.35", linestyle=(0, (1, 2)), linewidth=1.1, zorder=1)
+        left.axhline(best_loss, color="0.35", linestyle=":", linewidth=1.1, zorder=1)
+        left.text(last_step, saddle_loss, f"loss at the saddle, {saddle_loss:.3g}", ha="right", va="bottom",
+                  fontsize=8, color="0.3")
+        left.text(last_step, best_loss, f"lowest loss L* = {best_loss:.3g}", ha="right", va="bottom", fontsize=8,
+                  color="0.3")
+        for run in runs:
+            history = run["history"]
+            draw_run_losses(left, history, label=run["label"], color=run["color"], last_step=last_step, curves=[])
+            start = run["history"].loss_manual[0]
+            if run.get("plateau") is not None:
+                half = best_loss + (start - best_loss) / 2
+                left.plot(run["plateau"], half, marker="o", markersize=9, color="none", markeredgecolor="black",
+                          markeredgewidth=1.2, linestyle="none", zorder=6)
+                left.annotate(f"half-way down\nafter {run['plateau']:.1f} steps", (run["plateau"], half),
+                              textcoords="offset points", xytext=(9, 4), ha="left", va="bottom", fontsize=8,
+                              bbox=TEXT_BOX, zorder=7)
+        left.set_xlabel("step")
+        integer_steps(left)
+        left.set_ylabel("training loss")
+        left.set_ylim(bottom=0)
+        left.set_title("The loss per step")
+
+        distances = np.asarray(scan["distances"], dtype=float)
+        manual = np.array([np.nan if v is None else v for v in scan["manual"]], dtype=float)
+        autograd = np.array([np.nan if v is None else v for v in scan["autograd"]], dtype=float)
+        if scan.get("slope") is not None:
+            grid = np.geomspace(distances.min() / 2, distances.max() * 2, 50)
+            right.plot(grid, scan["offset"] + scan["slope"] * np.log(1 / grid), color="0.1", linestyle=(0, (4, 3)),
+                       linewidth=1.2, zorder=2, label=scan["label"])
+        # Neutral colours here: on the left, colour tells the runs apart. A cross in every circle, as for the twins.
+        right.plot(distances, manual, color="white", marker="o", markersize=7, markeredgecolor="black",
+                   markeredgewidth=1.1, linestyle="none", zorder=3, label="measured on the manual twin's losses")
+        right.plot(distances, autograd, color="black", marker="x", markersize=4, markeredgewidth=1.0,
+                   linestyle="none", zorder=4, label="measured on autograd's losses")
+        for run in runs:
+            if run.get("distance") in list(distances) and run.get("plateau") is not None:
+                right.plot(run["distance"], run["plateau"], marker="o", markersize=13, color="none",
+                           markeredgecolor=run["color"], markeredgewidth=2.0, linestyle="none", zorder=5,
+                           label=f"ringed: the run on the left\nthat starts {run['distance']:g} away")
+        if not np.isfinite(manual).any():
+            panel_note(right, "no start left the plateau\nwithin the steps taken")
+        right.set_xscale("log")
+        right.set_xlabel("start's distance ε from the saddle (log scale)")
+        right.set_ylabel("plateau length (steps)")
+        right.set_title("Each factor of ten closer: the same steps more")
+        handles, labels = left.get_legend_handles_labels()
+        more, more_labels = right.get_legend_handles_labels()
+        handles += [Line2D([], [], color="0.3", marker="x", markersize=4.5)] + more
+        labels += ["line: manual, x: autograd"] + more_labels
+        legend = fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
+        legend_caption(fig, legend, note, title)
+    return fig
+
+
+def curvature_along_path(eigen_manual, eigen_autograd, *, names: Sequence[str] = ("λ₁", "λ₂"),
+                         levels: Sequence[tuple[float, str]] = (), landscape: dict | None = None, title: str = "",
+                         note: str | None = None) -> Figure:
+    """Left: the Hessian's two eigenvalues at every step of a path. Right (optional): the path on the exact contour.
+
+    eigen_manual, eigen_autograd: (T, 2), at every point of each twin's
+    path, column k named ``names[k]`` (e.g. each eigenvalue followed along
+    its eigenvector, or the smaller and the larger): the manual twin's as
+    lines with circles, autograd's as crosses on them. The steps where one
+    is negative (the path is in the saddle's region: the loss curves
+    downwards in some direction) are shaded. levels: (value, label) pairs
+    drawn dotted, e.g. the eigenvalues at the saddle from the formula.
+
+    landscape: a dict with alphas (A,), betas (B,), Z (B, A), runs (dicts
+    with label, color, manual_path, autograd_path, diverged_at), curves
+    (dicts with ``pieces``, a list of (K, 2) arrays, and label, linestyle),
+    saddle (2,), xlabel, ylabel: the loss contour (log levels, equal aspect)
+    with the runs' paths, the curves (e.g. the hyperbola of minima) and the
+    saddle marked.
+    """
+    manual, autograd = as_array(eigen_manual), as_array(eigen_autograd)
+    steps = np.arange(len(manual))
+    scale = np.nanmax(np.abs(manual)) if np.isfinite(manual).any() else 1.0
+    inside = manual.min(axis=1) < -1e-9 * scale
+    with house_style():
+        if landscape is None:
+            fig = Figure(figsize=(5.0, 3.8), layout="constrained")
+            left = fig.add_subplot()
+        else:
+            fig = Figure(figsize=(9.2, 4.6), layout="constrained")
+            left, right = fig.subplots(1, 2, width_ratios=[1, 1.15])
+        if inside.any():
+            # One band per stretch of negative curvature; half a step either side, so a single step shows.
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], inside.astype(int), [0]])))
+            for first, stop in zip(edges[::2], edges[1::2]):
+                left.axvspan(first - 0.5, stop - 0.5, color="0.88", zorder=0,
+                             label="saddle region: one curvature < 0" if first == edges[0] else None)
+        left.axhline(0.0, color="0.45", linewidth=0.9, zorder=1)
+        for value, label in levels:
+            left.axhline(value, color="0.3", linestyle=":", linewidth=1.1, zorder=1)
+            left.annotate(label, (steps[-1], value), textcoords="offset points", xytext=(0, 3), ha="right",
+                          va="bottom", fontsize=8, color="0.25")
+        every = max(1, len(steps) // 30)
+        for k, (color, name) in enumerate(zip((RUN_COLORS[1], RUN_COLORS[3]), names)):
+            left.plot(steps, manual[:, k], color=color, marker="o", markersize=4, markevery=every,
+                      markeredgecolor="white", markeredgewidth=0.4, label=name, zorder=3)
+            left.plot(steps[::every], autograd[::every, k], color="0.1", marker="x", markersize=3,
+                      markeredgewidth=0.8, linestyle="none", zorder=4)
+        left.plot([], [], color="0.4", marker="x", markersize=3.5, linestyle="none",
+                  label="x: on autograd's path")
+        left.set_xlabel("step")
+        integer_steps(left)
+        left.set_ylabel("eigenvalue of the Hessian")
+        left.set_title("Curvature at every step of the path")
+        handles, labels = left.get_legend_handles_labels()
+        if landscape is not None:
+            more, more_labels = _draw_saddle_landscape(fig, right, landscape)
+            handles, labels = handles + more, labels + more_labels
+        # Long handles: a dashed curve needs room for a few dashes.
+        legend = fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8, handlelength=2.8)
+        legend_caption(fig, legend, note, title)
+    return fig
+
+
+def _draw_saddle_landscape(fig, ax, landscape: dict) -> tuple[list, list]:
+    """The right panel of ``curvature_along_path``: contour, runs, curves, saddle; returns its legend entries."""
+    from matplotlib import patheffects
+
+    alphas, betas, z = as_array(landscape["alphas"]), as_array(landscape["betas"]), as_array(landscape["Z"])
+    window = ((alphas[0], alphas[-1]), (betas[0], betas[-1]))
+    levels = log_levels(z, count=20)
+    if levels is not None:
+        filled = draw_contour(ax, alphas, betas, z, levels, LogNorm(levels[0], levels[-1]))
+        loss_colorbar(fig, filled, ax, levels)
+    # White with a dark edge: it shows on the dark valley, on the light slopes and on the legend's white alike.
+    edged = [patheffects.withStroke(linewidth=3.4, foreground="0.15")]
+    for curve in landscape.get("curves", ()):
+        for k, piece in enumerate(curve["pieces"]):
+            piece = as_array(piece)
+            ax.plot(piece[:, 0], piece[:, 1], color="white", linestyle=curve.get("linestyle", "-"),
+                    linewidth=1.6, zorder=3, path_effects=edged, label=curve["label"] if k == 0 else None)
+    for run in landscape.get("runs", ()):
+        draw_run_path(ax, as_array(run["manual_path"]), as_array(run["autograd_path"]), color=run["color"],
+                       label=run["label"], window=window, diverged_at=run.get("diverged_at"))
+        mark_start(ax, as_array(run["manual_path"]), zorder=8)
+    if landscape.get("saddle") is not None:
+        ax.plot(*as_array(landscape["saddle"]), label="saddle", zorder=7.5, **SADDLE)
+    ax.set_xlim(*window[0])
+    ax.set_ylim(*window[1])
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel(landscape.get("xlabel", ""))
+    ax.set_ylabel(landscape.get("ylabel", ""))
+    ax.set_title(landscape.get("title", ""))
+    ax.grid(False)
+    seen = {}
+    for handle, label in zip(*ax.get_legend_handles_labels()):
+        seen.setdefault(label, handle)
+    shared = ("start", "end", "saddle")       # markers every run shares go last
+    order = [label for label in seen if label not in shared] + [label for label in shared if label in seen]
+    return [seen[label] for label in order], order

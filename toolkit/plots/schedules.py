@@ -1,0 +1,265 @@
+"""toolkit.plots.schedules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from matplotlib.figure import Figure
+import numpy as np
+from toolkit.plots.shared import legend_caption, draw_run_losses, integer_steps, as_array, on_scale, readable_log_range, round_log_axis
+from toolkit.plots.style import RUN_COLORS, TEXT_BOX, house_style
+
+
+def _free_corner(ax, x: np.ndarray, y: np.ndarray) -> tuple[float, float, str, str]:
+    """The corner of ``ax`` (set its limits first) whose box, 45% wide and 30% tall, holds no point of (x, y).
+
+    Returns (x, y, ha, va) in axes coordinates for a text anchored there;
+    the bottom left if no corner is free.
+    """
+    to_axes = ax.transLimits.transform(np.column_stack([x, y])) if len(x) else np.zeros((0, 2))
+    corners = [(0.03, 0.04, "left", "bottom"), (0.97, 0.04, "right", "bottom"),
+               (0.97, 0.96, "right", "top"), (0.03, 0.96, "left", "top")]
+    for corner in corners:
+        _, _, ha, va = corner
+        in_x = (to_axes[:, 0] <= 0.45) if ha == "left" else (to_axes[:, 0] >= 0.55)
+        in_y = (to_axes[:, 1] <= 0.30) if va == "bottom" else (to_axes[:, 1] >= 0.70)
+        if not (in_x & in_y).any():
+            return corner
+    return corners[0]
+
+
+def _schedule_color(entry: dict, index: int) -> str:
+    """A schedule's colour: the entry's own ``color`` if it has one (so that a lesson keeps one colour per
+    schedule across its figures), else the index-th of RUN_COLORS."""
+    return entry.get("color") or RUN_COLORS[index % len(RUN_COLORS)]
+
+
+def _formula_dashes(color: str) -> str:
+    """The colour of a formula's dashes drawn on a line of ``color``: white on black, else near-black."""
+    return "white" if color in ("#000000", "black", "k") else "0.1"
+
+
+def schedule_panels(panels: Sequence[dict], *, note: str | None = None) -> Figure:
+    """Each schedule's rate per step: the scheduler's values as a wide line with dots, its formula dashed on top.
+
+    panels: dicts with ``title`` (the schedule's name), ``formula`` (a short text), ``scheduler`` (the rates
+    the torch scheduler set at steps 0 .. T), ``formula_values`` (the formula's, the same steps),
+    ``max_diff`` (the largest difference) and optionally ``color``. One panel each, three to a row, sharing both axes; one more
+    panel shows every schedule on one axis. ``note``: a caption line under the legend.
+    """
+    from matplotlib.lines import Line2D
+
+    count = len(panels) + 1
+    rows = -(-count // 3)
+    with house_style():
+        fig = Figure(figsize=(7.0, 2.25 * rows + 0.5), layout="constrained")
+        axes = np.atleast_2d(fig.subplots(rows, 3, sharex=True, sharey=True)).ravel()
+        overlay = axes[len(panels)]
+        top = 1.08 * max((max(max(p["scheduler"]), max(p["formula_values"])) for p in panels), default=1.0)
+        colors = [_schedule_color(panel, index) for index, panel in enumerate(panels)]
+        for ax, panel, color in zip(axes, panels, colors):
+            dashes = _formula_dashes(color)
+            steps = np.arange(len(panel["scheduler"]))
+            scheduler = as_array(panel["scheduler"])
+            every = max(1, len(steps) // 20)
+            ax.plot(steps, scheduler, color=color, linewidth=3.2, marker="o", markersize=3.4, markevery=every,
+                    solid_capstyle="butt", zorder=2)
+            ax.plot(steps, as_array(panel["formula_values"]), color=dashes, linestyle=(0, (3, 2)), linewidth=1.1,
+                    zorder=3)
+            overlay.plot(steps, scheduler, color=color, linewidth=1.8)
+            ax.set_title(f"{panel['title']}\n{panel['formula']}", fontsize=9)
+            ax.set_ylim(0, top)
+            ax.set_xlim(steps[0] - 0.02 * max(len(steps) - 1, 1), steps[-1] + 0.02 * max(len(steps) - 1, 1))
+            x, y, ha, va = _free_corner(ax, steps, scheduler)
+            diff = "0" if panel["max_diff"] == 0 else f"{panel['max_diff']:.0e}"
+            ax.text(x, y, f"max |diff| {diff}", transform=ax.transAxes, ha=ha, va=va,
+                    fontsize=7.5, bbox=TEXT_BOX, zorder=5)
+        overlay.set_title("all of them on one axis\n(colours as in their panels)", fontsize=9)
+        for ax in axes[count:]:
+            ax.set_visible(False)
+        for ax in axes[:count]:
+            integer_steps(ax)
+        for ax in axes[-3:]:
+            ax.set_xlabel("step t")
+        for row in range(rows):
+            axes[3 * row].set_ylabel("learning rate ηₜ")
+        handles = [Line2D([], [], color="0.55", linewidth=3.2, marker="o", markersize=3.4),
+                   Line2D([], [], color="0.1", linestyle=(0, (3, 2)), linewidth=1.1)]
+        # The swatch shows the dark dashes; where a line is black its dashes are white, and the label says so.
+        formula = "our formula, dashed" + (" (white on the black line)"
+                                           if any(_formula_dashes(color) == "white" for color in colors) else "")
+        legend = fig.legend(handles, ["torch's scheduler, driving our SGD", formula],
+                            loc="outside lower center", ncols=2, fontsize=8)
+        legend_caption(fig, legend, note)
+    return fig
+
+
+def noise_floor_runs(runs: Sequence[dict], *, floor: float | None = None, epoch: int | None = None,
+                     note: str | None = None) -> Figure:
+    """Mini-batch SGD under several schedules: the rate per step above, the loss gap L - L* per step below.
+
+    runs: dicts with ``label``, ``lrs`` (the rate of every step), ``manual`` and ``autograd`` (each twin's
+    gap at steps 0 .. K), ``expected`` (the predicted expected gap, the same steps; drawn dashed on the
+    run) and optionally ``diverged_at`` and ``color``. ``floor``: the noise floor of a constant rate, a dotted line.
+    ``epoch``: the steps per epoch; the step axis then has a tick at the start of every epoch (or
+    every second, third, ... one when there are many).
+    The hand-written twin is the line, autograd the crosses on it (every few steps).
+    """
+    from matplotlib import patheffects
+    from matplotlib.lines import Line2D
+
+    with house_style():
+        fig = Figure(figsize=(6.4, 5.2), layout="constrained")
+        rate_ax, gap_ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 2.3])
+        curves, run_handles, run_labels = [], [], []
+        for index, entry in enumerate(runs):
+            color = _schedule_color(entry, index)
+            rates = as_array(entry["lrs"])
+            rate_ax.plot(np.arange(len(rates)), rates, color=color, linewidth=1.8)
+            run_handles.append(Line2D([], [], color=color, linewidth=1.8))
+            run_labels.append(entry["label"])
+            manual, autograd = as_array(entry["manual"]), as_array(entry["autograd"])
+            first = manual[0] if len(manual) else np.nan
+            manual, autograd = on_scale(manual, first), on_scale(autograd, first)
+            with np.errstate(invalid="ignore"):
+                manual = np.where(manual > 0, manual, np.nan)
+                autograd = np.where(autograd > 0, autograd, np.nan)
+            curves += [manual, autograd]
+            steps = np.arange(len(manual))
+            gap_ax.plot(steps, manual, color=color, linewidth=0.9, alpha=0.85, zorder=2)
+            every = max(1, len(steps) // 25)
+            gap_ax.plot(steps[::every], autograd[::every], color=color, marker="x", markersize=4, linestyle="none",
+                        zorder=3)
+            expected = on_scale(as_array(entry["expected"]), first)
+            gap_ax.plot(np.arange(len(expected)), expected, color=color, linestyle=(0, (4, 2.5)), linewidth=1.3,
+                        zorder=4, path_effects=[patheffects.withStroke(linewidth=2.8, foreground="0.1")])
+            if entry.get("diverged_at") is not None and np.isfinite(manual).any():
+                last = np.flatnonzero(np.isfinite(manual))[-1]
+                gap_ax.plot(last, manual[last], marker="X", markersize=9, color=color, markeredgecolor="black",
+                            linestyle="none", zorder=6)
+                gap_ax.annotate(f"diverged\n(step {entry['diverged_at']})", (last, manual[last]),
+                                textcoords="offset points", xytext=(-8, 0), ha="right", va="center", fontsize=8)
+        if floor is not None and np.isfinite(floor) and floor > 0:
+            gap_ax.axhline(floor, color="0.3", linestyle=":", linewidth=1.4, zorder=1)
+        top = max((np.nanmax(as_array(entry["lrs"])) for entry in runs if len(entry["lrs"])), default=1.0)
+        rate_ax.set_ylim(0, 1.1 * top if np.isfinite(top) and top > 0 else 1.0)
+        rate_ax.set_ylabel("rate ηₜ")
+        gap_ax.set_yscale("log")
+        readable_log_range(gap_ax, *curves)
+        gap_ax.set_ylabel("loss gap L − L* (log scale)")
+        integer_steps(gap_ax)
+        last = max((len(entry["manual"]) for entry in runs), default=1)
+        every = epoch * max(1, -(-last // (6 * epoch))) if epoch else 0     # at most about six labelled ticks
+        if epoch and last > 2 * every:
+            from matplotlib.ticker import MultipleLocator
+
+            for ax in (rate_ax, gap_ax):
+                ax.xaxis.set_major_locator(MultipleLocator(every))
+                ax.xaxis.set_minor_locator(MultipleLocator(epoch))
+            gap_ax.set_xlabel(f"step (a tick per epoch of {epoch} steps)")
+        else:
+            gap_ax.set_xlabel("step")
+        handles = [Line2D([], [], color="0.1", linewidth=0.9),
+                   Line2D([], [], color="0.1", marker="x", markersize=4, linestyle="none"),
+                   Line2D([], [], color="0.6", linestyle=(0, (4, 2.5)), linewidth=1.3,
+                          path_effects=[patheffects.withStroke(linewidth=2.8, foreground="0.1")])]
+        labels = ["measured, hand-written twin", "measured, autograd twin", "predicted expectation"]
+        if floor is not None and np.isfinite(floor) and floor > 0:
+            handles.append(Line2D([], [], color="0.3", linestyle=":", linewidth=1.4))
+            labels.append(f"noise floor of the constant rate ({floor:.2g})")
+        # The runs in the first column, how each is drawn in the second.
+        rows = max(len(run_handles), len(handles))
+        blank = Line2D([], [], linestyle="none")
+        handles = run_handles + [blank] * (rows - len(run_handles)) + handles + [blank] * (rows - len(handles))
+        labels = run_labels + [" "] * (rows - len(run_labels)) + labels + [" "] * (rows - len(labels))
+        legend = fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8)
+        legend_caption(fig, legend, note)
+    return fig
+
+
+def warmup_sharpness(runs: Sequence[dict], *, best_loss: float | None = None, note: str | None = None) -> Figure:
+    """Runs with and without warmup: the loss per step (left) and the sharpness against its limit (right).
+
+    runs: dicts with ``label``, ``history`` (a History), ``manual_sharpness``, ``autograd_sharpness``
+    (lambda_max of the Hessian at every point of each twin's path) and optionally ``color``. The right panel draws lambda_max per
+    step, and dashed in the run's colour its stability limit 2 / eta_t at that step's rate. A run that
+    diverged ends in its X in both panels (at the top where its values are off the scale).
+    """
+    from matplotlib.lines import Line2D
+
+    with house_style():
+        fig = Figure(figsize=(7.0, 3.6), layout="constrained")
+        loss_ax, sharp_ax = fig.subplots(1, 2)
+        last_step = max((len(entry["history"].loss_manual) - 1 for entry in runs), default=0)
+        curves = []
+        if best_loss is not None:
+            loss_ax.axhline(best_loss, color="0.35", linestyle=":", linewidth=1.2, zorder=1)
+        colors = [_schedule_color(entry, index + 1) for index, entry in enumerate(runs)]
+        for color, entry in zip(colors, runs):
+            history = entry["history"]
+            draw_run_losses(loss_ax, history, label=entry["label"], color=color, last_step=last_step, curves=curves)
+        loss_ax.set_yscale("log")
+        readable_log_range(loss_ax, *curves)
+        loss_ax.set_xlabel("step")
+        integer_steps(loss_ax)
+        loss_ax.set_ylabel("training loss (log scale)")
+        loss_ax.set_title("The loss")
+
+        # The limits 2/eta_t and the sharpness of the runs that stayed finite set the window; a diverged
+        # run's sharpness leaves through the top.
+        limits, kept = [], []
+        for entry in runs:
+            history = entry["history"]
+            rates = np.asarray(history.lrs + history.lrs[-1:] * (len(entry["manual_sharpness"]) - len(history.lrs)),
+                               dtype=float)
+            with np.errstate(divide="ignore"):
+                limits.append(2 / rates)
+            values = as_array(entry["manual_sharpness"])
+            kept.append(values if not history.diverged else values[:1])
+        finite = np.concatenate([np.ravel(v) for v in limits + kept])
+        finite = finite[np.isfinite(finite) & (finite > 0)]
+        low, high = (finite.min() / 1.6, finite.max() * 3.0) if finite.size else (0.1, 10.0)
+        top = sharp_ax.get_xaxis_transform()
+        for color, entry, limit in zip(colors, runs, limits):
+            history = entry["history"]
+            manual, autograd = as_array(entry["manual_sharpness"]), as_array(entry["autograd_sharpness"])
+            steps = np.arange(len(manual))
+            sharp_ax.plot(steps, manual, color=color, linewidth=1.6, marker="o", markersize=3, zorder=3)
+            sharp_ax.plot(steps, autograd, color="0.1", marker="x", markersize=2.6, markeredgewidth=0.7,
+                          linestyle="none", zorder=4)
+            sharp_ax.plot(np.arange(len(limit)), limit, color=color, linestyle=(0, (4, 2.5)), linewidth=1.4,
+                          zorder=2)
+            if history.diverged:
+                step = history.diverged_at_step
+                value = manual[step] if step < len(manual) else np.nan
+                marker = {"marker": "X", "markersize": 10, "color": color, "markeredgecolor": "black",
+                          "linestyle": "none", "zorder": 6}
+                if np.isfinite(value) and value <= high:
+                    sharp_ax.plot(step, value, **marker)
+                    where, coords = (step, value), "data"
+                else:       # off the scale: the X at the top of the axes, above its step
+                    sharp_ax.plot(step, 1.0, transform=top, clip_on=False, **marker)
+                    where, coords = (step, 1.0), top
+                sharp_ax.annotate(f"diverged at step {step}:\nλmax = {value:.2g}", where, xycoords=coords,
+                                  textcoords="offset points", xytext=(9, -6), ha="left", va="top", fontsize=8,
+                                  bbox=TEXT_BOX, zorder=7)
+        sharp_ax.set_yscale("log")
+        sharp_ax.set_ylim(low, high)
+        sharp_ax.set_xlim(loss_ax.get_xlim())
+        sharp_ax.set_xlabel("step")
+        integer_steps(sharp_ax)
+        sharp_ax.set_ylabel("sharpness λmax (log scale)")
+        sharp_ax.set_title("The sharpness, and its limit 2/ηₜ")
+        round_log_axis(sharp_ax)
+
+        handles, labels = loss_ax.get_legend_handles_labels()
+        # How each run is drawn, in near-black: grey is a run's colour (a constant rate) here.
+        handles.append(Line2D([], [], color="0.1", marker="x", markersize=4.5))
+        labels.append("line: manual, x: autograd")
+        handles.append(Line2D([], [], color="0.1", linestyle=(0, (4, 2.5)), linewidth=1.4))
+        labels.append("2/ηₜ: the sharpest curvature the step's rate can take")
+        if best_loss is not None:
+            handles.append(Line2D([], [], color="0.35", linestyle=":", linewidth=1.2))
+            labels.append(f"lowest loss L* = {best_loss:.3g}")
+        legend = fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8)
+        legend_caption(fig, legend, note)
+    return fig

@@ -1,0 +1,203 @@
+"""toolkit.plots.softmax_batchnorm."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from matplotlib.figure import Figure
+import numpy as np
+from toolkit.plots.shared import legend_caption, integer_steps, as_array, on_scale, panel_note, readable_log_range, round_log_axis
+from toolkit.plots.style import AUTOGRAD, TEXT_BOX, house_style
+
+
+# One colour and one marker per class (Okabe & Ito), so the classes read in grey too.
+CLASS_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00"]
+
+
+CLASS_MARKERS = ["o", "^", "s", "D", "v", "P"]
+
+
+def class_regions(panels: Sequence[dict], x, y, *, resolution: int = 200, note: str | None = None) -> Figure:
+    """Where a classifier predicts each of K classes, one panel per network, the data on top.
+
+    panels: dicts with ``title`` and ``probabilities``, a function taking
+    points (P, 2) (a NumPy array) and returning (P, K) class probabilities.
+    x: (N, 2) inputs; y: (N,) class indices 0 .. K-1. Each point of the
+    plane gets its predicted class's colour, paler where the network is less
+    sure (the largest probability near 1/K), and a black line runs along
+    every boundary between two classes. The panels share their axes, at
+    equal aspect (both axes are the same input units). A network whose
+    output is not a number somewhere leaves that part white and says so.
+    """
+    from matplotlib.colors import to_rgb
+    from matplotlib.lines import Line2D
+
+    points, labels = as_array(x), as_array(y).astype(int)
+    classes = int(labels.max()) + 1
+    if classes > len(CLASS_COLORS):
+        raise ValueError(f"class_regions: at most {len(CLASS_COLORS)} classes, got {classes}")
+    low, high = points.min(axis=0) - 0.25, points.max(axis=0) + 0.25
+    grid_a = np.linspace(low[0], high[0], resolution)
+    grid_b = np.linspace(low[1], high[1], resolution)
+    mesh_a, mesh_b = np.meshgrid(grid_a, grid_b)
+    grid = np.column_stack([mesh_a.ravel(), mesh_b.ravel()])
+    colors = np.array([to_rgb(c) for c in CLASS_COLORS[:classes]])
+    columns = 2 if len(panels) > 1 else 1
+    rows = -(-len(panels) // columns)
+    with house_style():
+        fig = Figure(figsize=(3.3 * columns + 0.3, 3.2 * rows + 0.5), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False)).ravel()
+        for ax, panel in zip(axes, panels):
+            probability = as_array(panel["probabilities"](grid)).reshape(resolution, resolution, -1)
+            defined = np.isfinite(probability).all(axis=2)
+            winner = np.where(defined, np.nan_to_num(probability).argmax(axis=2), 0)
+            sure = np.where(defined, np.nan_to_num(probability).max(axis=2), 1 / classes)
+            # 1/K (a guess) -> a pale tint, 1 (certain) -> the class colour at 60 % strength.
+            strength = 0.15 + 0.45 * np.clip((sure - 1 / classes) / (1 - 1 / classes), 0, 1)
+            image = 1 - strength[..., None] * (1 - colors[winner])
+            image[~defined] = 1.0
+            ax.imshow(image, origin="lower", extent=(low[0], high[0], low[1], high[1]), interpolation="nearest",
+                      aspect="equal", zorder=1)
+            if defined.any():
+                for k in range(classes):
+                    others = np.delete(probability, k, axis=2).max(axis=2)
+                    margin = np.where(defined, probability[..., k] - others, np.nan)
+                    if np.nanmin(margin) < 0 < np.nanmax(margin):
+                        ax.contour(grid_a, grid_b, margin, levels=[0.0], colors="black", linewidths=0.9, zorder=2)
+            if not defined.all():
+                panel_note(ax, "the network's output is not a number anywhere"
+                            if not defined.any() else "white: the output is not a number there")
+            for k in range(classes):
+                chosen = points[labels == k]
+                ax.scatter(chosen[:, 0], chosen[:, 1], marker=CLASS_MARKERS[k], s=14, color=CLASS_COLORS[k],
+                           edgecolors="black", linewidths=0.45, zorder=3)
+            ax.set_title(panel["title"], fontsize=9.5)
+            ax.set_xlim(low[0], high[0])
+            ax.set_ylim(low[1], high[1])
+            ax.set_aspect("equal")
+            ax.grid(False)
+        for ax in axes[len(panels):]:
+            ax.set_visible(False)
+        for ax in axes[(rows - 1) * columns:]:
+            ax.set_xlabel("input x₁")
+        for ax in axes[::columns]:
+            ax.set_ylabel("input x₂")
+        handles = [Line2D([], [], marker=CLASS_MARKERS[k], color=CLASS_COLORS[k], markeredgecolor="black",
+                          markeredgewidth=0.45, linestyle="none", markersize=6) for k in range(classes)]
+        labels_text = [f"class {k}" for k in range(classes)]
+        handles.append(Line2D([], [], color="black", linewidth=0.9))
+        labels_text.append("boundary between two classes")
+        legend = fig.legend(handles, labels_text, loc="outside lower center", ncols=classes + 1, fontsize=8)
+        legend_caption(fig, legend, note)
+    return fig
+
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def quantile_bands(panels: Sequence[Sequence[dict]], *, ylabel: str, note: str | None = None) -> Figure:
+    """How a layer's values are spread over training: a grid of panels, one run each.
+
+    panels: rows of dicts, each with ``title``, ``color``, ``steps`` ((T,)
+    the steps drawn), ``manual`` and ``autograd`` ((T, Q) arrays: the
+    QUANTILES of the values at those steps, from each twin's recorded
+    parameters) and optionally ``note`` (a short remark inside the panel).
+    The band between the 5 % and 95 % quantiles is pale, the one between
+    25 % and 75 % darker; the median is the hand-written twin's line, with
+    autograd's median as crosses on it. A dashed line marks 0 (where a ReLU
+    cuts). Each panel has its own y range; all share the steps.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    rows, columns = len(panels), max(len(row) for row in panels)
+    with house_style():
+        fig = Figure(figsize=(3.4 * columns + 0.4, 2.45 * rows + 0.7), layout="constrained")
+        axes = fig.subplots(rows, columns, sharex=True, squeeze=False)
+        for i, row in enumerate(panels):
+            for j, panel in enumerate(row):
+                ax = axes[i, j]
+                manual, autograd = as_array(panel["manual"]), as_array(panel["autograd"])
+                steps = as_array(panel["steps"])
+                color = panel["color"]
+                ax.axhline(0.0, color="0.3", linestyle="--", linewidth=0.9, zorder=1)
+                ax.fill_between(steps, manual[:, 0], manual[:, 4], color=color, alpha=0.25, linewidth=0, zorder=2)
+                ax.fill_between(steps, manual[:, 1], manual[:, 3], color=color, alpha=0.55, linewidth=0, zorder=3)
+                ax.plot(steps, manual[:, 2], color="black", linewidth=1.2, zorder=4)
+                every = max(1, len(steps) // 25)
+                ax.plot(steps[::every], autograd[::every, 2], color=AUTOGRAD["color"], marker="x", markersize=3.5,
+                        markeredgewidth=0.9, linestyle="none", zorder=5)
+                ax.set_title(panel["title"], fontsize=9.5)
+                if panel.get("note"):
+                    ax.text(0.97, 0.05, panel["note"], transform=ax.transAxes, ha="right", va="bottom",
+                            fontsize=8, zorder=6, bbox=TEXT_BOX)
+                integer_steps(ax)
+                if i == rows - 1:
+                    ax.set_xlabel("step")
+                if j == 0:
+                    ax.set_ylabel(ylabel)
+            for j in range(len(row), columns):
+                axes[i, j].set_visible(False)
+        handles = [Patch(color="0.5", alpha=0.25, linewidth=0), Patch(color="0.5", alpha=0.55, linewidth=0),
+                   Line2D([], [], color="black", linewidth=1.2),
+                   Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=3.5, linestyle="none"),
+                   Line2D([], [], color="0.3", linestyle="--", linewidth=0.9)]
+        labels = ["5 % to 95 % of the values", "25 % to 75 %", "median (manual)", "median (autograd)",
+                  "0: a ReLU passes only what lies above"]
+        legend = fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
+        legend_caption(fig, legend, note)
+    return fig
+
+
+def batch_and_full_losses(panels: Sequence[dict], *, reference: tuple[float, str] | None = None,
+                          note: str | None = None) -> Figure:
+    """Mini-batch training: the loss on each step's batch, and the loss on all the data, one panel per group.
+
+    Each panel is a dict with ``title`` and ``runs``: label -> dict with
+    ``color``, ``batch`` (the hand-written twin's loss on the mini-batch of
+    every step, as ``History.loss_manual``), ``steps`` ((T,) the steps at
+    which the loss on all the data was evaluated) and ``manual``,
+    ``autograd`` ((T,) that loss at those steps, from each twin's recorded
+    parameters). The batch losses are a thin pale line; the loss on all the
+    data is the thick line (manual) with crosses (autograd). The panels
+    share a log loss axis; ``reference`` (loss, label) is a dotted line in
+    each (e.g. ln K, the loss of guessing).
+    """
+    from matplotlib.lines import Line2D
+
+    with house_style():
+        fig = Figure(figsize=(7.0, 3.6), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
+        curves = []
+        handles = {}
+        for ax, panel in zip(axes, panels):
+            if reference is not None:
+                ax.axhline(reference[0], color="0.35", linestyle=":", linewidth=1.1, zorder=1)
+            for label, run in panel["runs"].items():
+                batch = np.asarray(run["batch"], dtype=float)
+                first = batch[0] if batch.size else np.nan
+                batch = on_scale(batch, first)
+                steps = as_array(run["steps"])
+                manual, autograd = on_scale(as_array(run["manual"]), first), on_scale(as_array(run["autograd"]), first)
+                curves += [batch, manual, autograd]
+                ax.plot(np.arange(len(batch)), batch, color=run["color"], linewidth=0.7, alpha=0.45, zorder=2)
+                line, = ax.plot(steps, manual, color=run["color"], linewidth=2.0, zorder=3)
+                every = max(1, len(steps) // 16)
+                ax.plot(steps[::every], autograd[::every], color="black", marker="x", markersize=4,
+                        markeredgewidth=0.9, linestyle="none", zorder=4)
+                handles.setdefault(label, line)
+            ax.set_yscale("log")
+            ax.set_xlabel("step")
+            integer_steps(ax)
+            ax.set_title(panel["title"])
+        readable_log_range(axes[0], *curves)
+        round_log_axis(axes[0])
+        axes[0].set_ylabel("training loss (log scale)")
+        handles["thin, pale: on the step's mini-batch"] = Line2D([], [], color="0.5", linewidth=0.7, alpha=0.6)
+        handles["thick: on all the data (manual)"] = Line2D([], [], color="0.3", linewidth=2.0)
+        handles["x: on all the data (autograd)"] = Line2D([], [], color="black", marker="x", markersize=4,
+                                                          linestyle="none")
+        if reference is not None:
+            handles[reference[1]] = Line2D([], [], color="0.35", linestyle=":", linewidth=1.1)
+        legend = fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=3, fontsize=8)
+        legend_caption(fig, legend, note)
+    return fig
