@@ -296,7 +296,7 @@ run.save(plots.one_weight.loss_vs_weight(weights, curve, history.path_manual[:, 
              f"line; the circles climb along it from about {slopes_by_hand[0]:.1f} towards zero, each with a small "
              f"orange cross inside.")
 start_gap = curvature / 2 * (history.path_manual[0, 0].item() - best_w) ** 2     # (λ/2)(w₀ − w*)²
-run.save(plots.loss_gap_curves({f"lr = {history.lr:g}": history}, best_loss,
+run.save(plots.curves.loss_gap_curves({f"lr = {history.lr:g}": history}, best_loss,
                                theory={f"lr = {history.lr:g}": (start_gap, factor)},
                                title=f"Loss gap L − L* per step, lr = {history.lr:g}\n"
                                      f"measured ×{measured.mean().item():.4g} per step, theory ×{factor:.4g}"),

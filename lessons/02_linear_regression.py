@@ -195,7 +195,7 @@ alphas, betas = grid_around(path, margin=0.25, include=best)
 eye = torch.eye(2, dtype=run.dtype, device=run.device)
 Z = loss_on_plane(by_autograd, twins.torch_loss, x, y, center=0 * eye[0], d1=eye[0], d2=eye[1],
                   alphas=alphas, betas=betas)
-run.save(plots.contour_with_paths(alphas, betas, Z, history.path_manual, history.path_autograd,
+run.save(plots.linear_regression.contour_with_paths(alphas, betas, Z, history.path_manual, history.path_autograd,
                                   xlabel="weight w", ylabel="bias b", minimum=best.tolist(),
                                   title=f"Loss over (w, b) and the descent path, lr = {history.lr:g}",
                                   note="the twins coincide: a cross in every circle",
@@ -214,16 +214,18 @@ run.save(plots.contour_with_paths(alphas, betas, Z, history.path_manual, history
              f"minimum.")
 losses_manual, _ = history.path_losses()
 run.save(plots.linear_regression.surface_with_path(alphas, betas, Z, history.path_manual, losses_manual,
-                                 xlabel="weight w", ylabel="bias b", title="The loss surface, the 'mountain'",
-                                 diverged_at=history.diverged_at_step),
+                                                   autograd_path=history.path_autograd, minimum=best.tolist(),
+                                                   minimum_loss=best_loss, xlabel="weight w", ylabel="bias b",
+                                                   title="The loss surface, the 'mountain'",
+                                                   diverged_at=history.diverged_at_step),
          "surface",
-         caption="The same loss as a 3-D surface over (w, b), with the hand-written twin's path lifted slightly "
-                 "above it so that it stays visible: a bowl stretched into a long valley, whose floor the path "
-                 "reaches quickly and then follows slowly.",
+         caption="The same loss as a 3-D surface over (w, b), with the descent path lying on it (each step at "
+                 "its own loss) and the least-squares minimum marked: a bowl stretched into a long valley, whose "
+                 "floor the path reaches quickly and then follows slowly.",
          alt="A three-dimensional surface shaded from yellow on the high rim to purple at the bottom, shaped like "
              "a long tilted trough over the weight and bias axes. A blue line of small dots runs from a white "
              "square partway up one side down into the trough and along its floor to a yellow star.")
-run.save(plots.loss_curves(history, title=f"Loss per step, lr = {history.lr:g}", best_loss=best_loss),
+run.save(plots.curves.loss_curves(history, title=f"Loss per step, lr = {history.lr:g}", best_loss=best_loss),
          "loss_curves",
          caption=f"Both twins' loss per step on a log scale (they lie on top of each other), with the lowest "
                  f"loss L* = {best_loss:.4g} dotted: a fast drop while the path falls into the valley, then a "

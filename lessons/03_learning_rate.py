@@ -230,7 +230,7 @@ run.save(plots.learning_rate.learning_rate_panels(panels, xlabel="weight w", yla
              f"zigzags grow until the path leaves the window, marked by an arrow and a black X labelled with "
              f"the step where it diverged.")
 legend = {label: label if label.startswith("your lr") else f"{label}: lr = {rates[label]:.3g}" for label in rates}
-run.save(plots.loss_gap_curves({legend[label]: history for label, history in histories.items()}, best_loss,
+run.save(plots.curves.loss_gap_curves({legend[label]: history for label, history in histories.items()}, best_loss,
                                theory={legend[label]: value for label, value in theory.items()},
                                title="Converging: L − L* and the theory (dashed)"),
          "lr_loss_gap",

@@ -309,13 +309,14 @@ for i, j in [(0, 1), (0, 2), (1, 2)]:
     slice_loss = ((forward(x, *start_on_slice.tolist())[-1] - y) ** 2).mean().item()
     print(f"slice ({names[i]}, {names[j]}) at {names[k]} = {end[k].item():.3f}: loss under the start square "
           f"{slice_loss:.4f}, true loss at the start {losses_manual[0]:.4f}")
-    panels.append({"alphas": alphas, "betas": betas, "Z": Z, "path_losses": losses_manual,
+    panels.append({"alphas": alphas, "betas": betas, "Z": Z, "name": f"({names[i]}, {names[j]}) slice",
                    "manual_path": path_manual[:, [i, j]], "autograd_path": path_autograd[:, [i, j]],
                    "xlabel": names[i], "ylabel": names[j], "title": f"{names[k]} held at {end[k].item():.2f}"})
 held = "its end value" if shown == len(path_manual) else f"its value at step {shown - 1}"
 note = (f"the loss over each pair of weights, the third held at {held}; both twins' paths coincide; "
-        "circle fill: the true loss at that step")
-run.save(plots.three_weights.weight_slices(panels, diverged_at=history.diverged_at_step, note=note), "weight_slices",
+        "below: the path's own loss against the loss each slice reads under it")
+run.save(plots.planes.path_on_planes(panels, history, caption=note),
+         "weight_slices",
          caption=f"Three slices through the three-dimensional loss, one per pair of weights, each the true loss "
                  f"with the third weight held at {held}, with the path drawn by its two weights. Away from the "
                  f"end the path is not on the slice (the third weight was moving too), so each circle is filled "

@@ -311,7 +311,7 @@ random_panel = {
     "xlabel": "random direction 1 (filter-normalised)", "ylabel": "random direction 2",
     "title": f"Random plane: holds {random_plane.captured:.1%} of {part}" if shown > 1 else "Random plane, same point",
 }
-run.save(plots.path_on_plane(alphas, betas, Z, manual_xy, autograd_xy, history, xlabel=xlabel, ylabel=ylabel,
+run.save(plots.planes.path_on_plane(alphas, betas, Z, manual_xy, autograd_xy, history, xlabel=xlabel, ylabel=ylabel,
                              title=title, note=note, path_losses=train_losses, second=random_panel,
                              caption="both twins' paths coincide (a cross in every circle); "
                                      "circle fill: the true loss at that step, on the contours' scale\n"

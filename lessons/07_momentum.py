@@ -35,7 +35,7 @@ run = lesson.start("07_momentum", steps=200, lr=0.3)
 # hand-written network and its `torch.nn` twin take is a step on f, with
 # the gradient (0.2·x₁, 4·x₂) coming from backpropagation rather than from
 # a formula we typed in.
-# (`valley_twins` is saved as `toolkit.twins.linear_twins_at` for lesson 10.)
+# (`valley_twins` is saved as `toolkit.twins.linear_twins_at` for lesson 11.)
 
 # %%
 START = [-5.0, -2.0]

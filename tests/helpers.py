@@ -114,7 +114,7 @@ def run_lesson_script(path, *flags: str) -> dict:
 
 def run_lesson_keeping_figures(path, names, *flags: str) -> tuple[dict, dict]:
     """Run a lesson as a script (see ``run_lesson_script``), keeping the figures that ``plots.<name>`` made
-    (``names`` like "path_on_plane" for a shared figure, "sgd.sgd_paths" for a lesson's own).
+    (``names`` like "planes.path_on_plane" for a shared figure, "sgd.sgd_paths" for a lesson's own).
 
     Returns the lesson's names and {plot function name: the Figure it returned last}; the plot
     functions are put back afterwards.

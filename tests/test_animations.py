@@ -32,7 +32,7 @@ def descent(steps: int, lr: float = 0.1, start=(1.8, 1.5)) -> np.ndarray:
 
 def contour_figure(path: np.ndarray, diverged_at=None):
     a, b = np.meshgrid(GRID, GRID)
-    return plots.contour_with_paths(GRID, GRID, bowl(a, b), path, path.copy(), xlabel="w", ylabel="b",
+    return plots.linear_regression.contour_with_paths(GRID, GRID, bowl(a, b), path, path.copy(), xlabel="w", ylabel="b",
                                     title="a bowl", diverged_at=diverged_at)
 
 
@@ -156,7 +156,7 @@ def test_figures_without_a_path_on_a_contour_get_no_gif():
     from toolkit.train import History
 
     history = History(lr=0.1, loss_manual=[3.0, 2.0, 1.0], loss_autograd=[3.0, 2.0, 1.0])
-    assert animation.path_gif(plots.loss_curves(history)) is None
+    assert animation.path_gif(plots.curves.loss_curves(history)) is None
     # Lesson 01's loss curve has a descent path, but on a curve, not on a contour.
     weights = np.linspace(-1, 3, 50)
     steps = descent(5)[:, 0]

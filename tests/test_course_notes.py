@@ -29,13 +29,13 @@ x, y = data.noisy_line(n=8, seed=run.seed, device=run.device, dtype=run.dtype)
 twins = make_twins([1, 1], loss=manual.MSELoss(), seed=run.seed, device=run.device, dtype=run.dtype)
 run.check(twins, x, y)
 history = run.train(twins, x, y)
-run.save(plots.loss_curves(history, title="Loss per step, a tiny run"), "loss",
+run.save(plots.curves.loss_curves(history, title="Loss per step, a tiny run"), "loss",
          caption="Both twins' loss per step.", alt="A falling line.")
 if {all_figures}:
     a, b = np.linspace(-2, 2, 60), np.linspace(-1, 3, 50)
     Z = (a[None, :] - 0.5) ** 2 + 3 * (b[:, None] - 1) ** 2 + 0.1
     path = np.column_stack([np.linspace(1.5, 0.5, 5), np.linspace(0, 1, 5)])
-    run.save(plots.contour_with_paths(a, b, Z, path, path, xlabel="weight w", ylabel="bias b", title="A bowl"),
+    run.save(plots.linear_regression.contour_with_paths(a, b, Z, path, path, xlabel="weight w", ylabel="bias b", title="A bowl"),
              "contour", caption="The path on the bowl.", alt="Contours with a path.")
     with plots.house_style():
         fig = Figure(figsize=(8.8, 3.6), layout="constrained")
@@ -101,33 +101,79 @@ def test_notes_fonts_are_8_to_9_points_and_keep_their_order():
     assert sizes == sorted(sizes) and min(sizes) == 8.0 and max(sizes) == 9.0
 
 
-@pytest.mark.parametrize("preset", WIDTHS)
-def test_a_figure_built_the_usual_way_gets_the_preset_width_exactly(preset):
+def three_panels():
+    """A figure of three panels side by side as the house builds it (``style.panels``), with long texts."""
     with plots.house_style():
-        fig = Figure(figsize=(8.6, 3.4), layout="constrained")
-        axes = fig.subplots(1, 3, sharey=True)
+        fig, axes = plots.style.panels(8.6, 3.4, 3, 3, sharey=True)
         for k, ax in enumerate(axes):
             ax.plot(np.arange(10), np.arange(10) ** (k + 1), label=f"power {k + 1}")
-            ax.set_title(f"panel {k + 1} with a long title that must be wrapped somewhere")
+            ax.set_title(f"panel {k + 1} with a long title")
             ax.set_xlabel("step")
         axes[0].set_ylabel("value")
-        fig.legend(loc="outside lower center", ncols=3)
+        plots.shared.figure_legend(fig, *plots.shared.merged_handles(axes), ncols=3,
+                                   title="a caption line under the figure, long enough to need wrapping at a column")
         fig.suptitle("A title")
-    plots.fit_to_width(fig, preset)
+    return fig, axes
+
+
+def assert_notes_figure(fig, preset):
+    """Exactly the preset's width in pixels, no taller than its limit, nothing outside, every text 8 to 9 pt."""
     png = plots.figure_bytes(fig, "png", tight=False)
     pixels = imread(io.BytesIO(png))
     assert pixels.shape[1] == round(plots.WIDTH_PRESETS[preset].width * DPI)
     assert pixels.shape[0] <= plots.WIDTH_PRESETS[preset].max_height * DPI
-    renderer = fig._get_renderer()
-    drawn = fig.get_tightbbox(renderer)
+    drawn = fig.get_tightbbox()
     assert drawn.x0 >= -0.01 and drawn.x1 <= fig.get_figwidth() + 0.01, "something sticks out of the figure"
     texts = [t for t in fig.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "get_text")) if t.get_text()]
     assert all(8.0 <= t.get_fontsize() <= 9.0 for t in texts)
-    if preset == "column":      # three panels in 3.4 inches would be unreadable: they are stacked
-        columns = {round(ax.get_position().x0, 3) for ax in axes}
-        assert len(columns) == 1
-        # Stacked, no panel has a neighbour on its left any more: every one shows its y tick labels.
-        assert all(ax.yaxis._major_tick_kw.get("label1On", True) for ax in axes)
+
+
+@pytest.mark.parametrize("preset", WIDTHS)
+def test_a_figure_built_for_a_width_is_that_wide_with_its_panels_in_reading_order(preset):
+    plots.style.use_width(preset)
+    try:
+        fig, axes = three_panels()
+    finally:
+        plots.style.use_width(None)
+    plots.fit_to_width(fig, preset)
+    assert_notes_figure(fig, preset)
+    lefts = [ax.get_position().x0 for ax in axes]
+    if preset == "column":      # three panels in 3.4 inches would be unreadable: they are stacked, in order
+        assert len({round(x, 3) for x in lefts}) == 1
+        tops = [ax.get_position().y1 for ax in axes]
+        assert tops == sorted(tops, reverse=True)
+        # Stacked, every panel is the first of its row: each shows its y tick labels.
+        assert all(ax.get_subplotspec().is_first_col() for ax in axes)
+        assert all(label.get_visible() for ax in axes for label in ax.get_yticklabels() if label.get_text())
+    else:
+        assert lefts == sorted(lefts) and len({round(x, 3) for x in lefts}) == 3
+
+
+@pytest.mark.parametrize("preset", WIDTHS)
+def test_a_figure_built_the_usual_way_is_scaled_to_the_width(preset):
+    with plots.house_style():
+        fig = Figure(figsize=(8.6, 3.4), layout="constrained")
+        axes = fig.subplots(1, 2)
+        for ax in axes:
+            ax.plot([0, 1, 2], [2, 1, 0.5], label="a line")
+            ax.set_title("a panel", fontsize=14)
+        fig.legend(loc="outside lower center", ncols=2)
+    plots.fit_to_width(fig, preset)
+    assert_notes_figure(fig, preset)
+
+
+def test_no_figure_function_sets_a_font_size_or_a_colour_of_its_own():
+    # The house style is set in one place: style.py holds every colour; sizes come from its rcParams.
+    import re
+
+    for path in sorted((PROJECT / "toolkit" / "plots").glob("*.py")):
+        if path.name == "style.py":
+            continue
+        source = path.read_text()
+        assert "fontsize=" not in source and '"size":' not in source, f"{path.name} sets a font size"
+        colours = re.findall(r'(?:color|colors|facecolor|edgecolor|edgecolors|foreground|cmap|c)\s*=\s*"([^"]+)"', source)
+        colours += re.findall(r'"#[0-9A-Fa-f]{6}"', source)
+        assert not colours, f"{path.name} holds colours of its own: {colours}"
 
 
 def test_titles_move_into_the_caption():
@@ -163,7 +209,7 @@ def contour_figure(size: int = 60):
     a, b = np.linspace(-2, 2, size), np.linspace(-1, 3, size - 10)
     Z = (a[None, :] - 0.5) ** 2 + 3 * (b[:, None] - 1) ** 2 + 0.1
     path = np.column_stack([np.linspace(1.5, 0.5, 5), np.linspace(0, 1, 5)])
-    return plots.contour_with_paths(a, b, Z, path, path, xlabel="weight w", ylabel="bias b", title="A bowl")
+    return plots.linear_regression.contour_with_paths(a, b, Z, path, path, xlabel="weight w", ylabel="bias b", title="A bowl")
 
 
 def test_vector_files_are_byte_identical_for_the_same_figure():

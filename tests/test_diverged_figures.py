@@ -65,7 +65,7 @@ def lines_labelled(ax, label):
 
 
 def test_one_step_of_lesson_05_draws_its_two_point_path(tmp_path, monkeypatch):
-    made = capture(monkeypatch, "path_on_plane")
+    made = capture(monkeypatch, "planes.path_on_plane")
     loss_figures = capture(monkeypatch, "hidden_layer.train_validation_losses")
     path = catalogue.find_lesson("5")
     run = cli.run_lesson(path, Options(device="cpu", steps=1, out=tmp_path, quiet=True))
@@ -114,8 +114,8 @@ def visible_ticks(ax):
 @pytest.mark.parametrize("losses", [[3.7], [3.7, 2.0], [3.7, 2.0, 1.1], [3.7, 2.0, 1.1, 0.7, 0.5, 0.4, 0.3]])
 def test_step_axes_show_whole_steps(losses):
     history = history_of(losses)
-    axes = [plots.loss_curves(history).axes[0],
-            plots.loss_curves_by_run({"a": history, "b": history_of(losses[:1])}).axes[0]]
+    axes = [plots.curves.loss_curves(history).axes[0],
+            plots.curves.loss_curves_by_run({"a": history, "b": history_of(losses[:1])}).axes[0]]
     for ax in axes:
         ticks = visible_ticks(ax)
         assert ticks, "no tick on the step axis"
@@ -123,14 +123,14 @@ def test_step_axes_show_whole_steps(losses):
 
 
 def test_a_one_step_run_has_the_single_step_tick_0():
-    ax = plots.loss_curves(history_of([3.7])).axes[0]
+    ax = plots.curves.loss_curves(history_of([3.7])).axes[0]
     assert visible_ticks(ax) == [0]
 
 
 @pytest.mark.parametrize("last", [math.inf, math.nan, 1e250])
 def test_a_loss_off_the_scale_is_marked_not_plotted(last):
     history = history_of([3.7, 2.0, last], diverged_at=2)
-    fig = plots.loss_curves(history)
+    fig = plots.curves.loss_curves(history)
     ax = fig.axes[0]
     low, high = ax.get_ylim()
     assert 0 < low < high < 1e20 and math.isfinite(high)
@@ -142,7 +142,7 @@ def test_a_diverged_path_is_drawn_until_it_leaves_the_window():
     alphas, betas = np.linspace(-1, 1, 21), np.linspace(-1, 1, 17)
     Z = 1 + np.add.outer(betas ** 2, alphas ** 2)
     path = np.array([[0.5, 0.5], [-0.5, 0.2], [0.8, -0.6], [-30.0, 10.0], [np.inf, -np.inf]])
-    fig = plots.contour_with_paths(alphas, betas, Z, path, path, xlabel="a", ylabel="b", diverged_at=4)
+    fig = plots.linear_regression.contour_with_paths(alphas, betas, Z, path, path, xlabel="a", ylabel="b", diverged_at=4)
     ax = fig.axes[0]
     (manual,) = lines_labelled(ax, plots.MANUAL["label"])
     assert len(manual.get_xydata()) == 3                          # the three points inside
@@ -156,13 +156,13 @@ def test_a_path_with_no_direction_and_a_landscape_with_no_finite_loss_are_still_
     path = np.array([[0.0, 0.0], [np.nan, np.nan]])
     history = history_of([0.7, math.nan], diverged_at=1, params=2)
     for Z in (np.full((4, 5), np.inf), 1 + np.add.outer(betas ** 2, alphas ** 2)):
-        fig = plots.path_on_plane(alphas, betas, Z, path, path, history, xlabel="a", ylabel="b",
+        fig = plots.planes.path_on_plane(alphas, betas, Z, path, path, history, xlabel="a", ylabel="b",
                                   note="nothing to fit a plane to")
         left = fig.axes[0]
         assert lines_labelled(left, "diverged")
         assert any("nothing to fit" in text.get_text() for text in left.texts)
         assert len(plots.figure_bytes(fig, "png")) > 1000
-    fig = plots.contour_with_paths(alphas, betas, np.full((4, 5), np.nan), path, path, xlabel="a", ylabel="b",
+    fig = plots.linear_regression.contour_with_paths(alphas, betas, np.full((4, 5), np.nan), path, path, xlabel="a", ylabel="b",
                                    diverged_at=1)
     assert any("not a finite number" in text.get_text() for text in fig.axes[0].texts)
 

@@ -169,7 +169,7 @@ def test_each_stub_left_empty_raises_its_message(tmp_path, monkeypatch, number, 
         f"exercise {name} is not written yet: {stub.task} ({file.name}, line {stub.start + 1})"
 
 
-@pytest.mark.parametrize("number, name", [("10", "adam_step"), ("12", "batchnorm_backward")])
+@pytest.mark.parametrize("number, name", [("11", "adam_step"), ("14", "batchnorm_backward")])
 def test_the_later_lessons_stubs_give_the_friendly_line_too(tmp_path, monkeypatch, number, name):
     try:
         _, text = lesson_text(number)
@@ -474,8 +474,8 @@ def test_malformed_markers_are_refused_with_their_line():
 
 
 def test_a_wrong_schedule_formula_stops_the_student_version(tmp_path, monkeypatch, capsys):
-    # lesson 11 compares each formula with torch's scheduler: a student's wrong one stops the lesson there
-    file = student_file(tmp_path, "11", **solved_except("11", step_rate="return lr0 * gamma ** (t // step_size + 1)"))
+    # lesson 12 compares each formula with torch's scheduler: a student's wrong one stops the lesson there
+    file = student_file(tmp_path, "12", **solved_except("12", step_rate="return lr0 * gamma ** (t // step_size + 1)"))
     _, ended = run_student(file, monkeypatch, stop_after_checks=False)
     assert isinstance(ended, SystemExit) and ended.code == 1
     out = capsys.readouterr().out

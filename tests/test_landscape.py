@@ -341,7 +341,7 @@ def test_largest_stable_lr_separates_convergence_from_divergence(device):
     assert end > 1e2 * start
 
 
-# ---------------------------------------------------------------- lesson 13: sharpness from the hand-written gradient
+# ---------------------------------------------------------------- lesson 15: sharpness from the hand-written gradient
 
 from toolkit import manual  # noqa: E402  (this section's own imports)
 from toolkit.landscape import (  # noqa: E402

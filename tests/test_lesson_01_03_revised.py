@@ -133,14 +133,14 @@ def test_lesson_03_each_loss_gap_shrinks_at_the_rate_its_eigenvalues_predict(les
     (1e-11, 20.0, [1e-11, 1e-9, 1e-7, 1e-5, 1e-3, 1e-1, 10]),
 ])
 def test_round_log_ticks(low, high, expected):
-    assert plots.round_log_ticks(low, high) == pytest.approx(expected, rel=1e-12)
+    assert plots.shared.round_log_ticks(low, high) == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize("low", np.geomspace(1e-7, 1e7, 29))
 @pytest.mark.parametrize("ratio", [1.0001, 1.05, 1.5, 3.0, 12.0, 1e3, 1e12])
 def test_round_log_ticks_are_round_and_inside(low, ratio):
     high = low * ratio
-    ticks = plots.round_log_ticks(low, high)
+    ticks = plots.shared.round_log_ticks(low, high)
     assert 1 <= len(ticks) <= 8
     assert all(low * (1 - 1e-9) <= tick <= high * (1 + 1e-9) for tick in ticks)
     if ratio >= 1.05:        # at most two significant digits (1.5, 7), three in a range only 5 % wide
@@ -154,16 +154,16 @@ def test_round_log_ticks_are_round_and_inside(low, ratio):
 
 
 def test_round_tick_text():
-    assert [plots.round_tick_text(v) for v in [0.2, 0.5, 1.0, 10.0, 2000.0]] == ["0.2", "0.5", "1", "10", "2000"]
-    assert plots.round_tick_text(1e-5) == "$10^{-5}$"
-    assert plots.round_tick_text(2e12) == "$2{\\times}10^{12}$"
+    assert [plots.shared.round_tick_text(v) for v in [0.2, 0.5, 1.0, 10.0, 2000.0]] == ["0.2", "0.5", "1", "10", "2000"]
+    assert plots.shared.round_tick_text(1e-5) == "$10^{-5}$"
+    assert plots.shared.round_tick_text(2e12) == "$2{\\times}10^{12}$"
 
 
 def test_a_contour_has_equal_aspect_round_colour_bar_ticks_and_no_extend_arrows():
     alphas, betas = np.linspace(-1, 1, 21), np.linspace(-0.5, 0.5, 11)
     Z = 0.145 + np.add.outer(betas ** 2, 5 * alphas ** 2)          # from 0.145 up to 5.395
     path = np.array([[0.8, 0.4], [0.1, 0.2], [0.0, 0.0]])
-    fig = plots.contour_with_paths(alphas, betas, Z, path, path, xlabel="w", ylabel="b")
+    fig = plots.linear_regression.contour_with_paths(alphas, betas, Z, path, path, xlabel="w", ylabel="b")
     ax, bar = fig.axes
     assert ax.get_aspect() == 1.0
     assert list(bar.get_yticks()) == pytest.approx([0.2, 0.5, 1, 2, 5])
@@ -190,7 +190,7 @@ def test_the_hand_written_path_is_not_buried_under_autograds_crosses():
     path = np.column_stack([np.exp(-8 * t), np.exp(-8 * t) * 0.5])
     alphas, betas = np.linspace(-0.1, 1.1, 13), np.linspace(-0.1, 0.6, 8)
     Z = 1 + np.add.outer(betas ** 2, alphas ** 2)
-    fig = plots.contour_with_paths(alphas, betas, Z, path, path, xlabel="w", ylabel="b")
+    fig = plots.linear_regression.contour_with_paths(alphas, betas, Z, path, path, xlabel="w", ylabel="b")
     ax = fig.axes[0]
     (manual,) = [line for line in ax.get_lines() if line.get_label() == plots.MANUAL["label"]]
     (autograd,) = [line for line in ax.get_lines() if line.get_label() == plots.AUTOGRAD["label"]]

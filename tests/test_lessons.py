@@ -21,10 +21,10 @@ EXPECTED_FIGURES = {
     "07_momentum": {"momentum_paths.png", "momentum_rates.png", "effective_step.png"},
     "08_initialisation": {"activations.png", "gradient_flow.png", "init_losses.png"},
     "09_real_mountain": {"basins.png", "plateau.png", "saddle_curvature.png"},
-    "10_adaptive_steps": {"adaptive_paths.png", "step_sizes.png", "moons_losses.png", "weight_decay.png"},
-    "11_schedules": {"schedules.png", "noise_floor.png", "warmup.png"},
-    "12_softmax_batchnorm": {"decision_regions.png", "bn_losses.png", "preactivations.png"},
-    "13_honest_landscapes": {"interpolation.png", "planes.png", "sharpness.png"},
+    "11_adaptive_steps": {"adaptive_paths.png", "step_sizes.png", "moons_losses.png", "weight_decay.png"},
+    "12_schedules": {"schedules.png", "noise_floor.png", "warmup.png"},
+    "14_softmax_batchnorm": {"decision_regions.png", "bn_losses.png", "preactivations.png"},
+    "15_honest_landscapes": {"interpolation.png", "planes.png", "sharpness.png"},
 }
 
 
@@ -115,8 +115,8 @@ def test_every_format_is_deterministic(runs, fmt):
     from toolkit import plots
 
     history = runs[1]["02_linear_regression"].main
-    first = plots.figure_bytes(plots.loss_curves(history), fmt)
-    second = plots.figure_bytes(plots.loss_curves(history), fmt)
+    first = plots.figure_bytes(plots.curves.loss_curves(history), fmt)
+    second = plots.figure_bytes(plots.curves.loss_curves(history), fmt)
     assert first == second and len(first) > 1000
 
 

@@ -1,8 +1,7 @@
 """A descent path drawn step by step: the GIF of a figure whose path grows on its contour.
 
-The path-drawing helpers of ``toolkit.plots`` (``draw_twin_paths``,
-``draw_run_path``, ``_draw_long_twin_paths``) record on the axes what they
-drew: a ``PathTrack`` per path, holding the lines that grow with the path
+The path-drawing pieces of ``toolkit.plots.shared`` (``draw_twin_paths``,
+``draw_run_path``) record what they drew (``toolkit.plots.tracks``): a ``PathTrack`` per path, holding the lines that grow with the path
 (and which step each of their points belongs to) and the artists that belong
 to its end (the end star; for a path that leaves the window, the dashed
 arrow, the divergence X and its label). Any figure drawn with those helpers
@@ -217,10 +216,11 @@ class PathAnimation:
             self.positions.append((ax, ax.get_position(original=True), ax.get_position(original=False)))
         # The counter goes under the figure's title, or is its title: the layout makes room for it.
         self.width = len(str(self.last))
-        title = getattr(fig, "_suptitle", None)
-        self.created = title is None
-        self.counter = fig.suptitle("", fontsize=10.5) if self.created else title      # 10.5: the house size
-        self.title = self.counter.get_text()
+        self.title = fig.get_suptitle()
+        self.counter = fig.suptitle(self.title)     # the title's text object (a new one if there was none)
+        self.counter_visible, self.counter_in_layout = self.counter.get_visible(), self.counter.get_in_layout()
+        self.counter.set_visible(True)
+        self.counter.set_in_layout(True)
         self.title_position = self.counter.get_position()
         self.counter.set_text(self.counter_text(self.last))
 
@@ -240,15 +240,16 @@ class PathAnimation:
             growing.restore()
         for artist, visible, _ in self.finales:
             artist.set_visible(visible)
-        if self.created:
-            self.counter.remove()
-            self.fig._suptitle = None
-        else:
-            self.counter.set_text(self.title)
-            self.counter.set_position(self.title_position)
+        # A figure without a title keeps an empty, hidden one, which neither shows nor takes room.
+        self.counter.set_text(self.title)
+        self.counter.set_position(self.title_position)
+        self.counter.set_visible(self.counter_visible and bool(self.title))
+        self.counter.set_in_layout(self.counter_in_layout and bool(self.title))
         for ax, original, active in self.positions:
-            ax._set_position(original, which="original")     # as the layout engine sets them
-            ax._set_position(active, which="active")
+            in_layout = ax.get_in_layout()
+            ax.set_position(original, which="original")     # as the layout engine left them
+            ax.set_position(active, which="active")
+            ax.set_in_layout(in_layout)                     # set_position takes the axes out of the layout
 
 
 def _is_inset_of(child, parent) -> bool:
@@ -273,11 +274,23 @@ def path_gif(fig, *, most: int = MAX_FRAMES, dpi: int = DPI, max_bytes: int = MA
     return data
 
 
-def _render(fig, most: int, dpi: int) -> bytes:
-    from matplotlib.animation import FuncAnimation, PillowWriter
+def _gif_writer():
+    """The GIF writer class, made when first needed (matplotlib's animation module loads only then)."""
+    from matplotlib.animation import AbstractMovieWriter
 
-    class GifWriter(PillowWriter):
-        """Pillow's GIF writer with a duration per frame: the first and last frames are held."""
+    class GifWriter(AbstractMovieWriter):
+        """Frames into a GIF, each shown ``FRAME_MS`` (the first and the last held longer); Pillow writes it."""
+
+        def setup(self, fig, outfile, dpi=None):
+            super().setup(fig, outfile, dpi)
+            self.frames = []
+
+        def grab_frame(self, **savefig_kwargs):
+            from PIL import Image
+
+            buffer = io.BytesIO()
+            self.fig.savefig(buffer, format="png", dpi=self.dpi)
+            self.frames.append(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
 
         def finish(self):
             from PIL import Image
@@ -285,15 +298,19 @@ def _render(fig, most: int, dpi: int) -> bytes:
             # One palette for every frame, from the last (it holds every colour the paths bring), and no
             # dithering: from one frame to the next only the pixels where the path grew change, and
             # the GIF stores just those.
-            last = self._frames[-1].convert("RGB")
-            palette = last.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-            frames = [frame.convert("RGB").quantize(palette=palette, dither=Image.Dither.NONE)
-                      for frame in self._frames]
+            palette = self.frames[-1].quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+            frames = [frame.quantize(palette=palette, dither=Image.Dither.NONE) for frame in self.frames]
             durations = [FRAME_MS] * len(frames)
             durations[0] = FIRST_MS
             durations[-1] = LAST_MS
-            frames[0].save(self.outfile, format="GIF", save_all=True, append_images=frames[1:],
-                           duration=durations, loop=0)
+            frames[0].save(self.outfile, format="GIF", save_all=True, append_images=frames[1:], duration=durations,
+                           loop=0)
+
+    return GifWriter
+
+
+def _render(fig, most: int, dpi: int) -> bytes:
+    from matplotlib.animation import FuncAnimation
 
     engine = fig.get_layout_engine()
     animation = PathAnimation(fig, most)
@@ -308,7 +325,7 @@ def _render(fig, most: int, dpi: int) -> bytes:
             player = FuncAnimation(fig, animation.show, frames=animation.steps, interval=FRAME_MS,
                                    repeat=False, cache_frame_data=False)
             target = Path(folder) / "path.gif"
-            player.save(target, writer=GifWriter(fps=1000 / FRAME_MS), dpi=dpi)
+            player.save(target, writer=_gif_writer()(fps=1000 / FRAME_MS), dpi=dpi)
             return target.read_bytes()
     finally:
         animation.restore()

@@ -6,7 +6,8 @@ folder with a ``summary.json`` gets a section (its title, the command and
 seed that made it, its final losses, the largest difference between the
 twins' gradients, whether it diverged), and under it every file of that
 folder, grouped by figure: the image itself with its alt text, its caption,
-and a link to each format. So the index lists exactly the files that are
+the function that drew it and the lesson line that called it, and a link to
+each format. So the index lists exactly the files that are
 there; ``listed_files`` and ``present_files`` let a test check that.
 """
 
@@ -105,8 +106,10 @@ def _lesson_section(lesson: Path) -> list[str]:
     lines += [" · ".join(made) + ("  " if made else ""), _numbers(summary), "",
               f"Numbers: [{SUMMARY}]({_link(lesson.name, SUMMARY)})", ""]
     captions = summary.get("captions") if isinstance(summary.get("captions"), dict) else {}
+    code = summary.get("code") if isinstance(summary.get("code"), dict) else {}
     for name, files in _figures(lesson, order=captions).items():
         about = captions.get(name) if isinstance(captions.get(name), dict) else {}
+        drawn = code.get(name) if isinstance(code.get(name), dict) else {}
         caption, alt = about.get("caption"), about.get("alt")
         lines += [f"### {name}", ""]
         shown = next((f for ext in SHOWN for f in files if f.endswith(ext)), None)
@@ -116,6 +119,10 @@ def _lesson_section(lesson: Path) -> list[str]:
             lines += [_plain(caption), ""]
         if alt:
             lines += [f"*Alt text:* {_plain(alt)}", ""]
+        where = [f"drawn by `{drawn['function']}`"] if drawn.get("function") else []
+        where += [f"called at `{drawn['called_at']}`"] if drawn.get("called_at") else []
+        if where:
+            lines += [f"*Code:* {', '.join(where)}", ""]
         links = " · ".join(f"[{f}]({_link(lesson.name, f)})" for f in files)
         lines += [f"Files: {links}", ""]
     return lines

@@ -635,7 +635,7 @@ def filter_normalized_plane(model: torch.nn.Module, generator: torch.Generator, 
 
 
 # --------------------------------------------------------------------------
-# Lesson 13 · Sharpness: Hessian-vector products from the hand-written
+# Lesson 15 · Sharpness: Hessian-vector products from the hand-written
 # gradient, and the largest eigenvalue by power iteration
 # --------------------------------------------------------------------------
 

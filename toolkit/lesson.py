@@ -154,6 +154,8 @@ class Lesson:
         self.main: History | None = None
         self.figures: dict[str, bytes] = {}
         self.captions: dict[str, dict] = {}     # figure name -> {"caption": ..., "alt": ...}, see save()
+        self.code: dict[str, dict] = {}         # figure name -> {"function": ..., "called_at": ...}, see save()
+        self.drawn: dict[str, object] = {}      # figure name -> the matplotlib Figure itself, as saved
         self.extra: dict[str, object] = {}      # lesson-specific keys for summary.json, see record()
         self.file: Path | None = None           # the lesson's own file, where start() found one
         self.finished = False
@@ -161,6 +163,7 @@ class Lesson:
         # times slower on a busy machine); one thread also makes the figures' bytes the same
         # whatever the number of cores.
         torch.set_num_threads(1)
+        _build_figures_for(options.width)
         print(f"{self.title}  [device {self.device}, {dtype_name(self.dtype)}, seed {self.seed}]")
 
     def check(self, twins: Twins, x, y, first_layer: bool = False, by_formula: dict | None = None) -> None:
@@ -248,6 +251,10 @@ class Lesson:
         contour also gets ``name.gif``, the path growing step by step
         (``toolkit.animation.path_gif``); other figures get no GIF.
 
+        Where the figure was drawn goes into summary.json too (``code``: the
+        figure function, ``toolkit/plots/<module>.py:<name>``, and the lesson
+        line that called it), and from there into the index.
+
         In a notebook the figure is also shown inline, as the PNG that is
         saved. The figure is closed afterwards, so figures do not pile up
         (and pyplot, if something loaded it, does not show it a second time).
@@ -258,8 +265,11 @@ class Lesson:
 
             caption = _title_into_caption(take_title(fig), caption)
         self.captions[name] = {"caption": caption, "alt": alt}
+        from toolkit.plots import figure_bytes, fit_to_width, style
+
+        self.code[name] = style.origin(fig)
+        self.drawn[name] = fig
         if self.options.save_figures or notebook:
-            from toolkit.plots import figure_bytes, fit_to_width
 
             if self.options.width is not None:
                 fit_to_width(fig, self.options.width)
@@ -313,6 +323,7 @@ class Lesson:
             "diverged_at_step": main.diverged_at_step,
             "figures": sorted(self.figures),
             "captions": self.captions,
+            "code": self.code,
             "command": self.command(),
             "runs": [
                 {"label": label, "lr": h.lr, "steps_taken": h.steps, "diverged": h.diverged,
@@ -371,6 +382,19 @@ class Lesson:
         elif _in_notebook():
             print(f"the figures are shown above; no files were written (to write them into DIR/{self.name}/, "
                   f"run %env {FIGURES_VARIABLE}=DIR before lesson.start)")
+
+
+def _build_figures_for(width: str | None) -> None:
+    """Have the figures of this run built for a course-notes width (or for none), as ``plots.style.use_width``.
+
+    matplotlib is loaded only when a width asks for it; without one, a width left by an earlier lesson
+    in this process is cleared if the figures were loaded.
+    """
+    style = sys.modules.get("toolkit.plots.style")
+    if width is not None or style is not None:
+        from toolkit.plots import style
+
+        style.use_width(width)
 
 
 def _in_notebook() -> bool:

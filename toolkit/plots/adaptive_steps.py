@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
-import numpy as np
+
+from toolkit.plots import style
+from toolkit.plots.shared import (NO_LANDSCAPE, as_array, draw_contour, draw_run_losses, draw_run_path, figure_legend,
+                                  integer_steps, legend_caption, log_levels, loss_colorbar, mark_start, panel_note,
+                                  readable_log_range, round_log_axis, round_log_ticks, run_path_legend)
+from toolkit.plots.style import AUTOGRAD, house_style
 from toolkit.train import History
-from toolkit.plots.shared import NO_LANDSCAPE, legend_caption, loss_colorbar, draw_contour, draw_run_losses, draw_run_path, integer_steps, log_levels, mark_start, as_array, panel_note, readable_log_range, round_log_axis, run_path_legend, round_log_ticks
-from toolkit.plots.style import house_style
 
 
 def adaptive_paths(alphas, betas, Z, runs: Sequence[dict], *, xlabel: str, ylabel: str,
@@ -25,7 +30,7 @@ def adaptive_paths(alphas, betas, Z, runs: Sequence[dict], *, xlabel: str, ylabe
     alphas, betas, z = as_array(alphas), as_array(betas), as_array(Z)
     window = ((alphas[0], alphas[-1]), (betas[0], betas[-1]))
     with house_style():
-        fig = Figure(figsize=(6.8, 4.4), layout="constrained")
+        fig = style.figure(6.8, 4.4)
         ax = fig.add_subplot()
         levels = log_levels(z, count=20)
         if levels is not None:
@@ -46,7 +51,7 @@ def adaptive_paths(alphas, betas, Z, runs: Sequence[dict], *, xlabel: str, ylabe
         if levels is not None:
             loss_colorbar(fig, filled, ax, levels)
         handles, labels = run_path_legend([ax], "circles: manual, x inside:\nautograd (the twins coincide)")
-        legend = fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
+        legend = figure_legend(fig, handles, labels, ncols=3)
         legend_caption(fig, legend, note)
     return fig
 
@@ -58,7 +63,7 @@ def _steps_per_coordinate(path: np.ndarray) -> np.ndarray:
 
 def adaptive_step_sizes(runs: Sequence[dict], effective: dict[str, np.ndarray], *, coordinates: Sequence[str],
                         references: Sequence[tuple[float, str]] = (), first: dict[str, float] | None = None,
-                        effective_color: str = "0.15", note: str | None = None) -> Figure:
+                        effective_color: str = style.DARK, note: str | None = None) -> Figure:
     """Left: how far each coordinate moved per step, per run. Right: Adam's step size per coordinate.
 
     runs: dicts with label, color, manual_path and autograd_path ((T, P)
@@ -74,9 +79,9 @@ def adaptive_step_sizes(runs: Sequence[dict], effective: dict[str, np.ndarray], 
     """
     from matplotlib.lines import Line2D
 
-    styles = ["-", (0, (5, 2)), ":", "-."]
+    dashes = ["-", (0, (5, 2)), ":", "-."]
     with house_style():
-        fig = Figure(figsize=(8.6, 3.6), layout="constrained")
+        fig = style.figure(8.6, 3.6)
         left, right = fig.subplots(1, 2)
         for run in runs:
             manual = _steps_per_coordinate(as_array(run["manual_path"]))
@@ -84,12 +89,12 @@ def adaptive_step_sizes(runs: Sequence[dict], effective: dict[str, np.ndarray], 
             steps = np.arange(1, len(manual) + 1)
             every = max(1, len(steps) // 20)
             lone = {"marker": "o", "markersize": 4} if len(steps) == 1 else {}
-            for k, (style, name) in enumerate(zip(styles, coordinates)):
+            for k, (dash, name) in enumerate(zip(dashes, coordinates)):
                 with np.errstate(divide="ignore"):
                     left.plot(steps, np.where(manual[:, k] > 0, manual[:, k], np.nan), color=run["color"],
-                              linestyle=style, linewidth=1.5, **lone)
+                              linestyle=dash, linewidth=1.5, **lone)
                     left.plot(steps[::every], np.where(autograd[:, k] > 0, autograd[:, k], np.nan)[::every],
-                              color=run["color"], marker="x", markersize=4, linestyle="none")
+                              color=AUTOGRAD["color"], marker="x", markersize=4, linestyle="none")
         left.set_yscale("log")
         round_log_axis(left)
         left.set_xlabel("step")
@@ -98,28 +103,28 @@ def adaptive_step_sizes(runs: Sequence[dict], effective: dict[str, np.ndarray], 
         left.set_title("How far each coordinate moves")
         handles = [Line2D([], [], color=run["color"], linewidth=2.2) for run in runs]
         labels = [run["label"] for run in runs]
-        handles += [Line2D([], [], color="0.3", linestyle=style) for style, _ in zip(styles, coordinates)]
+        handles += [Line2D([], [], color=style.MID, linestyle=dash) for dash, _ in zip(dashes, coordinates)]
         labels += list(coordinates)
-        handles.append(Line2D([], [], color="0.3", marker="x", markersize=4, linestyle="none"))
+        handles.append(Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=4, linestyle="none"))
         labels.append("x: autograd (on the manual line)")
-        left.legend(handles, labels, loc="best", fontsize=7.5)
+        left.legend(handles, labels, loc="best")
 
         curves = []
-        for (name, values), style in zip(effective.items(), styles):
+        for (name, values), dash in zip(effective.items(), dashes):
             values = as_array(values)
             curves.append(values)
             lone = {"marker": "o", "markersize": 4} if len(values) == 1 else {}
-            right.plot(np.arange(1, len(values) + 1), values, color=effective_color, linestyle=style, linewidth=1.5,
+            right.plot(np.arange(1, len(values) + 1), values, color=effective_color, linestyle=dash, linewidth=1.5,
                        label=f"Adam, {name}", **lone)
         for name, value in (first or {}).items():
-            right.plot(1, value, marker="o", markersize=9, markerfacecolor="none", markeredgecolor="0.3",
+            right.plot(1, value, marker="o", markersize=9, markerfacecolor=style.NONE, markeredgecolor=style.MID,
                        markeredgewidth=1.4, linestyle="none", zorder=5,
                        label="lr/|g| at step 1 (theory)" if name == next(iter(first)) else None)
             curves.append(np.array([value]))
         for value, label in references:
-            right.axhline(value, color="0.55", linestyle=":", linewidth=1.2, zorder=1)
+            right.axhline(value, color=style.LIGHT, linestyle=":", linewidth=1.2, zorder=1)
             right.annotate(label, (1.0, value), xycoords=("axes fraction", "data"), textcoords="offset points",
-                           xytext=(-4, 3), ha="right", va="bottom", fontsize=8, color="0.3")
+                           xytext=(-4, 3), ha="right", va="bottom", color=style.MID)
             curves.append(np.array([value]))
         right.set_yscale("log")
         readable_log_range(right, *curves)
@@ -132,10 +137,10 @@ def adaptive_step_sizes(runs: Sequence[dict], effective: dict[str, np.ndarray], 
         integer_steps(right)
         right.set_ylabel("lr / (√v̂ + ε) (log scale)")
         right.set_title("Adam's step size per coordinate")
-        right.legend(loc="lower right", fontsize=8)
+        right.legend(loc="lower right")
         right.minorticks_off()
         if note:
-            fig.text(0.5, 0.0, note, ha="center", va="top", fontsize=8.5, transform=fig.transFigure)
+            fig.text(0.5, 0.0, note, ha="center", va="top", transform=fig.transFigure)
     return fig
 
 
@@ -159,7 +164,7 @@ def decay_comparison(runs: Sequence[dict], ratios: Sequence[dict], gradient_rms,
     order = np.argsort(rms, kind="stable")
     groups = np.array_split(order, bins)
     with house_style():
-        fig = Figure(figsize=(8.6, 3.7), layout="constrained")
+        fig = style.figure(8.6, 3.7)
         left, right = fig.subplots(1, 2)
         for run in runs:
             history = run["history"]
@@ -168,37 +173,37 @@ def decay_comparison(runs: Sequence[dict], ratios: Sequence[dict], gradient_rms,
             steps = np.arange(len(manual))
             every = max(1, len(steps) // 20)
             left.plot(steps, manual, color=run["color"], label=run["label"])
-            left.plot(steps[::every], autograd[::every], color=run["color"], marker="x", markersize=4.5,
+            left.plot(steps[::every], autograd[::every], color=AUTOGRAD["color"], marker="x", markersize=4.5,
                       linestyle="none")
-        left.plot([], [], color="0.3", marker="x", markersize=4.5, label="line: manual, x: autograd")
+        left.plot([], [], color=AUTOGRAD["color"], marker="x", markersize=4.5, label="line: manual, x: autograd")
         left.set_xlabel("step")
         integer_steps(left)
         left.set_ylabel("‖θ‖, all parameters")
         left.set_ylim(bottom=0)
         left.set_title("The length of the parameter vector")
-        left.legend(loc="upper left", fontsize=8)
+        left.legend(loc="upper left")
 
         for entry in ratios:
             ratio = as_array(entry["ratio"])
-            right.scatter(rms, ratio, s=9, color=entry["color"], alpha=0.45, edgecolors="none", zorder=2)
+            right.scatter(rms, ratio, s=9, color=entry["color"], alpha=0.45, edgecolors=style.NONE, zorder=2)
             centres = [np.median(rms[group]) for group in groups]
             medians = [np.median(ratio[group]) for group in groups]
-            right.plot(centres, medians, color=entry["color"], marker="o", markersize=6, markeredgecolor="black",
+            right.plot(centres, medians, color=entry["color"], marker="o", markersize=6, markeredgecolor=style.INK,
                        markeredgewidth=0.6, linewidth=1.8, zorder=3, label=f"{entry['label']}")
-        right.axhline(1.0, color="0.5", linestyle=":", linewidth=1.1, zorder=1)
+        right.axhline(1.0, color=style.LIGHT, linestyle=":", linewidth=1.1, zorder=1)
         right.set_xscale("log")
         right.set_yscale("log")
         right.set_xlabel("the weight's gradient size √v̂ under plain Adam (log scale)")
         right.set_ylabel("|θ| with decay / |θ| without")
         right.set_title("What the decay did to each weight")
         handles, labels = right.get_legend_handles_labels()
-        handles.append(Line2D([], [], color="0.4", marker="o", markersize=3, linestyle="none", alpha=0.6))
+        handles.append(Line2D([], [], color=style.MID, marker="o", markersize=3, linestyle="none", alpha=0.6))
         groups_name = {2: "half", 3: "third", 4: "quarter"}.get(bins)
         labels.append("dots: one parameter each;\nline: " + (f"median of each {groups_name}\nof gradient size"
                       if groups_name else f"medians of {bins} groups\nby gradient size"))
-        right.legend(handles, labels, loc="lower right", fontsize=7.5)
+        right.legend(handles, labels, loc="lower right")
         if note:
-            fig.text(0.5, 0.0, note, ha="center", va="top", fontsize=8.5, transform=fig.transFigure)
+            fig.text(0.5, 0.0, note, ha="center", va="top", transform=fig.transFigure)
     return fig
 
 
@@ -213,7 +218,7 @@ def optimizer_losses(runs: dict[str, tuple[History, str]], *, title: str = "") -
 
     last_step = max((len(h.loss_manual) - 1 for h, _ in runs.values()), default=0)
     with house_style():
-        fig = Figure(figsize=(5.6, 4.4), layout="constrained")
+        fig = style.figure(5.6, 4.4)
         ax = fig.add_subplot()
         curves = []
         for label, (history, color) in runs.items():
@@ -229,7 +234,7 @@ def optimizer_losses(runs: dict[str, tuple[History, str]], *, title: str = "") -
         ax.set_ylabel("training loss (log scale)")
         ax.set_title(title)
         handles, labels = ax.get_legend_handles_labels()
-        handles.append(Line2D([], [], color="0.3", marker="x", markersize=4.5))
+        handles.append(Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=4.5))
         labels.append("line: manual, x: autograd")
-        fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8)
+        figure_legend(fig, handles, labels, ncols=2)
     return fig

@@ -1,12 +1,16 @@
-"""toolkit.plots.hidden_layer."""
+"""Lesson 05's own figures: the decision regions of two classes, and the training and held-out loss."""
 
 from __future__ import annotations
 
-from matplotlib.figure import Figure
 import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from toolkit.plots import style
+from toolkit.plots.shared import (as_array, draw_loss_curves, figure_legend, on_scale, panel_note, readable_log_range,
+                                  round_log_axis)
+from toolkit.plots.style import AUTOGRAD_CROSS, MANUAL, MANUAL_LINE, house_style
 from toolkit.train import History
-from toolkit.plots.shared import draw_loss_curves, as_array, on_scale, panel_note, readable_log_range, round_log_axis
-from toolkit.plots.style import AUTOGRAD, MANUAL, house_style
 
 
 def decision_regions(model_probability, x, y, *, title: str = "", resolution: int = 200) -> Figure:
@@ -24,17 +28,17 @@ def decision_regions(model_probability, x, y, *, title: str = "", resolution: in
     probability = as_array(model_probability(np.column_stack([mesh_a.ravel(), mesh_b.ravel()])))
     probability = probability.reshape(mesh_a.shape)
     with house_style():
-        fig = Figure(figsize=(4.8, 3.9), layout="constrained")
+        fig = style.figure(4.8, 3.9)
         ax = fig.add_subplot()
         defined = np.isfinite(probability)
         if defined.any():
-            filled = ax.contourf(grid_a, grid_b, probability, levels=np.linspace(0, 1, 11), cmap="RdBu_r",
+            filled = ax.contourf(grid_a, grid_b, probability, levels=np.linspace(0, 1, 11), cmap=style.PROBABILITY_CMAP,
                                  alpha=0.85)
-            ax.contour(grid_a, grid_b, probability, levels=[0.5], colors="black", linewidths=1.4)
+            ax.contour(grid_a, grid_b, probability, levels=[0.5], colors=style.INK, linewidths=1.4)
         if not defined.all():     # a diverged network can output NaN
             panel_note(ax, "P(class 1) is not a number anywhere:\nthe network's weights are not finite"
                         if not defined.any() else "white: P(class 1) is not a number there")
-        for label, marker, face, edge in [(0, "o", "white", "black"), (1, "^", "black", "white")]:
+        for label, marker, face, edge in [(0, "o", style.PAPER, style.INK), (1, "^", style.INK, style.PAPER)]:
             chosen = points[labels == label]
             ax.scatter(chosen[:, 0], chosen[:, 1], marker=marker, s=18, color=face, edgecolors=edge,
                        linewidths=0.6, label=f"class {label}", zorder=3)
@@ -45,7 +49,7 @@ def decision_regions(model_probability, x, y, *, title: str = "", resolution: in
         ax.set_ylabel("input x₂")
         ax.set_title(title)
         ax.grid(False)
-        ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+        ax.legend(loc="upper right", framealpha=0.9)
     return fig
 
 
@@ -71,30 +75,25 @@ def train_validation_losses(history: History, validation_manual, validation_auto
 
         history = replace(history, **dict(zip(("loss_manual", "loss_autograd"), history.path_losses())))
     with house_style():
-        fig = Figure(figsize=(5.2, 3.8), layout="constrained")
+        fig = style.figure(5.2, 3.8)
         ax = fig.add_subplot()
         draw_loss_curves(ax, history)
-        lone = {"marker": "o", "markersize": 4} if np.isfinite(manual_val).sum() == 1 else {}
-        ax.plot(steps, manual_val, color=MANUAL["color"], linestyle="--", **lone)
         every = max(1, len(steps) // 25)
-        ax.plot(steps[::every], autograd_val[::every], color=AUTOGRAD["color"], marker="x", markersize=5,
-                linestyle="none")
+        ax.plot(steps, manual_val, color=MANUAL["color"], **{**MANUAL_LINE, "markevery": every, "markersize": 4.5,
+                                                            "linewidth": 1.6, "linestyle": "--"})
+        ax.plot(steps[::every], autograd_val[::every], **AUTOGRAD_CROSS)
         best = int(np.nanargmin(manual_val)) if np.isfinite(manual_val).sum() > 1 else len(manual_val) - 1
         if best < len(manual_val) - 1:     # a turning point: the held-out loss rose after it
-            ax.plot(best, manual_val[best], marker="v", markersize=9, color="none", markeredgecolor="black",
+            ax.plot(best, manual_val[best], marker="v", markersize=9, color=style.NONE, markeredgecolor=style.INK,
                     linestyle="none", zorder=6, label=f"lowest held-out loss, {manual_val[best]:.3g} "
                                                         f"(step {best})")
         train_manual = on_scale(history.loss_manual, history.loss_manual[0] if history.loss_manual else np.nan)
         readable_log_range(ax, train_manual, manual_val)
         round_log_axis(ax)
-        from matplotlib.lines import Line2D
-
         handles, labels = ax.get_legend_handles_labels()
-        handles += [Line2D([], [], color="0.3"), Line2D([], [], color="0.3", linestyle="--")]
+        handles += [Line2D([], [], color=style.MID), Line2D([], [], color=style.MID, linestyle="--")]
         labels += ["training data", "held-out data"]
         ax.set_ylabel("loss (log scale)")
         ax.set_title(title)
-        legend = fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8)
-        if caption:
-            legend.set_title(caption, prop={"size": 8.5})
+        figure_legend(fig, handles, labels, title=caption, ncols=2)
     return fig

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from matplotlib.figure import Figure
 import numpy as np
-from toolkit.train import History
-from toolkit.plots.shared import legend_caption, draw_loss_curves, mark_ends, as_array, readable_log_range, round_log_axis
+from matplotlib.figure import Figure
+
+from toolkit.plots import style
+from toolkit.plots.shared import (as_array, draw_loss_curves, figure_legend, legend_caption, mark_ends,
+                                  readable_log_range, round_log_axis)
 from toolkit.plots.style import AUTOGRAD, MANUAL, RUN_COLORS, house_style
+from toolkit.train import History
 
 
 # The training path's own losses beside the line's, and the curvature checks.
@@ -29,19 +32,19 @@ def interpolation_curve(alphas, manual_losses, autograd_losses, *, path_alphas=N
     """
     alphas, manual_losses, autograd_losses = as_array(alphas), as_array(manual_losses), as_array(autograd_losses)
     with house_style():
-        fig = Figure(figsize=(5.4, 3.9), layout="constrained")
+        fig = style.figure(5.4, 3.9)
         ax = fig.add_subplot()
         if alphas[0] < 0:
-            ax.axvspan(alphas[0], 0.0, color="0.9", zorder=0, label="beyond the start or the end")
+            ax.axvspan(alphas[0], 0.0, color=style.PALE, zorder=0, label="beyond the start or the end")
         if alphas[-1] > 1:
-            ax.axvspan(1.0, alphas[-1], color="0.9", zorder=0)
+            ax.axvspan(1.0, alphas[-1], color=style.PALE, zorder=0)
         curves = [manual_losses, autograd_losses]
         if path_alphas is not None and path_losses is not None:
             path_alphas, path_losses = as_array(path_alphas), as_array(path_losses)
             curves.append(path_losses)
             ax.plot(path_alphas, path_losses, color=PATH_COLOR, linewidth=0.9, marker="o", markersize=2.6,
                     zorder=2, label="training path: each step's own loss,\nat the α where it projects onto the line")
-        ax.plot(alphas, manual_losses, color=MANUAL["color"], marker="o", markersize=4.5, markeredgecolor="white",
+        ax.plot(alphas, manual_losses, color=MANUAL["color"], marker="o", markersize=4.5, markeredgecolor=style.PAPER,
                 markeredgewidth=0.4, linewidth=1.3, zorder=3, label=f"on the line: {MANUAL['label']}")
         ax.plot(alphas, autograd_losses, color=AUTOGRAD["color"], marker="x", markersize=3.0, markeredgewidth=0.9,
                 linestyle="none", zorder=4, label=f"on the line: {AUTOGRAD['label']}")
@@ -53,7 +56,7 @@ def interpolation_curve(alphas, manual_losses, autograd_losses, *, path_alphas=N
         ax.set_xlabel(r"$\alpha$   (0: the start $\theta_0$, 1: the end $\theta_T$)")
         ax.set_ylabel("training loss (log scale)")
         ax.set_title(title)
-        legend = fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=8)
+        legend = figure_legend(fig, *ax.get_legend_handles_labels(), ncols=2)
         legend_caption(fig, legend, caption)
     return fig
 
@@ -78,20 +81,20 @@ def sharpness_curve(steps, sharpness, lr: float, history: History, *, checks=Non
     if not history.diverged:     # the loss at every point of the path, the last one included
         history = replace(history, **dict(zip(("loss_manual", "loss_autograd"), history.path_losses())))
     with house_style():
-        fig = Figure(figsize=(5.6, 5.0), layout="constrained")
+        fig = style.figure(5.6, 5.0)
         top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
         finite = sharpness[np.isfinite(sharpness)]
         high = max([limit, *finite.tolist()]) * 1.08
-        top.axhspan(limit, high, color=AUTOGRAD["color"], alpha=0.08, zorder=0,
+        top.axhspan(limit, high, color=style.LIGHT, alpha=0.15, zorder=0,
                     label="lr·λmax > 2: unstable along the top direction")
-        top.axhline(limit, color="black", linestyle="--", linewidth=1.2, zorder=1,
+        top.axhline(limit, color=style.INK, linestyle="--", linewidth=1.2, zorder=1,
                     label=f"2/lr = {limit:.3g}, lesson 03's limit")
         top.plot(steps, sharpness, color=MANUAL["color"], marker="o", markersize=2.8, linewidth=1.2, zorder=3,
                  label="λmax: power iteration on the hand-written H·v")
         if checks is not None:
             check_steps, check_values = as_array(checks[0]), as_array(checks[1])
             top.plot(check_steps, check_values, linestyle="none", marker="D", markersize=8.5,
-                     markerfacecolor="none", markeredgecolor=AUTOGRAD["color"], markeredgewidth=1.4, zorder=4,
+                     markerfacecolor=style.NONE, markeredgecolor=style.INK, markeredgewidth=1.4, zorder=4,
                      label="λmax from eigvalsh of the full Hessian (torch.func)")
         top.set_ylim(0.0, high)
         top.set_ylabel("sharpness λmax")
@@ -104,7 +107,6 @@ def sharpness_curve(steps, sharpness, lr: float, history: History, *, checks=Non
         bottom.set_xlim(first - pad, last + pad)
         handles, labels = top.get_legend_handles_labels()
         more = bottom.get_legend_handles_labels()
-        legend = fig.legend(handles + more[0], labels + [f"loss: {label}" for label in more[1]],
-                            loc="outside lower center", ncols=2, fontsize=8)
+        legend = figure_legend(fig, handles + more[0], labels + [f"loss: {label}" for label in more[1]], ncols=2)
         legend_caption(fig, legend, caption)
     return fig

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+
 import numpy as np
-from toolkit.plots.shared import legend_caption, draw_run_losses, integer_steps, as_array, readable_log_range, round_log_axis
-from toolkit.plots.style import CMAP, house_style
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from toolkit.plots import style
+from toolkit.plots.shared import (as_array, draw_run_losses, figure_legend, integer_steps, legend_caption,
+                                  readable_log_range, round_log_axis, run_path_legend, twins_key)
+from toolkit.plots.style import AUTOGRAD_CROSS, CMAP, MANUAL_LINE, house_style
 
 
 def _layer_colors(count: int) -> list:
@@ -61,11 +66,10 @@ def activation_histograms(values: dict[str, dict[str, Sequence]], layers: Sequen
             reach = reach if reach > 0 else 1.0
             edges[column] = np.linspace(-reach, reach, bins + 1)
     with house_style():
-        fig = Figure(figsize=(7.0, 1.75 * len(rows) + 1.0), layout="constrained")
-        axes = np.atleast_2d(fig.subplots(len(rows), len(columns), sharex="col", squeeze=False))
+        fig, cells = style.panels(7.0, 1.75 * len(rows) + 1.0, len(rows) * len(columns), len(columns))
         for i, row in enumerate(rows):
             for j, column in enumerate(columns):
-                ax = axes[i, j]
+                ax = cells[i * len(columns) + j]
                 log = column in log_columns
                 for color, k in zip(colors, layers):
                     h = as_array(values[row][column][k - 1]).ravel()
@@ -79,18 +83,17 @@ def activation_histograms(values: dict[str, dict[str, Sequence]], layers: Sequen
                 if log:
                     everything = np.concatenate([as_array(values[row][column][k - 1]).ravel() for k in layers])
                     text += f", {np.mean(everything == 0):.0%} exact zeros (not drawn)"
-                ax.set_title(text, fontsize=8.5, loc="left")
+                ax.set_title(text, loc="left")
                 if log:
                     ax.set_xscale("log")
                 ax.set_ylim(bottom=0)
                 ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
-                if j == 0:
-                    ax.set_ylabel(f"{row}\nfraction per bin", fontsize=9)
-                if i == len(rows) - 1:
+                if ax.get_subplotspec().is_first_col():
+                    ax.set_ylabel(f"{row}\nfraction per bin")
+                if i == len(rows) - 1 or style.columns_for(len(columns)) < len(columns):
                     ax.set_xlabel(f"activation ({column})" + (", log scale" if log else ""))
         handles = [Line2D([], [], color=color, linewidth=2) for color in colors]
-        legend = fig.legend(handles, [f"hidden layer {k}" for k in layers], loc="outside lower center",
-                            ncols=len(layers), fontsize=8)
+        legend = figure_legend(fig, handles, [f"hidden layer {k}" for k in layers], ncols=len(layers))
         legend_caption(fig, legend, note, title)
     return fig
 
@@ -107,18 +110,15 @@ def gradient_flow(curves: dict[str, dict[str, dict]], *, title: str = "", note: 
     the crosses on it. A scheme whose gradients are all exactly 0 cannot sit
     on a log axis and is left out (say so in ``note``).
     """
-    from matplotlib.lines import Line2D
-
     columns = list(curves)
     rows = [("input", "std of dL/d(input of layer ℓ)\n(log scale)"),
             ("weight", "std of dL/dW of layer ℓ\n(log scale)")]
     with house_style():
-        fig = Figure(figsize=(7.0, 5.9), layout="constrained")
-        axes = fig.subplots(len(rows), len(columns), sharex=True, sharey="row", squeeze=False)
+        fig, cells = style.panels(7.0, 5.9, len(rows) * len(columns), len(columns))
         handles = {}
         for j, column in enumerate(columns):
             for i, (key, ylabel) in enumerate(rows):
-                ax = axes[i, j]
+                ax = cells[i * len(columns) + j]
                 for scheme, curve in curves[column].items():
                     manual_values = as_array(curve[f"{key}_manual"])
                     autograd_values = as_array(curve[f"{key}_autograd"])
@@ -128,26 +128,21 @@ def gradient_flow(curves: dict[str, dict[str, dict]], *, title: str = "", note: 
                     with np.errstate(invalid="ignore"):
                         manual_values = np.where(manual_values > 0, manual_values, np.nan)
                         autograd_values = np.where(autograd_values > 0, autograd_values, np.nan)
-                    line, = ax.plot(layer, manual_values, color=curve["color"], marker="o", markersize=5,
-                                    markeredgecolor="white", markeredgewidth=0.5, zorder=3)
-                    ax.plot(layer, autograd_values, color="black", marker="x", markersize=3.5,
-                            markeredgewidth=0.9, linestyle="none", zorder=4)
+                    line, = ax.plot(layer, manual_values, color=curve["color"], zorder=3,
+                                    **{**MANUAL_LINE, "markersize": 5})
+                    ax.plot(layer, autograd_values, zorder=4, **AUTOGRAD_CROSS)
                     handles.setdefault(scheme, line)
                 ax.set_yscale("log")
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-                if i == 0:
+                reflowed = style.columns_for(len(columns)) < len(columns)     # each panel names its column
+                if i == 0 or reflowed:
                     ax.set_title(column)
-                if i == len(rows) - 1:
+                if i == len(rows) - 1 or reflowed:
                     ax.set_xlabel("Linear layer ℓ (1 = next to the input)")
-                if j == 0:
+                if ax.get_subplotspec().is_first_col():
                     ax.set_ylabel(ylabel)
-        labels = list(handles)
-        lines = list(handles.values())
-        lines.append(Line2D([], [], color="0.5", marker="o", markersize=5, markeredgecolor="white"))
-        labels.append("line and circles: manual")
-        lines.append(Line2D([], [], color="black", marker="x", markersize=3.5, linestyle="none"))
-        labels.append("x: autograd")
-        legend = fig.legend(lines, labels, loc="outside lower center", ncols=4, fontsize=8)
+        key, text = twins_key()
+        legend = figure_legend(fig, [*handles.values(), key], [*handles, text], ncols=4)
         legend_caption(fig, legend, note, title)
     return fig
 
@@ -163,21 +158,18 @@ def init_loss_curves(panels: Sequence[dict], *, reference: tuple[float, str] | N
     diverged run ends in its X. ``reference``: (loss, label), drawn as a
     dotted line in every panel (e.g. ln 2, the loss of guessing).
     """
-    from matplotlib.lines import Line2D
-
     with house_style():
-        fig = Figure(figsize=(7.0, 3.7), layout="constrained")
-        axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
+        fig, axes = style.panels(7.0, 3.7, len(panels), len(panels), sharey=True)
         curves = []
         for ax, panel in zip(axes, panels):
             last_step = max((len(run["history"].loss_manual) - 1 for run in panel["runs"].values()), default=0)
             if reference is not None:
-                ax.axhline(reference[0], color="0.4", linestyle=":", linewidth=1.1, zorder=1)
+                ax.axhline(reference[0], **style.REFERENCE, zorder=1)
             for label, run in panel["runs"].items():
                 line_style = {"linewidth": run.get("linewidth", 1.6), "alpha": run.get("alpha", 1.0),
                               "linestyle": run.get("linestyle", "-"), "zorder": 2}
                 draw_run_losses(ax, run["history"], label=label, color=run["color"], last_step=last_step,
-                                 curves=curves, line_style=line_style, crosses=16, cross_style={"zorder": 3})
+                                curves=curves, line_style=line_style, crosses=16)
             ax.set_yscale("log")
             ax.set_xlabel("step")
             integer_steps(ax)
@@ -185,13 +177,10 @@ def init_loss_curves(panels: Sequence[dict], *, reference: tuple[float, str] | N
         readable_log_range(axes[0], *curves)
         round_log_axis(axes[0])
         axes[0].set_ylabel("training loss (log scale)")
-        handles = {}
-        for ax in axes:
-            for handle, label in zip(*ax.get_legend_handles_labels()):
-                handles.setdefault(label, handle)
+        handles, labels = run_path_legend(axes)
         if reference is not None:
-            handles[reference[1]] = Line2D([], [], color="0.4", linestyle=":", linewidth=1.1)
-        handles["line: manual, x: autograd"] = Line2D([], [], color="0.3", marker="x", markersize=4.5)
-        legend = fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=3, fontsize=8)
+            handles.insert(-1, Line2D([], [], **style.REFERENCE))
+            labels.insert(-1, reference[1])
+        legend = figure_legend(fig, handles, labels, ncols=3)
         legend_caption(fig, legend, note)
     return fig

@@ -1,13 +1,21 @@
-"""toolkit.plots.learning_rate."""
+"""Lesson 03's figure: four learning rates on the same valley, each on a panel of its own."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
-import numpy as np
-from toolkit.plots.shared import NO_LANDSCAPE, loss_colorbar, draw_contour, draw_twin_paths, log_levels, as_array, panel_note
+from matplotlib.lines import Line2D
+
+from toolkit.plots import style
+from toolkit.plots.shared import (NO_LANDSCAPE, as_array, draw_contour, draw_twin_paths, figure_legend, log_levels,
+                                  loss_colorbar, mark_minimum, merged_handles, panel_note)
 from toolkit.plots.style import house_style
+
+# The legend label of the valley's axes in learning_rate_panels.
+VALLEY_AXES = "the valley's axes (eigenvectors of H)"
 
 
 def learning_rate_panels(panels: Sequence[dict], *, xlabel: str, ylabel: str, minimum=None,
@@ -29,9 +37,8 @@ def learning_rate_panels(panels: Sequence[dict], *, xlabel: str, ylabel: str, mi
     levels = log_levels(all_z, count=20)
     norm = LogNorm(levels[0], levels[-1]) if levels is not None else None
     with house_style():
-        fig = Figure(figsize=(7.6, 6.9 if title else 6.6), layout="constrained")
-        axes = fig.subplots(2, 2, sharex=shared, sharey=shared).ravel()
-        for index, (ax, panel, (alphas, betas)) in enumerate(zip(axes, panels, grids)):
+        fig, axes = style.panels(7.6, 6.9 if title else 6.6, len(panels), 2, sharex=shared, sharey=shared)
+        for ax, panel, (alphas, betas) in zip(axes, panels, grids):
             if levels is not None:
                 filled = draw_contour(ax, alphas, betas, as_array(panel["Z"]), levels, norm)
             else:
@@ -40,39 +47,28 @@ def learning_rate_panels(panels: Sequence[dict], *, xlabel: str, ylabel: str, mi
             draw_twin_paths(ax, as_array(panel["manual_path"]), as_array(panel["autograd_path"]),
                              diverged_at=panel.get("diverged_at"), window=window, thin=True)
             if minimum is not None:
-                ax.plot(*minimum, marker="P", markersize=8, color="white", markeredgecolor="black",
-                        linestyle="none", label="minimum", zorder=6)
+                mark_minimum(ax, minimum, markersize=8)
             if minimum is not None and valley_axes is not None:
                 for k, direction in enumerate(valley_axes):
                     direction = as_array(direction)
-                    ax.axline(tuple(minimum), tuple(np.asarray(minimum, dtype=float) + direction), color="white",
+                    ax.axline(tuple(minimum), tuple(np.asarray(minimum, dtype=float) + direction), color=style.PAPER,
                               linestyle=(0, (1, 2)), linewidth=1.0, alpha=0.9, zorder=3,
                               label=VALLEY_AXES if k == 0 else None)
             ax.set_xlim(alphas[0], alphas[-1])
             ax.set_ylim(betas[0], betas[-1])
             ax.set_aspect("equal", adjustable="box")
             ax.set_title(panel["title"])
-            if not shared or index >= 2:
+            place = ax.get_subplotspec()
+            if not shared or place.is_last_row():
                 ax.set_xlabel(xlabel)
-            if not shared or index % 2 == 0:
+            if not shared or place.is_first_col():
                 ax.set_ylabel(ylabel)
-            ax.grid(False)
-        handles = {}
-        for ax in axes:
-            for handle, label in zip(*ax.get_legend_handles_labels()):
-                handles.setdefault(label, handle)
-        if VALLEY_AXES in handles:     # white dots would not show on the legend's white
-            from matplotlib.lines import Line2D
-
-            handles[VALLEY_AXES] = Line2D([], [], color="0.45", linestyle=(0, (1, 2)), linewidth=1.2)
-        fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-                   ncols=min(len(handles), 4), fontsize=8.5)
+        handles, labels = merged_handles(axes)
+        if VALLEY_AXES in labels:     # white dots would not show on the legend's white
+            handles[labels.index(VALLEY_AXES)] = Line2D([], [], color=style.MID, linestyle=(0, (1, 2)), linewidth=1.2)
+        figure_legend(fig, handles, labels, ncols=4)
         if levels is not None:
             loss_colorbar(fig, filled, list(axes), levels)
         if title:
-            fig.suptitle(title, fontsize=10.5)
+            fig.suptitle(title)
     return fig
-
-
-# The legend label of the valley's axes in learning_rate_panels.
-VALLEY_AXES = "the valley's axes (eigenvectors of H)"

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
-import numpy as np
-from toolkit.plots.shared import NO_LANDSCAPE, legend_caption, loss_colorbar, draw_contour, draw_run_losses, draw_run_path, integer_steps, log_levels, mark_start, as_array, panel_note, readable_log_range, run_path_legend
-from toolkit.plots.style import house_style
+from matplotlib.lines import Line2D
+
+from toolkit.plots import style
+from toolkit.plots.shared import (NO_LANDSCAPE, as_array, draw_contour, draw_run_losses, draw_run_path, figure_legend,
+                                  integer_steps, legend_caption, log_levels, loss_colorbar, mark_start, panel_note,
+                                  readable_log_range, run_path_legend)
+from toolkit.plots.style import AUTOGRAD_CROSS, MANUAL_LINE, house_style
 
 
 def momentum_paths(panels: Sequence[dict], *, xlabel: str, ylabel: str, note: str | None = None) -> Figure:
@@ -28,8 +34,7 @@ def momentum_paths(panels: Sequence[dict], *, xlabel: str, ylabel: str, note: st
     columns = min(2, len(panels))
     rows = -(-len(panels) // columns)
     with house_style():
-        fig = Figure(figsize=(7.6, 2.35 * rows + 0.3), layout="constrained")
-        grid = np.atleast_1d(fig.subplots(rows, columns)).ravel()
+        fig, grid = style.panels(7.6, 2.35 * rows + 0.3, len(panels), columns)
         axes, spare = grid[:len(panels)], grid[len(panels):]
         for ax, panel in zip(axes, panels):
             alphas, betas = as_array(panel["alphas"]), as_array(panel["betas"])
@@ -52,13 +57,13 @@ def momentum_paths(panels: Sequence[dict], *, xlabel: str, ylabel: str, note: st
             ax.grid(False)
         if levels is not None:
             loss_colorbar(fig, filled, list(grid), levels)
-        handles, labels = run_path_legend(axes, "circles: manual,\nx inside: autograd\n(the twins coincide)")
-        if spare.size:
-            for ax in spare:
-                ax.axis("off")
-            legend = spare[0].legend(handles, labels, loc="center", ncols=1, fontsize=8, frameon=False)
+        handles, labels = run_path_legend(axes, "circles: hand-written,\n× inside: autograd\n(the twins coincide)")
+        for ax in spare:
+            ax.axis("off")
+        if spare:
+            legend = spare[0].legend(handles, labels, loc="center", ncols=1, frameon=False)
         else:
-            legend = fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
+            legend = figure_legend(fig, handles, labels, ncols=3)
         legend_caption(fig, legend, note)
     return fig
 
@@ -78,7 +83,7 @@ def distance_rates(runs: Sequence[dict], *, floor: float | None = None, title: s
     soon after the slowest run reaches it.
     """
     with house_style():
-        fig = Figure(figsize=(5.4, 4.0), layout="constrained")
+        fig = style.figure(5.4, 4.0)
         ax = fig.add_subplot()
         last = 0
         for run in runs:
@@ -86,13 +91,14 @@ def distance_rates(runs: Sequence[dict], *, floor: float | None = None, title: s
             steps = np.arange(len(manual))
             above = np.flatnonzero(manual > floor) if floor is not None else steps
             last = max(last, int(above[-1]) if above.size else 0, 1)
-            with np.errstate(divide="ignore"):
-                ax.plot(steps, np.where(manual > 0, manual, np.nan), color=run["color"], linewidth=1.4,
-                        label=f"{run['label']}: measured ×{run['measured']:.4f} per step"
-                        if run.get("measured") is not None else run["label"], zorder=3)
             every = max(1, len(steps) // 40)
-            ax.plot(steps[::every], np.where(autograd > 0, autograd, np.nan)[::every], color=run["color"],
-                    marker="x", markersize=4, linestyle="none", zorder=4)
+            with np.errstate(divide="ignore"):
+                ax.plot(steps, np.where(manual > 0, manual, np.nan), color=run["color"],
+                        label=f"{run['label']}: measured ×{run['measured']:.4f} per step"
+                        if run.get("measured") is not None else run["label"], zorder=3,
+                        **{**MANUAL_LINE, "markevery": every, "markersize": 3.5, "linewidth": 1.4})
+            ax.plot(steps[::every], np.where(autograd > 0, autograd, np.nan)[::every], zorder=4,
+                    **{**AUTOGRAD_CROSS, "markersize": 2.6, "markeredgewidth": 0.8})
             if run.get("fit") is not None:
                 first, stop = run["fit"]
                 ax.plot(steps[first:stop + 1], manual[first:stop + 1], color=run["color"], linewidth=4.0,
@@ -102,8 +108,7 @@ def distance_rates(runs: Sequence[dict], *, floor: float | None = None, title: s
                 with np.errstate(over="ignore", under="ignore"):
                     line = manual[anchor] * np.power(float(run["theory"]), steps - anchor)
                 # Dark, on top: where measurement and theory agree the dashes run along the coloured line.
-                ax.plot(steps, line, color="0.1", linestyle=(0, (4, 3)), linewidth=1.0, zorder=5,
-                        label=f"theory: ×{run['theory']:.4f} per step")
+                ax.plot(steps, line, **style.THEORY, zorder=5, label=f"theory: ×{run['theory']:.4f} per step")
         shown = min(len(manual) - 1, int(1.15 * last) + 2)
         ax.set_xlim(0, shown)
         ax.set_yscale("log")
@@ -113,20 +118,16 @@ def distance_rates(runs: Sequence[dict], *, floor: float | None = None, title: s
         if values.size:
             ax.set_ylim(low / 3 if low else None, values.max() * 3)
         if floor is not None and floor > ax.get_ylim()[0]:    # a short run may stop well above the noise
-            ax.axhspan(ax.get_ylim()[0], floor, color="0.85", zorder=0)
-            ax.text(0.98, floor, "rounding noise", transform=ax.get_yaxis_transform(), ha="right", va="top",
-                    fontsize=8, color="0.3")
+            ax.axhspan(ax.get_ylim()[0], floor, color=style.PALE, zorder=0)
+            ax.text(0.98, floor, "rounding noise", transform=ax.get_yaxis_transform(), ha="right", va="top", color=style.MID)
         ax.set_xlabel("step")
         integer_steps(ax)
         ax.set_ylabel("distance to the minimum ‖θ − θ*‖ (log scale)")
         ax.set_title(title)
         handles, labels = ax.get_legend_handles_labels()
-        from matplotlib.lines import Line2D
-
-        handles += [Line2D([], [], color="0.3", linewidth=4.0, alpha=0.45),
-                    Line2D([], [], color="0.3", marker="x", markersize=4, linestyle="none")]
-        labels += ["steps the rate was fitted over", "x: autograd (on the manual line)"]
-        legend = fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8)
+        handles += [Line2D([], [], color=style.MID, linewidth=4.0, alpha=0.45), Line2D([], [], **AUTOGRAD_CROSS)]
+        labels += ["steps the rate was fitted over", "× : autograd twin (on the hand-written line)"]
+        legend = figure_legend(fig, handles, labels, ncols=2)
         legend_caption(fig, legend, note)
     return fig
 
@@ -140,21 +141,20 @@ def loss_curve_panels(panels: Sequence[dict], *, note: str | None = None) -> Fig
     line under the legend.
     """
     with house_style():
-        fig = Figure(figsize=(3.6 * len(panels) + 0.4, 3.6), layout="constrained")
-        axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
+        fig, axes = style.panels(3.6 * len(panels) + 0.4, 3.6, len(panels), len(panels), sharey=True)
         curves = []
         for ax, panel in zip(axes, panels):
             last_step = max((len(h.loss_manual) - 1 for h, _ in panel["runs"].values()), default=0)
             for label, (history, color) in panel["runs"].items():
                 draw_run_losses(ax, history, label=label, color=color, last_step=last_step, curves=curves)
-            ax.plot([], [], color="0.3", marker="x", markersize=4.5, label="line: manual, x: autograd")
             ax.set_yscale("log")
             ax.set_xlabel("step")
             integer_steps(ax)
             ax.set_title(panel["title"])
-            ax.legend(loc="upper right", fontsize=7.5)
+            ax.legend(*run_path_legend([ax]), loc="upper right")
+            if ax.get_subplotspec().is_first_col():
+                ax.set_ylabel("training loss (log scale)")
         readable_log_range(axes[0], *curves)
-        axes[0].set_ylabel("training loss (log scale)")
         if note:
-            fig.text(0.5, 0.0, note, ha="center", va="top", fontsize=8.5, transform=fig.transFigure)
+            fig.suptitle(note)
     return fig

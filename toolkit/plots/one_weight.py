@@ -1,11 +1,14 @@
-"""toolkit.plots.one_weight."""
+"""Lesson 01's figures: the loss of one weight with the descent steps on it, and the slope at each step."""
 
 from __future__ import annotations
 
-from matplotlib.figure import Figure
 import numpy as np
-from toolkit.plots.shared import draw_twin_paths, points_inside, mark_start, as_array, panel_note, spread_out
-from toolkit.plots.style import AUTOGRAD, MANUAL, house_style
+from matplotlib.figure import Figure
+
+from toolkit.plots import style
+from toolkit.plots.shared import (as_array, draw_twin_paths, figure_legend, mark_start, merged_handles, panel_note,
+                                  points_inside, spread_out)
+from toolkit.plots.style import AUTOGRAD, AUTOGRAD_CROSS, MANUAL, MANUAL_LINE, house_style
 
 
 def loss_vs_weight(weights, losses, manual_path, autograd_path, manual_losses, autograd_losses,
@@ -33,14 +36,13 @@ def loss_vs_weight(weights, losses, manual_path, autograd_path, manual_losses, a
     shown = len(manual_pts) if diverged_at is None else points_inside(manual_pts, window)
     with house_style():
         if slope_curve is None:
-            fig = Figure(figsize=(4.6, 3.4), layout="constrained")
+            fig = style.figure(4.6, 3.4)
             ax = fig.add_subplot()
         else:
-            fig = Figure(figsize=(8.8, 3.7), layout="constrained")
-            ax, slope_ax = fig.subplots(1, 2, sharex=True)
-        ax.plot(weights, losses, color="0.25", linewidth=1.4, label="loss L(w)", zorder=2)
+            fig, (ax, slope_ax) = style.panels(8.8, 3.7, 2, 2, sharex=True)
+        ax.plot(weights, losses, color=style.DARK, linewidth=1.4, label="loss L(w)", zorder=2)
         if best is not None:
-            ax.axvline(best, color="0.45", linestyle=":", linewidth=1.1, label=f"minimum, w = {best:.3f}")
+            ax.axvline(best, **style.REFERENCE, label=f"minimum, w = {best:.3f}")
         draw_twin_paths(ax, manual_pts, autograd_pts, diverged_at=diverged_at, window=window, thin=True)
         drawn = manual_pts[:shown]
         for a, b in zip(drawn[:4], drawn[1:5]):   # arrows for the first steps show the direction
@@ -56,27 +58,18 @@ def loss_vs_weight(weights, losses, manual_path, autograd_path, manual_losses, a
                          best=best, label=slope_label, diverged_at=diverged_at)
             slope_ax.set_xlabel(xlabel)
             slope_ax.set_title(slope_title)
-            handles, labels = {}, []
-            for panel in (ax, slope_ax):
-                for handle, label in zip(*panel.get_legend_handles_labels()):
-                    if label not in handles:
-                        handles[label] = handle
-                        labels.append(label)
-            fig.legend([handles[label] for label in labels], labels, loc="outside lower center", ncols=4,
-                       fontsize=8)
-        elif diverged_at is None:
-            ax.legend(loc="upper center", ncols=2, fontsize=8)
-        else:   # the path leaves through the top: the legend goes below the axes
-            fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=8)
+            figure_legend(fig, *merged_handles([ax, slope_ax]), ncols=4)
+        else:   # below the axes: the path may leave through the top
+            figure_legend(fig, *merged_handles([ax]), ncols=3)
     return fig
 
 
 def _draw_slopes(ax, weights, slope_curve, path, manual_slopes, autograd_slopes, *, best, label, diverged_at):
     """The derivative dL/dw against w, and the slope each twin computed at each step drawn (path[t], slope[t])."""
-    ax.plot(weights, slope_curve, color="0.25", linewidth=1.4, label=label, zorder=2)
-    ax.axhline(0.0, color="0.45", linewidth=0.9, zorder=1)
+    ax.plot(weights, slope_curve, color=style.DARK, linewidth=1.4, label=label, zorder=2)
+    ax.axhline(0.0, color=style.MID, linewidth=0.9, zorder=1)
     if best is not None:
-        ax.axvline(best, color="0.45", linestyle=":", linewidth=1.1)
+        ax.axvline(best, **style.REFERENCE)
     finite = slope_curve[np.isfinite(slope_curve)]
     low, high = (finite.min(), finite.max()) if finite.size else (-1.0, 1.0)
     pad = 0.08 * (high - low) if high > low else 1.0
@@ -88,10 +81,10 @@ def _draw_slopes(ax, weights, slope_curve, path, manual_slopes, autograd_slopes,
     points = points[:inside]
     if inside:
         every = spread_out(points, window)     # crowded near the bottom: a marker on every few only
-        ax.plot(points[every, 0], points[every, 1], color=MANUAL["color"], marker="o", markersize=5.5,
-                markeredgecolor="white", markeredgewidth=0.5, linestyle="none", label=MANUAL["label"], zorder=4)
-        ax.plot(path[:inside][every], autograd_slopes[:inside][every], color=AUTOGRAD["color"], marker="x",
-                markersize=3.2, markeredgewidth=1.1, linestyle="none", label=AUTOGRAD["label"], zorder=5)
+        ax.plot(points[every, 0], points[every, 1], color=MANUAL["color"], **{**MANUAL_LINE, "linestyle": "none"},
+                label=MANUAL["label"], zorder=4)
+        ax.plot(path[:inside][every], autograd_slopes[:inside][every], **AUTOGRAD_CROSS, label=AUTOGRAD["label"],
+                zorder=5)
         mark_start(ax, points)
         for a, b in zip(points[:4], points[1:5]):
             ax.annotate("", xy=b, xytext=a, arrowprops={"arrowstyle": "->", "color": MANUAL["color"], "lw": 1.0})

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
-import numpy as np
-from toolkit.plots.shared import NO_LANDSCAPE, legend_caption, loss_colorbar, draw_contour, draw_run_losses, draw_run_path, integer_steps, log_levels, mark_start, as_array, panel_note, spread_out
+
+from toolkit.plots import style
+from toolkit.plots.shared import (NO_LANDSCAPE, as_array, draw_contour, draw_run_losses, draw_run_path, figure_legend,
+                                  integer_steps, legend_caption, log_levels, loss_colorbar, mark_start, panel_note,
+                                  spread_out)
 from toolkit.plots.style import AUTOGRAD, MANUAL, RUN_COLORS, TEXT_BOX, house_style
 
 
 # One colour per minimum, from the same colour-blind-safe palette, the twins' blue and vermillion left out
 # (they mark the runs trained as twins) and so is the end star's yellow (Tol's wine instead); the marker
 # differs too, so the figure reads in grey.
-BASIN_COLORS = ["#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#000000", "#882255", "#999999"]
+BASIN_COLORS = style.BASIN_COLORS
 
 
-BASIN_MARKERS = ["o", "s", "^", "D", "v", "P", "h"]
+BASIN_MARKERS = ["o", "p", "^", "D", "v", "P", "h"]
 
 
 # A twin run's end star, small enough to sit inside the marker of the minimum it ends on.
@@ -24,7 +29,7 @@ _BASIN_END_SIZE = 8.5
 
 
 # A saddle: a hollow diamond, large enough to leave a start square inside it visible.
-SADDLE = {"marker": "D", "markersize": 13, "markerfacecolor": "none", "markeredgecolor": "black",
+SADDLE = {"marker": "D", "markersize": 13, "markerfacecolor": style.NONE, "markeredgecolor": style.INK,
           "markeredgewidth": 1.6, "linestyle": "none"}
 
 
@@ -79,15 +84,15 @@ def basin_paths(alphas, betas, Z, paths, basin, minima: Sequence[dict], *, perio
     low = betas[0]
     levels = log_levels(z, count=18)
     with house_style():
-        fig = Figure(figsize=(7.0, 4.9), layout="constrained")
+        fig = style.figure(7.0, 4.9)
         ax = fig.add_subplot()
         if levels is not None:
             norm = LogNorm(levels[0], levels[-1])
             filled = ax.contourf(alphas, betas, z, levels=levels, norm=norm, cmap=_GREYS)
-            ax.contour(alphas, betas, z, levels=levels[::2], colors="white", linewidths=0.5, alpha=0.8)
+            ax.contour(alphas, betas, z, levels=levels[::2], colors=style.PAPER, linewidths=0.5, alpha=0.8)
         else:
             panel_note(ax, NO_LANDSCAPE)
-        outline = [patheffects.withStroke(linewidth=2.2, foreground="white")]
+        outline = [patheffects.withStroke(linewidth=2.2, foreground=style.PAPER)]
         for s in range(paths.shape[1]):
             color, _ = _basin_style(basin[s])
             for shift in _copies(paths[:, s, 1], low, period):
@@ -98,7 +103,7 @@ def basin_paths(alphas, betas, Z, paths, basin, minima: Sequence[dict], *, perio
             color, _ = _basin_style(k)
             chosen = starts[basin == k]
             ax.plot(chosen[:, 0], _into_period(chosen[:, 1], low, period), marker="o", markersize=3.8, color=color,
-                    markeredgecolor="black", markeredgewidth=0.5, linestyle="none", zorder=4)
+                    markeredgecolor=style.INK, markeredgewidth=0.5, linestyle="none", zorder=4)
         for run in highlighted:
             _draw_periodic_twins(ax, as_array(run["manual_path"]), as_array(run["autograd_path"]), low, period)
         handles, labels = [], []
@@ -106,20 +111,20 @@ def basin_paths(alphas, betas, Z, paths, basin, minima: Sequence[dict], *, perio
             color, marker = _basin_style(k)
             point = as_array(minimum["point"])
             ax.plot(point[0], _into_period(point[1:], low, period)[0], marker=marker, markersize=10, color=color,
-                    markeredgecolor="black", markeredgewidth=1.1, linestyle="none", zorder=7)
-            handles.append(Line2D([], [], color=color, marker=marker, markersize=8, markeredgecolor="black",
+                    markeredgecolor=style.INK, markeredgewidth=1.1, linestyle="none", zorder=7)
+            handles.append(Line2D([], [], color=color, marker=marker, markersize=8, markeredgecolor=style.INK,
                                   linewidth=1.2))
             labels.append(minimum["label"])
-        handles.append(Line2D([], [], color="0.5", marker="o", markersize=3.8, markeredgecolor="black",
+        handles.append(Line2D([], [], color=style.LIGHT, marker="o", markersize=3.8, markeredgecolor=style.INK,
                               markeredgewidth=0.5, linestyle="none"))
         labels.append("a start, coloured by\nthe minimum it reaches")
         if highlighted:
-            handles += [Line2D([], [], color=MANUAL["color"], marker="o", markersize=5.5, markeredgecolor="white"),
+            handles += [Line2D([], [], color=MANUAL["color"], marker="o", markersize=5.5, markeredgecolor=style.PAPER),
                         Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=4, linestyle="none"),
-                        Line2D([], [], marker="s", markersize=7, color="white", markeredgecolor="black",
+                        Line2D([], [], marker="s", markersize=7, color=style.PAPER, markeredgecolor=style.INK,
                                linestyle="none"),
-                        Line2D([], [], marker="*", markersize=_BASIN_END_SIZE, color="#F0E442",
-                               markeredgecolor="black", linestyle="none")]
+                        Line2D([], [], marker="*", markersize=_BASIN_END_SIZE, color=style.YELLOW,
+                               markeredgecolor=style.INK, linestyle="none")]
             labels += [MANUAL["label"], AUTOGRAD["label"], "start", "end (on its minimum's marker)"]
         if levels is not None:
             loss_colorbar(fig, filled, ax, levels)
@@ -130,17 +135,17 @@ def basin_paths(alphas, betas, Z, paths, basin, minima: Sequence[dict], *, perio
         ax.set_ylabel(ylabel)
         ax.grid(False)
         ax.set_title(title)
-        legend = fig.legend(handles, labels, loc="outside right upper", fontsize=8)
+        legend = fig.legend(handles, labels, loc="outside right upper")
         legend_caption(fig, legend, note)
     return fig
 
 
 def _greys():
-    """The house contour colours for a figure whose lines carry the colour: light greys, dark where the loss is high."""
+    """Contour colours for a figure whose lines carry the colour: light greys, darker where the loss is low."""
     from matplotlib import colormaps
     from matplotlib.colors import ListedColormap
 
-    return ListedColormap(colormaps["Greys"](np.linspace(0.06, 0.55, 256)), name="toolkit_light_greys")
+    return ListedColormap(colormaps["Greys"](np.linspace(0.55, 0.06, 256)), name="toolkit_light_greys")
 
 
 _GREYS = _greys()
@@ -152,13 +157,13 @@ def _draw_periodic_twins(ax, manual_path: np.ndarray, autograd_path: np.ndarray,
     every = spread_out(np.column_stack([manual_path[:, 0], _into_period(manual_path[:, 1], low, period)]))
     for shift in _copies(manual_path[:, 1], low, period):
         ax.plot(manual_path[:, 0], manual_path[:, 1] + shift, color=MANUAL["color"], marker="o", markersize=5,
-                markeredgecolor="white", markeredgewidth=0.5, markevery=every, linewidth=1.4, zorder=5)
+                markeredgecolor=style.PAPER, markeredgewidth=0.5, markevery=every, linewidth=1.4, zorder=5)
         ax.plot(autograd_path[every, 0], autograd_path[every, 1] + shift, color=AUTOGRAD["color"], marker="x",
                 markersize=3, markeredgewidth=1.0, linestyle="none", zorder=6)
     ends = np.column_stack([manual_path[[0, -1], 0], _into_period(manual_path[[0, -1], 1], low, period)])
     mark_start(ax, ends, zorder=8)
     # The end lies on a minimum's marker: a star small enough to sit inside it, drawn on top, so both show.
-    ax.plot(*ends[-1], marker="*", markersize=_BASIN_END_SIZE, color="#F0E442", markeredgecolor="black",
+    ax.plot(*ends[-1], marker="*", markersize=_BASIN_END_SIZE, color=style.YELLOW, markeredgecolor=style.INK,
             markeredgewidth=0.8, linestyle="none", label="end", zorder=8)
 
 
@@ -182,25 +187,24 @@ def plateau_curves(runs: Sequence[dict], scan: dict, *, best_loss: float, saddle
     from matplotlib.lines import Line2D
 
     with house_style():
-        fig = Figure(figsize=(8.6, 3.8), layout="constrained")
+        fig = style.figure(8.6, 3.8)
         left, right = fig.subplots(1, 2, width_ratios=[1.25, 1])
         last_step = max(len(run["history"].loss_manual) - 1 for run in runs)
-        left.axhline(saddle_loss, color="0.35", linestyle=(0, (1, 2)), linewidth=1.1, zorder=1)
-        left.axhline(best_loss, color="0.35", linestyle=":", linewidth=1.1, zorder=1)
-        left.text(last_step, saddle_loss, f"loss at the saddle, {saddle_loss:.3g}", ha="right", va="bottom",
-                  fontsize=8, color="0.3")
-        left.text(last_step, best_loss, f"lowest loss L* = {best_loss:.3g}", ha="right", va="bottom", fontsize=8,
-                  color="0.3")
+        left.axhline(saddle_loss, color=style.MID, linestyle=(0, (1, 2)), linewidth=1.1, zorder=1)
+        left.axhline(best_loss, color=style.MID, linestyle=":", linewidth=1.1, zorder=1)
+        left.text(last_step, saddle_loss, f"loss at the saddle, {saddle_loss:.3g}", ha="right", va="bottom", color=style.MID)
+        left.text(last_step, best_loss, f"lowest loss L* = {best_loss:.3g}", ha="right", va="bottom",
+                  color=style.MID)
         for run in runs:
             history = run["history"]
             draw_run_losses(left, history, label=run["label"], color=run["color"], last_step=last_step, curves=[])
             start = run["history"].loss_manual[0]
             if run.get("plateau") is not None:
                 half = best_loss + (start - best_loss) / 2
-                left.plot(run["plateau"], half, marker="o", markersize=9, color="none", markeredgecolor="black",
+                left.plot(run["plateau"], half, marker="o", markersize=9, color=style.NONE, markeredgecolor=style.INK,
                           markeredgewidth=1.2, linestyle="none", zorder=6)
                 left.annotate(f"half-way down\nafter {run['plateau']:.1f} steps", (run["plateau"], half),
-                              textcoords="offset points", xytext=(9, 4), ha="left", va="bottom", fontsize=8,
+                              textcoords="offset points", xytext=(9, 4), ha="left", va="bottom",
                               bbox=TEXT_BOX, zorder=7)
         left.set_xlabel("step")
         integer_steps(left)
@@ -213,16 +217,16 @@ def plateau_curves(runs: Sequence[dict], scan: dict, *, best_loss: float, saddle
         autograd = np.array([np.nan if v is None else v for v in scan["autograd"]], dtype=float)
         if scan.get("slope") is not None:
             grid = np.geomspace(distances.min() / 2, distances.max() * 2, 50)
-            right.plot(grid, scan["offset"] + scan["slope"] * np.log(1 / grid), color="0.1", linestyle=(0, (4, 3)),
+            right.plot(grid, scan["offset"] + scan["slope"] * np.log(1 / grid), color=style.DARK, linestyle=(0, (4, 3)),
                        linewidth=1.2, zorder=2, label=scan["label"])
         # Neutral colours here: on the left, colour tells the runs apart. A cross in every circle, as for the twins.
-        right.plot(distances, manual, color="white", marker="o", markersize=7, markeredgecolor="black",
+        right.plot(distances, manual, color=style.PAPER, marker="o", markersize=7, markeredgecolor=style.INK,
                    markeredgewidth=1.1, linestyle="none", zorder=3, label="measured on the manual twin's losses")
-        right.plot(distances, autograd, color="black", marker="x", markersize=4, markeredgewidth=1.0,
+        right.plot(distances, autograd, color=AUTOGRAD["color"], marker="x", markersize=4, markeredgewidth=1.0,
                    linestyle="none", zorder=4, label="measured on autograd's losses")
         for run in runs:
             if run.get("distance") in list(distances) and run.get("plateau") is not None:
-                right.plot(run["distance"], run["plateau"], marker="o", markersize=13, color="none",
+                right.plot(run["distance"], run["plateau"], marker="o", markersize=13, color=style.NONE,
                            markeredgecolor=run["color"], markeredgewidth=2.0, linestyle="none", zorder=5,
                            label=f"ringed: the run on the left\nthat starts {run['distance']:g} away")
         if not np.isfinite(manual).any():
@@ -233,9 +237,9 @@ def plateau_curves(runs: Sequence[dict], scan: dict, *, best_loss: float, saddle
         right.set_title("Each factor of ten closer: the same steps more")
         handles, labels = left.get_legend_handles_labels()
         more, more_labels = right.get_legend_handles_labels()
-        handles += [Line2D([], [], color="0.3", marker="x", markersize=4.5)] + more
+        handles += [Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=4.5)] + more
         labels += ["line: manual, x: autograd"] + more_labels
-        legend = fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
+        legend = figure_legend(fig, handles, labels, ncols=3)
         legend_caption(fig, legend, note, title)
     return fig
 
@@ -266,29 +270,29 @@ def curvature_along_path(eigen_manual, eigen_autograd, *, names: Sequence[str] =
     inside = manual.min(axis=1) < -1e-9 * scale
     with house_style():
         if landscape is None:
-            fig = Figure(figsize=(5.0, 3.8), layout="constrained")
+            fig = style.figure(5.0, 3.8)
             left = fig.add_subplot()
         else:
-            fig = Figure(figsize=(9.2, 4.6), layout="constrained")
+            fig = style.figure(9.2, 4.6)
             left, right = fig.subplots(1, 2, width_ratios=[1, 1.15])
         if inside.any():
             # One band per stretch of negative curvature; half a step either side, so a single step shows.
             edges = np.flatnonzero(np.diff(np.concatenate([[0], inside.astype(int), [0]])))
             for first, stop in zip(edges[::2], edges[1::2]):
-                left.axvspan(first - 0.5, stop - 0.5, color="0.88", zorder=0,
+                left.axvspan(first - 0.5, stop - 0.5, color=style.PALE, zorder=0,
                              label="saddle region: one curvature < 0" if first == edges[0] else None)
-        left.axhline(0.0, color="0.45", linewidth=0.9, zorder=1)
+        left.axhline(0.0, color=style.MID, linewidth=0.9, zorder=1)
         for value, label in levels:
-            left.axhline(value, color="0.3", linestyle=":", linewidth=1.1, zorder=1)
+            left.axhline(value, color=style.MID, linestyle=":", linewidth=1.1, zorder=1)
             left.annotate(label, (steps[-1], value), textcoords="offset points", xytext=(0, 3), ha="right",
-                          va="bottom", fontsize=8, color="0.25")
+                          va="bottom", color=style.DARK)
         every = max(1, len(steps) // 30)
         for k, (color, name) in enumerate(zip((RUN_COLORS[1], RUN_COLORS[3]), names)):
             left.plot(steps, manual[:, k], color=color, marker="o", markersize=4, markevery=every,
-                      markeredgecolor="white", markeredgewidth=0.4, label=name, zorder=3)
-            left.plot(steps[::every], autograd[::every, k], color="0.1", marker="x", markersize=3,
+                      markeredgecolor=style.PAPER, markeredgewidth=0.4, label=name, zorder=3)
+            left.plot(steps[::every], autograd[::every, k], color=AUTOGRAD["color"], marker="x", markersize=3,
                       markeredgewidth=0.8, linestyle="none", zorder=4)
-        left.plot([], [], color="0.4", marker="x", markersize=3.5, linestyle="none",
+        left.plot([], [], color=AUTOGRAD["color"], marker="x", markersize=3.5, linestyle="none",
                   label="x: on autograd's path")
         left.set_xlabel("step")
         integer_steps(left)
@@ -299,7 +303,7 @@ def curvature_along_path(eigen_manual, eigen_autograd, *, names: Sequence[str] =
             more, more_labels = _draw_saddle_landscape(fig, right, landscape)
             handles, labels = handles + more, labels + more_labels
         # Long handles: a dashed curve needs room for a few dashes.
-        legend = fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8, handlelength=2.8)
+        legend = figure_legend(fig, handles, labels, ncols=3)
         legend_caption(fig, legend, note, title)
     return fig
 
@@ -315,11 +319,11 @@ def _draw_saddle_landscape(fig, ax, landscape: dict) -> tuple[list, list]:
         filled = draw_contour(ax, alphas, betas, z, levels, LogNorm(levels[0], levels[-1]))
         loss_colorbar(fig, filled, ax, levels)
     # White with a dark edge: it shows on the dark valley, on the light slopes and on the legend's white alike.
-    edged = [patheffects.withStroke(linewidth=3.4, foreground="0.15")]
+    edged = [patheffects.withStroke(linewidth=3.4, foreground=style.DARK)]
     for curve in landscape.get("curves", ()):
         for k, piece in enumerate(curve["pieces"]):
             piece = as_array(piece)
-            ax.plot(piece[:, 0], piece[:, 1], color="white", linestyle=curve.get("linestyle", "-"),
+            ax.plot(piece[:, 0], piece[:, 1], color=style.PAPER, linestyle=curve.get("linestyle", "-"),
                     linewidth=1.6, zorder=3, path_effects=edged, label=curve["label"] if k == 0 else None)
     for run in landscape.get("runs", ()):
         draw_run_path(ax, as_array(run["manual_path"]), as_array(run["autograd_path"]), color=run["color"],

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from matplotlib.figure import Figure
+
 import numpy as np
-from toolkit.plots.shared import legend_caption, draw_run_losses, integer_steps, as_array, on_scale, readable_log_range, round_log_axis
-from toolkit.plots.style import RUN_COLORS, TEXT_BOX, house_style
+from matplotlib.figure import Figure
+
+from toolkit.plots import style
+from toolkit.plots.shared import (as_array, draw_run_losses, figure_legend, integer_steps, legend_caption,
+                                  mark_diverged, on_scale, readable_log_range, round_log_axis)
+from toolkit.plots.style import AUTOGRAD, RUN_COLORS, TEXT_BOX, house_style
 
 
 def _free_corner(ax, x: np.ndarray, y: np.ndarray) -> tuple[float, float, str, str]:
@@ -35,7 +39,7 @@ def _schedule_color(entry: dict, index: int) -> str:
 
 def _formula_dashes(color: str) -> str:
     """The colour of a formula's dashes drawn on a line of ``color``: white on black, else near-black."""
-    return "white" if color in ("#000000", "black", "k") else "0.1"
+    return style.PAPER if color in (style.BLACK, style.INK) else style.DARK
 
 
 def schedule_panels(panels: Sequence[dict], *, note: str | None = None) -> Figure:
@@ -51,7 +55,7 @@ def schedule_panels(panels: Sequence[dict], *, note: str | None = None) -> Figur
     count = len(panels) + 1
     rows = -(-count // 3)
     with house_style():
-        fig = Figure(figsize=(7.0, 2.25 * rows + 0.5), layout="constrained")
+        fig = style.figure(7.0, 2.25 * rows + 0.5)
         axes = np.atleast_2d(fig.subplots(rows, 3, sharex=True, sharey=True)).ravel()
         overlay = axes[len(panels)]
         top = 1.08 * max((max(max(p["scheduler"]), max(p["formula_values"])) for p in panels), default=1.0)
@@ -66,14 +70,13 @@ def schedule_panels(panels: Sequence[dict], *, note: str | None = None) -> Figur
             ax.plot(steps, as_array(panel["formula_values"]), color=dashes, linestyle=(0, (3, 2)), linewidth=1.1,
                     zorder=3)
             overlay.plot(steps, scheduler, color=color, linewidth=1.8)
-            ax.set_title(f"{panel['title']}\n{panel['formula']}", fontsize=9)
+            ax.set_title(f"{panel['title']}\n{panel['formula']}")
             ax.set_ylim(0, top)
             ax.set_xlim(steps[0] - 0.02 * max(len(steps) - 1, 1), steps[-1] + 0.02 * max(len(steps) - 1, 1))
             x, y, ha, va = _free_corner(ax, steps, scheduler)
             diff = "0" if panel["max_diff"] == 0 else f"{panel['max_diff']:.0e}"
-            ax.text(x, y, f"max |diff| {diff}", transform=ax.transAxes, ha=ha, va=va,
-                    fontsize=7.5, bbox=TEXT_BOX, zorder=5)
-        overlay.set_title("all of them on one axis\n(colours as in their panels)", fontsize=9)
+            ax.text(x, y, f"max |diff| {diff}", transform=ax.transAxes, ha=ha, va=va, bbox=TEXT_BOX, zorder=5)
+        overlay.set_title("all of them on one axis\n(colours as in their panels)")
         for ax in axes[count:]:
             ax.set_visible(False)
         for ax in axes[:count]:
@@ -82,13 +85,12 @@ def schedule_panels(panels: Sequence[dict], *, note: str | None = None) -> Figur
             ax.set_xlabel("step t")
         for row in range(rows):
             axes[3 * row].set_ylabel("learning rate ηₜ")
-        handles = [Line2D([], [], color="0.55", linewidth=3.2, marker="o", markersize=3.4),
-                   Line2D([], [], color="0.1", linestyle=(0, (3, 2)), linewidth=1.1)]
+        handles = [Line2D([], [], color=style.LIGHT, linewidth=3.2, marker="o", markersize=3.4),
+                   Line2D([], [], color=style.DARK, linestyle=(0, (3, 2)), linewidth=1.1)]
         # The swatch shows the dark dashes; where a line is black its dashes are white, and the label says so.
         formula = "our formula, dashed" + (" (white on the black line)"
-                                           if any(_formula_dashes(color) == "white" for color in colors) else "")
-        legend = fig.legend(handles, ["torch's scheduler, driving our SGD", formula],
-                            loc="outside lower center", ncols=2, fontsize=8)
+                                           if any(_formula_dashes(color) == style.PAPER for color in colors) else "")
+        legend = figure_legend(fig, handles, ["torch's scheduler, driving our SGD", formula], ncols=2)
         legend_caption(fig, legend, note)
     return fig
 
@@ -108,7 +110,7 @@ def noise_floor_runs(runs: Sequence[dict], *, floor: float | None = None, epoch:
     from matplotlib.lines import Line2D
 
     with house_style():
-        fig = Figure(figsize=(6.4, 5.2), layout="constrained")
+        fig = style.figure(6.4, 5.2)
         rate_ax, gap_ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 2.3])
         curves, run_handles, run_labels = [], [], []
         for index, entry in enumerate(runs):
@@ -127,19 +129,18 @@ def noise_floor_runs(runs: Sequence[dict], *, floor: float | None = None, epoch:
             steps = np.arange(len(manual))
             gap_ax.plot(steps, manual, color=color, linewidth=0.9, alpha=0.85, zorder=2)
             every = max(1, len(steps) // 25)
-            gap_ax.plot(steps[::every], autograd[::every], color=color, marker="x", markersize=4, linestyle="none",
+            gap_ax.plot(steps[::every], autograd[::every], color=AUTOGRAD["color"], marker="x", markersize=4, linestyle="none",
                         zorder=3)
             expected = on_scale(as_array(entry["expected"]), first)
             gap_ax.plot(np.arange(len(expected)), expected, color=color, linestyle=(0, (4, 2.5)), linewidth=1.3,
-                        zorder=4, path_effects=[patheffects.withStroke(linewidth=2.8, foreground="0.1")])
+                        zorder=4, path_effects=[patheffects.withStroke(linewidth=2.8, foreground=style.DARK)])
             if entry.get("diverged_at") is not None and np.isfinite(manual).any():
                 last = np.flatnonzero(np.isfinite(manual))[-1]
-                gap_ax.plot(last, manual[last], marker="X", markersize=9, color=color, markeredgecolor="black",
-                            linestyle="none", zorder=6)
+                mark_diverged(gap_ax, (last, manual[last]), label="_diverged", zorder=6)
                 gap_ax.annotate(f"diverged\n(step {entry['diverged_at']})", (last, manual[last]),
-                                textcoords="offset points", xytext=(-8, 0), ha="right", va="center", fontsize=8)
+                                textcoords="offset points", xytext=(-8, 0), ha="right", va="center")
         if floor is not None and np.isfinite(floor) and floor > 0:
-            gap_ax.axhline(floor, color="0.3", linestyle=":", linewidth=1.4, zorder=1)
+            gap_ax.axhline(floor, color=style.MID, linestyle=":", linewidth=1.4, zorder=1)
         top = max((np.nanmax(as_array(entry["lrs"])) for entry in runs if len(entry["lrs"])), default=1.0)
         rate_ax.set_ylim(0, 1.1 * top if np.isfinite(top) and top > 0 else 1.0)
         rate_ax.set_ylabel("rate ηₜ")
@@ -158,20 +159,20 @@ def noise_floor_runs(runs: Sequence[dict], *, floor: float | None = None, epoch:
             gap_ax.set_xlabel(f"step (a tick per epoch of {epoch} steps)")
         else:
             gap_ax.set_xlabel("step")
-        handles = [Line2D([], [], color="0.1", linewidth=0.9),
-                   Line2D([], [], color="0.1", marker="x", markersize=4, linestyle="none"),
-                   Line2D([], [], color="0.6", linestyle=(0, (4, 2.5)), linewidth=1.3,
-                          path_effects=[patheffects.withStroke(linewidth=2.8, foreground="0.1")])]
+        handles = [Line2D([], [], color=style.DARK, linewidth=0.9),
+                   Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=4, linestyle="none"),
+                   Line2D([], [], color=style.LIGHT, linestyle=(0, (4, 2.5)), linewidth=1.3,
+                          path_effects=[patheffects.withStroke(linewidth=2.8, foreground=style.DARK)])]
         labels = ["measured, hand-written twin", "measured, autograd twin", "predicted expectation"]
         if floor is not None and np.isfinite(floor) and floor > 0:
-            handles.append(Line2D([], [], color="0.3", linestyle=":", linewidth=1.4))
+            handles.append(Line2D([], [], color=style.MID, linestyle=":", linewidth=1.4))
             labels.append(f"noise floor of the constant rate ({floor:.2g})")
         # The runs in the first column, how each is drawn in the second.
         rows = max(len(run_handles), len(handles))
         blank = Line2D([], [], linestyle="none")
         handles = run_handles + [blank] * (rows - len(run_handles)) + handles + [blank] * (rows - len(handles))
         labels = run_labels + [" "] * (rows - len(run_labels)) + labels + [" "] * (rows - len(labels))
-        legend = fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8)
+        legend = figure_legend(fig, handles, labels, ncols=2)
         legend_caption(fig, legend, note)
     return fig
 
@@ -187,12 +188,12 @@ def warmup_sharpness(runs: Sequence[dict], *, best_loss: float | None = None, no
     from matplotlib.lines import Line2D
 
     with house_style():
-        fig = Figure(figsize=(7.0, 3.6), layout="constrained")
+        fig = style.figure(7.0, 3.6)
         loss_ax, sharp_ax = fig.subplots(1, 2)
         last_step = max((len(entry["history"].loss_manual) - 1 for entry in runs), default=0)
         curves = []
         if best_loss is not None:
-            loss_ax.axhline(best_loss, color="0.35", linestyle=":", linewidth=1.2, zorder=1)
+            loss_ax.axhline(best_loss, color=style.MID, linestyle=":", linewidth=1.2, zorder=1)
         colors = [_schedule_color(entry, index + 1) for index, entry in enumerate(runs)]
         for color, entry in zip(colors, runs):
             history = entry["history"]
@@ -224,15 +225,14 @@ def warmup_sharpness(runs: Sequence[dict], *, best_loss: float | None = None, no
             manual, autograd = as_array(entry["manual_sharpness"]), as_array(entry["autograd_sharpness"])
             steps = np.arange(len(manual))
             sharp_ax.plot(steps, manual, color=color, linewidth=1.6, marker="o", markersize=3, zorder=3)
-            sharp_ax.plot(steps, autograd, color="0.1", marker="x", markersize=2.6, markeredgewidth=0.7,
+            sharp_ax.plot(steps, autograd, color=AUTOGRAD["color"], marker="x", markersize=2.6, markeredgewidth=0.7,
                           linestyle="none", zorder=4)
             sharp_ax.plot(np.arange(len(limit)), limit, color=color, linestyle=(0, (4, 2.5)), linewidth=1.4,
                           zorder=2)
             if history.diverged:
                 step = history.diverged_at_step
                 value = manual[step] if step < len(manual) else np.nan
-                marker = {"marker": "X", "markersize": 10, "color": color, "markeredgecolor": "black",
-                          "linestyle": "none", "zorder": 6}
+                marker = {**style.DIVERGED, "zorder": 6}
                 if np.isfinite(value) and value <= high:
                     sharp_ax.plot(step, value, **marker)
                     where, coords = (step, value), "data"
@@ -240,7 +240,7 @@ def warmup_sharpness(runs: Sequence[dict], *, best_loss: float | None = None, no
                     sharp_ax.plot(step, 1.0, transform=top, clip_on=False, **marker)
                     where, coords = (step, 1.0), top
                 sharp_ax.annotate(f"diverged at step {step}:\nλmax = {value:.2g}", where, xycoords=coords,
-                                  textcoords="offset points", xytext=(9, -6), ha="left", va="top", fontsize=8,
+                                  textcoords="offset points", xytext=(9, -6), ha="left", va="top",
                                   bbox=TEXT_BOX, zorder=7)
         sharp_ax.set_yscale("log")
         sharp_ax.set_ylim(low, high)
@@ -253,13 +253,13 @@ def warmup_sharpness(runs: Sequence[dict], *, best_loss: float | None = None, no
 
         handles, labels = loss_ax.get_legend_handles_labels()
         # How each run is drawn, in near-black: grey is a run's colour (a constant rate) here.
-        handles.append(Line2D([], [], color="0.1", marker="x", markersize=4.5))
+        handles.append(Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=4.5))
         labels.append("line: manual, x: autograd")
-        handles.append(Line2D([], [], color="0.1", linestyle=(0, (4, 2.5)), linewidth=1.4))
+        handles.append(Line2D([], [], color=style.DARK, linestyle=(0, (4, 2.5)), linewidth=1.4))
         labels.append("2/ηₜ: the sharpest curvature the step's rate can take")
         if best_loss is not None:
-            handles.append(Line2D([], [], color="0.35", linestyle=":", linewidth=1.2))
+            handles.append(Line2D([], [], color=style.MID, linestyle=":", linewidth=1.2))
             labels.append(f"lowest loss L* = {best_loss:.3g}")
-        legend = fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8)
+        legend = figure_legend(fig, handles, labels, ncols=2)
         legend_caption(fig, legend, note)
     return fig

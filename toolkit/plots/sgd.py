@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-import numpy as np
-from toolkit.plots.tracks import track_path
-from toolkit.plots.shared import NO_LANDSCAPE, legend_caption, loss_colorbar, draw_contour, draw_twin_paths, log_levels, mark_end, mark_start, as_array, on_scale, panel_note
+
+from toolkit.plots import style
+from toolkit.plots.shared import (NO_LANDSCAPE, as_array, draw_contour, draw_twin_paths, figure_legend, legend_caption,
+                                  log_levels, loss_colorbar, on_scale, panel_note)
 from toolkit.plots.style import AUTOGRAD, CMAP, MANUAL, RUN_COLORS, TEXT_BOX, house_style
-
-
-def _draw_long_twin_paths(ax, manual_path: np.ndarray, autograd_path: np.ndarray) -> None:
-    """Both twins' paths in the house style, start and end marked; the markers of a long path are smaller.
-
-    A path of hundreds of steps drawn with full-size circles would be one
-    blot: from 100 points on, the circles and crosses shrink, and where the
-    path wanders the points form a cloud whose density shows.
-    """
-    small = len(manual_path) > 100
-    track = track_path(ax, manual_path, autograd_path)     # for an animation, see toolkit.animation
-    (line,) = ax.plot(manual_path[:, 0], manual_path[:, 1], color=MANUAL["color"], marker="o",
-                      markersize=3.2 if small else 5.5, markeredgecolor="white",
-                      markeredgewidth=0.3 if small else 0.6, linewidth=0.6 if small else 1.3,
-                      label=MANUAL["label"], zorder=4)
-    (crosses,) = ax.plot(autograd_path[:, 0], autograd_path[:, 1], color=AUTOGRAD["color"], marker="x",
-                         markersize=1.8 if small else 3.2, markeredgewidth=0.6 if small else 1.1, linestyle="none",
-                         label=AUTOGRAD["label"], zorder=5)
-    track.grow(line)
-    track.grow(crosses)
-    mark_start(ax, manual_path)
-    with track.at_the_end(ax):
-        mark_end(ax, manual_path)
 
 
 def sgd_paths(alphas, betas, Z, panels: Sequence[dict], *, xlabel: str, ylabel: str, minimum: Sequence[float],
@@ -56,32 +36,31 @@ def sgd_paths(alphas, betas, Z, panels: Sequence[dict], *, xlabel: str, ylabel: 
     alphas, betas, z = as_array(alphas), as_array(betas), as_array(Z)
     levels = log_levels(z, count=20)
     norm = LogNorm(levels[0], levels[-1]) if levels is not None else None
-    rows = 2 if len(panels) == 4 else 1
-    cols = len(panels) // rows
-    ball = {"fill": False, "edgecolor": "black", "linestyle": (0, (3, 2)), "linewidth": 1.2, "zorder": 6}
+    ball = {"fill": False, "edgecolor": style.INK, "linestyle": (0, (3, 2)), "linewidth": 1.2, "zorder": 6}
     with house_style():
-        fig = Figure(figsize=(7.2, 8.1) if rows == 2 else (3.2 * cols + 1.0, 4.2), layout="constrained")
-        axes = np.atleast_1d(fig.subplots(rows, cols, sharex=True, sharey=True)).ravel()
-        for index, (ax, panel) in enumerate(zip(axes, panels)):
+        columns = 2 if len(panels) == 4 else len(panels)
+        fig, axes = style.panels(7.2 if columns == 2 else 3.2 * columns + 1.0, 8.1 if columns == 2 else 4.2,
+                                 len(panels), columns, sharex=True, sharey=True)
+        for ax, panel in zip(axes, panels):
             if levels is not None:
                 filled = draw_contour(ax, alphas, betas, z, levels, norm)
             else:
                 panel_note(ax, NO_LANDSCAPE)
             manual_path, autograd_path = as_array(panel["manual_path"]), as_array(panel["autograd_path"])
             if panel.get("diverged_at") is None:
-                _draw_long_twin_paths(ax, manual_path, autograd_path)
+                draw_twin_paths(ax, manual_path, autograd_path, small=len(manual_path) > 100)
             else:       # drawn while inside the window, where it leaves an arrow and the X (house style)
                 draw_twin_paths(ax, manual_path, autograd_path, diverged_at=panel["diverged_at"],
                                  window=((alphas[0], alphas[-1]), (betas[0], betas[-1])))
-            ax.plot(*minimum, marker="P", markersize=9, color="white", markeredgecolor="black",
+            ax.plot(*minimum, marker="P", markersize=9, color=style.PAPER, markeredgecolor=style.INK,
                     linestyle="none", label="minimum (least squares)", zorder=7)
             ax.set_xlim(alphas[0], alphas[-1])
             ax.set_ylim(betas[0], betas[-1])
             ax.set_aspect("equal", adjustable="box")
             ax.set_title(panel["title"])
-            if index // cols == rows - 1:
+            if ax.get_subplotspec().is_last_row():
                 ax.set_xlabel(xlabel)
-            if index % cols == 0:
+            if ax.get_subplotspec().is_first_col():
                 ax.set_ylabel(ylabel)
             ax.grid(False)
             if zoom is None or panel.get("last") is None:
@@ -92,41 +71,39 @@ def sgd_paths(alphas, betas, Z, panels: Sequence[dict], *, xlabel: str, ylabel: 
                 inset.contourf(za, zb, zz, levels=levels, norm=norm, cmap=CMAP)
             fine = log_levels(zz, count=8)
             if fine is not None:
-                inset.contour(za, zb, zz, levels=fine, colors="white", linewidths=0.4, alpha=0.6)
+                inset.contour(za, zb, zz, levels=fine, colors=style.PAPER, linewidths=0.4, alpha=0.6)
             last = panel["last"]
             inset.plot(manual_path[-last:, 0], manual_path[-last:, 1], color=MANUAL["color"], marker="o",
-                       markersize=3.4, markeredgecolor="white", markeredgewidth=0.3, linewidth=0.7, zorder=4)
+                       markersize=3.4, markeredgecolor=style.PAPER, markeredgewidth=0.3, linewidth=0.7, zorder=4)
             inset.plot(autograd_path[-last:, 0], autograd_path[-last:, 1], color=AUTOGRAD["color"], marker="x",
                        markersize=2.0, markeredgewidth=0.7, linestyle="none", zorder=5)
-            inset.plot(*minimum, marker="+", markersize=7, markeredgewidth=1.0, color="white",
+            inset.plot(*minimum, marker="+", markersize=7, markeredgewidth=1.0, color=style.PAPER,
                        linestyle="none", zorder=7)     # thin, so a tiny ball stays visible
             radius = panel.get("radius")
             if radius is not None:
                 inset.add_patch(Circle(tuple(minimum), radius, **ball))
-                inset.text(0.96, 0.04, f"radius {radius:.2g}", transform=inset.transAxes, ha="right", va="bottom",
-                           fontsize=7.5, bbox=TEXT_BOX, zorder=9)
+                inset.text(0.96, 0.04, f"radius {radius:.2g}", transform=inset.transAxes, ha="right", va="bottom", bbox=TEXT_BOX, zorder=9)
             inset.set_xlim(za[0], za[-1])
             inset.set_ylim(zb[0], zb[-1])
             inset.set_aspect("equal", adjustable="box")
             inset.set_xticks([])
             inset.set_yticks([])
-            inset.text(0.04, 0.96, "last epoch, zoomed in", transform=inset.transAxes, ha="left", va="top",
-                       fontsize=7.5, bbox=TEXT_BOX, zorder=9)
+            inset.text(0.04, 0.96, "last epoch, zoomed in", transform=inset.transAxes, ha="left", va="top", bbox=TEXT_BOX, zorder=9)
             inset.set_in_layout(False)     # inside its panel: the layout need not make room for it
-            ax.indicate_inset_zoom(inset, edgecolor="black", alpha=0.8)
+            ax.indicate_inset_zoom(inset, edgecolor=style.INK, alpha=0.8)
         if zoom is not None and any(panel.get("radius") is not None for panel in panels):
-            axes[0].plot([], [], color="black", linestyle=ball["linestyle"], linewidth=ball["linewidth"],
+            axes[0].plot([], [], color=style.INK, linestyle=ball["linestyle"], linewidth=ball["linewidth"],
                          label="last epoch: root-mean-square distance\nfrom the minimum (dashed circle)")
         handles = {}
         for ax in axes:
             for handle, label in zip(*ax.get_legend_handles_labels()):
                 handles.setdefault(label, handle)
-        legend = fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=3, fontsize=8)
+        legend = figure_legend(fig, list(handles.values()), list(handles), ncols=3)
         legend_caption(fig, legend, note)
         if levels is not None:
             loss_colorbar(fig, filled, list(axes), levels)
         if title:
-            fig.suptitle(title, fontsize=10.5)
+            fig.suptitle(title)
     return fig
 
 
@@ -148,8 +125,7 @@ def minibatch_losses(runs: Sequence[dict], *, title: str = "", note: str | None 
     from matplotlib.lines import Line2D
 
     with house_style():
-        fig = Figure(figsize=(7.4, 5.8), layout="constrained")
-        axes = fig.subplots(2, 2, sharex=True, sharey=True).ravel()
+        fig, axes = style.panels(7.4, 5.8, 4, 2, sharex=True, sharey=True)
         together = axes[len(runs)] if len(runs) < len(axes) else None
         for ax, color, run in zip(axes, RUN_COLORS, runs):
             history, size, n = run["history"], run["batch_size"], run["n"]
@@ -165,30 +141,31 @@ def minibatch_losses(runs: Sequence[dict], *, title: str = "", note: str | None 
                     continue
                 epochs = np.arange(len(run["epoch_manual"]))
                 target.plot(epochs, on_scale(run["epoch_manual"], first), color=color, marker="o", markersize=5.5,
-                            markeredgecolor="black", markeredgewidth=0.6, linewidth=1.6, zorder=4,
+                            markeredgecolor=style.INK, markeredgewidth=0.6, linewidth=1.6, zorder=4,
                             label=run["label"] if target is together else None)
                 target.plot(epochs, on_scale(run["epoch_autograd"], first), color=AUTOGRAD["color"], marker="x",
                             markersize=3.2, markeredgewidth=1.1, linestyle="none", zorder=5)
             ax.set_title(run["label"])
         if together is not None:
             together.set_title("the loss on all the data, every run")
-            together.legend(loc="lower left", fontsize=8)
+            together.legend(loc="lower left")
         for ax in axes:
             ax.set_yscale("log")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        for ax in axes[-2:]:
-            ax.set_xlabel("epoch (passes through the data)")
-        for ax in axes[::2]:
-            ax.set_ylabel("loss (log scale)")
-        handles = [Line2D([], [], color="0.35", linewidth=0.6, alpha=0.7),
-                   Line2D([], [], color="0.35", marker="o", markersize=5.5, markeredgecolor="black",
+        for ax in axes:
+            if ax.get_subplotspec().is_last_row():
+                ax.set_xlabel("epoch (passes through the data)")
+            if ax.get_subplotspec().is_first_col():
+                ax.set_ylabel("loss (log scale)")
+        handles = [Line2D([], [], color=style.MID, linewidth=0.6, alpha=0.7),
+                   Line2D([], [], color=style.MID, marker="o", markersize=5.5, markeredgecolor=style.INK,
                           markeredgewidth=0.6, linewidth=1.6),
                    Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=3.2, markeredgewidth=1.1,
                           linestyle="none")]
         labels = ["loss on the step's mini-batch (hand-written twin)",
                   "loss on all the data after each epoch (hand-written twin)",
                   "the same two, autograd twin"]
-        legend = fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8)
+        legend = figure_legend(fig, handles, labels, ncols=2)
         legend_caption(fig, legend, note, title)
     return fig
 
@@ -214,26 +191,25 @@ def gradient_variance(batch_sizes, measured, standard_error, *, sigma2: float, n
     with np.errstate(divide="ignore"):
         theory = sigma2 / curve_b * (n - curve_b) / (n - 1)
     with house_style():
-        fig = Figure(figsize=(5.2, 3.9), layout="constrained")
+        fig = style.figure(5.2, 3.9)
         ax = fig.add_subplot()
-        ax.plot(curve_b, sigma2 / curve_b, color="0.45", linestyle=":", linewidth=1.3,
+        ax.plot(curve_b, sigma2 / curve_b, color=style.MID, linestyle=":", linewidth=1.3,
                 label="σ²/B (batches drawn with replacement)")
-        ax.plot(curve_b, np.where(theory > 0, theory, low / 10), color="0.1", linewidth=1.4,
+        ax.plot(curve_b, np.where(theory > 0, theory, low / 10), color=style.DARK, linewidth=1.4,
                 label="theory σ²/B · (N − B)/(N − 1) (without replacement)")
-        ax.errorbar(sizes[positive], values[positive], yerr=2 * errors[positive], color=MANUAL["color"],
-                    marker="o", markersize=6, markeredgecolor="white", markeredgewidth=0.6, linestyle="none",
+        ax.errorbar(sizes[positive], values[positive], yerr=2 * errors[positive], color=style.GREEN,
+                    marker="o", markersize=6, markeredgecolor=style.PAPER, markeredgewidth=0.6, linestyle="none",
                     elinewidth=1.2, capsize=3, zorder=4,
                     label="measured (bars: ± 2 standard errors, most of them hidden by the dots)")
         for size, value in zip(sizes[~positive], values[~positive]):
             ax.annotate("", xy=(size, low), xytext=(size, low * 6),
-                        arrowprops={"arrowstyle": "-|>", "color": MANUAL["color"], "lw": 1.4})
+                        arrowprops={"arrowstyle": "-|>", "color": style.GREEN, "lw": 1.4})
             text = "exactly 0" if value == 0 else f"{value:.0e} (rounding)"
             ax.annotate(f"B = N = {size:g}: measured\n{text}, below\nany log axis", (size, low * 2.5),
-                        textcoords="offset points", xytext=(-8, 0), ha="right", va="center", fontsize=8.5,
+                        textcoords="offset points", xytext=(-8, 0), ha="right", va="center",
                         bbox=TEXT_BOX)
-        ax.axhline(sigma2, color="0.6", linewidth=0.8, zorder=1)
-        ax.annotate(f"σ² = {sigma2:.3g} (one example)", (1, sigma2), textcoords="offset points", xytext=(4, 4),
-                    fontsize=8.5)
+        ax.axhline(sigma2, color=style.LIGHT, linewidth=0.8, zorder=1)
+        ax.annotate(f"σ² = {sigma2:.3g} (one example)", (1, sigma2), textcoords="offset points", xytext=(4, 4))
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xticks(sizes)
@@ -244,6 +220,6 @@ def gradient_variance(batch_sizes, measured, standard_error, *, sigma2: float, n
         ax.set_xlabel("batch size B (log scale)")
         ax.set_ylabel("E ‖g_B − ∇L‖² (log scale)")
         ax.set_title(title)
-        legend = fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=1, fontsize=8)
+        legend = figure_legend(fig, *ax.get_legend_handles_labels(), ncols=1)
         legend_caption(fig, legend, note)
     return fig

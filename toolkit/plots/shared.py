@@ -1,27 +1,42 @@
-"""toolkit.plots.shared."""
+"""The drawing pieces that more than one lesson uses.
+
+* markers: a path's start (square), end (star), a known minimum (plus), a diverged run (X);
+* legends: the figure legend below the panels, the twins' key, a caption under the legend,
+  a remark inside a panel;
+* paths on a contour: both twins' path, one run among several, where a path leaves the window;
+* contours: filled log-spaced levels with a colour bar at round values;
+* loss curves: one run's twins, one run among several, the divergence mark;
+* axes: whole-number steps, round log ticks, a readable log range.
+
+Every colour, marker and size comes from ``style``. A drawing piece moves here from a lesson's
+module when a second lesson needs it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from matplotlib.colors import LogNorm
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
-import matplotlib
-import numpy as np
-from toolkit.plots.tracks import track_path
-from toolkit.train import DIVERGENCE_FACTOR
-from toolkit.train import History
-from toolkit.plots.style import AUTOGRAD, CMAP, MANUAL, RUN_COLORS, TEXT_BOX, house_style
+import textwrap
 
+import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
+
+from toolkit.plots import style
+from toolkit.plots.style import AUTOGRAD, AUTOGRAD_CROSS, MANUAL, MANUAL_LINE
+from toolkit.plots.tracks import track_path
+from toolkit.train import DIVERGENCE_FACTOR, History
 
 # A diverged run's loss can jump to 1e200 or to inf in one step. A loss curve
 # shows losses up to OFF_SCALE times the first one (a thousand times past the
 # point where training stops a run as diverged); a larger one, or one that
 # is not a number at all, is marked as off the scale instead of being drawn.
 OFF_SCALE = 1e3 * DIVERGENCE_FACTOR
+NO_LANDSCAPE = "the loss is not a finite number\nanywhere in this window"
+# Legend labels of the markers every path shares; they come after the runs' own entries.
+MARKER_LABELS = ("start", "end", "minimum", "diverged")
 
 
 def as_array(values) -> np.ndarray:
+    """A tensor or sequence as a float64 NumPy array (on the CPU: only figures need it there)."""
     if hasattr(values, "detach"):
         values = values.detach().to("cpu").double().numpy()
     return np.asarray(values, dtype=float)
@@ -38,21 +53,141 @@ def log_levels(z: np.ndarray, count: int = 18) -> np.ndarray | None:
     return np.geomspace(low, high, count)
 
 
-def mark_start(ax, points: np.ndarray, zorder: int = 6) -> None:
-    ax.plot(*points[0], marker="s", markersize=8, color="white", markeredgecolor="black",
-            linestyle="none", label="start", zorder=zorder)
+def on_scale(values, first: float) -> np.ndarray:
+    """Losses as a float array, NaN where a loss is not finite or is off the scale (see OFF_SCALE)."""
+    values = np.asarray(values, dtype=float)
+    keep = np.isfinite(values)
+    if np.isfinite(first) and first > 0:
+        keep &= values <= OFF_SCALE * first
+    return np.where(keep, values, np.nan)
 
 
-def mark_end(ax, points: np.ndarray, zorder: int = 6) -> None:
-    ax.plot(*points[-1], marker="*", markersize=13, color="#F0E442", markeredgecolor="black",
-            linestyle="none", label="end", zorder=zorder)
+# ----------------------------------------------------------------------------------------------------------
+# Markers
+# ----------------------------------------------------------------------------------------------------------
+
+def mark_start(ax, points: np.ndarray, zorder: float = 6, **extra):
+    """The white square at the first of ``points`` ((T, 2)); returns the marker's line."""
+    (marker,) = ax.plot(*points[0], **{**style.START, **extra}, label="start", zorder=zorder)
+    return marker
 
 
-def mark_ends(ax, points: np.ndarray, zorder: int = 6) -> None:
+def mark_end(ax, points: np.ndarray, zorder: float = 6, **extra):
+    """The yellow star at the last of ``points`` ((T, 2)); returns the marker's line."""
+    (marker,) = ax.plot(*points[-1], **{**style.END, **extra}, label="end", zorder=zorder)
+    return marker
+
+
+def mark_ends(ax, points: np.ndarray, zorder: float = 6) -> None:
     """Square at the start, star at the end: the same in every figure."""
     mark_start(ax, points, zorder)
     mark_end(ax, points, zorder)
 
+
+def mark_minimum(ax, point, label: str = "minimum", zorder: float = 6, **extra):
+    """A white plus at a known minimum (least squares, a closed form)."""
+    (marker,) = ax.plot(*point, **{**style.MINIMUM, **extra}, label=label, zorder=zorder)
+    return marker
+
+
+def mark_diverged(ax, point, label: str = "diverged", zorder: float = 7, **extra):
+    """The black X where a run diverged (or where it was last seen before it did)."""
+    (marker,) = ax.plot(*point, **{**style.DIVERGED, **extra}, label=label, zorder=zorder, clip_on=False)
+    return marker
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Legends and remarks
+# ----------------------------------------------------------------------------------------------------------
+
+def merged_handles(axes) -> tuple[list, list[str]]:
+    """Every labelled artist of ``axes``, each label once: the runs' own entries first, then the shared markers."""
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    labels = [label for label in seen if label not in MARKER_LABELS]
+    labels += [label for label in MARKER_LABELS if label in seen]
+    return [seen[label] for label in labels], labels
+
+
+def twins_key(text: str = "circles: hand-written twin, ×: autograd twin") -> tuple[Line2D, str]:
+    """The legend entry that explains the twins when each run has its own colour: a grey circle with a cross."""
+    key = Line2D([], [], color=style.MID, marker="o", markersize=5, markeredgecolor=style.PAPER,
+                 markeredgewidth=0.4, linewidth=1.2)
+    return key, text
+
+
+def run_path_legend(axes, text: str = "circles: hand-written twin, ×: autograd twin") -> tuple[list, list[str]]:
+    """Legend entries for several runs: each run once, then the shared markers, then the twins' key (``text``)."""
+    handles, labels = merged_handles(axes)
+    key, text = twins_key(text)
+    return handles + [key], labels + [text]
+
+
+def twin_handles() -> tuple[list, list[str]]:
+    """The two legend entries of one run's twins: the blue line with circles, the vermillion crosses."""
+    manual = Line2D([], [], color=MANUAL["color"], **MANUAL_LINE)
+    autograd = Line2D([], [], **AUTOGRAD_CROSS)
+    return [manual, autograd], [MANUAL["label"], AUTOGRAD["label"]]
+
+
+def figure_legend(fig, handles, labels, *, title: str | None = None, ncols: int | None = None):
+    """The figure's legend, below its panels (``title``: a caption line heading it).
+
+    At a course-notes width it gets as many of ``ncols`` columns as fit, and
+    labels too long for a column are wrapped, so that it is never wider than
+    the figure.
+    """
+    ncols = min(ncols or 3, max(len(labels), 1))
+    preset = style.active_width()
+    if preset is not None:
+        across = preset.width * 72 / (0.55 * style.NOTES_RC["legend.fontsize"])     # characters across
+        longest = max((len(line) for label in labels for line in label.splitlines()), default=0)
+        while ncols > 1 and ncols * (min(longest, 34) + 6) > across:
+            ncols -= 1
+        labels = [_wrapped(label, int(across / ncols) - 6) for label in labels]
+        title = _wrapped(title, int(across) - 2) if title else title
+    legend = fig.legend(handles, labels, loc="outside lower center", ncols=ncols)
+    if title:
+        legend.set_title(title)
+    return legend
+
+
+def legend_caption(fig, legend, note: str | None = None, title: str | None = None) -> None:
+    """A figure's caption (``note``) as the title of its legend below, and its ``title`` above."""
+    if note:
+        preset = style.active_width()
+        legend.set_title(_wrapped(note, int(preset.width * 16)) if preset is not None else note)
+    if title:
+        fig.suptitle(title)
+
+
+def _wrapped(text: str, width: int) -> str:
+    """``text`` with each of its lines broken at spaces to at most ``width`` characters."""
+    return "\n".join(part for line in text.splitlines() for part in (textwrap.wrap(line, max(width, 12)) or [""]))
+
+
+def panel_note(ax, text: str, avoid=None) -> None:
+    """A short remark inside a panel, e.g. why its landscape cannot be drawn.
+
+    It goes into a corner: the top left, or with ``avoid`` (a point in data
+    coordinates, e.g. a divergence X; set the axis limits first) the corner
+    farthest from it.
+    """
+    right, up = False, True
+    if avoid is not None:
+        ax_x, ax_y = ax.transLimits.transform(avoid)     # axes coordinates: 0 to 1 across the panel
+        right, up = ax_x < 0.5, ax_y < 0.5
+    x, y = (0.97 if right else 0.03), (0.97 if up else 0.03)
+    ha, va = ("right" if right else "left"), ("top" if up else "bottom")
+    ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, multialignment="left", zorder=9,
+            bbox=style.NOTE_BOX)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Paths on a landscape
+# ----------------------------------------------------------------------------------------------------------
 
 def points_inside(points: np.ndarray, window) -> int:
     """How many leading points are finite and inside window ((x0, x1), (y0, y1)); at least 1."""
@@ -64,36 +199,61 @@ def points_inside(points: np.ndarray, window) -> int:
     return len(points) if outside.size == 0 else max(int(outside[0]), 1)
 
 
-def draw_twin_paths(ax, manual_path: np.ndarray, autograd_path: np.ndarray, *,
-                     diverged_at: int | None = None, window=None, thin: bool = False) -> np.ndarray | None:
-    """Both twins' paths, the start and the end marked.
+def spread_out(path: np.ndarray, window=None, gap: float = 0.022) -> list[int]:
+    """Indices of the points of a path to mark: each at least ``gap`` (a fraction of the window's
+    width or height) from every point marked before it, plus the last point; all of them where the
+    steps are long. A zigzag that piles up at both walls is thinned at both.
+
+    window: ((x0, x1), (y0, y1)); default the path's own extent. Non-finite points are skipped.
+    """
+    finite = np.flatnonzero(np.isfinite(path).all(axis=1)) if len(path) else np.array([], dtype=int)
+    if finite.size == 0:
+        return []
+    if window is None:
+        window = tuple((path[finite, k].min(), path[finite, k].max()) for k in range(2))
+    span = np.array([abs(hi - lo) for lo, hi in window], dtype=float)
+    span[~(span > 0)] = 1.0
+    scaled = path / span
+    chosen = []
+    for index in finite:
+        near = chosen and np.abs(scaled[chosen] - scaled[index]).max(axis=1).min() < gap
+        if not near or index == len(path) - 1:
+            chosen.append(int(index))
+    return chosen
+
+
+def draw_twin_paths(ax, manual_path: np.ndarray, autograd_path: np.ndarray, *, diverged_at: int | None = None,
+                    window=None, thin: bool = False, small: bool = False) -> np.ndarray | None:
+    """Both twins' paths ((T, 2) each): the blue line through circles, a vermillion cross in every circle.
 
     thin: where steps crowd together, put the markers on every few of them
     only (see ``spread_out``; the line still runs through every step), so
-    that autograd's crosses do not bury the hand-written path.
+    that autograd's crosses do not bury the hand-written path. small: smaller
+    markers and a thinner line, for a path of hundreds of steps whose points
+    form a cloud.
 
     A diverged run (``diverged_at``: the step where training stopped it) may
     run off to huge values, inf or NaN. It is drawn while it is finite and
     inside ``window`` ((x0, x1), (y0, y1)); where it leaves, a dashed arrow
-    points the way it went and the divergence X (as in the loss curves)
-    takes the place of the end star. Returns where that X is (None if the
-    run did not diverge).
+    points the way it went and the divergence X takes the place of the end
+    star. Returns where that X is (None if the run did not diverge).
     """
     everything = manual_path
     if diverged_at is not None:
         shown = points_inside(manual_path, window)
         manual_path, autograd_path = manual_path[:shown], autograd_path[:shown]
-    # The hand-written path: a line through filled circles. Autograd's small crosses go on top, inside
-    # the circles, so where the twins agree both stay visible: a cross in every circle.
     every = spread_out(manual_path, window) if thin else list(range(len(manual_path)))
+    line_style, cross_style = dict(MANUAL_LINE), dict(AUTOGRAD_CROSS)
+    if small:
+        line_style.update(markersize=3.2, markeredgewidth=0.3, linewidth=0.6)
+        cross_style.update(markersize=1.8, markeredgewidth=0.6)
     # Recorded for an animation of the path growing (toolkit.animation): which step each point is.
     track = track_path(ax, manual_path, autograd_path)
-    (line,) = ax.plot(manual_path[:, 0], manual_path[:, 1], color=MANUAL["color"], marker="o", markersize=5.5,
-                      markeredgecolor="white", markeredgewidth=0.5, markevery=every, linewidth=1.3,
-                      label=MANUAL["label"], zorder=4)
+    (line,) = ax.plot(manual_path[:, 0], manual_path[:, 1], color=MANUAL["color"], markevery=every,
+                      label=MANUAL["label"], zorder=4, **line_style)
     track.grow(line)
-    (crosses,) = ax.plot(autograd_path[every, 0], autograd_path[every, 1], color=AUTOGRAD["color"], marker="x",
-                         markersize=3.2, markeredgewidth=1.1, linestyle="none", label=AUTOGRAD["label"], zorder=5)
+    (crosses,) = ax.plot(autograd_path[every, 0], autograd_path[every, 1], label=AUTOGRAD["label"], zorder=5,
+                         **cross_style)
     track.grow(crosses, every)
     mark_start(ax, manual_path)
     with track.at_the_end(ax):
@@ -101,6 +261,37 @@ def draw_twin_paths(ax, manual_path: np.ndarray, autograd_path: np.ndarray, *,
             mark_end(ax, manual_path)
             return None
         return mark_exit(ax, everything, len(manual_path), diverged_at, window)
+
+
+def draw_run_path(ax, manual_path: np.ndarray, autograd_path: np.ndarray, *, color: str, label: str,
+                  window, diverged_at: int | None = None, every: int = 1) -> None:
+    """One run's path among several: the hand-written twin's circles and line in the run's ``color``,
+    autograd's vermillion crosses in them (on every ``every``-th step).
+
+    A white outline keeps the line visible on any contour colour. The path
+    is drawn while it stays finite and inside ``window``; where it leaves, a
+    dashed arrow in the run's colour points the way it went, and a run that
+    diverged (``diverged_at``) ends in an X there. A run that stays inside
+    ends in the house star.
+    """
+    from matplotlib import patheffects
+
+    shown = points_inside(manual_path, window)
+    outline = [patheffects.withStroke(linewidth=2.8, foreground=style.PAPER)]
+    marked = list(range(0, shown, every)) + ([shown - 1] if (shown - 1) % every else [])
+    track = track_path(ax, manual_path[:shown], autograd_path[:shown])     # for an animation, see toolkit.animation
+    (line,) = ax.plot(manual_path[:shown, 0], manual_path[:shown, 1], color=color, marker="o", markersize=3.8,
+                      markeredgecolor=style.PAPER, markeredgewidth=0.4, linewidth=1.3, markevery=marked,
+                      label=label, zorder=4, path_effects=outline)
+    (crosses,) = ax.plot(autograd_path[marked, 0], autograd_path[marked, 1], zorder=5,
+                         **{**AUTOGRAD_CROSS, "markersize": 2.6, "markeredgewidth": 0.8})
+    track.grow(line)
+    track.grow(crosses, marked)
+    with track.at_the_end(ax):
+        if shown == len(manual_path):
+            mark_end(ax, manual_path, markersize=11)
+            return
+        mark_exit(ax, manual_path, shown, diverged_at, window, color=color)
 
 
 def exit_point(last: np.ndarray, following: np.ndarray, window) -> np.ndarray | None:
@@ -128,7 +319,7 @@ def exit_point(last: np.ndarray, following: np.ndarray, window) -> np.ndarray | 
 
 
 def mark_exit(ax, path: np.ndarray, shown: int, diverged_at: int | None, window, *,
-               color: str = MANUAL["color"]) -> np.ndarray:
+              color: str = MANUAL["color"]) -> np.ndarray:
     """Where a path leaves the window: a dashed arrow in ``color`` the way it went, and a label.
 
     A path that diverged (``diverged_at``) ends in an X there, or at its last
@@ -143,8 +334,7 @@ def mark_exit(ax, path: np.ndarray, shown: int, diverged_at: int | None, window,
     else:
         head = last
     if diverged_at is not None:
-        ax.plot(*head, marker="X", markersize=10, color="black", markeredgecolor="white", linestyle="none",
-                label="diverged", zorder=7, clip_on=False)
+        mark_diverged(ax, head)
     if diverged_at is None:
         text = f"off the plot\nat step {shown}"
     elif shown < diverged_at:
@@ -154,301 +344,8 @@ def mark_exit(ax, path: np.ndarray, shown: int, diverged_at: int | None, window,
     (x0, x1), (y0, y1) = (sorted(limits) for limits in window)
     right, up = head[0] > (x0 + x1) / 2, head[1] > (y0 + y1) / 2
     ax.annotate(text, head, textcoords="offset points", xytext=(-9 if right else 9, -9 if up else 9),
-                ha="right" if right else "left", va="top" if up else "bottom", fontsize=8.5, zorder=8,
-                bbox=TEXT_BOX)
+                ha="right" if right else "left", va="top" if up else "bottom", zorder=8, bbox=style.TEXT_BOX)
     return head
-
-
-def legend_caption(fig, legend, note: str | None = None, title: str | None = None) -> None:
-    """A figure's caption (``note``) as the title of its legend below, and its ``title`` above."""
-    if note:
-        legend.set_title(note, prop={"size": 8.5})
-    if title:
-        fig.suptitle(title, fontsize=10.5)
-
-
-def panel_note(ax, text: str, avoid=None) -> None:
-    """A short remark inside a panel, e.g. why its landscape cannot be drawn.
-
-    It goes into a corner: the top left, or with ``avoid`` (a point in data
-    coordinates, e.g. a divergence X; set the axis limits first) the corner
-    farthest from it.
-    """
-    right, up = False, True
-    if avoid is not None:
-        ax_x, ax_y = ax.transLimits.transform(avoid)     # axes coordinates: 0 to 1 across the panel
-        right, up = ax_x < 0.5, ax_y < 0.5
-    x, y = (0.97 if right else 0.03), (0.97 if up else 0.03)
-    ha, va = ("right" if right else "left"), ("top" if up else "bottom")
-    ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, multialignment="left", fontsize=8.5, zorder=9,
-            bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "0.6", "alpha": 0.9})
-
-
-def integer_steps(ax) -> None:
-    """Steps are whole numbers: no tick at 0.5, and a one-step run gets the single tick 0
-    (otherwise matplotlib's usual ticks)."""
-    ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], integer=True, min_n_ticks=1))
-
-
-def on_scale(values, first: float) -> np.ndarray:
-    """Losses as a float array, NaN where a loss is not finite or is off the scale (see OFF_SCALE)."""
-    values = np.asarray(values, dtype=float)
-    keep = np.isfinite(values)
-    if np.isfinite(first) and first > 0:
-        keep &= values <= OFF_SCALE * first
-    return np.where(keep, values, np.nan)
-
-
-def readable_log_range(ax, *curves: np.ndarray) -> None:
-    """A log axis over losses that hardly differ (one step, or twins one rounding error apart)
-    would be a sliver with no tick: show the decade(s) around them instead."""
-    values = np.concatenate([np.ravel(c) for c in curves])
-    values = values[np.isfinite(values) & (values > 0)]
-    if values.size and values.max() < 1.01 * values.min():
-        low = np.floor(np.log10(values.min()))
-        high = max(np.ceil(np.log10(values.max())), low + 1)
-        ax.set_ylim(10.0 ** low, 10.0 ** high)
-
-
-def loss_curves(history: History, title: str = "Training loss", *, best_loss: float | None = None) -> Figure:
-    """Both twins' loss per step on a log scale (the curves lie on top of each other).
-
-    best_loss: the lowest loss there is (L*, e.g. from least squares), drawn as a dotted line,
-    so that what is left to gain shows.
-    """
-    with house_style():
-        fig = Figure(figsize=(4.6, 3.3), layout="constrained")
-        ax = fig.add_subplot()
-        if best_loss is not None:
-            ax.axhline(best_loss, color="0.35", linestyle=":", linewidth=1.2, zorder=1,
-                       label=f"lowest loss L* = {best_loss:.4g}")
-        draw_loss_curves(ax, history)
-        round_log_axis(ax)
-        ax.set_ylabel("loss (log scale)")
-        ax.set_title(title)
-        # A diverged run ends in the top right corner, at its X.
-        ax.legend(loc="best" if history.diverged else "upper right")
-    return fig
-
-
-def draw_loss_curves(ax, history: History) -> None:
-    # The manual twin as a line, autograd as crosses on it (every few steps, so both stay visible).
-    steps = np.arange(len(history.loss_manual))
-    first = history.loss_manual[0] if history.loss_manual else np.nan
-    manual_loss = on_scale(history.loss_manual, first)
-    autograd_loss = on_scale(history.loss_autograd, first)
-    # A single point would be an invisible line: give it a marker.
-    lone = {"marker": "o", "markersize": 4} if np.isfinite(manual_loss).sum() == 1 else {}
-    ax.plot(steps, manual_loss, color=MANUAL["color"], label=MANUAL["label"], **lone)
-    every = max(1, len(steps) // 25)
-    ax.plot(steps[::every], autograd_loss[::every], color=AUTOGRAD["color"],
-            marker="x", markersize=5, linestyle="none", label=AUTOGRAD["label"])
-    if history.diverged:
-        mark_divergence(ax, history, color="black")
-    ax.set_yscale("log")
-    readable_log_range(ax, manual_loss, autograd_loss)
-    ax.set_xlabel("step")
-    integer_steps(ax)
-
-
-def mark_divergence(ax, history: History, color: str, last_step: int | None = None, values=None) -> bool:
-    """The X where a run diverged; True if its loss was off the scale (then the X sits at the top).
-
-    last_step: the largest step on the axis (default: this run's), to keep the text inside.
-    values: what the axis shows per step, if not the loss itself (e.g. the loss gap L - L*).
-    """
-    step = history.diverged_at_step
-    values = history.loss_manual if values is None else values
-    first = values[0]
-    shown = on_scale(values, first)
-    if np.isfinite(shown[step]):
-        y = shown[step]
-        ax.plot(step, y, marker="X", markersize=10, color=color, markeredgecolor="black", linestyle="none",
-                zorder=6)
-        # To the left of the X, level with it: above the rising curve that leads there.
-        ax.annotate(f"diverged\n(step {step})", (step, y), textcoords="offset points", xytext=(-10, 0),
-                    ha="right", va="center", fontsize=8.5)
-        return False
-    # Off the scale (inf, NaN or astronomically large): the X at the top of the axes, above its
-    # step, with a dotted line up to it from the last loss that is on the scale.
-    top = ax.get_xaxis_transform()      # x in data, y in axes coordinates (1 = the top)
-    ax.plot(step, 1.0, marker="X", markersize=10, color=color, markeredgecolor="black", linestyle="none",
-            zorder=6, clip_on=False, transform=top)
-    before = np.flatnonzero(np.isfinite(shown[:step]))
-    if before.size:
-        ax.annotate("", xy=(step, 1.0), xycoords=top, xytext=(before[-1], shown[before[-1]]), textcoords="data",
-                    arrowprops={"arrowstyle": "-", "color": color, "linestyle": ":", "lw": 1.2,
-                                "shrinkA": 0, "shrinkB": 5})
-    last_step = len(history.loss_manual) - 1 if last_step is None else last_step
-    right = step > 0.5 * last_step
-    ax.annotate(f"diverged\n(step {step}, loss {history.loss_manual[step]:.3g})", (step, 1.0), xycoords=top,
-                textcoords="offset points", xytext=(-9 if right else 9, -6), ha="right" if right else "left",
-                va="top", fontsize=8.5, bbox=TEXT_BOX, zorder=7)
-    return True
-
-
-def loss_colorbar(fig, filled, axes, levels) -> None:
-    # Ticks at round values (1, 2, 5 x 10^k, see round_log_ticks), not at the contour levels.
-    from matplotlib.ticker import FuncFormatter
-
-    colorbar = fig.colorbar(filled, ax=axes, shrink=0.95, ticks=round_log_ticks(levels[0], levels[-1]),
-                            format=FuncFormatter(round_tick_text))
-    colorbar.ax.minorticks_off()
-    colorbar.set_label("loss (log scale)")
-
-
-def draw_contour(ax, alphas, betas, z, levels, norm):
-    # The levels run from the smallest to the largest loss drawn: nothing lies outside, so no extend arrows.
-    filled = ax.contourf(alphas, betas, z, levels=levels, norm=norm, cmap=CMAP)
-    ax.contour(alphas, betas, z, levels=levels[::2], colors="white", linewidths=0.4, alpha=0.6)
-    return filled
-
-
-NO_LANDSCAPE = "the loss is not a finite number\nanywhere in this window"
-
-
-def contour_with_paths(alphas, betas, Z, manual_path, autograd_path, *, xlabel: str, ylabel: str,
-                       title: str = "", minimum: Sequence[float] | None = None, note: str | None = None,
-                       diverged_at: int | None = None, equal_aspect: bool = True) -> Figure:
-    """Filled loss contours (log-spaced levels) with both twins' descent paths.
-
-    alphas: (A,), betas: (B,), Z: (B, A) with Z[i, j] the loss at (alphas[j], betas[i]).
-    *_path: (T, 2) coordinates of the parameters at every step. diverged_at:
-    the step where the run diverged, if it did (see ``draw_twin_paths``).
-    equal_aspect: one unit is as long across as up (the default, for two
-    parameters), so the gradient, and each step, is visibly perpendicular to
-    the contours; False for axes in different units.
-    """
-    alphas, betas, z = as_array(alphas), as_array(betas), as_array(Z)
-    manual_path, autograd_path = as_array(manual_path), as_array(autograd_path)
-    window = ((alphas[0], alphas[-1]), (betas[0], betas[-1]))
-    with house_style():
-        fig = Figure(figsize=(4.8, 3.9), layout="constrained")
-        ax = fig.add_subplot()
-        levels = log_levels(z)
-        if levels is not None:
-            filled = draw_contour(ax, alphas, betas, z, levels, LogNorm(levels[0], levels[-1]))
-        else:
-            panel_note(ax, NO_LANDSCAPE)
-        draw_twin_paths(ax, manual_path, autograd_path, diverged_at=diverged_at, window=window, thin=True)
-        if minimum is not None:
-            ax.plot(*minimum, marker="P", markersize=9, color="white", markeredgecolor="black",
-                    linestyle="none", label="minimum", zorder=6)
-        if levels is not None:
-            loss_colorbar(fig, filled, ax, levels)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
-        ax.grid(False)
-        ax.set_xlim(alphas[0], alphas[-1])
-        ax.set_ylim(betas[0], betas[-1])
-        if equal_aspect:
-            ax.set_aspect("equal", adjustable="box")
-        # Outside the axes, so the legend never hides the path.
-        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=8)
-        if note:
-            ax.set_title(f"{title}\n({note})" if title else note)
-    return fig
-
-
-def draw_run_losses(ax, history: History, *, label: str, color: str, last_step: int, curves: list,
-                     line_style: dict | None = None, crosses: int = 20, cross_style: dict | None = None) -> bool:
-    """One run among several: the hand-written loss as a line, autograd's as crosses on it (about ``crosses``).
-
-    ``line_style`` and ``cross_style`` add matplotlib options to the two.
-    A diverged run is marked where it left the scale. The plotted values are
-    added to ``curves`` (for the axis range); returns True when a loss was off
-    the scale.
-    """
-    steps = np.arange(len(history.loss_manual))
-    first = history.loss_manual[0] if history.loss_manual else np.nan
-    manual_loss = on_scale(history.loss_manual, first)
-    autograd_loss = on_scale(history.loss_autograd, first)
-    curves += [manual_loss, autograd_loss]
-    lone = {"marker": "o", "markersize": 4} if np.isfinite(manual_loss).sum() == 1 else {}
-    ax.plot(steps, manual_loss, color=color, label=label, **(line_style or {}), **lone)
-    every = max(1, len(steps) // crosses)
-    ax.plot(steps[::every], autograd_loss[::every], color=color, marker="x", markersize=4.5, linestyle="none",
-            **(cross_style or {}))
-    return bool(history.diverged and mark_divergence(ax, history, color=color, last_step=last_step))
-
-
-def loss_curves_by_run(histories: dict[str, History], title: str = "Loss per step") -> Figure:
-    """Several runs' loss curves on a log scale; a diverged run ends in a marked X.
-
-    Each run has its own colour; the manual twin is the line and the
-    autograd twin the crosses on it. A loss off the scale (see OFF_SCALE)
-    puts the X at the top of the axes.
-    """
-    last_step = max((len(h.loss_manual) - 1 for h in histories.values()), default=0)
-    with house_style():
-        fig = Figure(figsize=(5.2, 3.6), layout="constrained")
-        ax = fig.add_subplot()
-        off_scale = False
-        curves = []
-        for color, (label, history) in zip(RUN_COLORS, histories.items()):
-            off_scale |= draw_run_losses(ax, history, label=label, color=color, last_step=last_step, curves=curves)
-        ax.plot([], [], color="0.3", label="line: manual, x: autograd")
-        ax.set_yscale("log")
-        readable_log_range(ax, *curves)
-        ax.set_xlabel("step")
-        integer_steps(ax)
-        ax.set_ylabel("loss (log scale)")
-        ax.set_title(title)
-        ax.legend(loc="best" if off_scale else "upper left", fontsize=8)
-    return fig
-
-
-def path_on_plane(alphas, betas, Z, manual_path, autograd_path, history: History, *,
-                  xlabel: str, ylabel: str, title: str = "", note: str | None = None, path_losses=None,
-                  second: dict | None = None, caption: str | None = None) -> Figure:
-    """The loss on a plane through parameter space, with both twins' projected paths on it.
-
-    alphas: (A,), betas: (B,), Z: (B, A) with Z[i, j] the loss at (alphas[j], betas[i]);
-    *_path: (T, 2) the path's coordinates in the plane. The hand-written
-    path's circles are filled with ``path_losses`` ((T,), the TRUE loss at
-    every step; default ``history.path_losses()``) on the contour's own
-    colour scale: the path leaves the plane, so the contour under a circle
-    is the loss at its projection, not its own loss, and where the two
-    colours differ the path was off the plane then.
-
-    second: an optional panel beside it, a dict with the same keys (alphas,
-    betas, Z, manual_path, autograd_path, xlabel, ylabel, title, and
-    optionally note), e.g. a random plane through the same end point; it
-    shares the colour scale and the true losses. Both panels are drawn at
-    equal aspect (the planes' coordinates are distances in parameter space).
-    A diverged run's projected path may hold huge values, inf or NaN: it is
-    drawn while it stays in the window (see ``draw_twin_paths``). ``note``:
-    a short remark inside the first panel; ``caption``: a line under the legend.
-    """
-    panels = [{"alphas": alphas, "betas": betas, "Z": Z, "manual_path": manual_path,
-               "autograd_path": autograd_path, "xlabel": xlabel, "ylabel": ylabel, "title": title, "note": note}]
-    if second is not None:
-        panels.append(second)
-    losses = as_array(history.path_losses()[0] if path_losses is None else path_losses)
-    diverged_at = history.diverged_at_step if history.diverged else None
-    drawn = [_plane_panel_data(panel, losses, diverged_at) for panel in panels]
-    # One scale for the planes and for the losses the path really had, so both are read off the same bar.
-    values = [d["Z"].ravel() for d in drawn] + [losses[:d["shown"]] for d in drawn]
-    levels = log_levels(np.concatenate(values), count=20)
-    if levels is not None:     # a hair wider, so the extreme values themselves are inside
-        levels[0], levels[-1] = levels[0] * (1 - 1e-9), levels[-1] * (1 + 1e-9)
-    norm = LogNorm(levels[0], levels[-1]) if levels is not None else None
-    # Equal aspect: panels as wide as their windows are, for one common height.
-    ratios = [abs(d["window"][0][1] - d["window"][0][0]) / abs(d["window"][1][1] - d["window"][1][0]) for d in drawn]
-    ratios = [r if np.isfinite(r) and r > 0 else 1.0 for r in ratios]
-    with house_style():
-        fig = Figure(figsize=(8.8, 3.6) if second is not None else (5.0, 4.0), layout="constrained")
-        axes = np.atleast_1d(fig.subplots(1, len(panels), width_ratios=ratios))
-        filled = None
-        for ax, data in zip(axes, drawn):
-            filled = _draw_plane_panel(ax, data, levels, norm, diverged_at) or filled
-        if filled is not None:
-            loss_colorbar(fig, filled, list(axes), levels)
-        legend = fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=5, fontsize=8)
-        if caption:
-            legend.set_title(caption, prop={"size": 8.5})
-    return fig
 
 
 def marked_points(line, count: int) -> np.ndarray:
@@ -467,6 +364,129 @@ def marked_points(line, count: int) -> np.ndarray:
     if np.issubdtype(every.dtype, np.integer):
         return every[every < count]
     return points               # markevery by distance: fill every point (matplotlib's own rule)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Contours
+# ----------------------------------------------------------------------------------------------------------
+
+def draw_contour(ax, alphas, betas, z, levels, norm):
+    """Filled contours at ``levels`` with thin lines on every second level; returns the filled set.
+
+    The levels run from the smallest to the largest loss drawn: nothing lies outside, so no extend arrows.
+    """
+    filled = ax.contourf(alphas, betas, z, levels=levels, norm=norm, cmap=style.CMAP)
+    ax.contour(alphas, betas, z, levels=levels[::2], **style.CONTOUR_LINES)
+    ax.grid(False)
+    return filled
+
+
+def loss_colorbar(fig, filled, axes, levels, most: int = 8):
+    """The colour bar of a loss contour, ticks at round values (1, 2, 5 x 10^k), not at the levels."""
+    colorbar = fig.colorbar(filled, ax=axes, shrink=0.95, ticks=round_log_ticks(levels[0], levels[-1], most=most),
+                            format=FuncFormatter(round_tick_text))
+    colorbar.ax.minorticks_off()
+    colorbar.set_label("loss (log scale)")
+    return colorbar
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Loss curves
+# ----------------------------------------------------------------------------------------------------------
+
+def draw_loss_curves(ax, history: History, *, crosses: int = 25) -> None:
+    """One run's twins per step: the blue line (circles on every few steps), vermillion crosses in them."""
+    steps = np.arange(len(history.loss_manual))
+    first = history.loss_manual[0] if history.loss_manual else np.nan
+    manual_loss = on_scale(history.loss_manual, first)
+    autograd_loss = on_scale(history.loss_autograd, first)
+    every = max(1, len(steps) // crosses)
+    ax.plot(steps, manual_loss, color=MANUAL["color"], label=MANUAL["label"],
+            **{**MANUAL_LINE, "markevery": every, "markersize": 4.5, "linewidth": 1.6})
+    ax.plot(steps[::every], autograd_loss[::every], label=AUTOGRAD["label"], **AUTOGRAD_CROSS)
+    if history.diverged:
+        mark_divergence(ax, history)
+    ax.set_yscale("log")
+    readable_log_range(ax, manual_loss, autograd_loss)
+    ax.set_xlabel("step")
+    integer_steps(ax)
+
+
+def draw_run_losses(ax, history: History, *, label: str, color: str, last_step: int, curves: list,
+                    line_style: dict | None = None, crosses: int = 20, values=None) -> bool:
+    """One run among several: the hand-written loss as a line in ``color`` with circles on about
+    ``crosses`` steps, autograd's vermillion crosses in them.
+
+    ``line_style`` adds matplotlib options to the line; ``values`` replaces
+    the losses by what the axis shows ((manual, autograd) per step, e.g. the
+    loss gap). A diverged run is marked where it left the scale. The plotted
+    values are added to ``curves`` (for the axis range); returns True when a
+    loss was off the scale.
+    """
+    manual, autograd = values if values is not None else (history.loss_manual, history.loss_autograd)
+    steps = np.arange(len(manual))
+    first = manual[0] if len(manual) else np.nan
+    manual_loss, autograd_loss = on_scale(manual, first), on_scale(autograd, first)
+    curves += [manual_loss, autograd_loss]
+    every = max(1, len(steps) // crosses)
+    ax.plot(steps, manual_loss, color=color, label=label,
+            **{**MANUAL_LINE, "markevery": every, "markersize": 4, "linewidth": 1.6, **(line_style or {})})
+    ax.plot(steps[::every], autograd_loss[::every], **{**AUTOGRAD_CROSS, "markersize": 2.8, "markeredgewidth": 0.9})
+    return bool(history.diverged and mark_divergence(ax, history, last_step=last_step, values=manual_loss))
+
+
+def mark_divergence(ax, history: History, last_step: int | None = None, values=None) -> bool:
+    """The black X where a run diverged; True if its loss was off the scale (then the X sits at the top).
+
+    last_step: the largest step on the axis (default: this run's), to keep the text inside.
+    values: what the axis shows per step, if not the loss itself (e.g. the loss gap L - L*).
+    """
+    step = history.diverged_at_step
+    values = history.loss_manual if values is None else values
+    shown = on_scale(values, values[0])
+    if np.isfinite(shown[step]):
+        y = shown[step]
+        mark_diverged(ax, (step, y), label="_diverged")
+        # To the left of the X, level with it: above the rising curve that leads there.
+        ax.annotate(f"diverged\n(step {step})", (step, y), textcoords="offset points", xytext=(-10, 0),
+                    ha="right", va="center")
+        return False
+    # Off the scale (inf, NaN or astronomically large): the X at the top of the axes, above its
+    # step, with a dotted line up to it from the last loss that is on the scale.
+    top = ax.get_xaxis_transform()      # x in data, y in axes coordinates (1 = the top)
+    mark_diverged(ax, (step, 1.0), label="_diverged", transform=top)
+    before = np.flatnonzero(np.isfinite(shown[:step]))
+    if before.size:
+        ax.annotate("", xy=(step, 1.0), xycoords=top, xytext=(before[-1], shown[before[-1]]), textcoords="data",
+                    arrowprops={"arrowstyle": "-", "color": style.INK, "linestyle": ":", "lw": 1.2,
+                                "shrinkA": 0, "shrinkB": 5})
+    last_step = len(history.loss_manual) - 1 if last_step is None else last_step
+    right = step > 0.5 * last_step
+    ax.annotate(f"diverged\n(step {step}, loss {history.loss_manual[step]:.3g})", (step, 1.0), xycoords=top,
+                textcoords="offset points", xytext=(-9 if right else 9, -6), ha="right" if right else "left",
+                va="top", bbox=style.TEXT_BOX, zorder=7)
+    return True
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Axes
+# ----------------------------------------------------------------------------------------------------------
+
+def integer_steps(ax) -> None:
+    """Steps are whole numbers: no tick at 0.5, and a one-step run gets the single tick 0
+    (otherwise matplotlib's usual ticks)."""
+    ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], integer=True, min_n_ticks=1))
+
+
+def readable_log_range(ax, *curves: np.ndarray) -> None:
+    """A log axis over losses that hardly differ (one step, or twins one rounding error apart)
+    would be a sliver with no tick: show the decade(s) around them instead."""
+    values = np.concatenate([np.ravel(c) for c in curves])
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size and values.max() < 1.01 * values.min():
+        low = np.floor(np.log10(values.min()))
+        high = max(np.ceil(np.log10(values.max())), low + 1)
+        ax.set_ylim(10.0 ** low, 10.0 ** high)
 
 
 def round_log_ticks(low: float, high: float, most: int = 8) -> list[float]:
@@ -516,8 +536,6 @@ def round_tick_text(value: float, _position=None) -> str:
 
 def round_log_axis(ax) -> None:
     """Ticks of a log y axis at round values with plain labels (0.2, 0.5, 1, 2), not 2×10⁻¹."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
-
     low, high = ax.get_ylim()
     if not (0 < low < high < 1e4 * low):
         return      # over many decades matplotlib's own 10^k ticks read best
@@ -525,244 +543,3 @@ def round_log_axis(ax) -> None:
     ax.yaxis.set_major_locator(FixedLocator(round_log_ticks(low, high)))
     ax.yaxis.set_major_formatter(FuncFormatter(round_tick_text))
     ax.yaxis.set_minor_formatter(NullFormatter())
-
-
-def spread_out(path: np.ndarray, window=None, gap: float = 0.022) -> list[int]:
-    """Indices of the points of a path to mark: each at least ``gap`` (a fraction of the window's
-    width or height) from every point marked before it, plus the last point; all of them where the
-    steps are long. A zigzag that piles up at both walls is thinned at both.
-
-    window: ((x0, x1), (y0, y1)); default the path's own extent. Non-finite points are skipped.
-    """
-    finite = np.flatnonzero(np.isfinite(path).all(axis=1)) if len(path) else np.array([], dtype=int)
-    if finite.size == 0:
-        return []
-    if window is None:
-        window = tuple((path[finite, k].min(), path[finite, k].max()) for k in range(2))
-    span = np.array([abs(hi - lo) for lo, hi in window], dtype=float)
-    span[~(span > 0)] = 1.0
-    scaled = path / span
-    chosen = []
-    for index in finite:
-        near = chosen and np.abs(scaled[chosen] - scaled[index]).max(axis=1).min() < gap
-        if not near or index == len(path) - 1:
-            chosen.append(int(index))
-    return chosen
-
-
-def _gap(values, best_loss: float) -> np.ndarray:
-    """L - L* as a float array; NaN where it is not positive (a log axis cannot show it)."""
-    with np.errstate(invalid="ignore"):
-        gap = np.asarray(values, dtype=float) - best_loss
-        return np.where(gap > 0, gap, np.nan)
-
-
-def _theory_line(start: float, factor: float, count: int, first: float) -> np.ndarray:
-    """start * factor**t for t = 0 .. count - 1, NaN where it overflows or is off the scale of ``first``."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        line = start * np.power(float(factor), np.arange(count, dtype=float))
-    return on_scale(line, first)
-
-
-def loss_gap_curves(histories: dict[str, History], best_loss: float, *,
-                    theory: dict[str, tuple[float, float]] | None = None, title: str = "",
-                    growing_title: str = "Diverging: on an axis of its own") -> Figure:
-    """The loss gap L - L* per step on a log scale, where geometric convergence is a straight line.
-
-    histories: the runs by label; best_loss: L*, the lowest loss there is
-    (from a closed form or least squares). theory[label] = (start, factor):
-    a dashed line start * factor**t beside that run, the rate theory predicts
-    (on a quadratic, factor = max_i (1 - lr * lambda_i)^2); its slope is to be
-    compared with the run's. One run is drawn in the twins' house colours;
-    several get one colour each (line: manual, x: autograd). Runs whose gap
-    grows (diverged, or a theoretical factor above 1) go on an axis of their
-    own on the right, so they do not flatten the others; a diverged run ends
-    in its X (see ``mark_divergence``).
-    """
-    from matplotlib import patheffects
-    from matplotlib.lines import Line2D
-
-    theory = theory or {}
-    single = len(histories) == 1
-
-    def grows(label: str) -> bool:
-        return histories[label].diverged or theory.get(label, (1.0, 0.0))[1] > 1
-
-    groups = [[label for label in histories if not grows(label)], [label for label in histories if grows(label)]]
-    groups = [group for group in groups if group]
-    with house_style():
-        if len(groups) == 2:
-            fig = Figure(figsize=(8.6, 3.9), layout="constrained")
-            axes = fig.subplots(1, 2, width_ratios=[1.45, 1])
-        else:
-            fig = Figure(figsize=(4.9, 3.6), layout="constrained")
-            axes = [fig.add_subplot()]
-        colors = dict(zip(histories, RUN_COLORS))
-        for ax, group in zip(axes, groups):
-            last_step = max(len(histories[label].path_losses()[0]) - 1 for label in group)
-            curves = []
-            for label in group:
-                history = histories[label]
-                losses_manual, losses_autograd = history.path_losses()
-                manual_gap, autograd_gap = _gap(losses_manual, best_loss), _gap(losses_autograd, best_loss)
-                first = manual_gap[0]
-                manual_gap, autograd_gap = on_scale(manual_gap, first), on_scale(autograd_gap, first)
-                curves += [manual_gap, autograd_gap]
-                steps = np.arange(len(manual_gap))
-                line_color = MANUAL["color"] if single else colors[label]
-                cross_color = AUTOGRAD["color"] if single else colors[label]
-                lone = {"marker": "o", "markersize": 4} if np.isfinite(manual_gap).sum() == 1 else {}
-                # A wide line: the dashed theory line on top of it leaves it visible.
-                ax.plot(steps, manual_gap, color=line_color, linewidth=2.4, label=MANUAL["label"] if single else label,
-                        **lone)
-                every = max(1, len(steps) // 20)
-                ax.plot(steps[::every], autograd_gap[::every], color=cross_color, marker="x", markersize=4.5,
-                        linestyle="none", label=AUTOGRAD["label"] if single else None)
-                if label in theory:
-                    start, factor = theory[label]
-                    line = _theory_line(start, factor, len(steps), first)
-                    if np.isfinite(line).sum() >= 2:
-                        # On top of the run's line, dark-edged: where theory and run coincide both show.
-                        edge = [patheffects.withStroke(linewidth=2.6, foreground="0.1")] if not single else None
-                        ax.plot(steps, line, color="0.1" if single else colors[label], linestyle=(0, (4, 3)),
-                                linewidth=1.2, zorder=3, path_effects=edge,
-                                label=f"theory: ×{factor:.4g} per step")
-                if history.diverged:
-                    mark_divergence(ax, history, color=colors[label] if not single else "black",
-                                     last_step=last_step, values=manual_gap)
-            ax.set_yscale("log")
-            readable_log_range(ax, *curves)
-            round_log_axis(ax)
-            ax.set_xlabel("step")
-            integer_steps(ax)
-            ax.set_ylabel("loss gap L − L* (log scale)")
-        axes[0].set_title(title)
-        if len(groups) == 2:
-            axes[1].set_title(growing_title)
-        handles, labels = [], []
-        for ax in axes:
-            for handle, label in zip(*ax.get_legend_handles_labels()):
-                handles.append(handle)
-                labels.append(label)
-        if not single:
-            handles.append(Line2D([], [], color="0.3", marker="x", markersize=4.5))
-            labels.append("line: manual, x: autograd")
-        # Runs in the first column, their theory lines beside them in the second.
-        runs = [(h, t) for h, t in zip(handles, labels) if not t.startswith("theory")]
-        lines = [(h, t) for h, t in zip(handles, labels) if t.startswith("theory")]
-        if lines:
-            rows = max(len(runs), len(lines))
-            blank = (Line2D([], [], linestyle="none"), " ")
-            ordered = runs + [blank] * (rows - len(runs)) + lines + [blank] * (rows - len(lines))
-        else:
-            ordered = runs
-        fig.legend([h for h, _ in ordered], [t for _, t in ordered], loc="outside lower center",
-                   ncols=2 if lines else min(len(ordered), 3), fontsize=8)
-    return fig
-
-
-def draw_run_path(ax, manual_path: np.ndarray, autograd_path: np.ndarray, *, color: str, label: str,
-                   window, diverged_at: int | None = None) -> None:
-    """One run's path among several: the hand-written twin in the run's colour, autograd's crosses on it.
-
-    The manual twin is a line through filled circles with a white outline
-    (it stays visible on any contour colour); autograd's small crosses (dark,
-    or white in a black run) sit inside the circles, a cross in every circle
-    where the twins agree.
-    The path is drawn while it stays finite and inside ``window``; where it
-    leaves, a dashed arrow in the run's colour points the way it went, and a
-    run that diverged (``diverged_at``) ends in an X there. A run that stays
-    inside ends in the house star.
-    """
-    from matplotlib import patheffects
-
-    shown = points_inside(manual_path, window)
-    outline = [patheffects.withStroke(linewidth=2.8, foreground="white")]
-    track = track_path(ax, manual_path[:shown], autograd_path[:shown])     # for an animation, see toolkit.animation
-    (line,) = ax.plot(manual_path[:shown, 0], manual_path[:shown, 1], color=color, marker="o", markersize=3.6,
-                      markeredgecolor="white", markeredgewidth=0.4, linewidth=1.3, label=label, zorder=4,
-                      path_effects=outline)
-    # Crosses that show inside the circles: white in a black run's circles, nearly black in any other's.
-    cross = "white" if matplotlib.colors.to_rgb(color) == (0.0, 0.0, 0.0) else "0.1"
-    (crosses,) = ax.plot(autograd_path[:shown, 0], autograd_path[:shown, 1], color=cross, marker="x",
-                         markersize=2.4, markeredgewidth=0.7, linestyle="none", zorder=5)
-    track.grow(line)
-    track.grow(crosses)
-    with track.at_the_end(ax):
-        if shown == len(manual_path):
-            ax.plot(*manual_path[-1], marker="*", markersize=11, color="#F0E442", markeredgecolor="black",
-                    linestyle="none", label="end", zorder=6)
-            return
-        mark_exit(ax, manual_path, shown, diverged_at, window, color=color)
-
-
-def run_path_legend(axes, twins_label: str) -> tuple[list, list[str]]:
-    """Legend entries for several runs' paths: each run once, then start/end/diverged, then the twins' key."""
-    from matplotlib.lines import Line2D
-
-    seen: dict[str, object] = {}
-    for ax in axes:
-        for handle, label in zip(*ax.get_legend_handles_labels()):
-            seen.setdefault(label, handle)
-    shared = ("start", "end", "diverged")       # runs first, then the markers every run shares
-    labels = [label for label in seen if label not in shared] + [label for label in shared if label in seen]
-    handles = [seen[label] for label in labels]
-    handles.append(Line2D([], [], color="0.4", marker="o", markersize=4, markeredgecolor="white",
-                          markeredgewidth=0.4))
-    labels.append(twins_label)
-    return handles, labels
-
-
-def _plane_panel_data(panel: dict, losses: np.ndarray, diverged_at: int | None) -> dict:
-    """A panel of ``path_on_plane`` as arrays, with its window and how many leading points it shows."""
-    data = {key: as_array(panel[key]) for key in ("alphas", "betas", "Z", "manual_path", "autograd_path")}
-    data.update({key: panel.get(key) for key in ("xlabel", "ylabel", "title", "note")})
-    data["window"] = ((data["alphas"][0], data["alphas"][-1]), (data["betas"][0], data["betas"][-1]))
-    manual_path = data["manual_path"]
-    shown = len(manual_path) if diverged_at is None else points_inside(manual_path, data["window"])
-    data["shown"] = min(shown, len(losses))
-    data["losses"] = losses
-    return data
-
-
-def _draw_plane_panel(ax, data: dict, levels, norm, diverged_at: int | None):
-    """One plane of ``path_on_plane``: contours, both paths, circles filled with the true loss.
-
-    Returns the filled contour set (None when no loss in the window is finite)."""
-    filled = None
-    if levels is not None and np.isfinite(data["Z"]).any():
-        filled = draw_contour(ax, data["alphas"], data["betas"], data["Z"], levels, norm)
-    head = draw_twin_paths(ax, data["manual_path"], data["autograd_path"], diverged_at=diverged_at,
-                            window=data["window"], thin=True)
-    # The fill goes into exactly the circles the house style drew (it may mark only every few steps).
-    (line,) = [line for line in ax.get_lines() if line.get_label() == MANUAL["label"]]
-    marked = marked_points(line, data["shown"])
-    fill = data["losses"][marked]
-    keep = np.isfinite(fill)
-    if norm is not None and keep.any():
-        points = data["manual_path"][marked[keep]]
-        ax.scatter(points[:, 0], points[:, 1], c=fill[keep], cmap=CMAP, norm=norm, s=48,
-                   edgecolors=MANUAL["color"], linewidths=1.0, zorder=4.5, label="_true loss")
-    (x0, x1), (y0, y1) = data["window"]
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
-    ax.set_aspect("equal", adjustable="box")
-    notes = [text for text in (data["note"], None if filled is not None else NO_LANDSCAPE) if text]
-    if notes:
-        panel_note(ax, "\n".join(notes), avoid=head)
-    ax.set_xlabel(data["xlabel"] or "")
-    ax.set_ylabel(data["ylabel"] or "")
-    ax.set_title(data["title"] or "")
-    ax.grid(False)
-    return filled
-
-
-def true_loss_fill(ax) -> tuple[np.ndarray, np.ndarray, object]:
-    """What ``path_on_plane`` filled a panel's circles with: (positions (K, 2), losses (K,), norm).
-
-    For checking a figure: the fills must be the true losses, on the
-    contour's norm. Empty arrays and None if nothing was filled."""
-    for collection in ax.collections:
-        if collection.get_label() == "_true loss":
-            return np.asarray(collection.get_offsets()), np.asarray(collection.get_array()), collection.norm
-    return np.zeros((0, 2)), np.zeros(0), None

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from matplotlib.figure import Figure
+
 import numpy as np
-from toolkit.plots.shared import legend_caption, integer_steps, as_array, on_scale, panel_note, readable_log_range, round_log_axis
+from matplotlib.figure import Figure
+
+from toolkit.plots import style
+from toolkit.plots.shared import (as_array, figure_legend, integer_steps, legend_caption, on_scale, panel_note,
+                                  readable_log_range, round_log_axis)
 from toolkit.plots.style import AUTOGRAD, TEXT_BOX, house_style
 
 
-# One colour and one marker per class (Okabe & Ito), so the classes read in grey too.
-CLASS_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00"]
 
 
-CLASS_MARKERS = ["o", "^", "s", "D", "v", "P"]
 
 
 def class_regions(panels: Sequence[dict], x, y, *, resolution: int = 200, note: str | None = None) -> Figure:
@@ -33,18 +34,18 @@ def class_regions(panels: Sequence[dict], x, y, *, resolution: int = 200, note: 
 
     points, labels = as_array(x), as_array(y).astype(int)
     classes = int(labels.max()) + 1
-    if classes > len(CLASS_COLORS):
-        raise ValueError(f"class_regions: at most {len(CLASS_COLORS)} classes, got {classes}")
+    if classes > len(style.CLASS_COLORS):
+        raise ValueError(f"class_regions: at most {len(style.CLASS_COLORS)} classes, got {classes}")
     low, high = points.min(axis=0) - 0.25, points.max(axis=0) + 0.25
     grid_a = np.linspace(low[0], high[0], resolution)
     grid_b = np.linspace(low[1], high[1], resolution)
     mesh_a, mesh_b = np.meshgrid(grid_a, grid_b)
     grid = np.column_stack([mesh_a.ravel(), mesh_b.ravel()])
-    colors = np.array([to_rgb(c) for c in CLASS_COLORS[:classes]])
+    colors = np.array([to_rgb(c) for c in style.CLASS_COLORS[:classes]])
     columns = 2 if len(panels) > 1 else 1
     rows = -(-len(panels) // columns)
     with house_style():
-        fig = Figure(figsize=(3.3 * columns + 0.3, 3.2 * rows + 0.5), layout="constrained")
+        fig = style.figure(3.3 * columns + 0.3, 3.2 * rows + 0.5)
         axes = np.atleast_1d(fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False)).ravel()
         for ax, panel in zip(axes, panels):
             probability = as_array(panel["probabilities"](grid)).reshape(resolution, resolution, -1)
@@ -62,15 +63,15 @@ def class_regions(panels: Sequence[dict], x, y, *, resolution: int = 200, note: 
                     others = np.delete(probability, k, axis=2).max(axis=2)
                     margin = np.where(defined, probability[..., k] - others, np.nan)
                     if np.nanmin(margin) < 0 < np.nanmax(margin):
-                        ax.contour(grid_a, grid_b, margin, levels=[0.0], colors="black", linewidths=0.9, zorder=2)
+                        ax.contour(grid_a, grid_b, margin, levels=[0.0], colors=style.INK, linewidths=0.9, zorder=2)
             if not defined.all():
                 panel_note(ax, "the network's output is not a number anywhere"
                             if not defined.any() else "white: the output is not a number there")
             for k in range(classes):
                 chosen = points[labels == k]
-                ax.scatter(chosen[:, 0], chosen[:, 1], marker=CLASS_MARKERS[k], s=14, color=CLASS_COLORS[k],
-                           edgecolors="black", linewidths=0.45, zorder=3)
-            ax.set_title(panel["title"], fontsize=9.5)
+                ax.scatter(chosen[:, 0], chosen[:, 1], marker=style.CLASS_MARKERS[k], s=14, color=style.CLASS_COLORS[k],
+                           edgecolors=style.INK, linewidths=0.45, zorder=3)
+            ax.set_title(panel["title"])
             ax.set_xlim(low[0], high[0])
             ax.set_ylim(low[1], high[1])
             ax.set_aspect("equal")
@@ -81,12 +82,12 @@ def class_regions(panels: Sequence[dict], x, y, *, resolution: int = 200, note: 
             ax.set_xlabel("input x₁")
         for ax in axes[::columns]:
             ax.set_ylabel("input x₂")
-        handles = [Line2D([], [], marker=CLASS_MARKERS[k], color=CLASS_COLORS[k], markeredgecolor="black",
+        handles = [Line2D([], [], marker=style.CLASS_MARKERS[k], color=style.CLASS_COLORS[k], markeredgecolor=style.INK,
                           markeredgewidth=0.45, linestyle="none", markersize=6) for k in range(classes)]
         labels_text = [f"class {k}" for k in range(classes)]
-        handles.append(Line2D([], [], color="black", linewidth=0.9))
+        handles.append(Line2D([], [], color=style.INK, linewidth=0.9))
         labels_text.append("boundary between two classes")
-        legend = fig.legend(handles, labels_text, loc="outside lower center", ncols=classes + 1, fontsize=8)
+        legend = figure_legend(fig, handles, labels_text, ncols=classes + 1)
         legend_caption(fig, legend, note)
     return fig
 
@@ -111,7 +112,7 @@ def quantile_bands(panels: Sequence[Sequence[dict]], *, ylabel: str, note: str |
 
     rows, columns = len(panels), max(len(row) for row in panels)
     with house_style():
-        fig = Figure(figsize=(3.4 * columns + 0.4, 2.45 * rows + 0.7), layout="constrained")
+        fig = style.figure(3.4 * columns + 0.4, 2.45 * rows + 0.7)
         axes = fig.subplots(rows, columns, sharex=True, squeeze=False)
         for i, row in enumerate(panels):
             for j, panel in enumerate(row):
@@ -119,17 +120,16 @@ def quantile_bands(panels: Sequence[Sequence[dict]], *, ylabel: str, note: str |
                 manual, autograd = as_array(panel["manual"]), as_array(panel["autograd"])
                 steps = as_array(panel["steps"])
                 color = panel["color"]
-                ax.axhline(0.0, color="0.3", linestyle="--", linewidth=0.9, zorder=1)
+                ax.axhline(0.0, color=style.MID, linestyle="--", linewidth=0.9, zorder=1)
                 ax.fill_between(steps, manual[:, 0], manual[:, 4], color=color, alpha=0.25, linewidth=0, zorder=2)
                 ax.fill_between(steps, manual[:, 1], manual[:, 3], color=color, alpha=0.55, linewidth=0, zorder=3)
-                ax.plot(steps, manual[:, 2], color="black", linewidth=1.2, zorder=4)
+                ax.plot(steps, manual[:, 2], color=style.INK, linewidth=1.2, zorder=4)
                 every = max(1, len(steps) // 25)
                 ax.plot(steps[::every], autograd[::every, 2], color=AUTOGRAD["color"], marker="x", markersize=3.5,
                         markeredgewidth=0.9, linestyle="none", zorder=5)
-                ax.set_title(panel["title"], fontsize=9.5)
+                ax.set_title(panel["title"])
                 if panel.get("note"):
-                    ax.text(0.97, 0.05, panel["note"], transform=ax.transAxes, ha="right", va="bottom",
-                            fontsize=8, zorder=6, bbox=TEXT_BOX)
+                    ax.text(0.97, 0.05, panel["note"], transform=ax.transAxes, ha="right", va="bottom", zorder=6, bbox=TEXT_BOX)
                 integer_steps(ax)
                 if i == rows - 1:
                     ax.set_xlabel("step")
@@ -137,13 +137,13 @@ def quantile_bands(panels: Sequence[Sequence[dict]], *, ylabel: str, note: str |
                     ax.set_ylabel(ylabel)
             for j in range(len(row), columns):
                 axes[i, j].set_visible(False)
-        handles = [Patch(color="0.5", alpha=0.25, linewidth=0), Patch(color="0.5", alpha=0.55, linewidth=0),
-                   Line2D([], [], color="black", linewidth=1.2),
+        handles = [Patch(color=style.LIGHT, alpha=0.25, linewidth=0), Patch(color=style.LIGHT, alpha=0.55, linewidth=0),
+                   Line2D([], [], color=style.INK, linewidth=1.2),
                    Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=3.5, linestyle="none"),
-                   Line2D([], [], color="0.3", linestyle="--", linewidth=0.9)]
+                   Line2D([], [], color=style.MID, linestyle="--", linewidth=0.9)]
         labels = ["5 % to 95 % of the values", "25 % to 75 %", "median (manual)", "median (autograd)",
                   "0: a ReLU passes only what lies above"]
-        legend = fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
+        legend = figure_legend(fig, handles, labels, ncols=3)
         legend_caption(fig, legend, note)
     return fig
 
@@ -165,13 +165,13 @@ def batch_and_full_losses(panels: Sequence[dict], *, reference: tuple[float, str
     from matplotlib.lines import Line2D
 
     with house_style():
-        fig = Figure(figsize=(7.0, 3.6), layout="constrained")
+        fig = style.figure(7.0, 3.6)
         axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
         curves = []
         handles = {}
         for ax, panel in zip(axes, panels):
             if reference is not None:
-                ax.axhline(reference[0], color="0.35", linestyle=":", linewidth=1.1, zorder=1)
+                ax.axhline(reference[0], color=style.MID, linestyle=":", linewidth=1.1, zorder=1)
             for label, run in panel["runs"].items():
                 batch = np.asarray(run["batch"], dtype=float)
                 first = batch[0] if batch.size else np.nan
@@ -182,7 +182,7 @@ def batch_and_full_losses(panels: Sequence[dict], *, reference: tuple[float, str
                 ax.plot(np.arange(len(batch)), batch, color=run["color"], linewidth=0.7, alpha=0.45, zorder=2)
                 line, = ax.plot(steps, manual, color=run["color"], linewidth=2.0, zorder=3)
                 every = max(1, len(steps) // 16)
-                ax.plot(steps[::every], autograd[::every], color="black", marker="x", markersize=4,
+                ax.plot(steps[::every], autograd[::every], color=AUTOGRAD["color"], marker="x", markersize=4,
                         markeredgewidth=0.9, linestyle="none", zorder=4)
                 handles.setdefault(label, line)
             ax.set_yscale("log")
@@ -192,12 +192,12 @@ def batch_and_full_losses(panels: Sequence[dict], *, reference: tuple[float, str
         readable_log_range(axes[0], *curves)
         round_log_axis(axes[0])
         axes[0].set_ylabel("training loss (log scale)")
-        handles["thin, pale: on the step's mini-batch"] = Line2D([], [], color="0.5", linewidth=0.7, alpha=0.6)
-        handles["thick: on all the data (manual)"] = Line2D([], [], color="0.3", linewidth=2.0)
-        handles["x: on all the data (autograd)"] = Line2D([], [], color="black", marker="x", markersize=4,
+        handles["thin, pale: on the step's mini-batch"] = Line2D([], [], color=style.LIGHT, linewidth=0.7, alpha=0.6)
+        handles["thick: on all the data (manual)"] = Line2D([], [], color=style.MID, linewidth=2.0)
+        handles["x: on all the data (autograd)"] = Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=4,
                                                           linestyle="none")
         if reference is not None:
-            handles[reference[1]] = Line2D([], [], color="0.35", linestyle=":", linewidth=1.1)
-        legend = fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=3, fontsize=8)
+            handles[reference[1]] = Line2D([], [], color=style.MID, linestyle=":", linewidth=1.1)
+        legend = figure_legend(fig, list(handles.values()), list(handles), ncols=3)
         legend_caption(fig, legend, note)
     return fig

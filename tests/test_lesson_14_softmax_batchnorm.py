@@ -1,4 +1,4 @@
-"""Lesson 12: softmax over three classes and batch normalisation.
+"""Lesson 14: softmax over three classes and batch normalisation.
 
 The lesson runs once as a script with its defaults (no figures; test_lessons
 draws them), and what it says is checked: the first loss is the chance level
@@ -21,13 +21,13 @@ from toolkit import catalogue, data, manual
 from toolkit.gradient_check import gradient_report
 from toolkit.train import train
 
-PATH = catalogue.find_lesson("12")
+PATH = catalogue.find_lesson("14")
 LN3 = math.log(3)
 
 
 @pytest.fixture(scope="module")
 def lesson(tmp_path_factory):
-    """The names the lesson defined, run as `python lessons/12_softmax_batchnorm.py --no-figures`."""
+    """The names the lesson defined, run as `python lessons/14_softmax_batchnorm.py --no-figures`."""
     out = tmp_path_factory.mktemp("lesson12")
     return run_lesson_script(PATH, "--device", "cpu", "--quiet", "--no-figures", "--out", str(out))
 

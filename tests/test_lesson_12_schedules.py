@@ -1,4 +1,4 @@
-"""Lesson 11: learning-rate schedules, the noise floor of a constant rate, and warmup.
+"""Lesson 12: learning-rate schedules, the noise floor of a constant rate, and warmup.
 
 The lesson runs once as a script with its defaults (into a temporary folder).
 Its schedule formulas are then checked against torch's schedulers, on its own
@@ -19,7 +19,7 @@ from helpers import gen, run_lesson_script
 from toolkit import catalogue
 from toolkit.optim import SGD
 
-PATH = catalogue.find_lesson("11")
+PATH = catalogue.find_lesson("12")
 FIGURES = {"schedules.png", "noise_floor.png", "warmup.png"}
 
 

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 13 · Looking at the landscape honestly
+# # 15 · Looking at the landscape honestly
 #
 # The course began with a picture: training walks down a mountain
 # landscape towards its lowest point. For one or two weights (lessons 01
@@ -37,7 +37,7 @@ from toolkit.landscape import (
 )
 from toolkit.twins import make_twins
 
-run = lesson.start("13_honest_landscapes", steps=100, lr=2.0)
+run = lesson.start("15_honest_landscapes", steps=100, lr=2.0)
 
 # %% [markdown]
 # ## The data, the network, and a learning rate past the limit
@@ -212,7 +212,7 @@ run.record("planes", {"pca_captured": plane.captured, "random_captured": random_
                       "pca_shares": pca_shares, "random_shares": random_shares,
                       "pca_explained_variance": list(plane.explained),
                       "under_start": {"pca": under_pca, "random": under_random, "true": losses[0]}})
-run.save(plots.path_on_plane(plane_alphas, plane_betas, Z, manual_xy, autograd_xy, history,
+run.save(plots.planes.path_on_plane(plane_alphas, plane_betas, Z, manual_xy, autograd_xy, history,
                              xlabel=f"PC1: {pca_shares[0]:.1%} of the path", ylabel=f"PC2: {pca_shares[1]:.1%}",
                              title=f"PCA plane: {plane.captured:.1%} of the path", second=random_panel,
                              caption="both twins' paths coincide (a cross in every circle); "

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 10 · Adaptive steps: RMSprop, Adam, AdamW
+# # 11 · Adaptive steps: RMSprop, Adam, AdamW
 #
 # Every optimiser so far used one learning rate for every parameter. Lesson
 # 03 showed the price: the rate has to suit the steepest direction, so the
@@ -29,7 +29,7 @@ from toolkit.optim import SGD, Adam, AdamW, RMSprop
 from toolkit.twins import linear_twins_at, make_twins
 
 # lr: Adam's learning rate on lesson 05's network (the main run); every other run sets its own.
-run = lesson.start("10_adaptive_steps", steps=150, lr=0.03)
+run = lesson.start("11_adaptive_steps", steps=150, lr=0.03)
 
 # %% [markdown]
 # ## Lesson 07's valley, once more
@@ -204,7 +204,7 @@ for name, history in valley_runs.items():
 # %%
 # One colour per optimiser, the same in every figure of this lesson (Adam + L2 comes at the end).
 COLORS = {"gradient descent": plots.RUN_COLORS[4], "momentum": plots.RUN_COLORS[1], "RMSprop": plots.RUN_COLORS[2],
-          "Adam": plots.RUN_COLORS[3], "AdamW": plots.RUN_COLORS[0], "Adam + L2": "#D55E00"}
+          "Adam": plots.RUN_COLORS[3], "AdamW": plots.RUN_COLORS[0], "Adam + L2": plots.RUN_COLORS[5]}
 
 
 def color_of(name):
@@ -251,7 +251,7 @@ run.save(plots.adaptive_steps.adaptive_paths(alphas, betas, Z,
 # still swinging back, the farthest of the four from the minimum (0.43,
 # against 0.18 for gradient descent), with steps still about 0.05 long in
 # each coordinate (left panel below). Shrinking lr as training goes on,
-# lesson 11's learning-rate schedules, is one way to make it settle.
+# lesson 12's learning-rate schedules, is one way to make it settle.
 #
 # ## How long is each step?
 # Left: how far each coordinate moved per step, for gradient descent and

@@ -1,4 +1,4 @@
-"""Lesson 10: adaptive steps.
+"""Lesson 11: adaptive steps.
 
 The lesson runs once as a script (a shorter run, no figures written; the
 figures themselves are checked by test_lessons.py). Then: its hand-written
@@ -20,7 +20,7 @@ from torch import nn
 from helpers import run_lesson_script
 from toolkit import catalogue
 
-PATH = catalogue.find_lesson("10")
+PATH = catalogue.find_lesson("11")
 FIGURES = {"adaptive_paths", "step_sizes", "moons_losses", "weight_decay"}
 STEPS = 60
 

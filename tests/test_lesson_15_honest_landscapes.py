@@ -1,6 +1,6 @@
-"""Lesson 13: the loss on the line from start to end, the two planes, the sharpness against 2/lr.
+"""Lesson 15: the loss on the line from start to end, the two planes, the sharpness against 2/lr.
 
-The lesson runs once with its defaults (as ``python lessons/13_honest_landscapes.py``
+The lesson runs once with its defaults (as ``python lessons/15_honest_landscapes.py``
 would, into a temporary folder), keeping the figures it draws; then the line
 is checked against the recorded losses and a direct evaluation, the planes'
 circles against the true losses, the finite-difference Hessian-vector
@@ -20,9 +20,9 @@ from toolkit import catalogue, exercises, plots
 from toolkit.landscape import hessian, hessian_vector_product, hvp_finite_difference, manual_gradient
 from toolkit.parameters import unflatten
 
-PATH = catalogue.find_lesson("13")
+PATH = catalogue.find_lesson("15")
 FIGURES = {"interpolation.png", "planes.png", "sharpness.png"}
-DRAWN = ("honest_landscapes.interpolation_curve", "path_on_plane", "honest_landscapes.sharpness_curve")
+DRAWN = ("honest_landscapes.interpolation_curve", "planes.path_on_plane", "honest_landscapes.sharpness_curve")
 
 
 @pytest.fixture(scope="module")
@@ -81,19 +81,17 @@ def test_the_path_leaves_the_line_and_its_spike_does_not_show_on_it(lesson):
 
 # ---------------------------------------------------------------- the planes
 
-def test_the_planes_share_one_colour_scale_and_fill_the_circles_with_the_true_loss(lesson):
+def test_the_planes_share_one_colour_scale_and_the_true_loss_is_drawn_below_them(lesson):
     _, namespace, made = lesson
-    fig = made["path_on_plane"]
+    fig = made["planes.path_on_plane"]
     true_losses = np.array(namespace["history"].path_losses()[0])
+    readings = plots.planes.plane_readings(fig)
+    np.testing.assert_array_equal(readings["the path's own loss"], true_losses)
     norms = []
-    for ax, path in ((fig.axes[0], namespace["manual_xy"]), (fig.axes[1], namespace["random_xy"])):
+    for ax in fig.axes[:2]:
         assert ax.get_aspect() == 1.0
-        positions, fills, norm = plots.true_loss_fill(ax)
-        assert len(fills) >= 3
-        path = path.cpu().numpy()
-        steps = [int(np.abs(path - p).max(axis=1).argmin()) for p in positions]
-        np.testing.assert_array_equal(fills, true_losses[steps])
-        norms.append((norm.vmin, norm.vmax))
+        filled = next(c for c in ax.collections if getattr(c, "filled", False))
+        norms.append((filled.norm.vmin, filled.norm.vmax))
     assert norms[0] == norms[1]
     plane, random_plane = namespace["plane"], namespace["random_plane"]
     assert plane.captured > 0.95 and random_plane.captured < 0.2 and random_plane.captured < plane.captured / 5

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 11 · Learning-rate schedules and warmup
+# # 12 · Learning-rate schedules and warmup
 #
 # The learning rate controls how fast we walk down the mountain, and every
 # lesson so far kept it fixed. One number cannot be right for the whole
@@ -33,7 +33,7 @@ from toolkit.twins import Twins, make_twins
 
 # --steps: the steps of the noise-floor runs (and the length of every schedule drawn);
 # --lr: the largest rate of those runs, η₀.
-run = lesson.start("11_schedules", steps=400, lr=1.0)
+run = lesson.start("12_schedules", steps=400, lr=1.0)
 
 # %% [markdown]
 # ## A scheduler only rewrites one number

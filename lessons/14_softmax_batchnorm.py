@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 12 · Softmax over K classes, and batch normalisation
+# # 14 · Softmax over K classes, and batch normalisation
 #
 # Until now every classifier chose between two classes. Most real tasks have
 # more: digits, words, species. The network then outputs one score (logit)
@@ -24,7 +24,7 @@ from toolkit.parameters import buffers_kept, unflatten
 from toolkit.twins import Twins
 
 # lr: the smaller of the two learning rates (the larger is ten times it); steps: every training run.
-run = lesson.start("12_softmax_batchnorm", steps=150, lr=0.05)
+run = lesson.start("14_softmax_batchnorm", steps=150, lr=0.05)
 
 # %% [markdown]
 # ## Three interleaved spirals
@@ -478,7 +478,7 @@ run.save(plots.softmax_batchnorm.quantile_bands(grid, ylabel="input of the last\
 # difference in the last digit grows from step to step, as in lesson 08's
 # N(0, 1) tanh network, and the twins, which differ only in rounding,
 # drift apart. With some seeds they no longer agree to 10⁻¹⁰ within a
-# hundred steps: `python -m toolkit run 12 --lr 0.2 --seed 2` reports a
+# hundred steps: `python -m toolkit run 14 --lr 0.2 --seed 2` reports a
 # largest gradient difference of about 10⁻⁶ for the plain network at
 # lr = 2 (the exact size depends on the machine), where rounding alone
 # gives 10⁻¹⁴. Neither twin is wrong, but such a run cannot be checked
