@@ -60,7 +60,7 @@ from toolkit.optim import SGD  # noqa: E402
 from toolkit.parameters import flatten  # noqa: E402
 from toolkit.twins import Twins, make_twins  # noqa: E402
 
-# Modules that must load without matplotlib (plots.py is the one that needs it).
+# Modules that must load without matplotlib (toolkit.plots and toolkit.animation are the ones that need it).
 NON_PLOTTING = ["toolkit", "toolkit.manual", "toolkit.optim", "toolkit.train", "toolkit.twins",
                 "toolkit.parameters", "toolkit.landscape", "toolkit.gradient_check", "toolkit.cli"]
 

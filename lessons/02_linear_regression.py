@@ -196,42 +196,52 @@ eye = torch.eye(2, dtype=run.dtype, device=run.device)
 Z = loss_on_plane(by_autograd, twins.torch_loss, x, y, center=0 * eye[0], d1=eye[0], d2=eye[1],
                   alphas=alphas, betas=betas)
 run.save(plots.linear_regression.contour_with_paths(alphas, betas, Z, history.path_manual, history.path_autograd,
-                                  xlabel="weight w", ylabel="bias b", minimum=best.tolist(),
-                                  title=f"Loss over (w, b) and the descent path, lr = {history.lr:g}",
-                                  note="the twins coincide: a cross in every circle",
-                                  diverged_at=history.diverged_at_step),
-         "contour",
-         caption=f"The exact loss over (w, b), log-spaced contours at equal aspect, with the descent path at "
-                 f"lr = {history.lr:g}: every step crosses the contours at right angles, first down the steep "
-                 f"wall, then along the narrow diagonal valley (κ = {high / low:.2f}) towards the least-squares "
-                 f"minimum (w*, b*) = ({best[0].item():.3f}, {best[1].item():.3f}), which {history.steps} steps do "
-                 f"not reach. Both twins' paths coincide: a cross in every circle.",
-         alt=f"A filled contour map of the loss, dark in a narrow valley running diagonally from upper left to "
-             f"lower right and yellow on the far walls, with a colour bar on a log scale. A chain of blue "
-             f"circles, each with an orange cross inside, starts at a white square at w = "
-             f"{history.path_manual[0, 0].item():.2f}, b = {history.path_manual[0, 1].item():.2f}, drops into the "
-             f"valley and turns along its floor, ending at a star short of a white plus sign that marks the "
-             f"minimum.")
+                                                   xlabel="weight w", ylabel="bias b", minimum=best.tolist(),
+                                                   title=f"Loss over (w, b) and the descent path, lr = {history.lr:g}",
+                                                   note="the twins coincide: a cross in every circle",
+                                                   diverged_at=history.diverged_at_step), "contour")
 losses_manual, _ = history.path_losses()
 run.save(plots.linear_regression.surface_with_path(alphas, betas, Z, history.path_manual, losses_manual,
                                                    autograd_path=history.path_autograd, minimum=best.tolist(),
                                                    minimum_loss=best_loss, xlabel="weight w", ylabel="bias b",
                                                    title="The loss surface, the 'mountain'",
-                                                   diverged_at=history.diverged_at_step),
-         "surface",
-         caption="The same loss as a 3-D surface over (w, b), with the descent path lying on it (each step at "
-                 "its own loss) and the least-squares minimum marked: a bowl stretched into a long valley, whose "
-                 "floor the path reaches quickly and then follows slowly.",
-         alt="A three-dimensional surface shaded from yellow on the high rim to purple at the bottom, shaped like "
-             "a long tilted trough over the weight and bias axes. A blue line of small dots runs from a white "
-             "square partway up one side down into the trough and along its floor to a yellow star.")
+                                                   diverged_at=history.diverged_at_step), "surface")
 run.save(plots.curves.loss_curves(history, title=f"Loss per step, lr = {history.lr:g}", best_loss=best_loss),
-         "loss_curves",
-         caption=f"Both twins' loss per step on a log scale (they lie on top of each other), with the lowest "
-                 f"loss L* = {best_loss:.4g} dotted: a fast drop while the path falls into the valley, then a "
-                 f"slow approach along its floor; the gap to L* is what {history.steps} steps leave.",
-         alt=f"A loss curve on a logarithmic vertical axis against the step, from 0 to {history.steps}: the blue "
-             f"line of the hand-written twin with orange crosses of the autograd twin on it falls steeply over "
-             f"the first steps, then flattens and creeps down towards a grey dotted horizontal line at "
-             f"L* = {best_loss:.4g}, ending just above it at {history.final_loss_manual:.4g}.")
+         "loss_curves")
+
+# %% [markdown]
+# ## Captions for course notes
+# What `python -m toolkit figures` prints under each figure in the gallery's
+# index: a caption for the notes and an alt text for readers who cannot see
+# the image.
+
+# %%
+run.describe("contour",
+             caption=f"The exact loss over (w, b), log-spaced contours at equal aspect, with the descent path at "
+                     f"lr = {history.lr:g}: every step crosses the contours at right angles, first down the steep "
+                     f"wall, then along the narrow diagonal valley (κ = {high / low:.2f}) towards the least-squares "
+                     f"minimum (w*, b*) = ({best[0].item():.3f}, {best[1].item():.3f}), which {history.steps} steps "
+                     f"do not reach. Both twins' paths coincide: a cross in every circle.",
+             alt=f"A filled contour map of the loss, dark in a narrow valley running diagonally from upper left to "
+                 f"lower right and yellow on the far walls, with a colour bar on a log scale. A chain of blue "
+                 f"circles, each with a vermillion cross inside, starts at a white square at w = "
+                 f"{history.path_manual[0, 0].item():.2f}, b = {history.path_manual[0, 1].item():.2f}, drops into "
+                 f"the valley and turns along its floor, ending at a star short of a white plus sign that marks "
+                 f"the minimum.")
+run.describe("surface",
+             caption="The same loss as a 3-D surface over (w, b), with the descent path lying on it (each step at "
+                     "its own loss) and the least-squares minimum marked: a bowl stretched into a long valley, "
+                     "whose floor the path reaches quickly and then follows slowly.",
+             alt="A three-dimensional surface shaded from yellow on the high rim to purple at the bottom, shaped "
+                 "like a long tilted trough over the weight and bias axes. A blue line with circles, vermillion "
+                 "crosses in them, runs on the surface from a white square partway up one side down into the "
+                 "trough and along its floor to a yellow star beside a white plus at the minimum.")
+run.describe("loss_curves",
+             caption=f"Both twins' loss per step on a log scale (they lie on top of each other), with the lowest "
+                     f"loss L* = {best_loss:.4g} dotted: a fast drop while the path falls into the valley, then a "
+                     f"slow approach along its floor; the gap to L* is what {history.steps} steps leave.",
+             alt=f"A loss curve on a logarithmic vertical axis against the step, from 0 to {history.steps}: the "
+                 f"blue line of the hand-written twin with vermillion crosses of the autograd twin on it falls "
+                 f"steeply over the first steps, then flattens and creeps down towards a grey dotted horizontal "
+                 f"line at L* = {best_loss:.4g}, ending just above it at {history.final_loss_manual:.4g}.")
 run.finish()

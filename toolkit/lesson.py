@@ -155,6 +155,7 @@ class Lesson:
         self.figures: dict[str, bytes] = {}
         self.captions: dict[str, dict] = {}     # figure name -> {"caption": ..., "alt": ...}, see save()
         self.code: dict[str, dict] = {}         # figure name -> {"function": ..., "called_at": ...}, see save()
+        self.titles: dict[str, str | None] = {}  # figure name -> the title --no-titles took out of it
         self.drawn: dict[str, object] = {}      # figure name -> the matplotlib Figure itself, as saved
         self.extra: dict[str, object] = {}      # lesson-specific keys for summary.json, see record()
         self.file: Path | None = None           # the lesson's own file, where start() found one
@@ -242,7 +243,9 @@ class Lesson:
         ``caption`` is the sentence or two a course text prints under the
         figure (what it shows and what to notice); ``alt`` describes the
         image for a reader who cannot see it. Both go into summary.json
-        (``captions``) and from there into the figures' index.
+        (``captions``) and from there into the figures' index. They may also
+        be given later with ``describe``, so that they need not interrupt
+        the lesson's code (a lesson gives its captions in one cell at its end).
 
         With --no-titles the figure's title is taken out of the image and
         put in front of the caption; with --width the figure is given that
@@ -259,14 +262,12 @@ class Lesson:
         saved. The figure is closed afterwards, so figures do not pile up
         (and pyplot, if something loaded it, does not show it a second time).
         """
+        from toolkit.plots import figure_bytes, fit_to_width, style, take_title
+
         notebook = _in_notebook()
         if not self.options.titles:
-            from toolkit.plots import take_title
-
-            caption = _title_into_caption(take_title(fig), caption)
+            self.titles[name] = take_title(fig)
         self.captions[name] = {"caption": caption, "alt": alt}
-        from toolkit.plots import figure_bytes, fit_to_width, style
-
         self.code[name] = style.origin(fig)
         self.drawn[name] = fig
         if self.options.save_figures or notebook:
@@ -293,6 +294,16 @@ class Lesson:
         pyplot = sys.modules.get("matplotlib.pyplot")
         if pyplot is not None:
             pyplot.close(fig)
+
+    def describe(self, name: str, *, caption: str, alt: str) -> None:
+        """Give the saved figure ``name`` its caption and alt text (see ``save``), e.g. at the end of a lesson.
+
+        A name that was never saved is refused (a typo would otherwise give a figure no caption).
+        """
+        if name not in self.captions:
+            saved = ", ".join(self.captions) or "none yet"
+            raise ValueError(f"{self.name}: no figure '{name}' was saved to describe (saved: {saved})")
+        self.captions[name] = {"caption": caption, "alt": alt}
 
     def record(self, key: str, value) -> None:
         """Add ``key: value`` to summary.json, for a number this lesson alone computes.
@@ -322,7 +333,8 @@ class Lesson:
             "diverged": main.diverged,
             "diverged_at_step": main.diverged_at_step,
             "figures": sorted(self.figures),
-            "captions": self.captions,
+            "captions": {name: {"caption": _title_into_caption(self.titles.get(name), about["caption"]),
+                                "alt": about["alt"]} for name, about in self.captions.items()},
             "code": self.code,
             "command": self.command(),
             "runs": [

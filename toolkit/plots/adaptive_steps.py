@@ -81,8 +81,7 @@ def adaptive_step_sizes(runs: Sequence[dict], effective: dict[str, np.ndarray], 
 
     dashes = ["-", (0, (5, 2)), ":", "-."]
     with house_style():
-        fig = style.figure(8.6, 3.6)
-        left, right = fig.subplots(1, 2)
+        fig, (left, right) = style.panels(8.6, 3.6, 2, 2)
         for run in runs:
             manual = _steps_per_coordinate(as_array(run["manual_path"]))
             autograd = _steps_per_coordinate(as_array(run["autograd_path"]))
@@ -164,8 +163,7 @@ def decay_comparison(runs: Sequence[dict], ratios: Sequence[dict], gradient_rms,
     order = np.argsort(rms, kind="stable")
     groups = np.array_split(order, bins)
     with house_style():
-        fig = style.figure(8.6, 3.7)
-        left, right = fig.subplots(1, 2)
+        fig, (left, right) = style.panels(8.6, 3.7, 2, 2)
         for run in runs:
             history = run["history"]
             manual = np.linalg.norm(as_array(history.path_manual), axis=1)

@@ -81,8 +81,7 @@ def sharpness_curve(steps, sharpness, lr: float, history: History, *, checks=Non
     if not history.diverged:     # the loss at every point of the path, the last one included
         history = replace(history, **dict(zip(("loss_manual", "loss_autograd"), history.path_losses())))
     with house_style():
-        fig = style.figure(5.6, 5.0)
-        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+        fig, (top, bottom) = style.panels(5.6, 5.0, 2, 1, sharex=True, height_ratios=[3, 2])
         finite = sharpness[np.isfinite(sharpness)]
         high = max([limit, *finite.tolist()]) * 1.08
         top.axhspan(limit, high, color=style.LIGHT, alpha=0.15, zorder=0,

@@ -113,8 +113,18 @@ def _panels(fig: Figure) -> list:
     return [ax for ax in fig.axes if ax.get_label() != COLORBAR and ax.get_axes_locator() is None]
 
 
-def _lay_out(fig: Figure) -> None:
-    fig.get_layout_engine().execute(fig)
+def _lay_out(fig: Figure) -> bool:
+    """Run the figure's layout (nothing is drawn); False if it found no room for the panels."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.get_layout_engine().execute(fig)
+    collapsed = [w for w in caught if "collapsed to zero" in str(w.message)]
+    for w in caught:
+        if w not in collapsed:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return not collapsed
 
 
 def _median_shape(fig: Figure) -> float | None:
@@ -127,8 +137,13 @@ def _median_shape(fig: Figure) -> float | None:
 
 def _settle_height(fig: Figure, shape: float, preset: WidthPreset) -> None:
     """Make the figure as tall as its panels need to be ``shape`` (height / width) each, within the preset."""
-    for _ in range(4):
-        _lay_out(fig)
+    for _ in range(6):
+        if not _lay_out(fig):       # no room at all: taller, then try again
+            width, height = fig.get_size_inches()
+            if height >= preset.max_height:
+                break
+            fig.set_size_inches(preset.width, min(1.5 * height, preset.max_height))
+            continue
         now = _median_shape(fig)
         if now is None or abs(now - shape) < 0.02 * shape:
             break
@@ -141,7 +156,8 @@ def _settle_height(fig: Figure, shape: float, preset: WidthPreset) -> None:
         if abs(new - height) < 1 / DPI:
             break
         fig.set_size_inches(preset.width, new)
-    _lay_out(fig)
+    if not _lay_out(fig):
+        raise ValueError("this figure has no room for its panels at this width: build it with plots.style.panels")
 
 
 def _panel_width(fig: Figure) -> float:
@@ -176,21 +192,32 @@ def _clamp(size: float) -> float:
 
 @contextlib.contextmanager
 def _rasterised_fills(fig: Figure, on: bool):
-    """While saving a vector file, store large filled areas as images; afterwards put every flag back."""
+    """While saving a vector file, store large filled areas as images; afterwards put every setting back.
+
+    Meshes, images and 3-D surfaces are marked rasterised one by one. Filled contours are rasterised
+    through their axes' rasterisation z-order (everything drawn below the contour's own z-order,
+    the contour included, becomes one image), which every supported matplotlib honours.
+    """
     from matplotlib.collections import QuadMesh
     from matplotlib.contour import ContourSet
     from matplotlib.image import AxesImage
     from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 
-    def large_fill(artist) -> bool:
-        return (isinstance(artist, ContourSet) and artist.filled) or isinstance(
-            artist, (QuadMesh, AxesImage, Poly3DCollection))
-
-    changed = [artist for artist in fig.findobj(large_fill) if not artist.get_rasterized()] if on else []
+    changed = [artist for artist in fig.findobj(lambda a: isinstance(a, (QuadMesh, AxesImage, Poly3DCollection)))
+               if not artist.get_rasterized()] if on else []
+    below = {}
+    for contour in (fig.findobj(lambda a: isinstance(a, ContourSet) and a.filled) if on else []):
+        ax = contour.axes
+        level = max(below.get(ax, (None, -np.inf))[1], contour.get_zorder() + 1e-3)
+        below[ax] = (below.get(ax, (ax.get_rasterization_zorder(), None))[0], level)
     for artist in changed:
         artist.set_rasterized(True)
+    for ax, (_, level) in below.items():
+        ax.set_rasterization_zorder(level)
     try:
         yield
     finally:
         for artist in changed:
             artist.set_rasterized(False)
+        for ax, (before, _) in below.items():
+            ax.set_rasterization_zorder(before)

@@ -23,8 +23,9 @@ from toolkit.plots.shared import (NO_LANDSCAPE, as_array, draw_contour, draw_run
 from toolkit.plots.style import house_style
 from toolkit.train import History
 
-# How each plane's reading of the path is drawn in the panel below: the first plane dashed, the second dotted.
-PLANE_LINES = ({"color": style.DARK, "linestyle": "--"}, {"color": style.MID, "linestyle": ":"})
+# How each plane's reading of the path is drawn in the panel below: dashed, dotted, dash-dotted.
+PLANE_LINES = ({"color": style.DARK, "linestyle": "--"}, {"color": style.MID, "linestyle": ":"},
+               {"color": style.LIGHT, "linestyle": "-."})
 
 
 def path_on_plane(alphas, betas, Z, manual_path, autograd_path, history: History, *,
@@ -71,9 +72,9 @@ def path_on_planes(panels: Sequence[dict], history: History, *, path_losses=None
     ratios = [r if np.isfinite(r) and r > 0 else 1.0 for r in ratios]
     count = len(panels)
     with house_style():
-        fig = style.figure(4.4 * count if count > 1 else 5.0, 6.0, count=count + 1, columns=count)
-        top, bottom = fig.subfigures(2, 1, height_ratios=[1.6, 1])
+        fig = style.figure(3.6 * count + 1.0 if count > 1 else 5.0, 6.0, count=count + 1, columns=count)
         rows, columns = style.grid(count, count)
+        top, bottom = fig.subfigures(2, 1, height_ratios=[1.6 * rows, 1])
         axes = list(np.ravel(top.subplots(rows, columns, squeeze=False,
                                           **({"width_ratios": ratios} if columns == count else {}))))
         filled = None

@@ -135,7 +135,7 @@ def basin_paths(alphas, betas, Z, paths, basin, minima: Sequence[dict], *, perio
         ax.set_ylabel(ylabel)
         ax.grid(False)
         ax.set_title(title)
-        legend = fig.legend(handles, labels, loc="outside right upper")
+        legend = figure_legend(fig, handles, labels, ncols=3)
         legend_caption(fig, legend, note)
     return fig
 
@@ -187,8 +187,7 @@ def plateau_curves(runs: Sequence[dict], scan: dict, *, best_loss: float, saddle
     from matplotlib.lines import Line2D
 
     with house_style():
-        fig = style.figure(8.6, 3.8)
-        left, right = fig.subplots(1, 2, width_ratios=[1.25, 1])
+        fig, (left, right) = style.panels(8.6, 3.8, 2, 2, width_ratios=[1.25, 1])
         last_step = max(len(run["history"].loss_manual) - 1 for run in runs)
         left.axhline(saddle_loss, color=style.MID, linestyle=(0, (1, 2)), linewidth=1.1, zorder=1)
         left.axhline(best_loss, color=style.MID, linestyle=":", linewidth=1.1, zorder=1)
@@ -273,8 +272,7 @@ def curvature_along_path(eigen_manual, eigen_autograd, *, names: Sequence[str] =
             fig = style.figure(5.0, 3.8)
             left = fig.add_subplot()
         else:
-            fig = style.figure(9.2, 4.6)
-            left, right = fig.subplots(1, 2, width_ratios=[1, 1.15])
+            fig, (left, right) = style.panels(9.2, 4.6, 2, 2, width_ratios=[1, 1.15])
         if inside.any():
             # One band per stretch of negative curvature; half a step either side, so a single step shows.
             edges = np.flatnonzero(np.diff(np.concatenate([[0], inside.astype(int), [0]])))

@@ -55,8 +55,7 @@ def schedule_panels(panels: Sequence[dict], *, note: str | None = None) -> Figur
     count = len(panels) + 1
     rows = -(-count // 3)
     with house_style():
-        fig = style.figure(7.0, 2.25 * rows + 0.5)
-        axes = np.atleast_2d(fig.subplots(rows, 3, sharex=True, sharey=True)).ravel()
+        fig, axes = style.panels(7.0, 2.25 * rows + 0.5, rows * 3, 3, sharex=True, sharey=True)
         overlay = axes[len(panels)]
         top = 1.08 * max((max(max(p["scheduler"]), max(p["formula_values"])) for p in panels), default=1.0)
         colors = [_schedule_color(panel, index) for index, panel in enumerate(panels)]
@@ -81,10 +80,12 @@ def schedule_panels(panels: Sequence[dict], *, note: str | None = None) -> Figur
             ax.set_visible(False)
         for ax in axes[:count]:
             integer_steps(ax)
-        for ax in axes[-3:]:
-            ax.set_xlabel("step t")
-        for row in range(rows):
-            axes[3 * row].set_ylabel("learning rate ηₜ")
+        columns = style.columns_for(3)
+        for index, ax in enumerate(axes[:count]):
+            if index + columns >= count:       # no panel below it: the step axis is labelled here
+                ax.set_xlabel("step t")
+            if ax.get_subplotspec().is_first_col():
+                ax.set_ylabel("learning rate ηₜ")
         handles = [Line2D([], [], color=style.LIGHT, linewidth=3.2, marker="o", markersize=3.4),
                    Line2D([], [], color=style.DARK, linestyle=(0, (3, 2)), linewidth=1.1)]
         # The swatch shows the dark dashes; where a line is black its dashes are white, and the label says so.
@@ -110,8 +111,7 @@ def noise_floor_runs(runs: Sequence[dict], *, floor: float | None = None, epoch:
     from matplotlib.lines import Line2D
 
     with house_style():
-        fig = style.figure(6.4, 5.2)
-        rate_ax, gap_ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 2.3])
+        fig, (rate_ax, gap_ax) = style.panels(6.4, 5.2, 2, 1, sharex=True, height_ratios=[1, 2.3])
         curves, run_handles, run_labels = [], [], []
         for index, entry in enumerate(runs):
             color = _schedule_color(entry, index)
@@ -188,8 +188,7 @@ def warmup_sharpness(runs: Sequence[dict], *, best_loss: float | None = None, no
     from matplotlib.lines import Line2D
 
     with house_style():
-        fig = style.figure(7.0, 3.6)
-        loss_ax, sharp_ax = fig.subplots(1, 2)
+        fig, (loss_ax, sharp_ax) = style.panels(7.0, 3.6, 2, 2)
         last_step = max((len(entry["history"].loss_manual) - 1 for entry in runs), default=0)
         curves = []
         if best_loss is not None:

@@ -45,8 +45,8 @@ def class_regions(panels: Sequence[dict], x, y, *, resolution: int = 200, note: 
     columns = 2 if len(panels) > 1 else 1
     rows = -(-len(panels) // columns)
     with house_style():
-        fig = style.figure(3.3 * columns + 0.3, 3.2 * rows + 0.5)
-        axes = np.atleast_1d(fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False)).ravel()
+        fig, axes = style.panels(3.3 * columns + 0.3, 3.2 * rows + 0.5, rows * columns, columns, sharex=True,
+                                 sharey=True)
         for ax, panel in zip(axes, panels):
             probability = as_array(panel["probabilities"](grid)).reshape(resolution, resolution, -1)
             defined = np.isfinite(probability).all(axis=2)
@@ -112,11 +112,10 @@ def quantile_bands(panels: Sequence[Sequence[dict]], *, ylabel: str, note: str |
 
     rows, columns = len(panels), max(len(row) for row in panels)
     with house_style():
-        fig = style.figure(3.4 * columns + 0.4, 2.45 * rows + 0.7)
-        axes = fig.subplots(rows, columns, sharex=True, squeeze=False)
+        fig, cells = style.panels(3.4 * columns + 0.4, 2.45 * rows + 0.7, rows * columns, columns, sharex=True)
         for i, row in enumerate(panels):
             for j, panel in enumerate(row):
-                ax = axes[i, j]
+                ax = cells[i * columns + j]
                 manual, autograd = as_array(panel["manual"]), as_array(panel["autograd"])
                 steps = as_array(panel["steps"])
                 color = panel["color"]
@@ -131,12 +130,12 @@ def quantile_bands(panels: Sequence[Sequence[dict]], *, ylabel: str, note: str |
                 if panel.get("note"):
                     ax.text(0.97, 0.05, panel["note"], transform=ax.transAxes, ha="right", va="bottom", zorder=6, bbox=TEXT_BOX)
                 integer_steps(ax)
-                if i == rows - 1:
+                if i == rows - 1 or style.columns_for(columns) < columns:
                     ax.set_xlabel("step")
-                if j == 0:
+                if ax.get_subplotspec().is_first_col():
                     ax.set_ylabel(ylabel)
             for j in range(len(row), columns):
-                axes[i, j].set_visible(False)
+                cells[i * columns + j].set_visible(False)
         handles = [Patch(color=style.LIGHT, alpha=0.25, linewidth=0), Patch(color=style.LIGHT, alpha=0.55, linewidth=0),
                    Line2D([], [], color=style.INK, linewidth=1.2),
                    Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=3.5, linestyle="none"),
@@ -165,8 +164,7 @@ def batch_and_full_losses(panels: Sequence[dict], *, reference: tuple[float, str
     from matplotlib.lines import Line2D
 
     with house_style():
-        fig = style.figure(7.0, 3.6)
-        axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
+        fig, axes = style.panels(7.0, 3.6, len(panels), len(panels), sharey=True)
         curves = []
         handles = {}
         for ax, panel in zip(axes, panels):
