@@ -171,7 +171,7 @@ def test_no_figure_function_sets_a_font_size_or_a_colour_of_its_own():
             continue
         source = path.read_text()
         assert "fontsize=" not in source and '"size":' not in source, f"{path.name} sets a font size"
-        colours = re.findall(r'(?:color|colors|facecolor|edgecolor|edgecolors|foreground|cmap|c)\s*=\s*"([^"]+)"', source)
+        colours = re.findall(r'\b(?:color|colors|facecolor|edgecolor|edgecolors|foreground|cmap|c)\s*=\s*"([^"]+)"', source)
         colours += re.findall(r'"#[0-9A-Fa-f]{6}"', source)
         assert not colours, f"{path.name} holds colours of its own: {colours}"
 

@@ -112,8 +112,9 @@ def grid_value(alphas: np.ndarray, betas: np.ndarray, Z: np.ndarray, points: np.
         i = int(np.clip(np.searchsorted(betas, b) - 1, 0, len(betas) - 2))
         s = (a - alphas[j]) / (alphas[j + 1] - alphas[j])
         t = (b - betas[i]) / (betas[i + 1] - betas[i])
-        values[k] = ((1 - s) * (1 - t) * Z[i, j] + s * (1 - t) * Z[i, j + 1]
-                     + (1 - s) * t * Z[i + 1, j] + s * t * Z[i + 1, j + 1])
+        with np.errstate(invalid="ignore", over="ignore"):      # a corner at inf gives inf (or NaN), as it should
+            values[k] = ((1 - s) * (1 - t) * Z[i, j] + s * (1 - t) * Z[i, j + 1]
+                         + (1 - s) * t * Z[i + 1, j] + s * t * Z[i + 1, j + 1])
     return values
 
 

@@ -91,8 +91,11 @@ def mark_minimum(ax, point, label: str = "minimum", zorder: float = 6, **extra):
 
 
 def mark_diverged(ax, point, label: str = "diverged", zorder: float = 7, **extra):
-    """The black X where a run diverged (or where it was last seen before it did)."""
-    (marker,) = ax.plot(*point, **{**style.DIVERGED, **extra}, label=label, zorder=zorder, clip_on=False)
+    """The black X where a run diverged (or where it was last seen before it did).
+
+    ``extra`` adds matplotlib options (``clip_on=False`` for an X on the frame of the axes).
+    """
+    (marker,) = ax.plot(*point, **{**style.DIVERGED, **extra}, label=label, zorder=zorder)
     return marker
 
 
@@ -135,19 +138,21 @@ def twin_handles() -> tuple[list, list[str]]:
 def figure_legend(fig, handles, labels, *, title: str | None = None, ncols: int | None = None):
     """The figure's legend, below its panels (``title``: a caption line heading it).
 
-    At a course-notes width it gets as many of ``ncols`` columns as fit, and
+    It gets as many of ``ncols`` columns as fit the figure's width, and
     labels too long for a column are wrapped, so that it is never wider than
-    the figure.
+    the figure (at a course-notes width, too).
     """
+    import matplotlib
+
     ncols = min(ncols or 3, max(len(labels), 1))
-    preset = style.active_width()
-    if preset is not None:
-        across = preset.width * 72 / (0.55 * style.NOTES_RC["legend.fontsize"])     # characters across
-        longest = max((len(line) for label in labels for line in label.splitlines()), default=0)
-        while ncols > 1 and ncols * (min(longest, 34) + 6) > across:
-            ncols -= 1
-        labels = [_wrapped(label, int(across / ncols) - 6) for label in labels]
-        title = _wrapped(title, int(across) - 2) if title else title
+    size = matplotlib.rcParams["legend.fontsize"]
+    size = size if isinstance(size, (int, float)) else style.RC["legend.fontsize"]
+    across = 0.95 * fig.get_figwidth() * 72 / (0.55 * size)          # characters across the figure, roughly
+    longest = max((len(line) for label in labels for line in label.splitlines()), default=0)
+    while ncols > 1 and ncols * (min(longest, 34) + 6) > across:
+        ncols -= 1
+    labels = [_wrapped(label, int(across / ncols) - 6) for label in labels]
+    title = _wrapped(title, int(across) - 2) if title else title
     legend = fig.legend(handles, labels, loc="outside lower center", ncols=ncols)
     if title:
         legend.set_title(title)
@@ -334,7 +339,7 @@ def mark_exit(ax, path: np.ndarray, shown: int, diverged_at: int | None, window,
     else:
         head = last
     if diverged_at is not None:
-        mark_diverged(ax, head)
+        mark_diverged(ax, head, clip_on=False)      # on the window's frame: half of it would be cut off
     if diverged_at is None:
         text = f"off the plot\nat step {shown}"
     elif shown < diverged_at:
@@ -454,7 +459,7 @@ def mark_divergence(ax, history: History, last_step: int | None = None, values=N
     # Off the scale (inf, NaN or astronomically large): the X at the top of the axes, above its
     # step, with a dotted line up to it from the last loss that is on the scale.
     top = ax.get_xaxis_transform()      # x in data, y in axes coordinates (1 = the top)
-    mark_diverged(ax, (step, 1.0), label="_diverged", transform=top)
+    mark_diverged(ax, (step, 1.0), label="_diverged", transform=top, clip_on=False)
     before = np.flatnonzero(np.isfinite(shown[:step]))
     if before.size:
         ax.annotate("", xy=(step, 1.0), xycoords=top, xytext=(before[-1], shown[before[-1]]), textcoords="data",
