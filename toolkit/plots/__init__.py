@@ -16,9 +16,14 @@ A lesson calls its own figures as ``plots.sgd.sgd_paths(...)`` and the shared on
 ``plots.curves.loss_curves(...)``. Nothing but ``style`` holds a colour.
 """
 
+import importlib
+import pkgutil
+
 from toolkit.plots import curves, notes, planes, shared, style, tracks  # noqa: F401  (the shared layer)
-from toolkit.plots import (adaptive_steps, hidden_layer, honest_landscapes, initialisation, learning_rate,  # noqa: F401
-                           linear_regression, momentum, one_weight, real_mountain, schedules, sgd, softmax_batchnorm,
-                           three_weights)
 from toolkit.plots.notes import figure_bytes, fit_to_width, take_title  # noqa: F401
 from toolkit.plots.style import AUTOGRAD, MANUAL, RUN_COLORS, WIDTH_PRESETS, house_style  # noqa: F401
+
+# Every lesson's module, so that ``plots.<lesson>.<figure>`` works after ``from toolkit import plots``;
+# a new lesson adds its module and nothing here.
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
