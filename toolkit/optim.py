@@ -309,3 +309,206 @@ class AdamW(Adam):
         amsgrad: bool = False,
     ) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+
+
+class LBFGS(torch.optim.Optimizer):
+    """L-BFGS: a quasi-Newton step from the last few steps and gradient changes (torch.optim.LBFGS's algorithm).
+
+    Newton's step is d = −H⁻¹ g. L-BFGS never forms H. It remembers the last
+    ``history_size`` pairs
+
+        s_i = θ_{i+1} − θ_i           (a step taken)
+        y_i = g_{i+1} − g_i           (how the gradient changed over it)
+
+    and, since H s ≈ y along each of them, builds from these pairs alone the
+    product of an inverse-Hessian estimate with −g, by the two-loop recursion
+    (Nocedal & Wright, Numerical Optimization, algorithm 7.4), ρ_i = 1 / (y_iᵀ s_i):
+
+        q = −g
+        for i = newest .. oldest:   α_i = ρ_i · s_iᵀ q          q = q − α_i · y_i
+        r = γ · q                    γ = s_newᵀ y_new / y_newᵀ y_new   (H ≈ I/γ to start from)
+        for i = oldest .. newest:   β_i = ρ_i · y_iᵀ r          r = r + (α_i − β_i) · s_i
+        d = r
+
+    It costs 4·m·P multiply-adds and 2·m·P numbers of memory for m pairs of
+    P parameters, instead of Newton's P² numbers and P³ operations. A pair
+    is kept only if y_iᵀ s_i > 1e-10 (the curvature along s_i is positive),
+    which keeps the estimate positive definite, so d points downhill.
+
+    One ``step(closure)`` runs up to ``max_iter`` iterations: each finds d,
+    moves θ ← θ + t·d and calls ``closure`` again for the loss and gradient
+    there (not after the last iteration). The step length t is ``lr``, except
+    on the very first iteration, when no curvature is known yet and
+    t = min(1, 1/‖g‖₁)·lr. It stops early when
+
+        max |g| ≤ tolerance_grad                   (a stationary point)
+        gᵀd > −tolerance_change                    (d no longer points downhill)
+        max |t·d| ≤ tolerance_change               (the step is negligible)
+        |loss − previous loss| < tolerance_change  (the loss no longer moves)
+        the closure was called max_eval times      (default max_iter·5//4)
+
+    ``step`` returns the loss of the closure's first call. The state, kept
+    under the first parameter with torch's names, counts ``n_iter``
+    (iterations over all steps) and ``func_evals`` (closure calls), and keeps
+    the pairs (``old_stps``: the s_i, ``old_dirs``: the y_i, ``ro``: the ρ_i),
+    ``H_diag`` (γ), the last direction ``d`` and step length ``t``, and the
+    previous gradient and loss. A second ``step`` goes on from there.
+
+    The sums q − α_i·y_i and r + (α_i − β_i)·s_i are computed as torch
+    computes them, in one operation, ``q.add(y_i, alpha=-α_i)``, whose rounding
+    can differ from a product followed by a sum; every other quantity is
+    computed in torch's order too, so this optimiser and torch's take the
+    same steps bit for bit.
+    (That matters here more than elsewhere: at lr = 1 on a network, a
+    rounding difference in one iteration can grow from step to step.)
+
+    ``line_search_fn``: torch's "strong_wolfe" search is not written here and
+    is refused (lesson 18 writes a backtracking search by hand and explains
+    why); use torch.optim.LBFGS for it. Like torch's, this optimiser takes
+    one parameter group.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor] | Iterable[dict],
+        lr: float = 1,
+        max_iter: int = 20,
+        max_eval: int | None = None,
+        tolerance_grad: float = 1e-7,
+        tolerance_change: float = 1e-9,
+        history_size: int = 100,
+        line_search_fn: str | None = None,
+    ) -> None:
+        if line_search_fn is not None:
+            raise ValueError(f"LBFGS: line_search_fn={line_search_fn!r} is not supported here; it must be None "
+                             "(a fixed step t = lr). The strong Wolfe search is not written by hand in this "
+                             "toolkit: use torch.optim.LBFGS(..., line_search_fn='strong_wolfe') for it")
+        _check_number("LBFGS", "lr", lr)
+        _check_number("LBFGS", "tolerance_grad", tolerance_grad)
+        _check_number("LBFGS", "tolerance_change", tolerance_change)
+        if max_eval is None:
+            max_eval = max_iter * 5 // 4 if _is_count(max_iter) else max_iter
+        for name, value in (("max_iter", max_iter), ("max_eval", max_eval), ("history_size", history_size)):
+            if not _is_count(value):
+                raise ValueError(f"LBFGS: {name} must be a whole number >= 1, got {value!r}")
+        defaults = dict(lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
+                        tolerance_change=tolerance_change, history_size=history_size, line_search_fn=None)
+        super().__init__(params, defaults)
+        if len(self.param_groups) != 1:
+            raise ValueError("LBFGS: takes one parameter group (as torch.optim.LBFGS), "
+                             f"got {len(self.param_groups)}")
+        self._params = self.param_groups[0]["params"]
+
+    def _flat_grad(self) -> torch.Tensor:
+        """Every parameter's gradient in one (P,) vector (zeros where a parameter has none)."""
+        return torch.cat([torch.zeros(p.numel(), dtype=p.dtype, device=p.device) if p.grad is None
+                          else p.grad.reshape(-1) for p in self._params])
+
+    def _move(self, t, d: torch.Tensor) -> None:
+        """θ ← θ + t·d, d being one (P,) vector cut into the parameters' shapes."""
+        offset = 0
+        for p in self._params:
+            p.add_(d[offset:offset + p.numel()].view_as(p), alpha=t)
+            offset += p.numel()
+
+    @torch.no_grad()
+    def step(self, closure):
+        """Up to ``max_iter`` L-BFGS iterations; ``closure`` recomputes the loss and gradients and returns the loss."""
+        closure = torch.enable_grad()(closure)
+        group = self.param_groups[0]
+        lr = group["lr"]
+        max_iter, max_eval = group["max_iter"], group["max_eval"]
+        tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
+        history_size = group["history_size"]
+
+        state = self.state[self._params[0]]
+        state.setdefault("func_evals", 0)
+        state.setdefault("n_iter", 0)
+
+        first_loss = closure()
+        loss = float(first_loss)
+        evals = 1
+        state["func_evals"] += 1
+        g = self._flat_grad()
+        if g.abs().max() <= tolerance_grad:
+            return first_loss                    # already stationary: no step at all
+
+        d, t = state.get("d"), state.get("t")
+        steps, grad_changes, rho = state.get("old_stps"), state.get("old_dirs"), state.get("ro")
+        gamma = state.get("H_diag")
+        previous_g, previous_loss = state.get("prev_flat_grad"), state.get("prev_loss")
+        stationary = False
+
+        n_iter = 0
+        while n_iter < max_iter:
+            n_iter += 1
+            state["n_iter"] += 1
+
+            # The direction: steepest descent the very first time, then the two-loop recursion.
+            if state["n_iter"] == 1:
+                d = -g
+                steps, grad_changes, rho = [], [], []
+                gamma = 1
+            else:
+                y = g - previous_g                  # y = g_new − g_old
+                s = t * d                           # s = θ_new − θ_old, the last move
+                ys = y.dot(s)                       # yᵀs: the curvature along s, times |s|²
+                if ys > 1e-10:
+                    if len(steps) == history_size:  # forget the oldest pair
+                        steps.pop(0)
+                        grad_changes.pop(0)
+                        rho.pop(0)
+                    steps.append(s)
+                    grad_changes.append(y)
+                    rho.append(1.0 / ys)
+                    gamma = ys / y.dot(y)           # γ = sᵀy / yᵀy: H ≈ I/γ along the newest pair
+                d = self._two_loop(g, steps, grad_changes, rho, gamma)
+
+            previous_g = g.clone()
+            previous_loss = loss
+
+            # The step length: lr, but the first step is scaled down to at most lr·(1/‖g‖₁).
+            t = min(1.0, 1.0 / g.abs().sum()) * lr if state["n_iter"] == 1 else lr
+            slope = g.dot(d)                        # gᵀd, the loss's slope along d
+            if slope > -tolerance_change:
+                break                               # d does not go downhill (any more)
+
+            self._move(t, d)
+            new_evals = 0
+            if n_iter != max_iter:                  # after the last iteration the next step() evaluates
+                loss = float(closure())
+                g = self._flat_grad()
+                stationary = bool(g.abs().max() <= tolerance_grad)
+                new_evals = 1
+            evals += new_evals
+            state["func_evals"] += new_evals
+
+            if n_iter == max_iter or evals >= max_eval or stationary:
+                break
+            if (t * d).abs().max() <= tolerance_change:
+                break                               # the step was negligible
+            if abs(loss - previous_loss) < tolerance_change:
+                break                               # the loss no longer changes
+
+        state.update(d=d, t=t, old_stps=steps, old_dirs=grad_changes, ro=rho, H_diag=gamma,
+                     prev_flat_grad=previous_g, prev_loss=previous_loss)
+        return first_loss
+
+    @staticmethod
+    def _two_loop(g, steps, grad_changes, rho, gamma):
+        """d = −H̃ g from the pairs (s_i, y_i), ρ_i = 1/(y_iᵀ s_i), and γ, as in the class docstring."""
+        alpha = [None] * len(steps)
+        q = -g
+        for i in reversed(range(len(steps))):
+            alpha[i] = rho[i] * steps[i].dot(q)
+            q = q.add(grad_changes[i], alpha=-alpha[i])       # q = q − α_i·y_i
+        r = gamma * q
+        for i in range(len(steps)):
+            beta = rho[i] * grad_changes[i].dot(r)
+            r = r.add(steps[i], alpha=alpha[i] - beta)         # r = r + (α_i − β_i)·s_i
+        return r
+
+
+def _is_count(value) -> bool:
+    """A whole number >= 1 (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1

@@ -9,12 +9,14 @@ the largest gradient difference per parameter and where both twins stand.
         loss = loss_fn(net(x), y)      (both twins, the same batch)
         backward                       (by hand / by autograd)
         compare the gradients          (they must agree)
-        optimizer.step()               (each twin has its own optimiser)
+        optimizer.step()               (each twin has its own optimiser; one whose step
+                                        needs a closure, L-BFGS, gets one per twin)
         scheduler.step()               (if there is one)
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import sys
 from collections.abc import Callable
@@ -113,6 +115,13 @@ def train(
         ``lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=10)``;
         each twin's optimiser gets one, stepped after every update.
 
+    An optimiser whose ``step(closure)`` cannot be called without a closure
+    (``toolkit.optim.LBFGS``, torch.optim.LBFGS) gets one for each twin,
+    which evaluates that twin again on the step's batch (zero_grad, forward,
+    backward; it returns the loss): such an optimiser calls it as often as it
+    needs within one step. The loop's own evaluation at the start of each
+    step, which is recorded and compared, is not counted among them.
+
     Each step, both networks see the same batch (the full data when
     ``batch_size`` is None, else a shuffled mini-batch from one seeded
     generator), compute their loss and gradients (by hand and by autograd)
@@ -138,6 +147,7 @@ def train(
     optimizers = (optimizer(twins.manual_net.parameters(), **options),
                   optimizer(twins.torch_net.parameters(), **options))
     schedulers = [scheduler(opt) for opt in optimizers] if scheduler is not None else []
+    closures = _needs_closure(optimizers[0])
     (rtol, atol), _ = tolerances(first.dtype)
     batches = _batches(len(x), batch_size, seed, x.device)
 
@@ -173,8 +183,12 @@ def train(
         history.grad_diff.append(diffs)
 
         history.lrs.append(optimizers[0].param_groups[0]["lr"])
-        for opt in optimizers:
-            opt.step()
+        if closures:
+            for opt, closure in zip(optimizers, _closures(twins, xb, yb)):
+                opt.step(closure)
+        else:
+            for opt in optimizers:
+                opt.step()
         for sched in schedulers:
             sched.step()
         path_manual.append(flatten(twins.manual_net.named_parameters()))
@@ -190,6 +204,33 @@ def train(
             history.final_loss_manual = float(twins.manual_loss(twins.manual_net(x), y))
             history.final_loss_autograd = float(twins.torch_loss(twins.torch_net(x), y))
     return history
+
+
+def _needs_closure(optimizer: torch.optim.Optimizer) -> bool:
+    """True for an optimiser whose ``step`` has no default for its closure (L-BFGS evaluates the loss itself)."""
+    closure = inspect.signature(optimizer.step).parameters.get("closure")
+    return closure is not None and closure.default is inspect.Parameter.empty
+
+
+def _closures(twins: Twins, xb: torch.Tensor, yb: torch.Tensor) -> tuple[Callable, Callable]:
+    """One closure per twin for ``optimizer.step(closure)``: evaluate the twin on (xb, yb), return its loss.
+
+    Each call starts from zero gradients, runs forward, the loss and the
+    backward pass (by hand, or by autograd) at the twin's current parameters.
+    """
+    def by_hand():
+        twins.manual_net.zero_grad()
+        loss = twins.manual_loss(twins.manual_net(xb), yb)
+        twins.manual_net.backward(twins.manual_loss.backward(), input_grad=False)
+        return loss
+
+    def by_autograd():
+        twins.torch_net.zero_grad()
+        loss = twins.torch_loss(twins.torch_net(xb), yb)
+        loss.backward()
+        return loss
+
+    return by_hand, by_autograd
 
 
 def _progress(steps: int, desc: str, quiet: bool):
