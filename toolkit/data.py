@@ -87,3 +87,23 @@ def spiral(
         labels.append(torch.full((count,), k, dtype=torch.long))
     x, y = torch.cat(points), torch.cat(labels)
     return x.to(device=device, dtype=dtype), y.to(device)
+
+
+def noisy_sine(
+    n: int = 40,
+    frequency: float = 2.0,
+    noise: float = 0.1,
+    x_range: tuple[float, float] = (-2.0, 2.0),
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float64,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Points scattered around the curve y = sin(frequency * x): a small regression a line cannot fit.
+
+    Returns x: (n, 1) with x ~ U(x_range), and y: (n, 1) = sin(frequency x) + noise * N(0, 1).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    low, high = x_range
+    x = low + (high - low) * torch.rand(n, 1, generator=generator, dtype=torch.float64)
+    y = torch.sin(frequency * x) + noise * torch.randn(n, 1, generator=generator, dtype=torch.float64)
+    return x.to(device=device, dtype=dtype), y.to(device=device, dtype=dtype)

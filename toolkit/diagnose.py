@@ -572,3 +572,57 @@ class _ZooKinds:
 
 
 ZOO_KINDS = _ZooKinds()
+
+
+# --------------------------------------------------------------------------- a Newton direction (lesson 18)
+# The rules see d, yours, beside the true d = −H⁻¹g, with H and g themselves: d is a solve, not a product,
+# so each classic mistake is a product or a solve that is not the right one.
+
+WITNESS["newton"] = "against torch.linalg.solve(H, −g)"
+
+
+def newton_sign_flipped(d, true, hessian, gradient) -> Finding | None:
+    """d = +H⁻¹g: the solve is right, the minus is lost, and the step climbs the quadratic model."""
+    if not same(d, -true):
+        return None
+    return Finding("newton-sign", "a Newton direction with its sign flipped", "yours is +H⁻¹g, −1 times the right d.",
+                   "The model L + gᵀd + ½dᵀHd is lowest where its slope g + Hd is 0: solve H·d = −g.")
+
+
+def newton_multiplied(d, true, hessian, gradient) -> Finding | None:
+    """d = −H·g: the Hessian multiplied where it should be divided out (solved for)."""
+    if not same(d, -(hessian @ gradient)):
+        return None
+    return Finding("newton-multiplied", "the gradient multiplied by H instead of solved for",
+                   "yours is −H·g, the gradient multiplied by the Hessian.",
+                   "Newton's direction divides by the curvature: d = −H⁻¹g, that is torch.linalg.solve(H, −g).")
+
+
+def newton_without_hessian(d, true, hessian, gradient) -> Finding | None:
+    """d = −g, or −g/diag(H): the Hessian left out, or only its diagonal used."""
+    if same(d, -gradient):
+        return Finding("newton-without-hessian", "a gradient step instead of a Newton step",
+                       "yours is −g: the Hessian does not appear.", "Solve H·d = −g with the whole H.")
+    if same(d, -gradient / torch.diagonal(hessian)):
+        return Finding("newton-diagonal-only", "only the diagonal of H used",
+                       "yours is −g/diag(H): every coordinate divided by its own curvature, the couplings left out.",
+                       "Solve H·d = −g with the whole H, off-diagonal entries too.")
+    return None
+
+
+NEWTON_RULES = [newton_sign_flipped, newton_multiplied, newton_without_hessian]
+
+
+def diagnose_newton(d: torch.Tensor, hessian: torch.Tensor, gradient: torch.Tensor) -> Diagnosis | None:
+    """Which classic mistake a Newton direction d (P,) shows, for the Hessian (P, P) and gradient (P,)
+    it was computed from; None when d = −H⁻¹g."""
+    d, hessian, gradient = (_cpu(t) for t in (d, hessian, gradient))
+    true = torch.linalg.solve(hessian, -gradient)
+    if d.shape == true.shape and same(d, true):
+        return None
+    finding = None
+    if d.shape == true.shape:
+        finding = next((found for rule in NEWTON_RULES if (found := rule(d, true, hessian, gradient))), None)
+    if finding is None:
+        finding = unknown(Evidence(d, true, "d", "the Newton direction"))
+    return Diagnosis("the Newton direction", "newton", [("d", finding)])

@@ -184,7 +184,7 @@ def train(
 
         history.lrs.append(optimizers[0].param_groups[0]["lr"])
         if closures:
-            for opt, closure in zip(optimizers, _closures(twins, xb, yb)):
+            for opt, closure in zip(optimizers, twin_closures(twins, xb, yb)):
                 opt.step(closure)
         else:
             for opt in optimizers:
@@ -212,11 +212,13 @@ def _needs_closure(optimizer: torch.optim.Optimizer) -> bool:
     return closure is not None and closure.default is inspect.Parameter.empty
 
 
-def _closures(twins: Twins, xb: torch.Tensor, yb: torch.Tensor) -> tuple[Callable, Callable]:
-    """One closure per twin for ``optimizer.step(closure)``: evaluate the twin on (xb, yb), return its loss.
+def twin_closures(twins: Twins, xb: torch.Tensor, yb: torch.Tensor) -> tuple[Callable, Callable]:
+    """(by hand, by autograd): one closure per twin for ``optimizer.step(closure)``, returning its loss.
 
-    Each call starts from zero gradients, runs forward, the loss and the
-    backward pass (by hand, or by autograd) at the twin's current parameters.
+    They are what ``train`` gives an optimiser that needs a closure (L-BFGS
+    calls it as often as it likes). Each call starts from zero gradients and
+    runs forward, the loss and the backward pass (by hand, or by autograd)
+    at the twin's current parameters.
     """
     def by_hand():
         twins.manual_net.zero_grad()
