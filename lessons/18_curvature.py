@@ -1,0 +1,556 @@
+# %% [markdown]
+# # 18 · Stepping with curvature: Newton, line search, preconditioning, L-BFGS
+#
+# Since lesson 02 the Hessian H, the matrix of second derivatives, has
+# explained why gradient descent is slow: a step of lr·g is too long for the
+# steep directions and too short for the flat ones, and the condition number
+# κ = λmax/λmin says how bad the mismatch is. Every lesson measured the
+# curvature; none stepped with it. Here we do: Newton's method divides each
+# direction by its own curvature, a line search finds a step length without
+# knowing any, Adam turns out to be a rough diagonal Newton, and L-BFGS builds
+# a curvature estimate from the gradients it has already seen.
+
+# %%
+import math
+
+import torch
+
+from toolkit import data, diagnose, lesson, manual, plots_curvature
+from toolkit.exercises import explain, stop_student_version
+from toolkit.landscape import grid_around, hessian, loss_along_path, loss_on_plane, manual_gradient
+from toolkit.optim import LBFGS, SGD, Adam, RMSprop
+from toolkit.train import twin_closures
+from toolkit.twins import Twins, linear_twins_at, make_twins
+
+# steps: the iterations of every method in the last race; each earlier run sets its own.
+run = lesson.start("18_curvature", steps=40, lr=None)
+
+# %% [markdown]
+# ## Newton's step
+# Near the point θ, the loss is, to second order in a step d,
+#
+#     L(θ + d) ≈ L(θ) + gᵀd + ½·dᵀH·d
+#
+# If H is positive definite this model is a bowl, lowest where its slope
+# g + H·d is zero:
+#
+#     d = −H⁻¹·g
+#
+# Along an eigenvector of H with curvature λ, the step is −g/λ: long where the
+# loss is flat, short where it is steep, exactly what gradient descent lacks.
+# In code one never forms H⁻¹; one solves the linear system H·d = −g.
+
+# %%
+def newton_direction(H, g):
+    """d = −H⁻¹·g, the lowest point of the model gᵀd + ½ dᵀHd. H: (P, P), g: (P,); returns (P,)."""
+    # exercise newton_direction: solve H·d = −g for d (torch.linalg.solve), without forming H⁻¹
+    return torch.linalg.solve(H, -g)
+    # end exercise
+
+
+class Newton(torch.optim.Optimizer):
+    """θ ← θ + lr·d with d = direction(H, g): H the loss's Hessian at θ, g the gradient in ``.grad``.
+
+    hessian_at: θ (P,) -> H (P, P), the Hessian at any point (each twin asks it at its own θ).
+    direction:  (H, g) -> d; Newton's by default.
+    """
+
+    def __init__(self, params, lr=1.0, *, hessian_at, direction=newton_direction):
+        super().__init__(params, dict(lr=lr))
+        self.hessian_at, self.direction = hessian_at, direction
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        params = self.param_groups[0]["params"]
+        theta = torch.cat([p.reshape(-1) for p in params])
+        g = torch.cat([p.grad.reshape(-1) for p in params])
+        d = self.direction(self.hessian_at(theta), g)
+        for p, piece in zip(params, d.split([p.numel() for p in params])):
+            p.add_(self.param_groups[0]["lr"] * piece.view_as(p))
+
+
+def hessian_of(twins, x, y):
+    """θ -> H at θ, by torch.func from the torch twin's loss (its own parameters are not touched)."""
+    return lambda theta: hessian(twins.torch_net, twins.torch_loss, x, y, theta=theta)
+
+
+# %% [markdown]
+# ## One step on lesson 02's valley, however narrow
+# The loss of lesson 02's line fit is exactly quadratic in (w, b), so the
+# model above is not an approximation: one Newton step must land on the
+# least-squares minimum. We take it from lesson 02's start, on lesson 02's
+# points, and on the same points moved six units to the right, x ∈ (5, 9).
+# Moving x does not change the best line's fit, but makes w and b far more
+# entangled (the valley's off-diagonal Σx grows): κ explodes. Gradient
+# descent, at its best constant rate 2/(λmin + λmax), shrinks the error by
+# (κ − 1)/(κ + 1) per step (lesson 03), so its loss gap L − L* shrinks by the
+# square of that.
+
+# %%
+QUADRATIC_STEPS = 100
+line_x, line_y = data.noisy_line(n=40, slope=-1.0, intercept=2.0, noise=0.5, x_range=(-1.0, 3.0),
+                                 seed=run.seed, device=run.device, dtype=run.dtype)
+valleys = {"lesson 02's x": line_x, "x moved to (5, 9)": line_x + 6}
+
+
+def line_twins():
+    return make_twins([1, 1], loss=manual.MSELoss(), seed=run.seed, device=run.device, dtype=run.dtype)
+
+
+quadratic = {}
+for name, x in valleys.items():
+    design = torch.cat([x, torch.ones_like(x)], dim=1)
+    best = torch.linalg.lstsq(design, line_y).solution.flatten()              # θ* = (w*, b*)
+    best_loss = ((design @ best - line_y.flatten()) ** 2).mean().item()
+    twins = line_twins()
+    H = hessian(twins.torch_net, twins.torch_loss, x, line_y)               # the same at every (w, b)
+    low, high = torch.linalg.eigvalsh(H).tolist()
+    kappa = high / low
+    newton = run.train(line_twins(), x, line_y, lr=1.0, steps=3, optimizer=Newton, hessian_at=lambda theta: H,
+                       label=f"valley, {name}: Newton", main=False)
+    gd = run.train(line_twins(), x, line_y, lr=2 / (low + high), steps=QUADRATIC_STEPS,
+                   label=f"valley, {name}: gradient descent at 2/(λmin + λmax)", main=False)
+    landed = (newton.path_manual[1] - best).norm().item() / best.norm().item()
+    rate = ((kappa - 1) / (kappa + 1)) ** 2
+    alphas, betas = grid_around(torch.cat([gd.path_manual, newton.path_manual]), margin=0.15, include=best)
+    eye = torch.eye(2, dtype=run.dtype, device=run.device)
+    Z = loss_on_plane(twins.torch_net, twins.torch_loss, x, line_y, center=0 * eye[0], d1=eye[0], d2=eye[1],
+                      alphas=alphas, betas=betas)
+    floor = torch.finfo(run.dtype).eps * best_loss             # below this, L − L* is rounding
+    gaps = {method: tuple((torch.tensor(losses, dtype=torch.float64) - best_loss).clamp_min(floor)
+                          for losses in history.path_losses())
+            for method, history in (("gd", gd), ("newton", newton))}
+    quadratic[name] = {"kappa": kappa, "best": best, "newton": newton, "gd": gd, "landed": landed, "gd_rate": rate,
+                       "alphas": alphas, "betas": betas, "Z": Z, "gaps": gaps, "floor": floor}
+    print(f"{name}: κ = {kappa:.4g}; one Newton step lands {landed:.1e} (relative) from the least-squares "
+          f"minimum; gradient descent's gap shrinks by {rate:.4f} per step and needs "
+          f"{math.log(1e-10) / math.log(rate):.3g} steps to shrink it 10¹⁰ times")
+    if landed > 1e-9:                             # a wrong newton_direction: say which mistake it is
+        g = manual_gradient(twins, x, line_y)
+        explain(run, diagnose.diagnose_newton(newton_direction(H, g), H, g), newton_direction)
+run.record("newton_on_the_quadratic", {name: {"kappa": q["kappa"], "landed_relative": q["landed"],
+                                              "gd_gap_rate": q["gd_rate"]} for name, q in quadratic.items()})
+(first, moved) = quadratic.values()
+run.save(plots_curvature.newton_quadratic(quadratic, steps=QUADRATIC_STEPS), "newton_quadratic",
+         **plots_curvature.captioned("newton_quadratic", kappa_a=first["kappa"], kappa_b=moved["kappa"],
+                                     landed=max(first["landed"], moved["landed"]), rate_b=moved["gd_rate"]))
+
+# %% [markdown]
+# The κ of the moved valley is hundreds of times lesson 02's, and gradient
+# descent's progress per step collapses with it; Newton does not notice. It
+# pays differently: it needs H, and it trusts the quadratic model completely.
+#
+# ## Newton on a saddle: lesson 09's chain
+# Lesson 09's two weights in a row, ŷ = w2·w1·x, have a saddle at the origin
+# and a valley of minima on the hyperbola w1·w2 = p*. Newton's step goes to
+# where the model's slope vanishes, and nothing in that asks for a minimum:
+# where H has a negative eigenvalue, the model is a saddle too, and the step
+# heads for its stationary point. We start 1 from the origin in lesson 09's
+# direction (0.8, −0.6), where H already has one negative curvature.
+
+# %%
+chain_x, chain_y = data.noisy_line(n=40, slope=2.0, intercept=0.0, noise=0.5, x_range=(-1.5, 1.5),
+                                   seed=run.seed, device=run.device, dtype=run.dtype)
+a, c, d = (chain_x * chain_x).mean().item(), (chain_x * chain_y).mean().item(), (chain_y * chain_y).mean().item()
+best_product = c / a                                       # the valley floor: w1·w2 = p*
+
+
+def chain_twins(w1, w2):
+    """ŷ = w2·(w1·x): lesson 09's two Linear(1, 1) without a bias, from (w1, w2), and the torch.nn twin."""
+    net = make_twins([1, 1, 1], bias=False, device=run.device, dtype=run.dtype).manual_net
+    with torch.no_grad():
+        net[0].weight.fill_(w1)
+        net[1].weight.fill_(w2)
+    return Twins.of(net, manual.MSELoss())
+
+
+CHAIN_START = (0.8, -0.6)
+chain = chain_twins(*CHAIN_START)
+run.check(chain, chain_x, chain_y)
+
+# %% [markdown]
+# Lesson 09 worked out the chain's gradient and Hessian by hand, in terms of
+# a = mean(x²) and c = mean(x·y). With two parameters Newton can use the
+# formula; torch.func must agree with it.
+
+# %%
+def chain_gradient(w):
+    """dL/d(w1, w2) = (2a·p − 2c)·(w2, w1) with p = w1·w2, for points w of shape (..., 2)."""
+    slope = 2 * a * w[..., 0] * w[..., 1] - 2 * c
+    return torch.stack([slope * w[..., 1], slope * w[..., 0]], dim=-1)
+
+
+def chain_hessian(w):
+    """H = [[2a·w2², 4a·p − 2c], [4a·p − 2c, 2a·w1²]] for points w of shape (..., 2)."""
+    w1, w2 = w[..., 0], w[..., 1]
+    cross = 4 * a * w1 * w2 - 2 * c
+    return torch.stack([torch.stack([2 * a * w2 * w2, cross], -1), torch.stack([cross, 2 * a * w1 * w1], -1)], -2)
+
+
+start = torch.tensor(CHAIN_START, dtype=run.dtype, device=run.device)
+by_torch = hessian(chain.torch_net, chain.torch_loss, chain_x, chain_y)
+start_curvatures = torch.linalg.eigvalsh(chain_hessian(start)).tolist()
+print(f"at (0.8, −0.6): the formula's H and torch.func's differ by {(chain_hessian(start) - by_torch).abs().max():.1e}; "
+      f"curvatures {start_curvatures[0]:+.3f} and {start_curvatures[1]:+.3f}")
+
+# %% [markdown]
+# Two ways to keep Newton's scaling and lose the attraction. **Damping**
+# adds μ to every curvature, H + μ·I, with μ just large enough to make the
+# smallest positive (here μ = max(0, −λmin) + δ): a negative direction is
+# then treated as nearly flat, and crossed with a long step downhill.
+# **Saddle-free Newton** (Dauphin et al., 2014) keeps each direction's
+# curvature but takes its size, |H| = V·|Λ|·Vᵀ from H's eigendecomposition
+# H = V·Λ·Vᵀ: along a direction of negative curvature the step goes downhill,
+# by −g/|λ|, instead of uphill by −g/λ. A small δ keeps both from dividing by
+# a curvature near zero, as on the valley's floor, where one curvature is 0.
+
+# %%
+DELTA = 0.5
+
+
+def saddle_free_direction(H, g, delta=DELTA):
+    """d = −(|H| + δ·I)⁻¹·g: every curvature replaced by its size, |λ| + δ."""
+    curvatures, directions = torch.linalg.eigh(H)                 # H = V·diag(λ)·Vᵀ
+    along = directions.mT @ g[..., None]                           # g's part along each eigenvector
+    return -(directions @ (along / (curvatures.abs() + delta)[..., None]))[..., 0]
+
+
+chain_runs = {}
+for name, direction in {"Newton": newton_direction, "saddle-free Newton": saddle_free_direction}.items():
+    chain_runs[name] = run.train(chain_twins(*CHAIN_START), chain_x, chain_y, lr=1.0, steps=20, optimizer=Newton,
+                                 hessian_at=chain_hessian, direction=direction,
+                                 label=f"chain: {name}", main=False)
+chain_runs["gradient descent"] = run.train(chain_twins(*CHAIN_START), chain_x, chain_y, lr=0.2, steps=20,
+                                           label="chain: gradient descent, lr = 0.2", main=False)
+for name, history in chain_runs.items():
+    w1, w2 = history.path_manual[-1].tolist()
+    print(f"   {name}: after {history.steps} steps at ({w1:+.4f}, {w2:+.4f}), w1·w2 = {w1 * w2:.4f} "
+          f"(p* = {best_product:.4f}), loss {history.final_loss_manual:.4f} (the saddle's {d:.4f})")
+
+# %% [markdown]
+# One start proves little, so we send every start of a grid over
+# [−2.5, 2.5]² through 25 steps of each kind at once (the chain's gradient and
+# Hessian have closed forms, lesson 09), and sort where they end: at the
+# saddle, on the valley floor, or still elsewhere.
+
+# %%
+def destinations(direction, starts, steps=25):
+    """Where each start (K, 2) ends: 0 at the saddle, 1 on the valley floor, 2 elsewhere (or nowhere finite)."""
+    w = starts.clone()
+    for _ in range(steps):
+        w = w + direction(chain_hessian(w), chain_gradient(w))
+    at_saddle = w.norm(dim=-1) < 1e-3
+    on_floor = (w[..., 0] * w[..., 1] - best_product).abs() < 1e-6
+    return torch.where(at_saddle, 0, torch.where(on_floor, 1, 2))
+
+
+def newton_everywhere(H, g):
+    """Newton's direction for many points at once: H⁻¹ through the eigenvalues, so no start stops the rest."""
+    curvatures, directions = torch.linalg.eigh(H)
+    return -(directions @ ((directions.mT @ g[..., None]) / curvatures[..., None]))[..., 0]
+
+
+grid = torch.linspace(-2.5, 2.5, 61, dtype=run.dtype, device=run.device)
+starts = torch.stack(torch.meshgrid(grid, grid, indexing="xy"), dim=-1)     # (61, 61, 2): [i, j] = (grid[j], grid[i])
+basins = {"Newton": destinations(newton_everywhere, starts),
+          "saddle-free Newton": destinations(saddle_free_direction, starts)}
+shares = {name: [(ends == k).double().mean().item() for k in range(3)] for name, ends in basins.items()}
+for name, (saddle, floor, elsewhere) in shares.items():
+    print(f"{name}: of {starts[..., 0].numel()} starts, {saddle:.0%} end at the saddle, {floor:.0%} on the "
+          f"valley floor, {elsewhere:.0%} elsewhere")
+run.record("chain", {"start": list(CHAIN_START), "delta": DELTA, "shares": shares,
+                     "ends": {name: h.path_manual[-1].tolist() for name, h in chain_runs.items()}})
+fine = torch.linspace(-2.5, 2.5, 201, dtype=run.dtype, device=run.device)
+product = fine[None, :] * fine[:, None]                                  # [i, j]: w1 = fine[j], w2 = fine[i]
+chain_Z = a * product ** 2 - 2 * c * product + d                           # lesson 09's L = a·p² − 2c·p + d
+run.save(plots_curvature.newton_saddle(chain_runs, basins, grid, chain_Z, saddle=(0.0, 0.0),
+                                       best_product=best_product), "newton_saddle",
+         **plots_curvature.captioned("newton_saddle", delta=DELTA, newton_saddle=shares["Newton"][0],
+                                     free_saddle=shares["saddle-free Newton"][0]))
+
+# %% [markdown]
+# ## What the Hessian costs
+# Two parameters make a 2 × 2 Hessian. A network with P parameters has P²
+# second derivatives to store, and solving H·d = −g (by Cholesky) takes about
+# P³/3 multiply-adds, every step; torch.func's Hessian alone costs about P
+# gradients. L-BFGS, below, keeps m pairs of P numbers instead.
+
+# %%
+def in_bytes(count):
+    """A number of bytes in words: 1.2 GB, 3.4 PB."""
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB"):
+        if count < 1000:
+            return f"{count:.3g} {unit}"
+        count /= 1000
+    return f"{count:.3g} YB"
+
+
+SECONDS = [(365.25 * 24 * 3600, "years"), (24 * 3600, "days"), (3600, "hours"), (60, "minutes"), (1, "s")]
+networks = {"lesson 05's network": 2 * 16 + 16 + 16 * 16 + 16 + 16 * 2 + 2, "ResNet-50": 25.6e6,
+            "GPT-2 small": 124e6, "a 7-billion-parameter language model": 7e9}
+costs = {}
+for name, P in networks.items():
+    memory, operations = 4 * P * P, P ** 3 / 3       # float32 entries; multiply-adds of a Cholesky solve
+    seconds = operations / 1e15                       # at 10¹⁵ per second, a large GPU at its peak
+    amount, unit = next(((seconds / size, unit) for size, unit in SECONDS if seconds >= size), (seconds, "s"))
+    costs[name] = {"parameters": P, "hessian_bytes": memory, "solve_operations": operations, "solve_seconds": seconds}
+    print(f"{name:>38}: P = {P:.3g}; H takes {in_bytes(memory)}, one solve {operations:.2g} operations, "
+          f"{amount:.3g} {unit} at 10¹⁵/s; L-BFGS with m = 10 keeps {in_bytes(4 * 2 * 10 * P)}")
+run.record("hessian_cost", costs)
+
+# %% [markdown]
+# ## A step length without the curvature: backtracking
+# Newton needs H to choose how far to go. A line search needs only loss
+# values: try a long step t along a downhill direction d and halve it until
+# the loss has dropped "enough". Armijo's condition makes "enough" precise:
+#
+#     L(θ + t·d) ≤ L(θ) + c·t·gᵀd          (0 < c < 1; gᵀd < 0 downhill)
+#
+# The tangent line L(θ) + t·gᵀd is what the slope at θ promises; a step must
+# deliver at least the fraction c of that promise. Since the loss curves
+# away from its tangent, a short enough step always passes. (udlbook, notebook
+# 6.1, and d2l, section 12.3, teach the same search; Boyd & Vandenberghe,
+# Convex Optimization, §9.2, prove it works.) We take c = 0.25 and halve
+# the step each time. The network: one hidden layer of 16 tanh units fitting
+# a noisy sine, 49 parameters, the one the last race runs on.
+
+# %%
+ARMIJO_C, SHRINK, FIRST_TRY = 0.25, 0.5, 4.0
+
+
+def backtracking(loss_at, theta, loss, g, d, t=FIRST_TRY, c=ARMIJO_C, shrink=SHRINK, tries=40):
+    """The first of t, t·shrink, t·shrink², ... that passes Armijo's test L(θ + t·d) ≤ L(θ) + c·t·gᵀd.
+
+    loss_at: θ (P,) -> L(θ), a float; loss = L(θ). Returns (t, tried): the step accepted (0.0 if none
+    of ``tries`` passes) and every (t, L(θ + t·d)) tried, in order.
+    """
+    slope = float(g @ d)                                  # gᵀd < 0 for a downhill d
+    tried = []
+    # exercise backtracking: try t, then t·shrink, ...: return the first t with L(θ + t·d) ≤ L(θ) + c·t·gᵀd
+    for _ in range(tries):
+        value = loss_at(theta + t * d)
+        tried.append((t, value))
+        if value <= loss + c * t * slope:
+            return t, tried
+        t = shrink * t
+    return 0.0, tried
+    # end exercise
+
+
+sine_x, sine_y = data.noisy_sine(n=40, frequency=2.0, noise=0.1, seed=run.seed, device=run.device, dtype=run.dtype)
+
+
+def sine_twins():
+    return make_twins([1, 16, 1], activation="tanh", loss=manual.MSELoss(), seed=run.seed, device=run.device,
+                      dtype=run.dtype)
+
+
+net = sine_twins()
+run.check(net, sine_x, sine_y)
+theta0 = torch.cat([p.detach().reshape(-1) for p in net.torch_net.parameters()])
+net_loss = net.manual_loss(net.manual_net(sine_x), sine_y)
+g0 = manual_gradient(net, sine_x, sine_y)                 # the hand-written gradient, as one vector
+
+
+def sine_loss_at(theta):
+    return loss_along_path(net.torch_net, net.torch_loss, sine_x, sine_y, theta[None])[0].item()
+
+
+accepted, tried = backtracking(sine_loss_at, theta0, net_loss.item(), g0, -g0)
+slope0 = -(g0 @ g0).item()
+passes = [value <= net_loss.item() + ARMIJO_C * t * slope0 for t, value in tried]
+right_steps = all(t == FIRST_TRY * SHRINK ** k for k, (t, _) in enumerate(tried))
+print(f"tried {len(tried)} steps {[t for t, _ in tried]}, accepted t = {accepted:g}")
+print(f"at t = {accepted:g}: L = {tried[-1][1]:.6f} ≤ L(θ) + c·t·gᵀd = {net_loss.item():.6f} + "
+      f"{ARMIJO_C}·{accepted:g}·({slope0:.4f}) = {net_loss.item() + ARMIJO_C * accepted * slope0:.6f}: {passes[-1]}")
+if not (passes[-1] and not any(passes[:-1]) and right_steps and tried[-1][0] == accepted):
+    print("THE LINE SEARCH IS WRONG: it must try t, t·shrink, ... and stop at the first step that passes")
+    stop_student_version(run, "exercise backtracking")
+slice_t = torch.linspace(0, FIRST_TRY * 1.04, 161, dtype=run.dtype, device=run.device)
+slice_losses = loss_along_path(net.torch_net, net.torch_loss, sine_x, sine_y, theta0 - slice_t[:, None] * g0)
+run.record("line_search", {"tried": tried, "accepted": accepted, "loss": net_loss.item(), "slope": slope0,
+                           "c": ARMIJO_C, "passes": passes})
+run.save(plots_curvature.line_search(slice_t, slice_losses, tried, accepted, net_loss.item(), slope0, ARMIJO_C,
+                                     zoom=2.2 * accepted),
+         "line_search", **plots_curvature.captioned("line_search", c=ARMIJO_C, first=FIRST_TRY,
+                                                    first_half=FIRST_TRY * SHRINK, accepted=accepted,
+                                                    value=tried[-1][1],
+                                                    bound=net_loss.item() + ARMIJO_C * accepted * slope0))
+
+# %% [markdown]
+# ## Adam as a diagonal Newton
+# RMSprop and Adam (lesson 11) divide each coordinate's step by √v̂ + ε, the
+# root of its recent squared gradients. That is a step −lr·D⁻¹·g with the
+# diagonal matrix D = diag(√v̂ + ε): a **preconditioner**, a matrix in the
+# place where Newton has H. Gradient descent with a preconditioner D is
+# gradient descent on a stretched problem whose Hessian is D^(−½)·H·D^(−½),
+# so what matters is that matrix's condition number. On lesson 07's valley
+# 0.1·x₁² + 2·x₂², H = diag(0.2, 4) and κ = 20. We run RMSprop and Adam at
+# lesson 11's settings, rebuild their D at every step from the gradients
+# (g = H·θ here), and measure κ(D^(−½)·H·D^(−½)).
+
+# %%
+VALLEY_START = [[-5.0, -2.0]]
+valley_x = torch.tensor([[math.sqrt(0.2), 0.0], [0.0, 2.0]], dtype=run.dtype, device=run.device)
+valley_y = torch.zeros(2, 1, dtype=run.dtype, device=run.device)
+valley_H = torch.diag(torch.tensor([0.2, 4.0], dtype=run.dtype, device=run.device))
+adaptive = {"RMSprop, lr = 0.4, α = 0.9": (RMSprop, {"lr": 0.4, "alpha": 0.9}, 0.9, False),
+            "Adam, lr = 0.3": (Adam, {"lr": 0.3}, 0.999, True)}
+conditioning = {}
+for name, (optimizer, options, beta2, corrected) in adaptive.items():
+    history = run.train(linear_twins_at(VALLEY_START, manual.MSELoss(), seed=run.seed, device=run.device,
+                                        dtype=run.dtype), valley_x, valley_y, steps=run.steps,
+                        optimizer=optimizer, label=f"valley: {name}", main=False, **options)
+    v, kappas = torch.zeros(2, dtype=run.dtype, device=run.device), []
+    for t, theta in enumerate(history.path_manual[:-1], start=1):
+        g = valley_H @ theta
+        v = beta2 * v + (1 - beta2) * g * g
+        D = (v / (1 - beta2 ** t) if corrected else v).sqrt() + 1e-8
+        scaled = torch.linalg.eigvalsh(valley_H / torch.outer(D.sqrt(), D.sqrt()))   # D^(−½)·H·D^(−½)
+        kappas.append((scaled[-1] / scaled[0]).item())
+    conditioning[name] = kappas
+    print(f"{name}: κ of the preconditioned valley {kappas[0]:.3g} at the first step, "
+          f"between {min(kappas):.3g} and {max(kappas):.3g} over {len(kappas)} steps (raw: 20)")
+
+# %% [markdown]
+# The denominators cut κ from 20 to about 3 to 4, without ever computing a
+# second derivative: √v̂ is about |g| = λ·|θ|, proportional to the curvature
+# along each axis. But only along the axes. Lesson 02's valley lies
+# diagonally (its H has the off-diagonal Σx); the best any diagonal D can do
+# there is far from Newton's κ = 1, and the moved valley shows it worse:
+
+# %%
+diagonal = {}
+for name, x in valleys.items():
+    H = hessian(line_twins().torch_net, line_twins().torch_loss, x, line_y)
+    jacobi = torch.diag(H).rsqrt()                                    # D = diag(H): each axis's own curvature
+    raw, scaled = torch.linalg.eigvalsh(H), torch.linalg.eigvalsh(jacobi[:, None] * H * jacobi[None, :])
+    diagonal[name] = ((raw[-1] / raw[0]).item(), (scaled[-1] / scaled[0]).item())
+    print(f"{name}: κ = {raw[-1] / raw[0]:.4g}; with D = diag(H), κ = {scaled[-1] / scaled[0]:.4g}; Newton's is 1")
+run.record("preconditioning", {"valley_kappas": conditioning, "lesson_02_valleys": diagonal})
+everywhere = [k for values in conditioning.values() for k in values]
+run.save(plots_curvature.preconditioning(conditioning, diagonal), "preconditioning",
+         **plots_curvature.captioned("preconditioning", low=min(everywhere), high=max(everywhere),
+                                     jacobi_a=diagonal["lesson 02's x"][1], jacobi_b=diagonal["x moved to (5, 9)"][1]))
+
+# %% [markdown]
+# ## L-BFGS: curvature from the gradients already seen
+# Each step s = θ_new − θ_old changes the gradient by y = g_new − g_old ≈ H·s:
+# the gradients measure H along the directions already travelled, for free.
+# BFGS builds an inverse-Hessian estimate from these pairs; L-BFGS keeps only
+# the last m of them and never forms a matrix. The two-loop recursion turns
+# −g into the direction d with 4·m·P multiply-adds (Nocedal & Wright,
+# algorithm 7.4); `toolkit.optim.LBFGS` writes it out, one formula per line,
+# in the order torch.optim.LBFGS computes it. One `step(closure)` runs up to
+# `max_iter` iterations, each calling the closure for a new loss and gradient.
+# Ours on the hand-written twin, torch's on the torch.nn twin, three calls of
+# five iterations each at lr = 0.5:
+
+# %%
+LBFGS_LR = 0.5
+ours_twins, torch_twins = sine_twins(), sine_twins()
+ours = LBFGS(ours_twins.manual_net.parameters(), lr=LBFGS_LR, max_iter=5)
+theirs = torch.optim.LBFGS(torch_twins.torch_net.parameters(), lr=LBFGS_LR, max_iter=5)
+by_hand, _ = twin_closures(ours_twins, sine_x, sine_y)
+_, by_autograd = twin_closures(torch_twins, sine_x, sine_y)
+lbfgs_gap = 0.0
+for call in range(3):
+    ours_loss, torch_loss = ours.step(by_hand).item(), theirs.step(by_autograd).detach().item()
+    gap = max((p - q).abs().max().item() for p, q in zip(ours_twins.manual_net.parameters(),
+                                                          torch_twins.torch_net.parameters()))
+    lbfgs_gap = max(lbfgs_gap, gap)
+    counts = [(o.state[o.param_groups[0]["params"][0]]["n_iter"], o.state[o.param_groups[0]["params"][0]]["func_evals"])
+              for o in (ours, theirs)]
+    print(f"step {call + 1}: loss {ours_loss:.10f} (ours) {torch_loss:.10f} (torch); parameters apart by at most "
+          f"{gap:.1e}; iterations and closure calls {counts[0]} (ours) {counts[1]} (torch)")
+run.record("lbfgs_against_torch", {"calls": 3, "max_iter": 5, "lr": LBFGS_LR, "largest_gap": lbfgs_gap})
+
+# %% [markdown]
+# ## The race, counted in evaluations
+# Four methods from the same start: gradient descent at the best of three
+# rates; gradient descent with the backtracking search above at every step;
+# L-BFGS (one iteration per recorded step, lr = 0.5); and saddle-free Newton
+# with its exact Hessian, at the better of δ = 0.1 and 0.5. A fair count
+# charges each method for the
+# gradients it needs: one per step for gradient descent and L-BFGS, one plus
+# a loss per tried step for the line search, and one plus a Hessian for
+# Newton, which costs about P = 49 gradients. Both twins of every method are
+# trained and compared at every step by `run.train`, as always; one seed.
+
+# %%
+def counting(optimizer_class, **options):
+    """An optimiser factory for run.train that remembers the optimisers it made (the hand-written twin's first)."""
+    made = []
+
+    def make(params, **more):
+        made.append(optimizer_class(params, **options, **more))
+        return made[-1]
+
+    return make, made
+
+
+class LineSearchGD(torch.optim.Optimizer):
+    """Gradient descent with the step length from ``backtracking`` at every step; counts loss evaluations."""
+
+    def __init__(self, params, lr=FIRST_TRY):
+        super().__init__(params, dict(lr=lr))
+        self.evaluations = []                 # per step: the gradient, and one loss per step length tried
+
+    @torch.no_grad()
+    def step(self, closure):
+        closure = torch.enable_grad()(closure)        # the closure runs a backward pass
+        params = self.param_groups[0]["params"]
+        loss = float(closure())
+        theta = torch.cat([p.reshape(-1) for p in params])
+        g = torch.cat([p.grad.reshape(-1) for p in params])
+
+        def loss_at(point):
+            for p, piece in zip(params, point.split([p.numel() for p in params])):
+                p.copy_(piece.view_as(p))
+            return float(closure())
+
+        t, tried = backtracking(loss_at, theta, loss, g, -g, t=self.param_groups[0]["lr"])
+        loss_at(theta - t * g)
+        self.evaluations.append(1 + len(tried))
+
+
+P = sum(p.numel() for p in net.torch_net.parameters())
+NEWTON_STEPS = 15
+sweep = {lr: run.train(sine_twins(), sine_x, sine_y, lr=lr, label=f"race: gradient descent, lr = {lr:g}", main=False)
+         for lr in (0.1, 0.2, 0.3)}
+best_lr = min(sweep, key=lambda lr: sweep[lr].final_loss_manual)
+line_search, made = counting(LineSearchGD)
+race = {f"gradient descent, lr = {best_lr:g}": (sweep[best_lr], [1] * run.steps)}
+searched = run.train(sine_twins(), sine_x, sine_y, lr=FIRST_TRY, optimizer=line_search,
+                     label="race: gradient descent with backtracking", main=False)
+race["gradient descent + backtracking"] = (searched, made[0].evaluations)
+lbfgs = run.train(sine_twins(), sine_x, sine_y, lr=LBFGS_LR, optimizer=LBFGS, max_iter=1, label="race: L-BFGS")
+race[f"L-BFGS, lr = {LBFGS_LR:g}"] = (lbfgs, [1] * lbfgs.steps)
+newtons = {delta: run.train(sine_twins(), sine_x, sine_y, lr=1.0, steps=NEWTON_STEPS, optimizer=Newton, main=False,
+                            hessian_at=hessian_of(net, sine_x, sine_y), label=f"race: saddle-free Newton, δ = {delta:g}",
+                            direction=lambda H, g, delta=delta: saddle_free_direction(H, g, delta))
+           for delta in (0.1, DELTA)}
+best_delta = min(newtons, key=lambda delta: newtons[delta].final_loss_manual)
+race[f"saddle-free Newton, δ = {best_delta:g}"] = (newtons[best_delta], [1 + P] * NEWTON_STEPS)
+counted = {}
+for name, (history, evaluations) in race.items():
+    total = [1, *(1 + torch.tensor(evaluations).cumsum(0)).tolist()]   # evaluations made when each loss is known
+    counted[name] = {"history": history, "evaluations": total}
+    print(f"{name}: loss {history.path_losses()[0][-1]:.5f} after {history.steps} steps and {total[-1]} "
+          f"gradient evaluations")
+run.record("race", {name: {"final_loss": value["history"].path_losses()[0][-1], "evaluations": value["evaluations"][-1]}
+                    for name, value in counted.items()} | {"parameters": P, "gd_sweep": list(sweep)})
+run.save(plots_curvature.race(counted), "race",
+         **plots_curvature.captioned("race", best_lr=best_lr, lbfgs_lr=LBFGS_LR, delta=best_delta,
+                                     search_evaluations=sum(made[0].evaluations) / len(made[0].evaluations)))
+
+# %% [markdown]
+# Per step, Newton wins; per evaluation it loses, and on a real network it
+# cannot even start. L-BFGS gets much of Newton's speed for the price of
+# gradient descent, which is why it is the method of choice for smooth,
+# full-batch problems of moderate size (torch.optim.LBFGS is the same
+# algorithm). On mini-batches its pairs y = g_new − g_old mix curvature with
+# sampling noise, and the adaptive methods, the diagonal preconditioners, take over.
+
+# %%
+run.finish()
