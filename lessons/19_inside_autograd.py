@@ -270,8 +270,9 @@ run.save(plots_inside_autograd.graph(nodes, parameters={"w₁", "b₁", "w₂", 
 
 # %% [markdown]
 # ## The engine as a third twin
-# Now the network that lesson 05 built by hand, one hidden layer of tanh
-# units, this time 16 of them fitting a noisy sine: a third time, as Values.
+# Now a network of the kind lesson 05 built by hand, a layer of tanh units
+# between two Linear layers (here 16 units fitting a noisy sine), a third
+# time: as Values.
 # It speaks the twins' protocol, so the shared training loop can run it: its
 # forward pass builds the graph, `backward(dout)` runs one sweep from the
 # output, as torch's `output.backward(dout)` does, and the leaves' gradients
@@ -373,7 +374,7 @@ for width in (2, 4, 8, 16, 32, 64):
     P = sum(p.numel() for p in params.values())
 
     def loss_of(values):
-        return net.torch_loss(functional_call(net.torch_net, values, (x,)), y)
+        return ((functional_call(net.torch_net, values, (x,)) - y) ** 2).mean()
 
     def reverse():
         leaves = {name: p.clone().requires_grad_(True) for name, p in params.items()}
@@ -401,7 +402,7 @@ for k in range(len(flat)):
     basis[k] = 1.0
     pieces = dict(zip(small_params, basis.split([p.numel() for p in small_params.values()])))
     direction = {name: pieces[name].view_as(p) for name, p in small_params.items()}
-    slopes.append(jvp(lambda values: small.torch_loss(functional_call(small.torch_net, values, (x,)), y),
+    slopes.append(jvp(lambda values: ((functional_call(small.torch_net, values, (x,)) - y) ** 2).mean(),
                       (small_params,), (direction,))[1])
 small.torch_loss(small.torch_net(x), y).backward()
 backward_gradient = torch.cat([p.grad.reshape(-1) for p in small.torch_net.parameters()])

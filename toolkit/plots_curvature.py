@@ -91,7 +91,7 @@ def newton_quadratic(valleys: dict, *, steps: int) -> Figure:
                 every = max(1, len(k) // 20)
                 right.plot(k[::every], autograd[::every], color=color, marker="x", markersize=4, linestyle="none")
             floor = min(floor, valley["floor"])
-            theory = valley["gaps"]["gd"][0][0] * valley["gd_rate"] ** np.arange(steps + 1)
+            theory = float(valley["gaps"]["gd"][0][0]) * valley["gd_rate"] ** np.arange(steps + 1)
             right.plot(np.arange(steps + 1), theory, color="0.55", linestyle=(0, (1, 1.5)), linewidth=1.3, zorder=1)
         right.plot([], [], color="0.55", linestyle=(0, (1, 1.5)), label="theory: ((κ − 1)/(κ + 1))² per step")
         _gap_axis(right, floor)
@@ -122,7 +122,8 @@ def newton_saddle(runs: dict, destinations: dict, grid, Z, *, saddle, best_produ
         fig = Figure(figsize=(10.5, 3.9), layout="constrained")
         axes = fig.subplots(1, 3)
         filled = draw_contour(axes[0], fine, fine, z, levels, LogNorm(levels[0], levels[-1]))
-        for name, history in runs.items():
+        for name in sorted(runs, key=lambda name: name != "gradient descent"):     # the control underneath
+            history = runs[name]
             draw_run_path(axes[0], as_array(history.path_manual), as_array(history.path_autograd),
                           color=method_color(name), label=name, window=window)
         mark_start(axes[0], as_array(next(iter(runs.values())).path_manual), zorder=8)

@@ -207,7 +207,7 @@ CAPTIONS = {
         "rule sends back to that input. The error e is used twice: its two shares, {share:+.3g} each, add up to "
         "its gradient {grad:+.3g} = 2e (the fan-out rule)."),
     "three_twins": (
-        "Lesson 05's kind of network, one hidden layer of 16 tanh units, fitting a noisy sine three times over "
+        "A network of lesson 05's kind, 16 tanh units between two Linear layers, fitting a noisy sine three times over "
         "{steps} steps of SGD (lr = {lr:g}): by hand, by the engine, by torch.nn with torch.autograd, from the "
         "same start. Left: one loss curve. Right: the largest gradient difference to autograd at every step "
         "(at most {largest:.1e}), and the engine's parameters against the hand-written network's, which are "
