@@ -111,8 +111,9 @@ for name, x in valleys.items():
     landed = (newton.path_manual[1] - best).norm().item() / best.norm().item()
     kappa = high / low
     rate = ((kappa - 1) / (kappa + 1)) ** 2
-    quadratic[name] = {"kappa": kappa, "best": best, "best_loss": ((design @ best - line_y.flatten()) ** 2).mean().item(),
-                       "newton": newton, "gd": gd, "landed": landed, "gd_rate": rate}
+    best_loss = ((design @ best - line_y.flatten()) ** 2).mean().item()   # L* = L(w*, b*)
+    quadratic[name] = {"kappa": kappa, "best": best, "best_loss": best_loss, "newton": newton, "gd": gd,
+                       "landed": landed, "gd_rate": rate}
     print(f"{name}: κ = {kappa:.4g}; one Newton step lands {landed:.1e} (relative) from the least-squares "
           f"minimum; gradient descent's gap shrinks by {rate:.4f} per step and needs "
           f"{math.log(1e-10) / math.log(rate):.3g} steps to shrink it 10¹⁰ times")
@@ -196,7 +197,8 @@ def chain_hessian(w):
 start = torch.tensor(CHAIN_START, dtype=run.dtype, device=run.device)
 by_torch = hessian(chain.torch_net, chain.torch_loss, chain_x, chain_y)
 start_curvatures = torch.linalg.eigvalsh(chain_hessian(start)).tolist()
-print(f"at (0.8, −0.6): the formula's H and torch.func's differ by {(chain_hessian(start) - by_torch).abs().max():.1e}; "
+gap = (chain_hessian(start) - by_torch).abs().max().item()
+print(f"at (0.8, −0.6): the formula's H and torch.func's differ by {gap:.1e}; "
       f"curvatures {start_curvatures[0]:+.3f} and {start_curvatures[1]:+.3f}")
 
 # %% [markdown]
@@ -561,8 +563,9 @@ race["gradient descent + backtracking"] = (searched, made[0].evaluations)
 lbfgs = run.train(sine_twins(), sine_x, sine_y, lr=LBFGS_LR, optimizer=LBFGS, max_iter=1, label="race: L-BFGS")
 race[f"L-BFGS, lr = {LBFGS_LR:g}"] = (lbfgs, [1] * lbfgs.steps)
 newtons = {delta: run.train(sine_twins(), sine_x, sine_y, lr=1.0, steps=NEWTON_STEPS, optimizer=Newton, main=False,
-                            hessian_at=hessian_of(net, sine_x, sine_y), label=f"race: saddle-free Newton, δ = {delta:g}",
-                            direction=lambda H, g, delta=delta: saddle_free_direction(H, g, delta))
+                            hessian_at=hessian_of(net, sine_x, sine_y),
+                            direction=lambda H, g, delta=delta: saddle_free_direction(H, g, delta),
+                            label=f"race: saddle-free Newton, δ = {delta:g}")
            for delta in (0.1, DELTA)}
 best_delta = min(newtons, key=lambda delta: newtons[delta].final_loss_manual)
 race[f"saddle-free Newton, δ = {best_delta:g}"] = (newtons[best_delta], [1 + P] * NEWTON_STEPS)

@@ -18,7 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from toolkit import data, diagnose, lesson, manual, plots_inside_autograd
 from toolkit.exercises import explain
-from toolkit.gradient_check import OUTPUT, GradientReport, Row, compare, tolerances
+from toolkit.gradient_check import engine_rule_reports
 from toolkit.manual.module import accumulate_grad
 from toolkit.twins import Twins, make_twins, twin_of
 
@@ -85,7 +85,7 @@ class Value:
         out = Value(self.data * other.data, (self, other), "·")
 
         def _backward():
-            # exercise mul_backward: add dL/da = b·dL/dout into a.grad and dL/db = a·dL/dout into b.grad (a·b: self·other)
+            # exercise mul_backward: for out = a·b (self·other) add b·dL/dout into a's .grad and a·dL/dout into b's
             self.grad += unbroadcast(other.data * out.grad, self.data.shape)
             other.grad += unbroadcast(self.data * out.grad, other.data.shape)
             # end exercise
@@ -165,7 +165,9 @@ class Value:
 # with the very same expression evaluated by both (a `Value` and a tensor
 # answer to the same `+`, `@`, `.tanh()`). Then the sweep again, without
 # zeroing: the inputs must hold twice the gradient, as lesson 01's
-# accumulation check demands of every layer.
+# accumulation check demands of every layer. `engine_rule_reports` (in
+# `toolkit.gradient_check`) does both and returns them as gradient reports,
+# which `toolkit.diagnose` reads as it reads a layer's.
 
 # %%
 RULES = {  # name: (the expression, its inputs' shapes, the method whose rule it checks)
@@ -179,35 +181,11 @@ RULES = {  # name: (the expression, its inputs' shapes, the method whose rule it
 }
 
 
-def rule_reports(name, expression, shapes, seed):
-    """(one sweep, two sweeps) as gradient reports: each input's gradient by the engine and by torch.autograd."""
-    generator = torch.Generator().manual_seed(seed)
-    tensors = [torch.randn(shape, generator=generator, dtype=torch.float64).to(run.device, run.dtype)
-               for shape in shapes]
-    leaves = [Value(t.clone()) for t in tensors]
-    out = expression(*leaves)
-    dout = torch.randn(out.data.shape, generator=generator, dtype=torch.float64).to(run.device, run.dtype)
-    out.backward(dout)
-    once = [leaf.grad.clone() for leaf in leaves]
-    out.backward(dout)                                   # again, without zeroing
-    twice = [leaf.grad.clone() for leaf in leaves]
-    reference = [t.clone().requires_grad_(True) for t in tensors]
-    by_torch = torch.autograd.grad(expression(*reference), reference, dout)
-    (rtol, atol), _ = tolerances(run.dtype)
-    where = f"the engine's {name} ({name.split()[0].capitalize()})"
-    reports = []
-    for mine, factor in ((once, 1), (twice, 2)):
-        rows = [Row(f"input of {k}" if len(tensors) == 1 else "ab"[k], tuple(t.shape), 0, where,
-                    [compare("manual vs autograd", g, factor * t, rtol, atol)], manual=g, autograd=factor * t,
-                    value=tensors[k]) for k, (g, t) in enumerate(zip(mine, by_torch))]
-        rows.append(Row(OUTPUT, tuple(out.data.shape), None, where, [], autograd=factor * dout, value=out.data))
-        reports.append(GradientReport(rows, run.dtype, f"{name}: engine against torch.autograd"))
-    return reports
-
-
 rule_check = {}
 for name, (expression, shapes, method) in RULES.items():
-    once, twice = rule_reports(name, expression, shapes, run.seed)
+    where = f"the engine's {name} ({name.split()[0].capitalize()})"     # named as a layer is, e.g. "(Tanh)"
+    once, twice = engine_rule_reports(expression, Value, shapes, where=where, seed=run.seed, device=run.device,
+                                      dtype=run.dtype)
     rule_check[name] = max(row.comparisons[0].max_abs for report in (once, twice) for row in report.rows
                            if row.comparisons)
     verdict = "agrees" if once.ok and twice.ok else "DISAGREES"
@@ -258,15 +236,17 @@ leaves = {"x": scalar(0.5), "w₁": scalar(1.5), "b₁": scalar(-0.3), "w₂": s
           "y": scalar(0.6)}
 hidden = (leaves["w₁"] * leaves["x"] + leaves["b₁"]).tanh()
 error = leaves["w₂"] * hidden + leaves["b₂"] - leaves["y"]
-loss = (error * error).mean()
+square = error * error
+loss = square.mean()
 loss.backward()
+share = (error.data * square.grad).item()             # what each use of e sends back: e·∂L/∂(e·e)
+print(f"L = {loss.data.item():.4f}; dL/dw₁ = {leaves['w₁'].grad.item():+.4f}, "
+      f"dL/dw₂ = {leaves['w₂'].grad.item():+.4f}; "
+      f"e receives {share:+.4f} from each of its two uses, dL/de = {error.grad.item():+.4f} = 2e")
 names = {id(value): name for name, value in leaves.items()} | {id(hidden): "h", id(error): "e", id(loss): "L"}
-print(f"L = {loss.data.item():.4f}; dL/dw₁ = {leaves['w₁'].grad.item():+.4f}, dL/dw₂ = {leaves['w₂'].grad.item():+.4f}, "
-      f"dL/de = {error.grad.item():+.4f} = 2e")
 nodes = plots_inside_autograd.graph_nodes(loss, names)
-shares_of_e = [share for node in nodes for source, share in zip(node.inputs, node.shares) if nodes[source].label.startswith("e ")]
-run.save(plots_inside_autograd.graph(nodes, parameters={"w₁", "b₁", "w₂", "b₂"}), "graph",
-         **plots_inside_autograd.captioned("graph", share=shares_of_e[0], grad=error.grad.item()))
+run.save(plots_inside_autograd.graph(nodes, parameters={"w₁", "b₁", "w₂", "b₂"}, fan_out={"e": share}), "graph",
+         **plots_inside_autograd.captioned("graph", share=share, grad=error.grad.item()))
 
 # %% [markdown]
 # ## The engine as a third twin

@@ -131,10 +131,11 @@ def test_forward_mode_costs_p_passes_and_gives_the_same_gradient(lesson):
 def test_the_graph_shows_the_fan_out_shares(lesson):
     nodes = lesson["nodes"]
     (e,) = [node for node in nodes if node.label.startswith("e ")]
-    shares = lesson["shares_of_e"]
-    assert len(shares) == 2 and shares[0] == pytest.approx(shares[1])
-    assert sum(shares) == pytest.approx(e.grad, rel=1e-14) == pytest.approx(2 * e.value, rel=1e-14)
+    square = next(node for node in nodes if node.inputs == [nodes.index(e)] * 2)
+    assert lesson["share"] == pytest.approx(e.value * square.grad, rel=1e-14)
+    assert 2 * lesson["share"] == pytest.approx(e.grad, rel=1e-14) == pytest.approx(2 * e.value, rel=1e-14)
     assert nodes[-1].label.startswith("L ") and nodes[-1].grad == 1.0
+    assert sorted(node.label for node in nodes if not node.inputs) == sorted(["w₁", "x", "b₁", "w₂", "b₂", "y"])
 
 
 # --------------------------------------------------------------------------- the exercises

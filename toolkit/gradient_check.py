@@ -371,3 +371,46 @@ def accumulation_report(twins: Twins, batches: list[tuple[torch.Tensor, torch.Te
                         manual=mine_grad.clone(), autograd=theirs.grad.clone()))
     twins.zero_grad()
     return GradientReport(rows, twins.dtype, title)
+
+
+# --------------------------------------------------------------------------- the local rules of an autograd engine
+
+
+def engine_rule_reports(expression, leaf, shapes, *, where: str, seed: int = 0, device="cpu",
+                        dtype: torch.dtype = torch.float64) -> tuple[GradientReport, GradientReport]:
+    """One operation of a hand-written autograd engine against torch.autograd: (one sweep, two sweeps).
+
+    ``expression(*inputs)`` is evaluated twice: on the engine's leaves,
+    ``leaf(tensor)`` (values with ``.data``, ``.grad`` and
+    ``backward(grad)``, as lesson 19's ``Value``), and on torch tensors that
+    require grad. Both get the same random inputs of ``shapes`` and the same
+    random upstream gradient (drawn from ``seed``; an all-ones one would hide
+    mistakes). The first report compares each input's gradient after one
+    sweep; the second after a second sweep without zeroing, which must have
+    doubled it (lesson 01's accumulation check). ``where`` names the
+    operation as a layer is named, "the engine's tanh (Tanh)", so that
+    ``toolkit.diagnose`` reads the rows as it reads a layer's: one input is
+    "input of 0", two are "a" and "b", and the output row holds the
+    upstream gradient and the output.
+    """
+    (rtol, atol), _ = tolerances(dtype)
+    generator = torch.Generator().manual_seed(seed)
+    tensors = [torch.randn(shape, generator=generator, dtype=torch.float64).to(device, dtype) for shape in shapes]
+    leaves = [leaf(t.clone()) for t in tensors]
+    out = expression(*leaves)
+    dout = torch.randn(tuple(out.data.shape), generator=generator, dtype=torch.float64).to(device, dtype)
+    out.backward(dout)
+    once = [value.grad.clone() for value in leaves]
+    out.backward(dout)                                   # again, without zeroing: the gradients must add
+    twice = [value.grad.clone() for value in leaves]
+    reference = [t.clone().requires_grad_(True) for t in tensors]
+    by_torch = torch.autograd.grad(expression(*reference), reference, dout)
+    names = ["input of 0"] if len(tensors) == 1 else [chr(ord("a") + k) for k in range(len(tensors))]
+    reports = []
+    for mine, factor, title in ((once, 1, "one sweep"), (twice, 2, "two sweeps without zeroing")):
+        rows = [Row(name, tuple(t.shape), 0, where, [compare("manual vs autograd", g, factor * t, rtol, atol)],
+                    manual=g, autograd=factor * t, value=x)
+                for name, g, t, x in zip(names, mine, by_torch, tensors)]
+        rows.append(Row(OUTPUT, tuple(out.data.shape), None, where, [], autograd=factor * dout, value=out.data))
+        reports.append(GradientReport(rows, dtype, f"{where}, {title}, against torch.autograd"))
+    return reports[0], reports[1]

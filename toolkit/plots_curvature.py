@@ -32,6 +32,11 @@ DESTINATION_COLORS = ListedColormap(["#E69F00", "#CFE8F5", "white"], name="toolk
 TWINS_KEY = "line through circles: manual,\nx on them: autograd (they coincide)"
 
 
+def plain_number(value: float) -> str:
+    """3 significant digits, without an exponent for large numbers: 7.89, 227, 3,006."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def method_color(name: str) -> str:
     """The colour of the method a run's name starts with (the longest match: "saddle-free Newton" before "Newton")."""
     return METHOD_COLORS[max((m for m in METHOD_COLORS if name.startswith(m)), key=len)]
@@ -40,7 +45,7 @@ def method_color(name: str) -> str:
 def _gap_axis(ax, floor: float) -> None:
     ax.set_yscale("log")
     ax.axhline(floor, color="0.5", linestyle=":", linewidth=1.0, zorder=1)
-    ax.text(0.98, floor, "rounding of float64", transform=ax.get_yaxis_transform(), ha="right", va="bottom",
+    ax.text(0.08, floor, "rounding of float64", transform=ax.get_yaxis_transform(), ha="left", va="bottom",
             color="0.35", zorder=2)
 
 
@@ -73,7 +78,7 @@ def newton_quadratic(valleys: dict, *, steps: int) -> Figure:
             ax.set_aspect("equal", adjustable="box")
             ax.set_xlabel("weight w")
             ax.set_ylabel("bias b")
-            ax.set_title(f"{name}: κ = {valley['kappa']:.3g}")
+            ax.set_title(f"{name}: κ = {plain_number(valley['kappa'])}")
             ax.grid(False)
         loss_colorbar(fig, filled, list(axes[:2]), levels)
 
@@ -85,23 +90,25 @@ def newton_quadratic(valleys: dict, *, steps: int) -> Figure:
                 manual, autograd = (np.clip(as_array(g), 1e-300, None) for g in valley["gaps"][method])
                 color = method_color("Newton" if method == "newton" else "gradient descent")
                 k = np.arange(len(manual))
-                label = f"{'Newton' if method == 'newton' else 'gradient descent'}, {name}"
                 right.plot(k, manual, color=color, linestyle=dashes, marker="o" if method == "newton" else None,
-                           markersize=4, label=label)
+                           markersize=4)
                 every = max(1, len(k) // 20)
                 right.plot(k[::every], autograd[::every], color=color, marker="x", markersize=4, linestyle="none")
             floor = min(floor, valley["floor"])
             theory = float(valley["gaps"]["gd"][0][0]) * valley["gd_rate"] ** np.arange(steps + 1)
             right.plot(np.arange(steps + 1), theory, color="0.55", linestyle=(0, (1, 1.5)), linewidth=1.3, zorder=1)
-        right.plot([], [], color="0.55", linestyle=(0, (1, 1.5)), label="theory: ((κ − 1)/(κ + 1))² per step")
         _gap_axis(right, floor)
         right.set_ylim(bottom=floor / 30)
         right.set_xlabel("step")
         integer_steps(right)
         right.set_ylabel("loss gap L − L* (log scale)")
         right.set_title("The gap to the least-squares loss")
-        right.legend(loc="lower left", bbox_to_anchor=(0.05, 0.06))
         handles, labels = run_path_legend(axes[:2], TWINS_KEY)
+        for (name, dashes) in zip(names, ("-", (0, (5, 2)))):
+            handles.append(Line2D([], [], color="0.3", linestyle=dashes))
+            labels.append(f"right: {name}")
+        handles.append(Line2D([], [], color="0.55", linestyle=(0, (1, 1.5)), linewidth=1.3))
+        labels.append("right: theory, ((κ − 1)/(κ + 1))² per step")
         fig.legend(handles, labels, loc="outside lower center", ncols=5)
     return fig
 
@@ -248,8 +255,7 @@ def preconditioning(kappas: dict, diagonal: dict) -> Figure:
         for offset, (label, (values, color)) in zip((-width, 0, width), bars.items()):
             right.bar(x + offset, values, width, color=color, label=label)
             for position, value in zip(x + offset, values):
-                right.text(position, value * 1.15, f"{value:,.0f}" if value >= 100 else f"{value:.3g}",
-                           ha="center", va="bottom")
+                right.text(position, value * 1.15, plain_number(value), ha="center", va="bottom")
         right.set_yscale("log")
         right.set_ylim(0.5, max(v for v, _ in diagonal.values()) * 8)
         right.set_xticks(x, names)
@@ -296,7 +302,7 @@ def race(runs: dict) -> Figure:
 CAPTIONS = {
     "newton_quadratic": (
         "Lesson 02's line fit, whose loss is exactly quadratic, on its own points (κ = {kappa_a:.3g}) and on the "
-        "same points moved to x ∈ (5, 9) (κ = {kappa_b:.3g}). One Newton step lands on the least-squares minimum "
+        "same points moved to x ∈ (5, 9) (κ = {kappa_b:,.0f}). One Newton step lands on the least-squares minimum "
         "in both (to {landed:.0e} of its size), while gradient descent at its best constant rate 2/(λmin + λmax) "
         "crawls along the valley floor, its loss gap shrinking on the dotted theoretical line ((κ − 1)/(κ + 1))² "
         "per step, which for the moved valley is {rate_b:.4f}. Both twins coincide in every path and curve."),
@@ -321,7 +327,8 @@ CAPTIONS = {
         "Four methods on the sine network (49 parameters), one seed, both twins drawn (they coincide). Left: "
         "loss against the gradient evaluations each method needed: gradient descent at the best of lr = 0.1, "
         "0.2, 0.3 ({best_lr:g}); with backtracking, which needs {search_evaluations:.2g} evaluations per step; "
-        "L-BFGS at lr = {lbfgs_lr:g}; saddle-free Newton at the better of δ = 0.1 and 0.5 ({delta:g}), charged P = 49 evaluations for each Hessian. Right: "
+        "L-BFGS at lr = {lbfgs_lr:g}; saddle-free Newton at the better of δ = 0.1 and 0.5 ({delta:g}), charged "
+        "P = 49 evaluations for each Hessian. Right: "
         "the same losses per step. Newton is best per step and worst per evaluation; L-BFGS gets close to "
         "Newton at the price of gradient descent."),
 }

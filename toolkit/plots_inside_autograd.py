@@ -23,13 +23,12 @@ PARAMETER_EDGE = RUN_COLORS[2]          # the boxes of the parameters (leaves th
 
 @dataclass
 class Node:
-    """One Value of a graph, as drawn: its label, value and gradient, where it sits, and its inputs."""
+    """One Value of a graph, as drawn: its label, value and gradient, its inputs, and where it sits."""
 
     label: str
     value: float
     grad: float
     inputs: list[int]
-    shares: list[float]         # what this node's rule sent to each input (one per input, a repeated input halved)
     column: int = 0
     row: float = 0.0
 
@@ -37,9 +36,9 @@ class Node:
 def graph_nodes(output, names: dict) -> list[Node]:
     """The Values behind ``output`` (each holding one number), in topological order, laid out in columns.
 
-    names: id(Value) -> its name; an unnamed Value is labelled by its operation. A node sits one column
-    right of its latest input; the leaves sit just left of the node that uses them, above and below it.
-    Each rule's shares are found by running it again on zeroed inputs (the gradients are put back).
+    names: id(Value) -> its name; an unnamed Value is labelled by its operation, a named one that was
+    computed by both ("e (−)"). A node sits one column right of its latest input; the leaves sit just
+    left of the node that uses them, above and below it.
     """
     order, seen = [], set()
 
@@ -53,39 +52,32 @@ def graph_nodes(output, names: dict) -> list[Node]:
     index = {id(value): k for k, value in enumerate(order)}
     nodes = []
     for value in order:
-        shares = []
-        if value.inputs:
-            saved = [source.grad.clone() for source in value.inputs]
-            for source in value.inputs:
-                source.grad = source.grad * 0
-            value._backward()
-            for source in value.inputs:
-                shares.append(float(source.grad) / sum(s is source for s in value.inputs))
-            for source, grad in zip(value.inputs, saved):
-                source.grad = grad
-        label = f"{names[id(value)]} ({value.op})" if id(value) in names and value.inputs else names.get(id(value), value.op)
-        nodes.append(Node(label, float(value.data), float(value.grad), [index[id(s)] for s in value.inputs], shares))
+        name = names.get(id(value))
+        label = value.op if name is None else f"{name} ({value.op})" if value.inputs else name
+        nodes.append(Node(label, float(value.data), float(value.grad), [index[id(s)] for s in value.inputs]))
     for node in nodes:                                   # columns: the chain from left to right
         if node.inputs:
             node.column = 1 + max(nodes[k].column for k in node.inputs)
-    for node in nodes:                                   # the leaves: just left of their first user, off the row
-        users = [other for other in nodes if nodes.index(node) in other.inputs]
-        if not node.inputs and users:
-            user = users[0]
-            leaves = [k for k in dict.fromkeys(user.inputs) if not nodes[k].inputs]
+    for k, node in enumerate(nodes):                     # the leaves: just left of their first user, off the row
+        user = next((other for other in nodes if k in other.inputs), None)
+        if not node.inputs and user is not None:
+            leaves = [j for j in dict.fromkeys(user.inputs) if not nodes[j].inputs]
             node.column = max(user.column - 1, 0)
-            node.row = 1.1 if leaves.index(nodes.index(node)) == 0 else -1.1
+            node.row = 1.1 if leaves.index(k) == 0 else -1.1
     return nodes
 
 
-def graph(nodes: list[Node], *, parameters: set[str], output_name: str = "L") -> Figure:
+def graph(nodes: list[Node], *, parameters: set[str], fan_out: dict[str, float], output_name: str = "L") -> Figure:
     """The computation graph: each Value a box with its value and, below it in colour, its gradient; grey
-    arrows forward; where a Value is used twice, the share of the gradient each use sends back, in colour."""
+    arrows forward; where a Value is used twice, the share of the gradient each use sends back, in colour.
+
+    fan_out: the name of a Value used twice by one operation -> the share each use sends back.
+    """
     with house_style():
         fig = Figure(figsize=(11.0, 3.9), layout="constrained")
         ax = fig.add_subplot()
         for node in nodes:
-            for slot, (source, share) in enumerate(zip(node.inputs, node.shares)):
+            for slot, source in enumerate(node.inputs):
                 start, end = nodes[source], node
                 repeated = node.inputs.count(source) > 1
                 bend = (-0.45 if slot == 0 else 0.45) if repeated else 0.0
@@ -95,6 +87,7 @@ def graph(nodes: list[Node], *, parameters: set[str], output_name: str = "L") ->
                             zorder=1)
                 if repeated:                      # a fan-out: each use sends its own share back
                     middle = ((start.column + end.column) / 2 + 0.05, start.row + (0.52 if slot == 0 else -0.52))
+                    share = fan_out[start.label.split(" ")[0]]
                     ax.text(*middle, f"← {share:+.3g}", color=GRADIENT_COLOR, ha="center", va="center",
                             bbox=TEXT_BOX, zorder=3)
         for node in nodes:
@@ -188,8 +181,9 @@ def modes(counts: list[dict]) -> Figure:
                 ("forward", "black", "o", "one forward pass (the loss alone)")):
             ax.plot(P, [c[key] for c in counts], color=color, marker=marker, label=label)
         for c in counts[-1:]:
-            ax.annotate(f"{c['forward_mode'] / c['reverse']:,.0f} times\nthe work", (c["parameters"], c["forward_mode"]),
-                        textcoords="offset points", xytext=(-6, -4), ha="right", va="top", bbox=TEXT_BOX)
+            ax.annotate(f"{c['forward_mode'] / c['reverse']:,.0f} times\nthe work",
+                        (c["parameters"], c["forward_mode"]), textcoords="offset points", xytext=(-6, -4),
+                        ha="right", va="top", bbox=TEXT_BOX)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("parameters P (log scale)")
@@ -202,10 +196,10 @@ def modes(counts: list[dict]) -> Figure:
 CAPTIONS = {
     "graph": (
         "The graph of one prediction and its loss, ŷ = w₂·tanh(w₁·x + b₁) + b₂ and L = mean(e·e) with "
-        "e = ŷ − y, built by the engine from Values. Each box holds its value (black) and, after L.backward(), "
-        "its gradient ∂L (green); each arrow carries, in green, the share of the gradient that the operation's "
-        "rule sends back to that input. The error e is used twice: its two shares, {share:+.3g} each, add up to "
-        "its gradient {grad:+.3g} = 2e (the fan-out rule)."),
+        "e = ŷ − y, built by the engine from Values; the arrows run forward, from each input to the operation "
+        "that uses it. Each box holds its value (black) and, after L.backward(), its gradient ∂L (green), "
+        "computed in one sweep from L back to every leaf. The error e is used twice: each use sends back its own "
+        "share, {share:+.3g}, and the two add up to its gradient {grad:+.3g} = 2e (the fan-out rule)."),
     "three_twins": (
         "A network of lesson 05's kind, 16 tanh units between two Linear layers, fitting a noisy sine three times over "
         "{steps} steps of SGD (lr = {lr:g}): by hand, by the engine, by torch.nn with torch.autograd, from the "
@@ -223,8 +217,9 @@ ALT = {
     "graph": (
         "A chain of boxes from left to right: x and w1 feed a product, b1 an addition, then tanh, w2 a product, "
         "b2 an addition, y a subtraction giving e, which feeds a product twice through two curved arrows, then "
-        "mean gives L. Every box shows a value and, in a green box below it, a gradient; every arrow carries a "
-        "green label with a left-pointing arrow and a number."),
+        "mean gives L. Every box shows a value and, in a green box below it, a gradient; the two curved arrows "
+        "from e carry green labels with a left-pointing arrow and the same number, and a long green arrow along "
+        "the bottom points from right to left."),
     "three_twins": (
         "Left: a falling loss curve on a log axis with blue circles, green squares and orange crosses all on the "
         "same line. Right: scattered blue circles and green squares near 1e-16 at every step, and a black line "
