@@ -117,9 +117,11 @@ for name, x in valleys.items():
     print(f"{name}: κ = {kappa:.4g}; one Newton step lands {landed:.1e} (relative) from the least-squares "
           f"minimum; gradient descent's gap shrinks by {rate:.4f} per step and needs "
           f"{math.log(1e-10) / math.log(rate):.3g} steps to shrink it 10¹⁰ times")
-    if landed > 1e-9:                             # a wrong newton_direction: say which mistake it is
+    if landed > 100 * kappa * torch.finfo(run.dtype).eps:      # more than rounding: a wrong newton_direction?
         g = manual_gradient(line, x, line_y)
-        explain(run, diagnose.diagnose_newton(newton_direction(H, g), H, g), newton_direction)
+        diagnosis = diagnose.diagnose_newton(newton_direction(H, g), H, g)
+        if diagnosis is not None:
+            explain(run, diagnosis, newton_direction)           # say which mistake it is, and stop a student's
 run.record("newton_on_the_quadratic", {name: {"kappa": q["kappa"], "landed_relative": q["landed"],
                                               "gd_gap_rate": q["gd_rate"]} for name, q in quadratic.items()})
 

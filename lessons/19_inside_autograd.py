@@ -325,7 +325,9 @@ run.record("three_twins", {"torch_runs_identical": same_torch, "engine_vs_hand_m
                            "hand_vs_torch_max_grad_diff": by_hand.max_abs_grad_diff})
 run.save(plots_inside_autograd.three_twins(by_hand, by_engine), "three_twins",
          **plots_inside_autograd.captioned("three_twins", steps=by_hand.steps, lr=by_hand.lr,
-                                           largest=max(by_hand.max_abs_grad_diff, by_engine.max_abs_grad_diff)))
+                                           largest=max(by_hand.max_abs_grad_diff, by_engine.max_abs_grad_diff),
+                                           apart="the same bit for bit" if engine_vs_hand == 0 else
+                                           f"at most {engine_vs_hand:.1e} apart"))
 
 # %% [markdown]
 # ## Why backwards? Counting the work

@@ -204,8 +204,7 @@ CAPTIONS = {
         "A network of lesson 05's kind, 16 tanh units between two Linear layers, fitting a noisy sine three times over "
         "{steps} steps of SGD (lr = {lr:g}): by hand, by the engine, by torch.nn with torch.autograd, from the "
         "same start. Left: one loss curve. Right: the largest gradient difference to autograd at every step "
-        "(at most {largest:.1e}), and the engine's parameters against the hand-written network's, which are "
-        "the same bit for bit."),
+        "(at most {largest:.1e}), and the engine's parameters against the hand-written network's: {apart}."),
     "modes": (
         "The work (multiply-adds in the matrix products, counted by torch.utils.flop_counter) to get the "
         "gradient of a loss for two-hidden-layer tanh networks of growing width: one forward pass, reverse mode "
