@@ -180,3 +180,14 @@ def test_the_training_loop_gives_lbfgs_a_closure_and_the_twins_agree():
     assert history.twins_agree and history.max_abs_grad_diff <= 1e-12
     torch.testing.assert_close(history.path_manual, history.path_autograd, rtol=1e-9, atol=1e-11)
     assert history.loss_manual[-1] < 0.5 * history.loss_manual[0]
+
+
+def test_the_training_loop_drives_torchs_lbfgs_the_same_way():
+    # The closure is found from step's signature, so torch's own LBFGS runs in the shared loop too, and ours
+    # takes the same steps there, bit for bit.
+    x, y = sine_data("cpu")
+    runs = [train(make_twins([1, 8, 1], activation="tanh", loss=manual.MSELoss(), seed=1), x, y, steps=6,
+                  optimizer=optimizer, lr=0.5, max_iter=3, quiet=True) for optimizer in (LBFGS, torch.optim.LBFGS)]
+    torch.testing.assert_close(runs[0].path_manual, runs[1].path_manual, **EXACT)
+    torch.testing.assert_close(runs[0].path_autograd, runs[1].path_autograd, **EXACT)
+    assert runs[0].loss_manual == runs[1].loss_manual
