@@ -4,7 +4,7 @@ Ours computes every quantity with the same operations in the same order as
 torch's, so the parameters, the returned losses and the counters must agree
 exactly, over several outer steps and for every option. A network at lr = 1
 is a hard test: there a rounding difference in one iteration grows from
-step to step, so agreement "to rounding" would not survive six steps (measured: 0.2 apart after eight).
+step to step, so agreement "to rounding" would not survive six steps (the same algorithm with its sums rounded differently ends 0.2 apart after eight).
 """
 
 from __future__ import annotations
