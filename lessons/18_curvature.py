@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from toolkit import data, diagnose, lesson, manual, plots_curvature
+from toolkit import data, diagnose, lesson, manual, plots
 from toolkit.exercises import explain, stop_student_version
 from toolkit.landscape import (grid_around, hessian, largest_stable_lr, loss_along_path, loss_on_plane,
                                manual_gradient)
@@ -140,9 +140,7 @@ for name, q in quadratic.items():
     q["gaps"] = {method: tuple((torch.tensor(losses, dtype=torch.float64) - q["best_loss"]).clamp_min(q["floor"])
                                for losses in q[method].path_losses()) for method in ("gd", "newton")}
 (first, moved) = quadratic.values()
-run.save(plots_curvature.newton_quadratic(quadratic, steps=QUADRATIC_STEPS), "newton_quadratic",
-         **plots_curvature.captioned("newton_quadratic", kappa_a=first["kappa"], kappa_b=moved["kappa"],
-                                     landed=max(first["landed"], moved["landed"]), rate_b=moved["gd_rate"]))
+run.save(plots.curvature.newton_quadratic(quadratic, steps=QUADRATIC_STEPS), "newton_quadratic")
 
 # %% [markdown]
 # The κ of the moved valley is hundreds of times lesson 02's, and gradient
@@ -273,10 +271,8 @@ run.record("chain", {"start": list(CHAIN_START), "delta": DELTA, "shares": share
 fine = torch.linspace(-2.5, 2.5, 201, dtype=run.dtype, device=run.device)
 product = fine[None, :] * fine[:, None]                                  # [i, j]: w1 = fine[j], w2 = fine[i]
 chain_Z = a * product ** 2 - 2 * c * product + d                           # lesson 09's L = a·p² − 2c·p + d
-run.save(plots_curvature.newton_saddle(chain_runs, basins, grid, chain_Z, saddle=(0.0, 0.0),
-                                       best_product=best_product), "newton_saddle",
-         **plots_curvature.captioned("newton_saddle", delta=DELTA, newton_saddle=shares["Newton"][0],
-                                     free_saddle=shares["saddle-free Newton"][0]))
+run.save(plots.curvature.newton_saddle(chain_runs, basins, grid, chain_Z, saddle=(0.0, 0.0),
+                                      best_product=best_product), "newton_saddle")
 
 # %% [markdown]
 # ## What the Hessian costs
@@ -397,12 +393,8 @@ slice_t = torch.linspace(0, FIRST_TRY * 1.04, 161, dtype=run.dtype, device=run.d
 slice_losses = loss_along_path(net.torch_net, net.torch_loss, sine_x, sine_y, theta0 - slice_t[:, None] * g0)
 run.record("line_search", {"tried": tried, "accepted": accepted, "loss": net_loss.item(), "slope": slope0,
                            "c": ARMIJO_C, "strict": {"c": 0.9, "accepted": strict[0], "tries": len(strict[1])}})
-run.save(plots_curvature.line_search(slice_t, slice_losses, tried, accepted, net_loss.item(), slope0, ARMIJO_C,
-                                     zoom=2.2 * accepted),
-         "line_search", **plots_curvature.captioned("line_search", c=ARMIJO_C, first=FIRST_TRY,
-                                                    first_half=FIRST_TRY * SHRINK, accepted=accepted,
-                                                    value=tried[-1][1],
-                                                    bound=net_loss.item() + ARMIJO_C * accepted * slope0))
+run.save(plots.curvature.line_search(slice_t, slice_losses, tried, accepted, net_loss.item(), slope0, ARMIJO_C,
+                                    zoom=2.2 * accepted), "line_search")
 
 # %% [markdown]
 # ## Adam as a diagonal Newton
@@ -455,10 +447,7 @@ for name, x in valleys.items():
     diagonal[name] = ((raw[-1] / raw[0]).item(), (scaled[-1] / scaled[0]).item())
     print(f"{name}: κ = {raw[-1] / raw[0]:.4g}; with D = diag(H), κ = {scaled[-1] / scaled[0]:.4g}; Newton's is 1")
 run.record("preconditioning", {"valley_kappas": conditioning, "lesson_02_valleys": diagonal})
-everywhere = [k for values in conditioning.values() for k in values]
-run.save(plots_curvature.preconditioning(conditioning, diagonal), "preconditioning",
-         **plots_curvature.captioned("preconditioning", low=min(everywhere), high=max(everywhere),
-                                     jacobi_a=diagonal["lesson 02's x"][1], jacobi_b=diagonal["x moved to (5, 9)"][1]))
+run.save(plots.curvature.preconditioning(conditioning, diagonal, raw=20.0), "preconditioning")
 
 # %% [markdown]
 # ## L-BFGS: curvature from the gradients already seen
@@ -582,9 +571,7 @@ print(f"the line search's twins tried the same steps: {made[0].evaluations == ma
       f"gradients differ by {lbfgs_drift[0]:.0e} at the first step and by {max(lbfgs_drift):.0e} at most")
 run.record("race", {name: {"final_loss": value["history"].path_losses()[0][-1], "evaluations": value["evaluations"][-1]}
                     for name, value in counted.items()} | {"parameters": P, "gd_sweep": list(sweep)})
-run.save(plots_curvature.race(counted), "race",
-         **plots_curvature.captioned("race", best_lr=best_lr, lbfgs_lr=LBFGS_LR, delta=best_delta,
-                                     search_evaluations=sum(made[0].evaluations) / len(made[0].evaluations)))
+run.save(plots.curvature.race(counted), "race")
 
 # %% [markdown]
 # L-BFGS's twins part more than the others': its direction divides by
@@ -599,5 +586,73 @@ run.save(plots_curvature.race(counted), "race",
 # algorithm). On mini-batches its pairs y = g_new − g_old mix curvature with
 # sampling noise, and the adaptive methods, the diagonal preconditioners, take over.
 
+# %% [markdown]
+# ## Captions for course notes
+# What `python -m toolkit figures` prints under each figure in the gallery's
+# index: a caption for the notes and an alt text for readers who cannot see
+# the image.
+
 # %%
+landed = max(first["landed"], moved["landed"])
+run.describe("newton_quadratic",
+             caption=f"Lesson 02's line fit, whose loss is exactly quadratic, on its own points (κ = {first['kappa']:.3g}) "
+                     f"and on the same points moved to x ∈ (5, 9) (κ = {moved['kappa']:,.0f}). One Newton step lands "
+                     f"on the least-squares minimum in both (to {landed:.0e} of its size), while gradient descent at "
+                     f"its best constant rate 2/(λmin + λmax) crawls along the valley floor, its loss gap shrinking on "
+                     f"the dashed theoretical line ((κ − 1)/(κ + 1))² per step, {moved['gd_rate']:.4f} for the moved "
+                     f"valley. Both twins coincide in every path and curve: a cross in every circle.",
+             alt="Three panels. Two contour maps of narrow diagonal valleys, the second far narrower, each with a "
+                 "black path of gradient descent that drops to the valley floor and crawls along it, and a purple "
+                 "path of Newton that jumps from the white start square straight onto the white plus of the "
+                 "minimum. Right: loss gaps on a logarithmic axis against the step: Newton's fall to the rounding "
+                 "line after one step; gradient descent's fall along a dashed theory line for lesson 02's valley "
+                 "and hardly at all for the moved one.")
+run.describe("newton_saddle",
+             caption=f"Lesson 09's chain ŷ = w₂·w₁·x. Left: from (0.8, −0.6), where H has a negative curvature, "
+                     f"Newton's steps go to the saddle at the origin and stay there; saddle-free Newton, dividing by "
+                     f"|λ| + δ (δ = {DELTA:g}), and gradient descent (lr = 0.2) reach the valley floor. Middle and "
+                     f"right: where 25 steps take each start of a 61 × 61 grid: Newton sends {shares['Newton'][0]:.0%} "
+                     f"of them to the saddle, saddle-free Newton {shares['saddle-free Newton'][0]:.0%} (the starts on "
+                     f"the line w₁ = −w₂, which leads into the saddle). Both twins coincide.",
+             alt="Three square panels over w1 and w2 from −2.5 to 2.5, each with dashed white hyperbola branches for "
+                 "the valley floor and a diamond at the origin for the saddle. Left: a contour map with a short "
+                 "purple path going into the diamond, and green and black paths going to the upper-right branch. "
+                 "Middle: a map where a large purple region around the origin marks the starts that Newton sends "
+                 "to the saddle. Right: the same map for saddle-free Newton, almost entirely light blue (the valley "
+                 "floor) with one purple diagonal line.")
+run.describe("line_search",
+             caption=f"Backtracking at the start of the sine network's training ({P} parameters), along d = −g: the "
+                     f"loss on that line (black), its tangent (dotted) and Armijo's line with c = {ARMIJO_C:g} "
+                     f"(dashed). The steps tried, t = {FIRST_TRY:g}, {FIRST_TRY * SHRINK:g}, ..., halve until one "
+                     f"lands on or below Armijo's line: t = {accepted:g}, where L = {tried[-1][1]:.4f} ≤ "
+                     f"{net_loss.item() + ARMIJO_C * accepted * slope0:.4f}. Right: the last steps enlarged.",
+             alt="Two panels of the loss against the step length t. Left, t from 0 to 4: a curve rising steeply "
+                 "from a dip near 0, with white circles at t = 4, 2 and 1 high above a dashed, slowly falling line. "
+                 "Right, t up to about 0.55: the curve dips and rises, a white circle at t = 0.5 above the dashed "
+                 "line, a green circle at t = 0.25 just below it, and a dotted tangent falling steeply from t = 0.")
+everywhere = [k for values in conditioning.values() for k in values]
+jacobi_first, jacobi_moved = (diagonal[name][1] for name in valleys)
+run.describe("preconditioning",
+             caption=f"RMSprop's and Adam's denominators √v̂ + ε as a diagonal preconditioner D. Left: on lesson "
+                     f"07's valley (κ = 20) the preconditioned Hessian D^(−½)·H·D^(−½) has κ between "
+                     f"{min(everywhere):.2g} and {max(everywhere):.2g} at every step of either, without any second "
+                     f"derivative. Right: a diagonal D cannot undo a valley that lies diagonally: on lesson 02's "
+                     f"valleys even the best, D = diag(H), leaves κ = {jacobi_first:.3g} and {jacobi_moved:,.0f}; "
+                     f"Newton's D = H makes it 1.",
+             alt="Left: two curves on a log axis against the step, staying between 2 and 5, far below a dashed line "
+                 "at 20 and above a dotted line at 1. Right: grouped bars on a log axis for two valleys, the raw "
+                 "condition number tall (about 8 and 3000), diag(H) a little lower, Newton's bar at 1.")
+run.describe("race",
+             caption=f"Four methods on the sine network ({P} parameters), one seed, both twins drawn (they coincide). "
+                     f"Left: loss against the gradient evaluations each method needed: gradient descent at the best "
+                     f"of lr = 0.1, 0.2 and 0.3 ({best_lr:g}); with backtracking, "
+                     f"{sum(made[0].evaluations) / len(made[0].evaluations):.2g} evaluations per step; L-BFGS at "
+                     f"lr = {LBFGS_LR:g}; saddle-free Newton at the better of δ = 0.1 and 0.5 ({best_delta:g}), "
+                     f"charged P = {P} evaluations for each Hessian. Right: the same losses per step. Newton is best "
+                     f"per step and worst per evaluation; L-BFGS gets close to Newton at the price of gradient descent.",
+             alt="Two panels of training loss on a log axis. Left, against gradient evaluations on a log axis: the "
+                 "wine-red L-BFGS curve drops below 0.01 within 40 evaluations; the black and light blue "
+                 "gradient-descent curves stay above 0.1; the green Newton curve reaches its lowest loss only after "
+                 "hundreds of evaluations. Right, against the step: the green Newton curve drops fastest, wine-red "
+                 "next, the two gradient-descent curves slowly.")
 run.finish()

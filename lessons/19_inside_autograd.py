@@ -16,7 +16,7 @@ import torch
 from torch.func import functional_call, jvp
 from torch.utils.flop_counter import FlopCounterMode
 
-from toolkit import data, diagnose, lesson, manual, plots_inside_autograd
+from toolkit import data, diagnose, lesson, manual, plots
 from toolkit.exercises import explain
 from toolkit.gradient_check import engine_rule_reports
 from toolkit.manual.module import accumulate_grad
@@ -244,9 +244,8 @@ print(f"L = {loss.data.item():.4f}; dL/dw₁ = {leaves['w₁'].grad.item():+.4f}
       f"dL/dw₂ = {leaves['w₂'].grad.item():+.4f}; "
       f"e receives {share:+.4f} from each of its two uses, dL/de = {error.grad.item():+.4f} = 2e")
 names = {id(value): name for name, value in leaves.items()} | {id(hidden): "h", id(error): "e", id(loss): "L"}
-nodes = plots_inside_autograd.graph_nodes(loss, names)
-run.save(plots_inside_autograd.graph(nodes, parameters={"w₁", "b₁", "w₂", "b₂"}, fan_out={"e": share}), "graph",
-         **plots_inside_autograd.captioned("graph", share=share, grad=error.grad.item()))
+nodes = plots.inside_autograd.graph_nodes(loss, names)
+run.save(plots.inside_autograd.graph(nodes, parameters={"w₁", "b₁", "w₂", "b₂"}, fan_out={"e": share}), "graph")
 
 # %% [markdown]
 # ## The engine as a third twin
@@ -323,11 +322,7 @@ print(f"torch's two runs are the same bit for bit: {same_torch}; the engine's pa
 run.record("three_twins", {"torch_runs_identical": same_torch, "engine_vs_hand_max_param_diff": engine_vs_hand,
                            "engine_vs_torch_max_grad_diff": by_engine.max_abs_grad_diff,
                            "hand_vs_torch_max_grad_diff": by_hand.max_abs_grad_diff})
-run.save(plots_inside_autograd.three_twins(by_hand, by_engine), "three_twins",
-         **plots_inside_autograd.captioned("three_twins", steps=by_hand.steps, lr=by_hand.lr,
-                                           largest=max(by_hand.max_abs_grad_diff, by_engine.max_abs_grad_diff),
-                                           apart="the same bit for bit" if engine_vs_hand == 0 else
-                                           f"at most {engine_vs_hand:.1e} apart"))
+run.save(plots.inside_autograd.three_twins(by_hand, by_engine), "three_twins")
 
 # %% [markdown]
 # ## Why backwards? Counting the work
@@ -391,9 +386,7 @@ backward_gradient = torch.cat([p.grad.reshape(-1) for p in small.torch_net.param
 forward_gap = (torch.stack(slopes) - backward_gradient).abs().max().item()
 print(f"{len(flat)} forward-mode passes against one backward pass: largest difference {forward_gap:.1e}")
 run.record("modes", {"counts": counts, "forward_mode_vs_backward": forward_gap})
-run.save(plots_inside_autograd.modes(counts), "modes",
-         **plots_inside_autograd.captioned("modes", parameters=counts[-1]["parameters"],
-                                           ratio=counts[-1]["forward_mode"] / counts[-1]["reverse"]))
+run.save(plots.inside_autograd.modes(counts), "modes")
 
 # %% [markdown]
 # Reverse mode costs about three forward passes whatever P is; forward mode
@@ -404,5 +397,43 @@ run.save(plots_inside_autograd.modes(counts), "modes",
 # its thousands of operations, and with those intermediate gradients freed
 # as soon as their rule has run.
 
+# %% [markdown]
+# ## Captions for course notes
+# What `python -m toolkit figures` prints under each figure in the gallery's
+# index: a caption for the notes and an alt text for readers who cannot see
+# the image.
+
 # %%
+run.describe("graph",
+             caption=f"The graph of one prediction and its loss, ŷ = w₂·tanh(w₁·x + b₁) + b₂ and L = mean(e·e) with "
+                     f"e = ŷ − y, built by the engine from Values; the arrows run forward, from each input to the "
+                     f"operation that uses it. Each box holds its value (black) and, after L.backward(), its gradient "
+                     f"∂L (green), computed in one sweep from L back to every leaf. The error e is used twice: each "
+                     f"use sends back its own share, {share:+.3g}, and the two add up to its gradient "
+                     f"{error.grad.item():+.3g} = 2e (the fan-out rule).",
+             alt="A chain of boxes from left to right: x and w1 feed a product, b1 an addition, then tanh, w2 a "
+                 "product, b2 an addition, y a subtraction giving e, which feeds a product twice through two curved "
+                 "arrows, then mean gives L. Every box shows a value and, in a green box below it, a gradient; the "
+                 "two curved arrows from e carry green labels with a left-pointing arrow and the same number, and a "
+                 "long green arrow along the bottom points from right to left.")
+largest = max(by_hand.max_abs_grad_diff, by_engine.max_abs_grad_diff)
+apart = "the same bit for bit" if engine_vs_hand == 0 else f"at most {engine_vs_hand:.1e} apart"
+run.describe("three_twins",
+             caption=f"A network of lesson 05's kind, 16 tanh units between two Linear layers, fitting a noisy sine "
+                     f"three times over {by_hand.steps} steps of SGD (lr = {by_hand.lr:g}): by hand, by the engine, "
+                     f"by torch.nn with torch.autograd, from the same start. Left: one loss curve. Right: the largest "
+                     f"gradient difference to autograd at every step (at most {largest:.1e}), and the engine's "
+                     f"parameters against the hand-written network's: {apart}.",
+             alt="Left: a falling loss curve on a log axis, blue circles, hollow green triangles and vermillion "
+                 "crosses all on the same line. Right: hollow green triangles with small blue circles inside them "
+                 "near 1e-16 at every step, and a black line lying on the dotted floor marked exactly 0.")
+run.describe("modes",
+             caption=f"The work (multiply-adds in the matrix products, counted by torch.utils.flop_counter) to get "
+                     f"the gradient of a loss for two-hidden-layer tanh networks of growing width: one forward pass, "
+                     f"reverse mode (one forward pass and one sweep back, about three forward passes), and forward "
+                     f"mode, which needs one pass per parameter. At P = {counts[-1]['parameters']:,} forward mode "
+                     f"does {counts[-1]['forward_mode'] / counts[-1]['reverse']:,.0f} times the work.",
+             alt="Three rising lines on log-log axes against the number of parameters: a black line for one forward "
+                 "pass, a green line about three times higher, and a wine-red line that rises much more steeply, "
+                 "ending thousands of times above the green one.")
 run.finish()

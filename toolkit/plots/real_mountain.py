@@ -28,9 +28,8 @@ BASIN_MARKERS = ["o", "p", "^", "D", "v", "P", "h"]
 _BASIN_END_SIZE = 8.5
 
 
-# A saddle: a hollow diamond, large enough to leave a start square inside it visible.
-SADDLE = {"marker": "D", "markersize": 13, "markerfacecolor": style.NONE, "markeredgecolor": style.INK,
-          "markeredgewidth": 1.6, "linestyle": "none"}
+# A saddle: a hollow diamond (lesson 18 marks one too).
+SADDLE = style.SADDLE
 
 
 def _copies(values: np.ndarray, low: float, period: float | None) -> list[float]:

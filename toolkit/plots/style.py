@@ -53,6 +53,9 @@ END = {"marker": "*", "markersize": 13, "color": YELLOW, "markeredgecolor": INK,
 DIVERGED = {"marker": "X", "markersize": 10, "color": INK, "markeredgecolor": PAPER, "linestyle": "none"}
 # A known minimum of a landscape (least squares, a closed form).
 MINIMUM = {"marker": "P", "markersize": 9, "color": PAPER, "markeredgecolor": INK, "linestyle": "none"}
+# A saddle: a hollow diamond, large enough to leave a start square inside it visible.
+SADDLE = {"marker": "D", "markersize": 13, "markerfacecolor": NONE, "markeredgecolor": INK, "markeredgewidth": 1.6,
+          "linestyle": "none"}
 # A line drawn from theory beside a measured one, and a reference level (L*, ln 3, 2/lr).
 THEORY = {"color": DARK, "linestyle": (0, (4, 3)), "linewidth": 1.0}
 REFERENCE = {"color": MID, "linestyle": ":", "linewidth": 1.2}
