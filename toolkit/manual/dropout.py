@@ -53,8 +53,9 @@ class Dropout(Module):
             raise ValueError(f"Dropout: p must be a number in [0, 1), the probability of dropping a unit; "
                              f"got {p!r}")
         self.p = float(p)
-        # What forward leaves for backward: mask / (1 - p), the factor each entry was multiplied by.
-        self._scale: torch.Tensor | None = None
+        # What forward leaves for backward: the mask it drew and the p it used (evaluation: all ones and 0).
+        self._mask: torch.Tensor | None = None
+        self._p_used = 0.0
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p})"
@@ -62,11 +63,11 @@ class Dropout(Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """out = x * mask / (1 - p) in training mode (with p > 0), else out = x. Any shape."""
         if not self.training or self.p == 0 or x.numel() == 0:
-            self._scale = torch.ones_like(x)
+            self._mask, self._p_used = torch.ones_like(x), 0.0
             return x
         mask = keep_mask(x, self.p)
-        self._scale = mask / (1 - self.p)      # torch divides the mask first, then multiplies x by it
-        return x * self._scale
+        self._mask, self._p_used = mask, self.p
+        return x * (mask / (1 - self.p))       # torch divides the mask first, then multiplies x by it
 
     def backward(self, dout: torch.Tensor, input_grad: bool = True) -> torch.Tensor | None:
         """dx = dout * mask / (1 - p)
@@ -75,12 +76,14 @@ class Dropout(Module):
         by the draw: a dropped unit passes no gradient, a kept one passes
         dout scaled by the same 1/(1 - p) as its value. The mask must be
         the one the forward pass drew: a new draw would send the gradient
-        through units that never took part. Evaluation mode: dx = dout.
-        Shapes: dout and dx like x.
+        through units that never took part. Evaluation mode (and p = 0):
+        the forward pass used mask = 1 and p = 0, so dx = dout.
+        Shapes: dout and dx like x. (The mask is divided by 1 - p first, as
+        in the forward pass and in torch, so the twins agree bit for bit.)
         """
-        scale = self._saved(self._scale)
-        if dout.shape != scale.shape:
-            raise ValueError(f"{self!r}: expected dout of shape {tuple(scale.shape)}, got {tuple(dout.shape)}")
+        mask, p = self._saved(self._mask), self._p_used
+        if dout.shape != mask.shape:
+            raise ValueError(f"{self!r}: expected dout of shape {tuple(mask.shape)}, got {tuple(dout.shape)}")
         if not input_grad:
             return None
-        return dout * scale
+        return dout * (mask / (1 - p))
