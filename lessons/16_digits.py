@@ -113,9 +113,9 @@ print(f"first loss {first_loss:.4f} against ln 10 = {math.log(10):.4f}")
 # %% [markdown]
 # The gradient check compares the hand-written backward pass, autograd
 # and central differences on 20 training images (the differences cost two
-# forward passes per parameter, 4,820 here), first without dropout and
-# then with it. With dropout in training mode the twins must drop the same
-# units, or they would not be the same network: `manual.Dropout` draws its
+# forward passes per parameter, 4,820 here), on the network with dropout:
+# it holds every layer the lesson uses. With dropout in training mode the
+# twins must drop the same units, or they would not be the same network: `manual.Dropout` draws its
 # mask exactly as `torch.nn.Dropout` does, and the training loop and the
 # gradient report start both twins' forward passes from the same state of
 # the random generator. The finite differences start every one of their
@@ -123,7 +123,6 @@ print(f"first loss {first_loss:.4f} against ln 10 = {math.log(10):.4f}")
 # they measure.
 
 # %%
-run.check(twins, x[:20], y[:20])
 run.check(digit_twins(run.seed, dropout=0.3), x[:20], y[:20])
 
 # %% [markdown]
@@ -146,13 +145,9 @@ for e in range(len(epochs)):
           f"validation loss {val_loss[e]:.4f}, accuracy {val_acc[e]:.1%}")
 best_epoch = int(val_loss.argmin())
 print(f"lowest validation loss at epoch {best_epoch}: {val_loss[best_epoch]:.4f}, accuracy {val_acc[best_epoch]:.1%}")
-run.save(figures.epoch_curves(range(len(epochs)), {"training": {"loss": train_loss, "accuracy": train_acc},
-                                                   "validation": {"loss": val_loss, "accuracy": val_acc}},
-                              best_epoch, title="All 1,000 training images: training against validation"),
-         "epochs", **figures.CAPTIONS["epochs"])
 
 # %% [markdown]
-# For four epochs the two curves are one: whatever the network learns
+# (The figure below, left.) For four epochs the two curves are one: whatever the network learns
 # from its training images holds just as well for new ones. Then the gap
 # opens, slowly: by epoch 15 the training loss is 0.08 and the validation
 # loss 0.15, the network already fits its own images better than new
@@ -200,14 +195,16 @@ for seed in SEEDS:
     print(f"seed {seed}: training loss {train_l[stop]:.4f} at step {stop}, {train_l[-1]:.4f} at the end "
           f"({train_a[-1]:.0%} right); validation loss lowest at step {stop}, {val_l[stop]:.3f} ({val_a[stop]:.1%} "
           f"right), at the end {val_l[-1]:.3f} ({val_a[-1]:.1%})")
-run.save(figures.overfitting_curves(
+run.save(figures.training_against_validation(
+    range(len(epochs)), {"training": {"loss": train_loss, "accuracy": train_acc},
+                         "validation": {"loss": val_loss, "accuracy": val_acc}}, best_epoch,
     {seed: {"train_loss": curves[seed]["train"][0], "val_loss": curves[seed]["validation"][0],
             "val_accuracy": curves[seed]["validation"][1], "stop": curves[seed]["stop"]} for seed in SEEDS},
-    title="100 training images, three seeds: training against validation"), "overfitting",
-    **figures.CAPTIONS["overfitting"])
+    title="Training against validation"), "generalisation", **figures.CAPTIONS["generalisation"])
 
 # %% [markdown]
-# Every seed learns its 100 images perfectly (100% right, loss 0.003).
+# Every seed learns its 100 images perfectly (100% right, loss 0.003;
+# the figure's right column).
 # Every validation loss falls for 30 to 45 steps and then climbs, while
 # the validation accuracy stays where it got to, about 90%: the network
 # goes on gaining confidence, and on the images it gets wrong that
@@ -225,7 +222,7 @@ first = curves[run.seed]["history"]
 plane = pca_plane(first.path_manual)
 manual_xy = project(first.path_manual, plane.center, plane.d1, plane.d2)
 autograd_xy = project(first.path_autograd, plane.center, plane.d1, plane.d2)
-plane_alphas, plane_betas = grid_around(manual_xy, margin=0.25, steps=(45, 37))
+plane_alphas, plane_betas = grid_around(manual_xy, margin=0.25, steps=(35, 29))
 on_plane = {part: loss_on_plane(controls[run.seed].torch_net, controls[run.seed].torch_loss, xs, ys, plane.center,
                                 plane.d1, plane.d2, alphas=plane_alphas, betas=plane_betas)
             for part, (xs, ys) in (("training", small_set(run.seed)), ("validation", (x_val, y_val)))}

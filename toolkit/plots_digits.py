@@ -19,7 +19,7 @@ from toolkit.plots import (AUTOGRAD, CMAP, MANUAL, RUN_COLORS, _mark_end, _mark_
 
 SKY_BLUE, GREEN, PURPLE, BLACK = RUN_COLORS[0], RUN_COLORS[1], RUN_COLORS[3], RUN_COLORS[4]
 TRAINING, VALIDATION = GREEN, PURPLE                    # the same two colours in every figure of the lesson
-SEED_STYLES = ["-", "--", ":"]                          # seeds told apart by the line, parts by the colour
+SEED_STYLES = ["-", "--", "-."]                          # seeds told apart by the line, parts by the colour
 WRONG = PURPLE                                          # the frame of a digit the network got wrong
 STOP = {"marker": "D", "markersize": 6.5, "color": "white", "markeredgecolor": BLACK, "linestyle": "none"}
 
@@ -58,63 +58,48 @@ def digit_grid(images, labels, predictions, *, columns: int = 10, title: str = "
     return fig
 
 
-def _epoch_panels(fig, epochs, curves, best, *, loss_log=True):
-    """Two panels (loss, accuracy) of training and validation curves; a dotted line at epoch ``best``."""
-    axes = fig.subplots(1, 2)
-    for ax, key, label in ((axes[0], "loss", "loss (cross-entropy)"), (axes[1], "accuracy", "accuracy")):
+def training_against_validation(epochs, curves: dict, best: int, runs: dict, *, title: str = "") -> Figure:
+    """Training against validation: loss (top) and accuracy (bottom), per epoch (left) and per step (right).
+
+    Left, one run: curves = {"training": {"loss": (E,), "accuracy": (E,)}, "validation": {...}} at
+    ``epochs``, with a dotted line at epoch ``best``. Right, several seeds:
+    runs = {seed: {"train_loss": (T,), "val_loss": (T,), "val_accuracy": (T,), "stop": step}}, each
+    seed's stop (its lowest validation loss) marked with a diamond.
+    """
+    epochs = np.asarray(epochs)
+    with house_style():
+        fig = Figure(figsize=(9.0, 5.6), layout="constrained")
+        (loss_e, loss_s), (acc_e, acc_s) = fig.subplots(2, 2, sharex="col")
         for part, color in (("training", TRAINING), ("validation", VALIDATION)):
-            values = _array(curves[part][key]) * (100 if key == "accuracy" else 1)
-            ax.plot(epochs, values, color=color, marker="o", markersize=3.5, label=f"{part} images")
-        ax.axvline(best, color=BLACK, linestyle=":", linewidth=1.2, label="lowest validation loss")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label if key == "loss" else "accuracy (%)")
-    if loss_log:
-        axes[0].set_yscale("log")
-    return axes
-
-
-def epoch_curves(epochs, curves: dict, best: int, *, title: str = "") -> Figure:
-    """Loss and accuracy per epoch on the training and the validation images.
-
-    curves: {"training": {"loss": (E,), "accuracy": (E,)}, "validation": {...}}; best: the epoch to mark.
-    """
-    with house_style():
-        fig = Figure(figsize=(8.4, 3.4), layout="constrained")
-        axes = _epoch_panels(fig, np.asarray(epochs), curves, best)
-        axes[1].set_ylim(top=100)
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
-        fig.suptitle(title)
-    return fig
-
-
-def overfitting_curves(runs: dict, *, title: str = "") -> Figure:
-    """Per step, for several seeds: training and validation loss (left), validation accuracy (right).
-
-    runs: {seed: {"train_loss": (T,), "val_loss": (T,), "val_accuracy": (T,), "stop": step}}; each
-    seed's stop (its lowest validation loss) is marked with a diamond.
-    """
-    with house_style():
-        fig = Figure(figsize=(8.4, 3.5), layout="constrained")
-        losses, accuracy = fig.subplots(1, 2)
+            loss_e.plot(epochs, _array(curves[part]["loss"]), color=color, marker="o", markersize=3.5,
+                        label=f"{part} images")
+            acc_e.plot(epochs, 100 * _array(curves[part]["accuracy"]), color=color, marker="o", markersize=3.5)
+        for ax in (loss_e, acc_e):
+            ax.axvline(best, color=BLACK, linestyle=":", linewidth=1.2, label="lowest validation loss")
         for (seed, run), line in zip(runs.items(), SEED_STYLES):
-            steps = np.arange(len(_array(run["val_loss"])))
-            stop = run["stop"]
-            losses.plot(steps, _array(run["train_loss"]), color=TRAINING, linestyle=line, linewidth=1.3,
-                        label=f"training, seed {seed}")
-            val = _array(run["val_loss"])
-            losses.plot(steps, val, color=VALIDATION, linestyle=line, linewidth=1.3, label=f"validation, seed {seed}")
-            losses.plot(stop, val[stop], **STOP, zorder=5)
-            acc = 100 * _array(run["val_accuracy"])
-            accuracy.plot(steps, acc, color=VALIDATION, linestyle=line, linewidth=1.3)
-            accuracy.plot(stop, acc[stop], **STOP, zorder=5)
-        losses.plot([], [], **STOP, label="lowest validation loss")
-        losses.set_yscale("log")
-        losses.set_ylabel("loss (log scale)")
-        accuracy.set_ylabel("validation accuracy (%)")
-        accuracy.set_ylim(max(0, min(100 * np.nanmin(_array(r["val_accuracy"])[10:]) for r in runs.values()) - 5), 100)
-        for ax in (losses, accuracy):
-            ax.set_xlabel("step")
-        fig.legend(*losses.get_legend_handles_labels(), loc="outside lower center", ncols=4)
+            steps, stop = np.arange(len(_array(run["val_loss"]))), run["stop"]
+            val, acc = _array(run["val_loss"]), 100 * _array(run["val_accuracy"])
+            loss_s.plot(steps, _array(run["train_loss"]), color=TRAINING, linestyle=line, linewidth=1.3)
+            loss_s.plot(steps, val, color=VALIDATION, linestyle=line, linewidth=1.3)
+            acc_s.plot(steps, acc, color=VALIDATION, linestyle=line, linewidth=1.3)
+            for ax, values in ((loss_s, val), (acc_s, acc)):
+                ax.plot(stop, values[stop], **STOP, zorder=5)
+            loss_s.plot([], [], color=BLACK, linestyle=line, linewidth=1.3, label=f"seed {seed}")
+        loss_s.plot([], [], **STOP, label="each seed's lowest validation loss")
+        for ax in (loss_e, loss_s):
+            ax.set_yscale("log")
+        loss_e.set_ylabel("loss (log scale)")
+        acc_e.set_ylabel("accuracy (%)")
+        acc_e.set_ylim(top=100)
+        low = min(np.nanmin(100 * _array(r["val_accuracy"])[len(_array(r["val_accuracy"])) // 4:]) for r in runs.values())
+        acc_s.set_ylim(max(0, low - 5), 100)
+        loss_e.set_title("all 1,000 training images, per epoch")
+        loss_s.set_title("100 training images, three seeds, per step")
+        acc_e.set_xlabel("epoch")
+        acc_s.set_xlabel("step")
+        handles, labels = loss_e.get_legend_handles_labels()
+        more = loss_s.get_legend_handles_labels()
+        fig.legend(handles + more[0], labels + more[1], loc="outside lower center", ncols=4)
         fig.suptitle(title)
     return fig
 
@@ -253,24 +238,20 @@ CAPTIONS = {
                "each titled with the same digit. The rows below show the misread images, each with a purple frame "
                "and a title such as '8 → 1'; many are thick, slanted or broken strokes.",
     },
-    "epochs": {
-        "caption": "The network trained on all 1,000 training images: loss (log scale) and accuracy on the training "
-                   "images and on the 400 validation images at the end of every epoch. The two stay close; the "
-                   "dotted line marks the epoch with the lowest validation loss.",
-        "alt": "Two line charts against the epoch from 0 to 15. Left, loss on a log scale: a green training curve "
-               "and a purple validation curve fall together from 2.3 to about 0.1 and 0.15. Right, accuracy: both "
-               "rise from about 10 % to above 95 %, the validation curve a little below. A dotted vertical line "
-               "marks the last epoch.",
-    },
-    "overfitting": {
-        "caption": "Three seeds, each with its own 100 training images and its own start, trained with Adam: the "
-                   "training loss (green) falls towards 0 while the validation loss (purple) turns up after a few "
-                   "dozen steps. Diamonds: each seed's lowest validation loss, where early stopping would stop. "
-                   "Right: the validation accuracy barely moves after that point.",
-        "alt": "Two line charts against the step from 0 to 100. Left, on a log scale, three solid, dashed and dotted "
-               "green lines fall from 2.3 to about 0.003; three purple lines fall to between 0.3 and 0.55 around "
-               "step 30 to 45, marked with white diamonds, and then rise slowly. Right, three purple accuracy "
-               "lines rise to about 89 to 91 % within 30 steps and stay flat, with diamonds near their tops.",
+    "generalisation": {
+        "caption": "Training against validation. Left: the network trained on all 1,000 training images, loss (log "
+                   "scale) and accuracy on the training images (green) and on the 400 validation images (purple) at "
+                   "the end of every epoch; the gap opens slowly, and the validation loss is lowest at the last "
+                   "epoch (dotted). Right: 100 training images, three seeds (each its own images and start): the "
+                   "training loss falls towards 0 while the validation loss turns up after 30 to 45 steps "
+                   "(diamonds, where early stopping would stop), and the validation accuracy barely moves after "
+                   "that.",
+        "alt": "A two-by-two grid of line charts. Top left, loss per epoch on a log scale: green and purple curves "
+               "fall together from 2.3 and part after epoch 4, ending near 0.08 and 0.15. Bottom left, accuracy: "
+               "both rise above 95 %. Top right, loss per step for three seeds (solid, dashed, dash-dotted): green lines "
+               "fall to about 0.003, purple lines fall to between 0.3 and 0.55, are marked with white diamonds "
+               "near steps 30 to 45, and rise slowly after. Bottom right, validation accuracy per step: purple "
+               "lines rise to about 89 to 91 % and stay flat, diamonds near their tops.",
     },
     "planes": {
         "caption": "One training run (seed 0, 100 images) on the PCA plane of its own path, over two landscapes, "
