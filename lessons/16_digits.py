@@ -343,18 +343,18 @@ run.save(figures.paired_gains(gains, title="Against the plain run from the same 
 # %% [markdown]
 # What the numbers show, and what they do not:
 #
-# * **The loss.** Weight decay, both kinds, lowers the validation loss on
-#   every seed (by about 0.1, against a control between 0.3 and 0.7).
-#   Smaller weights mean smaller logits and less confident answers, so the
-#   wrong ones cost less. Dropout and early stopping lower it less, and not
-#   on every seed.
+# * **The loss.** Weight decay lowers the validation loss by about 0.1 on
+#   average (against a control between 0.3 and 0.7): L2 on every seed,
+#   AdamW on two of three. Smaller weights mean smaller logits and less
+#   confident answers, so the wrong ones cost less. Early stopping lowers
+#   it on every seed but mostly on one; dropout on two of three.
 # * **The accuracy.** Weight decay gains three validation images out of
-#   400 (0.75 points) on average: on every seed for L2 inside Adam, on two
-#   of three for AdamW. Dropout's ±1.6 points is pure seed-to-seed noise,
-#   and early stopping by the loss costs half a point. Three seeds cannot
-#   tell a 0.75-point gain from luck with any confidence, and they cannot
-#   rank L2 against AdamW at all: with the decay strengths matched by the
-#   weights they leave, the two are indistinguishable here. (Loshchilov and
+#   400 (0.75 points) on average, and on every seed, for both kinds.
+#   Dropout's −0.17 ± 1.6 points is seed-to-seed noise, and early
+#   stopping by the loss costs half a point. Three seeds cannot tell a
+#   0.75-point gain from luck with much confidence, and they cannot rank
+#   L2 against AdamW at all: with the decay strengths matched by the
+#   weights they leave, the two come out the same here. (Loshchilov and
 #   Hutter's case for AdamW rests on long runs with tuned learning rates
 #   and schedules, which this is not.)
 # * **Dropout** at p = 0.3 on a layer of 32 units takes capacity the
@@ -401,7 +401,8 @@ run.save(figures.sharpness_and_accuracy({batch: {seed: (sharpness[(batch, seed)]
 
 # %% [markdown]
 # On every seed the small batches end at a flatter point: their sharpness
-# is about half the full batch's, at about the same training loss. That
+# is between a half and two thirds of the full batch's, at about the same
+# training loss. That
 # is Keskar et al.'s observation, reproduced. Their second observation,
 # better held-out accuracy, does not appear: the flatter runs are 0.7
 # points *less* accurate on average, with a spread larger than that. So
