@@ -143,7 +143,8 @@ CAPTIONS = {
     "range_test": {
         "caption": "Left: the loss on 20 training images falls towards 0, so the network and its gradients can "
                    "learn. Right: the learning-rate range test, one run of SGD whose learning rate grows "
-                   "exponentially from 10⁻⁴ to 10; the loss per mini-batch and its smoothed curve, the lowest "
+                   "exponentially from 10⁻⁴ towards 10 until the loss blows up; the loss per mini-batch and its "
+                   "smoothed curve, the lowest "
                    "point, the learning rate picked (half of it) and 2/λmax at the start. Below, lr·λmax at "
                    "points the sweep passed: the loss turns up where it crosses 2.",
         "alt": "Left, a falling green curve on a log scale from 2.3 to below 0.01 over 100 steps. Right top, loss "
