@@ -17,8 +17,7 @@ import math
 import torch
 from torch.func import functional_call
 
-from toolkit import data, lesson, manual
-from toolkit import plots_digits as figures
+from toolkit import data, lesson, manual, plots
 from toolkit.landscape import grid_around, hvp_finite_difference, largest_eigenvalue, loss_on_plane, pca_plane, project
 from toolkit.metrics import scores_along_path
 from toolkit.optim import SGD, Adam, AdamW
@@ -195,12 +194,12 @@ for seed in SEEDS:
     print(f"seed {seed}: training loss {train_l[stop]:.4f} at step {stop}, {train_l[-1]:.4f} at the end "
           f"({train_a[-1]:.0%} right); validation loss lowest at step {stop}, {val_l[stop]:.3f} ({val_a[stop]:.1%} "
           f"right), at the end {val_l[-1]:.3f} ({val_a[-1]:.1%})")
-run.save(figures.training_against_validation(
+run.save(plots.digits.training_against_validation(
     range(len(epochs)), {"training": {"loss": train_loss, "accuracy": train_acc},
                          "validation": {"loss": val_loss, "accuracy": val_acc}}, best_epoch,
     {seed: {"train_loss": curves[seed]["train"][0], "val_loss": curves[seed]["validation"][0],
             "val_accuracy": curves[seed]["validation"][1], "stop": curves[seed]["stop"]} for seed in SEEDS},
-    title="Training against validation"), "generalisation", **figures.CAPTIONS["generalisation"])
+    title="Training against validation"), "generalisation")
 
 # %% [markdown]
 # Every seed learns its 100 images perfectly (100% right, loss 0.003;
@@ -232,10 +231,10 @@ stop_xy = manual_xy[curves[run.seed]["stop"]]
 print(f"the plane holds {plane.captured:.1%} of the path; on it the validation loss is lowest, "
       f"{on_plane['validation'].min():.3f}, at ({plane_alphas[column]:.2f}, {plane_betas[row]:.2f}); the diamond is at "
       f"({stop_xy[0]:.2f}, {stop_xy[1]:.2f}), the end at ({manual_xy[-1, 0]:.2f}, {manual_xy[-1, 1]:.2f})")
-run.save(figures.train_and_validation_planes(
+run.save(plots.digits.train_and_validation_planes(
     plane_alphas, plane_betas, on_plane["training"], on_plane["validation"], manual_xy, autograd_xy,
     curves[run.seed]["stop"], xlabel=f"PC1 ({plane.explained[0]:.0%} of the variance)",
-    ylabel=f"PC2 ({plane.explained[1]:.0%})", title="One path, two landscapes"), "planes", **figures.CAPTIONS["planes"])
+    ylabel=f"PC2 ({plane.explained[1]:.0%})", title="One path, two landscapes"), "planes")
 
 # %% [markdown]
 # The plane holds 99% of this short path, and each panel has its own
@@ -337,8 +336,8 @@ gains = {"early stopping": {"accuracy": acc_gains.tolist(), "loss": loss_gains.t
 gains.update({name: {"accuracy": paired(name)[2], "loss": paired(name, what=0)[2]} for name in variants})
 run.record("regularisers", {name: {key: [round(v, 6) for v in values] for key, values in row.items()}
                             for name, row in gains.items()})
-run.save(figures.paired_gains(gains, title="Against the plain run from the same seed, on validation"),
-         "regularisers", **figures.CAPTIONS["regularisers"])
+run.save(plots.digits.paired_gains(gains, title="Against the plain run from the same seed, on validation"),
+         "regularisers")
 
 # %% [markdown]
 # What the numbers show, and what they do not:
@@ -381,9 +380,10 @@ for batch in (10, SMALL):
         batch_twins, batch_history = small_run(seed, label, optimizer=SGD, lr=BATCH_LR, steps=BATCH_STEPS,
                                                batch_size=batch if batch < SMALL else None)
         xs, ys = small_set(seed)
-        start = torch.randn(sum(p.numel() for p in batch_twins.manual_net.parameters()),
-                            generator=torch.Generator().manual_seed(seed), dtype=torch.float64).to(run.device, run.dtype)
-        top = largest_eigenvalue(lambda v: hvp_finite_difference(batch_twins, xs, ys, v), start, iterations=100, tol=1e-4)
+        count = sum(p.numel() for p in batch_twins.manual_net.parameters())
+        start = torch.randn(count, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        top = largest_eigenvalue(lambda v: hvp_finite_difference(batch_twins, xs, ys, v),
+                                 start.to(run.device, run.dtype), iterations=100, tol=1e-4)
         sharpness[(batch, seed)] = {"sharpness": top.value, "train_loss": final_scores(batch_twins, xs, ys)[0],
                                     "val_accuracy": final_scores(batch_twins, x_val, y_val)[1]}
 for batch in (10, SMALL):
@@ -393,11 +393,11 @@ for batch in (10, SMALL):
           f"{' '.join(f'{v:.3f}' for v in loss)}; validation accuracy {' '.join(f'{100 * v:.1f}' for v in acc)} %")
 print(f"2/lr = {2 / BATCH_LR:g}")
 run.record("batch_size", {str(batch): {str(seed): sharpness[(batch, seed)] for seed in SEEDS} for batch in (10, SMALL)})
-run.save(figures.sharpness_and_accuracy({batch: {seed: (sharpness[(batch, seed)]["sharpness"],
+run.save(plots.digits.sharpness_and_accuracy({batch: {seed: (sharpness[(batch, seed)]["sharpness"],
                                                         sharpness[(batch, seed)]["val_accuracy"]) for seed in SEEDS}
                                          for batch in (10, SMALL)}, 2 / BATCH_LR,
                                         title=f"SGD, lr = {BATCH_LR:g}, {BATCH_STEPS} steps"),
-         "sharpness", **figures.CAPTIONS["sharpness"])
+         "sharpness")
 
 # %% [markdown]
 # On every seed the small batches end at a flatter point: their sharpness
@@ -450,9 +450,69 @@ wrong = (answers != y_val).nonzero().flatten().tolist()[:30]
 shown = right + wrong
 print(f"{len(wrong)} of {len(x_val)} validation images misread: "
       + ", ".join(f"{y_val[k].item()}→{answers[k].item()}" for k in wrong))
-run.save(figures.digit_grid(x_val[shown].cpu(), y_val[shown].cpu(), answers[shown].cpu(),
+run.save(plots.digits.digit_grid(x_val[shown].cpu(), y_val[shown].cpu(), answers[shown].cpu(),
                             title="Validation digits: one read right per class, then every one misread"),
-         "digits", **figures.CAPTIONS["digits"])
+         "digits")
+
+# %% [markdown]
+# ## Captions for course notes
+# What `python -m toolkit figures` prints under each figure in the gallery's
+# index: a caption for the notes and an alt text for readers who cannot see
+# the image.
+
+# %%
+run.describe("generalisation",
+             caption="Training against validation. Left: the network trained on all 1,000 training "
+                     "images, loss (log scale) and accuracy on the training images (green) and on the 400"
+                     " validation images (purple) at the end of every epoch; the gap opens slowly, and "
+                     "the validation loss is lowest at the last epoch (dotted). Right: 100 training "
+                     "images, three seeds (each its own images and start): the training loss falls "
+                     "towards 0 while the validation loss turns up after 30 to 45 steps (diamonds, where "
+                     "early stopping would stop), and the validation accuracy barely moves after that.",
+             alt="A two-by-two grid of line charts. Top left, loss per epoch on a log scale: green and "
+                 "purple curves fall together from 2.3 and part after epoch 4, ending near 0.08 and 0.15."
+                 " Bottom left, accuracy: both rise above 95 %. Top right, loss per step for three seeds "
+                 "(solid, dashed, dash-dotted): green lines fall to about 0.003, purple lines fall to "
+                 "between 0.3 and 0.55, are marked with white diamonds near steps 30 to 45, and rise "
+                 "slowly after. Bottom right, validation accuracy per step: purple lines rise to about 89"
+                 " to 91 % and stay flat, diamonds near their tops.")
+run.describe("planes",
+             caption="One training run (seed 0, 100 images) on the PCA plane of its own path, over two "
+                     "landscapes, each with its own log colour scale: the training loss (left) and the "
+                     "validation loss (right). Both twins' paths coincide, a cross in every circle. The "
+                     "path keeps going down the training valley; on the validation landscape it passes "
+                     "its lowest ground near the diamond, where early stopping stops, and goes on a "
+                     "little uphill.",
+             alt="Two contour maps side by side sharing a log colour bar. In both, a path of blue circles"
+                 " with red crosses runs from a white square to a yellow star, with a white diamond part "
+                 "of the way along. On the left the contours keep falling towards the star; on the right "
+                 "the darkest region lies near the diamond and the star sits on lighter contours.")
+run.describe("regularisers",
+             caption="Each way of regularising against the plain run from the same seed (same start, same"
+                     " 100 images), on the 400 validation images: dots are seeds, bars the mean, lines "
+                     "one standard deviation. Left the accuracy, right the loss (lower is better).",
+             alt="Two horizontal bar charts sharing four rows: early stopping, L2 inside Adam, AdamW, "
+                 "dropout 0.3. Left, the change in validation accuracy in points, dots and bars within "
+                 "about two points of zero. Right, the change in validation loss, all bars to the left of"
+                 " zero.")
+run.describe("sharpness",
+             caption="SGD at lr = 0.5 for 150 steps with batches of 10 and of all 100 images, three "
+                     "seeds: the sharpness reached against the validation accuracy, each seed's two runs "
+                     "joined by a line. The small batches end flatter on every seed, but not more "
+                     "accurate. Dashed: 2/lr.",
+             alt="A scatter plot of validation accuracy between about 88 and 92 % against sharpness from "
+                 "0 to 4. Three green downward triangles (batches of 10) lie at sharpness 0.8 to 1.5; "
+                 "three purple upward triangles (batches of 100) lie at 1.4 to 2.3; grey lines join the "
+                 "pairs and slope both ways. A dashed vertical line stands at 4.")
+run.describe("digits",
+             caption="Validation images as the network sees them, 8 × 8 pixels of ink counts. Top row: "
+                     "one correctly read digit of each class, titled with the network's answer. Then "
+                     "every validation image the chosen network gets wrong, framed and titled \"true → "
+                     "answer\".",
+             alt="A grid of small grey-scale pixel images of handwritten digits. The first row shows the "
+                 "digits 0 to 9, each titled with the same digit. The rows below show the misread images,"
+                 " each with a purple frame and a title such as '8 → 1'; many are thick, slanted or "
+                 "broken strokes.")
 
 # %%
 run.finish()

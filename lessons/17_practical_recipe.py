@@ -20,8 +20,7 @@ import math
 
 import torch
 
-from toolkit import data, lesson, manual
-from toolkit import plots_practical_recipe as figures
+from toolkit import data, lesson, manual, plots
 from toolkit.exercises import check_clipping
 from toolkit.landscape import hvp_finite_difference, largest_eigenvalue
 from toolkit.metrics import scores_along_path
@@ -124,10 +123,10 @@ run.record("range_test", {"lowest_lr": sweep.lrs[lowest], "picked_lr": picked, "
                           "lambda_max_at_start": at_start,
                           "along": {str(step): {"lr": sweep.lrs[step], "lambda_max": value}
                                     for step, value in along.items()}})
-run.save(figures.range_test(tiny.loss_manual, sweep.lrs, sweep_losses, smooth, lowest=lowest, picked=picked,
-                            two_over_start=2 / at_start, curvature=along,
-                            title="Before training: can it learn, and how large a step?"),
-         "range_test", **figures.CAPTIONS["range_test"])
+run.save(plots.practical_recipe.range_test(tiny.loss_manual, sweep.lrs, sweep_losses, smooth, lowest=lowest,
+                                           picked=picked, two_over_start=2 / at_start, curvature=along,
+                                           title="Before training: can it learn, and how large a step?"),
+         "range_test")
 
 # %% [markdown]
 # The loss on the 20 images falls from 2.33 to 0.004: the machinery
@@ -169,7 +168,7 @@ run.save(figures.range_test(tiny.loss_manual, sweep.lrs, sweep_losses, smooth, l
 
 # %%
 def weight_ratios(twins, history):
-    """{layer name: log10(‖θₜ₊₁ − θₜ‖ / ‖θₜ‖) per step} for every weight matrix, from the recorded path."""
+    """{layer: log10(‖θₜ₊₁ − θₜ‖ / ‖θₜ‖) per step} for every weight matrix, from the recorded path."""
     ratios, start = {}, 0
     for name, param in twins.manual_net.named_parameters():
         piece = history.path_manual[:, start:start + param.numel()]
@@ -205,10 +204,10 @@ print(f"after {healthy.steps} steps λmax = {end_sharpness:.3f}: lr·λmax = {lr
 run.record("update_ratios", {name: {layer: {"first": r[0].item(), "last_20": r[-20:].mean().item()}
                                     for layer, r in by_layer.items()} for name, by_layer in ratios.items()})
 run.record("sharpness_at_the_end", {"lambda_max": end_sharpness, "lr_times_lambda_max": lr * end_sharpness})
-run.save(figures.update_ratios({f"torch's start, lr = {lr:.3g}": ratios["healthy"],
+run.save(plots.practical_recipe.update_ratios({f"torch's start, lr = {lr:.3g}": ratios["healthy"],
                                 f"N(0, 1) start, lr = {lr:.3g}": ratios["N(0, 1)"]}, band=(-2, -1),
                                title="The update-to-weight ratio of each weight matrix"),
-         "update_ratios", **figures.CAPTIONS["update_ratios"])
+         "update_ratios")
 
 # %% [markdown]
 # From torch's start both layers sit between 10⁻² and 10⁻¹, peaking at
@@ -295,8 +294,8 @@ print(f"(the run on clean images: {dead_units(healthy_twins)} of 32 dead; median
       f"{torch.tensor(healthy.grad_norms).median():.2f}, largest {max(healthy.grad_norms):.2f})")
 run.record("clipping", {name: {"largest_grad_norm": max(h.grad_norms), "final_loss": h.final_loss_manual}
                         for name, h in spiky.items()})
-run.save(figures.clipping(spiky, MAX_NORM, title="One corrupted image, with and without clipping"), "clipping",
-         **figures.CAPTIONS["clipping"])
+run.save(plots.practical_recipe.clipping(*spiky.values(), MAX_NORM, labels=tuple(spiky),
+                                         title="One corrupted image, with and without clipping"), "clipping")
 
 # %% [markdown]
 # The corrupted image first comes up at step 3, in both runs: a gradient
@@ -366,8 +365,9 @@ print(f"Adagrad, lr = {ADAGRAD_LR:g}: validation loss {loss.item():.3f}, accurac
 run.record("adagrad", {"step_size": {"first": adagrad_sizes[0], "last": adagrad_sizes[-1]},
                        "running_mean_step_size": {"first": running_mean_sizes[0], "last": running_mean_sizes[-1]},
                        "validation_accuracy": acc.item()})
-run.save(figures.adagrad_steps(adagrad_sizes, running_mean_sizes, title=f"Adagrad, lr = {ADAGRAD_LR:g}: its steps die out"),
-         "adagrad", **figures.CAPTIONS["adagrad"])
+run.save(plots.practical_recipe.adagrad_steps(adagrad_sizes, running_mean_sizes,
+                                              title=f"Adagrad, lr = {ADAGRAD_LR:g}: its steps die out"),
+         "adagrad")
 
 # %% [markdown]
 # At the first step both are the same, lr/|g|. Over the first ten steps,
@@ -389,6 +389,58 @@ run.save(figures.adagrad_steps(adagrad_sizes, running_mean_sizes, title=f"Adagra
 # its usual size, which costs nothing when all is well and saves the run
 # when it is not. Then judge the result on data the network has not seen
 # (lesson 16).
+
+# %% [markdown]
+# ## Captions for course notes
+# What `python -m toolkit figures` prints under each figure in the gallery's
+# index: a caption for the notes and an alt text for readers who cannot see
+# the image.
+
+# %%
+run.describe("range_test",
+             caption="Left: the loss on 20 training images falls towards 0, so the network and its "
+                     "gradients can learn. Right: the learning-rate range test, one run of SGD whose "
+                     "learning rate grows exponentially from 10⁻⁴ towards 10 until the loss blows up; the"
+                     " loss per mini-batch and its smoothed curve, the lowest point, the learning rate "
+                     "picked (half of it) and 2/λmax at the start. Below, lr·λmax at points the sweep "
+                     "passed: the loss turns up where it crosses 2.",
+             alt="Left, a falling green curve on a log scale from 2.3 to below 0.01 over 100 steps. Right"
+                 " top, loss against a logarithmic learning rate: flat near 2.3 up to about 0.05, falling"
+                 " to about 2 near lr 1, then jumping up; a triangle marks the lowest smoothed point, a "
+                 "green vertical line the picked rate near 0.6 and a dashed line 2/λmax near 3.4. Right "
+                 "bottom, purple points of lr·λmax rising steeply and crossing a dotted line at 2 between"
+                 " the picked rate and the lowest point.")
+run.describe("update_ratios",
+             caption="How far each step moves each weight matrix, relative to its size, on a log scale; "
+                     "the green band (1% to 10% per step) is what a run of 150 steps needs. Left: torch's"
+                     " initialisation at the picked learning rate, inside the band but for a few steps. "
+                     "Right: the same run from N(0, 1) weights, whose first steps rewrite the output "
+                     "layer by 40% and whose later steps barely move the oversized weights.",
+             alt="Two panels of log ratio against the step from 0 to 150, each with a shaded band from −2"
+                 " to −1. Left, two noisy lines start near −1.3, touch −0.75 near step 20 and drift down "
+                 "to about −1.7, mostly inside the band. Right, the lines start above the band near −0.4 "
+                 "and −0.9, drop below it within five steps and slide from −2.2 to about −2.5.")
+run.describe("clipping",
+             caption="The same batches, one of them holding a corrupted image whose pixels are a thousand"
+                     " times too large. Top: the loss on each mini-batch; bottom: the gradient's norm "
+                     "before clipping, with max_norm dashed. Unclipped, the first step on the corrupted "
+                     "image wrecks the network; clipped, that step is shortened to max_norm and training "
+                     "goes on.",
+             alt="Two panels sharing a step axis from 0 to 150, both on log scales. Top: a purple line "
+                 "(no clipping) jumps to a loss of about 100 at step 4 and 200 at step 12 and then stays "
+                 "high, between 1 and 2; a green line (clipped) falls steadily to about 0.1. Bottom: "
+                 "gradient norms near 0.5, both runs spiking to about 30 at step 3 and the purple one "
+                 "again to several hundred at step 12 and 30 at step 27; a dashed line at 2.")
+run.describe("adagrad",
+             caption="Adagrad's effective learning rate lr/(√s + ε) (the median over the output layer's "
+                     "weights) falls fast while the large early gradients pile up in its sum s, and keeps"
+                     " falling after them; it can never rise. Fed the same squared gradients, a running "
+                     "mean (RMSprop's denominator) forgets the early ones, and its effective rate rises "
+                     "as the gradients shrink. Dashed: 1/√t from Adagrad's first value.",
+             alt="A log-log chart against the step from 1 to 150. A purple line falls steeply from about "
+                 "40 to 2 by step 10 and then slowly to below 1; a dashed line falls with slope one half "
+                 "from the same start; a green line starts at the same point, dips to about 6 near step 8"
+                 " and then rises to about 60.")
 
 # %%
 run.finish()
