@@ -44,10 +44,8 @@ run = lesson.start("16_digits", steps=150, lr=0.01)
 #   picked the option that happened to score best on those 400 images,
 #   luck included.
 #
-# All 1,797 images were written by the same 13 people (the UCI test part),
-# so every part holds the same hands. "Held out" here means new images,
-# not new writers; a network that must read strangers' digits would need
-# a test set written by strangers.
+# All 1,797 images come from the same 13 writers (the UCI test part), so
+# "held out" here means new images, not new hands.
 
 # %%
 digits = data.digits(seed=run.seed, device=run.device, dtype=run.dtype)
@@ -110,16 +108,13 @@ with torch.no_grad():
 print(f"first loss {first_loss:.4f} against ln 10 = {math.log(10):.4f}")
 
 # %% [markdown]
-# The gradient check compares the hand-written backward pass, autograd
-# and central differences on 20 training images (the differences cost two
-# forward passes per parameter, 4,820 here), on the network with dropout:
-# it holds every layer the lesson uses. With dropout in training mode the
-# twins must drop the same units, or they would not be the same network: `manual.Dropout` draws its
-# mask exactly as `torch.nn.Dropout` does, and the training loop and the
-# gradient report start both twins' forward passes from the same state of
-# the random generator. The finite differences start every one of their
-# 4,820 forward passes from that state too, so the mask holds still while
-# they measure.
+# The gradient check (hand-written backward pass, autograd, central
+# differences) runs on 20 training images and the network with dropout,
+# which holds every layer the lesson uses. The twins must drop the same
+# units: `manual.Dropout` draws its mask exactly as `torch.nn.Dropout`
+# does, and the loop, the report and every one of the 4,820 forward passes
+# of the finite differences start from the same state of the random
+# generator, so the mask holds still while they measure.
 
 # %%
 run.check(digit_twins(run.seed, dropout=0.3), x[:20], y[:20])
@@ -237,15 +232,12 @@ run.save(plots.digits.train_and_validation_planes(
     ylabel=f"PC2 ({plane.explained[1]:.0%})", title="One path, two landscapes"), "planes")
 
 # %% [markdown]
-# The plane holds 99% of this short path, and each panel has its own
-# colour scale: they are two different functions of the same parameters.
-# On the left the path runs down the training valley and is still going
-# when it stops; the training loss falls by a factor of a thousand along
-# it. On the right the same path crosses the validation landscape, whose
-# floor is about 0.3 and lies around the diamond (on the plane, the lowest
-# validation loss, 0.305, sits just below it). The last 57
-# steps shuffle along that floor, a little uphill: the validation loss
-# rises from 0.303 to 0.316 while the training loss falls tenfold.
+# The plane holds 99% of this short path; each panel has its own colour
+# scale, for two different functions of the same parameters. On the left
+# the path runs down the training valley and is still going when it
+# stops. On the right the validation landscape's floor, about 0.3, lies
+# around the diamond, and the last 57 steps shuffle along it, a little
+# uphill (0.303 to 0.316), while the training loss falls tenfold.
 # Gradient descent follows only the first landscape.
 
 # %% [markdown]
@@ -275,25 +267,20 @@ print(f"early stopping against the last step: validation loss {loss_gains.mean()
 # was chosen with, so they flatter it: that is what the test set is for.)
 #
 # ## Regularisers, judged on validation
-# Three ways to keep a network from memorising, each tried from the same
-# three seeds as the control runs above:
+# Three ways to keep a network from memorising, from the same three seeds:
 #
-# * **L2 inside Adam**: weight_decay = 10⁻³ adds 10⁻³·θ to the gradient
-#   (`Adam(weight_decay=...)`), and Adam then divides it by √v̂ with the
-#   rest of the gradient.
-# * **AdamW's decoupled decay**: θ shrinks by the factor 1 − lr·λ at every
-#   step, outside Adam's division. With λ = 1 (1.5% per step) it ends with
-#   weights about as long as the L2 runs do (printed below): the two are
-#   compared at about the same amount of decay, not at the same number.
+# * **L2 inside Adam**: weight_decay = 10⁻³ adds 10⁻³·θ to the gradient,
+#   which Adam then divides by √v̂ with the rest of it.
+# * **AdamW's decoupled decay**: θ shrinks by 1 − lr·λ at every step,
+#   outside Adam's division. λ = 1 (1.5% per step) leaves weights about
+#   as long as the L2 runs do (printed below): the two are compared at
+#   the same amount of decay, not at the same number. (With plain SGD the
+#   two are one: θ − lr·(g + λθ) = (1 − lr·λ)·θ − lr·g.)
 # * **Dropout** with p = 0.3 after the hidden layer.
 #
-# With plain SGD the first two are the same thing: θ − lr·(g + λθ) =
-# (1 − lr·λ)·θ − lr·g. Only an adaptive method tells them apart.
-#
-# The seeds differ more from each other than the methods do, because each
-# seed trains on different images. So each method is compared with the
-# control **on the same seed**, and we report the mean and the spread of
-# those paired differences.
+# The seeds differ more from each other than the methods do (each trains
+# on other images), so each method is compared with the control **on the
+# same seed**: the mean and spread of those paired differences.
 
 # %%
 variants = {
@@ -342,23 +329,17 @@ run.save(plots.digits.paired_gains(gains, title="Against the plain run from the 
 # %% [markdown]
 # What the numbers show, and what they do not:
 #
-# * **The loss.** Weight decay lowers the validation loss by about 0.1 on
-#   average (against a control between 0.3 and 0.7): L2 on every seed,
-#   AdamW on two of three. Smaller weights mean smaller logits and less
-#   confident answers, so the wrong ones cost less. Early stopping lowers
-#   it on every seed but mostly on one; dropout on two of three.
-# * **The accuracy.** Weight decay gains three validation images out of
-#   400 (0.75 points) on average, and on every seed, for both kinds.
-#   Dropout's −0.17 ± 1.6 points is seed-to-seed noise, and early
-#   stopping by the loss costs half a point. Three seeds cannot tell a
-#   0.75-point gain from luck with much confidence, and they cannot rank
-#   L2 against AdamW at all: with the decay strengths matched by the
-#   weights they leave, the two come out the same here. (Loshchilov and
-#   Hutter's case for AdamW rests on long runs with tuned learning rates
-#   and schedules, which this is not.)
-# * **Dropout** at p = 0.3 on a layer of 32 units takes capacity the
-#   network needs; with so few units it is not the regulariser it is in
-#   wide networks (Srivastava et al. 2014 dropped half of 1,024 or more).
+# * **The loss.** Weight decay lowers the validation loss by about 0.1
+#   (L2 on every seed, AdamW on two of three): smaller weights, smaller
+#   logits, less confident answers, so the wrong ones cost less.
+# * **The accuracy.** Weight decay gains three validation images of 400
+#   (0.75 points) on every seed, for both kinds. Dropout's −0.17 ± 1.6
+#   points is seed-to-seed noise; early stopping by the loss costs half a
+#   point. Three seeds cannot tell a 0.75-point gain from luck with much
+#   confidence, and cannot rank L2 against AdamW at all (Loshchilov and
+#   Hutter's case for AdamW rests on long, tuned runs, which this is not).
+# * **Dropout** at p = 0.3 on 32 units takes capacity the network needs;
+#   Srivastava et al. (2014) dropped half of 1,024 units or more.
 
 # %% [markdown]
 # ## Batch size and the sharpness of the minimum
@@ -400,20 +381,16 @@ run.save(plots.digits.sharpness_and_accuracy({batch: {seed: (sharpness[(batch, s
          "sharpness")
 
 # %% [markdown]
-# On every seed the small batches end at a flatter point: their sharpness
-# is between a half and two thirds of the full batch's, at about the same
-# training loss. That
-# is Keskar et al.'s observation, reproduced. Their second observation,
-# better held-out accuracy, does not appear: the flatter runs are 0.7
-# points *less* accurate on average, with a spread larger than that. So
-# these numbers show that batch size moves the sharpness of where SGD
-# ends; they do not show that sharpness decides generalisation here, and
-# with three seeds they could not show a difference of a point either
-# way. Flatness is not a property of the function alone: Dinh et al.
-# (2017) showed that rescaling a ReLU network's layers changes its
-# sharpness without changing a single prediction. All six runs stay well
-# below 2/lr = 4, so none of them reached the edge of stability of lesson
-# 15.
+# On every seed the small batches end flatter, their sharpness a half to
+# two thirds of the full batch's, at about the same training loss:
+# Keskar et al.'s observation, reproduced. Their second one, better
+# held-out accuracy, does not appear: the flatter runs are 0.7 points
+# *less* accurate on average, with a larger spread. So batch size moves
+# the sharpness of where SGD ends; that sharpness decides generalisation
+# is not shown here, and three seeds could not show a point's difference
+# either way. (Dinh et al. 2017: rescaling a ReLU network's layers changes
+# its sharpness without changing one prediction.) All six runs stay well
+# below 2/lr = 4, far from lesson 15's edge of stability.
 
 # %% [markdown]
 # ## The one test number
@@ -430,12 +407,11 @@ run.record("chosen", {"epoch": best_epoch, "validation_accuracy": val_acc[best_e
                       "test_accuracy": test_acc.item(), "test_loss": test_loss.item()})
 
 # %% [markdown]
-# Close to its validation accuracy, as it should be for a model chosen on
-# 400 images among few candidates. Had we tried a hundred variants and
-# kept the best on validation, the validation number would flatter the
-# winner by its luck, and only the test number would say so. That is why
-# it is read once: reading it again after another change would make it a
-# second validation set.
+# Close to its validation accuracy, as it should be for a model chosen
+# among few candidates. Had we kept the best of a hundred variants on
+# validation, the validation number would flatter the winner by its luck,
+# and only the test number would say so; read again after another change,
+# it would become a second validation set.
 #
 # Last, what the chosen network gets wrong. We look at the validation
 # images (the test images stay unseen): one correctly read digit of each
@@ -462,57 +438,40 @@ run.save(plots.digits.digit_grid(x_val[shown].cpu(), y_val[shown].cpu(), answers
 
 # %%
 run.describe("generalisation",
-             caption="Training against validation. Left: the network trained on all 1,000 training "
-                     "images, loss (log scale) and accuracy on the training images (green) and on the 400"
-                     " validation images (purple) at the end of every epoch; the gap opens slowly, and "
-                     "the validation loss is lowest at the last epoch (dotted). Right: 100 training "
-                     "images, three seeds (each its own images and start): the training loss falls "
-                     "towards 0 while the validation loss turns up after 30 to 45 steps (diamonds, where "
-                     "early stopping would stop), and the validation accuracy barely moves after that.",
-             alt="A two-by-two grid of line charts. Top left, loss per epoch on a log scale: green and "
-                 "purple curves fall together from 2.3 and part after epoch 4, ending near 0.08 and 0.15."
-                 " Bottom left, accuracy: both rise above 95 %. Top right, loss per step for three seeds "
-                 "(solid, dashed, dash-dotted): green lines fall to about 0.003, purple lines fall to "
-                 "between 0.3 and 0.55, are marked with white diamonds near steps 30 to 45, and rise "
-                 "slowly after. Bottom right, validation accuracy per step: purple lines rise to about 89"
-                 " to 91 % and stay flat, diamonds near their tops.")
+             caption="Training against validation. Left: all 1,000 training images, loss and accuracy on the "
+                     "training (green) and validation (purple) images per epoch; the validation loss is lowest "
+                     "at the last epoch (dotted). Right: 100 training images from three seeds; the validation "
+                     "loss turns up after 30 to 45 steps (diamonds) while the training loss falls towards 0.",
+             alt="Four line charts. Left: green and purple curves fall from 2.3 and rise to above 95 %, parting a "
+                 "little after epoch 4. Right: for three seeds, green lines fall to 0.003, purple ones level off "
+                 "between 0.3 and 0.7 after white diamonds near steps 30 to 45; the accuracies level off near 90 %.")
 run.describe("planes",
-             caption="One training run (seed 0, 100 images) on the PCA plane of its own path, over two "
-                     "landscapes, each with its own log colour scale: the training loss (left) and the "
-                     "validation loss (right). Both twins' paths coincide, a cross in every circle. The "
-                     "path keeps going down the training valley; on the validation landscape it passes "
-                     "its lowest ground near the diamond, where early stopping stops, and goes on a "
-                     "little uphill.",
-             alt="Two contour maps side by side sharing a log colour bar. In both, a path of blue circles"
-                 " with red crosses runs from a white square to a yellow star, with a white diamond part "
-                 "of the way along. On the left the contours keep falling towards the star; on the right "
-                 "the darkest region lies near the diamond and the star sits on lighter contours.")
+             caption="Seed 0's run on the PCA plane of its path, over the training loss (left) and the validation "
+                     "loss (right), each on its own log scale; both twins' paths coincide. The path keeps going "
+                     "down the training valley; on the validation landscape it passes the floor near the "
+                     "diamond, where early stopping stops.",
+             alt="Two contour maps with a path of blue circles and red crosses from a white square to a yellow "
+                 "star and a white diamond near the end; on the left the contours keep falling past the star, on "
+                 "the right the darkest region surrounds the diamond and the star.")
 run.describe("regularisers",
-             caption="Each way of regularising against the plain run from the same seed (same start, same"
-                     " 100 images), on the 400 validation images: dots are seeds, bars the mean, lines "
-                     "one standard deviation. Left the accuracy, right the loss (lower is better).",
-             alt="Two horizontal bar charts sharing four rows: early stopping, L2 inside Adam, AdamW, "
-                 "dropout 0.3. Left, the change in validation accuracy in points, dots and bars within "
-                 "about two points of zero. Right, the change in validation loss, all bars to the left of"
-                 " zero.")
+             caption="Each regulariser against the plain run from the same seed, on the validation images: "
+                     "dots are seeds, bars the mean, lines one standard deviation; accuracy (left) and loss "
+                     "(right, lower is better).",
+             alt="Two horizontal bar charts with rows for early stopping, L2 inside Adam, AdamW and dropout. "
+                 "Left: accuracy changes within two points of zero. Right: loss changes, every mean below zero.")
 run.describe("sharpness",
-             caption="SGD at lr = 0.5 for 150 steps with batches of 10 and of all 100 images, three "
-                     "seeds: the sharpness reached against the validation accuracy, each seed's two runs "
-                     "joined by a line. The small batches end flatter on every seed, but not more "
-                     "accurate. Dashed: 2/lr.",
-             alt="A scatter plot of validation accuracy between about 88 and 92 % against sharpness from "
-                 "0 to 4. Three green downward triangles (batches of 10) lie at sharpness 0.8 to 1.5; "
-                 "three purple upward triangles (batches of 100) lie at 1.4 to 2.3; grey lines join the "
-                 "pairs and slope both ways. A dashed vertical line stands at 4.")
+             caption=f"SGD at lr = {BATCH_LR:g} for {BATCH_STEPS} steps with batches of 10 and of all 100 images, "
+                     "three seeds: the sharpness reached against the validation accuracy, each seed's runs joined. "
+                     "Small batches end flatter on every seed, but not more accurate. Dashed: 2/lr.",
+             alt="A scatter of validation accuracy (88 to 92 %) against sharpness (0 to 4): green triangles "
+                 "(batches of 10) at 0.8 to 1.5, purple triangles (batches of 100) at 1.4 to 2.3, grey lines "
+                 "joining the pairs both ways, a dashed line at 4.")
 run.describe("digits",
-             caption="Validation images as the network sees them, 8 × 8 pixels of ink counts. Top row: "
-                     "one correctly read digit of each class, titled with the network's answer. Then "
-                     "every validation image the chosen network gets wrong, framed and titled \"true → "
-                     "answer\".",
-             alt="A grid of small grey-scale pixel images of handwritten digits. The first row shows the "
-                 "digits 0 to 9, each titled with the same digit. The rows below show the misread images,"
-                 " each with a purple frame and a title such as '8 → 1'; many are thick, slanted or "
-                 "broken strokes.")
+             caption="Validation images as the network sees them, 8 × 8 ink counts: one correctly read digit of "
+                     "each class, then every one the chosen network misreads, framed and titled "
+                     "\"true → answer\".",
+             alt="A grid of small grey-scale digits: a first row 0 to 9 titled with the same digit, then rows of "
+                 "purple-framed digits titled like '1 → 9', mostly thick, slanted or broken strokes.")
 
 # %%
 run.finish()
