@@ -398,18 +398,16 @@ run.save(plots.practical_recipe.adagrad_steps(adagrad_sizes, running_mean_sizes,
 
 # %%
 run.describe("range_test",
-             caption="Left: the loss on 20 training images falls towards 0, so the network and its "
-                     "gradients can learn. Right: the learning-rate range test, one run of SGD whose "
-                     "learning rate grows exponentially from 10⁻⁴ towards 10 until the loss blows up; the"
-                     " loss per mini-batch and its smoothed curve, the lowest point, the learning rate "
-                     "picked (half of it) and 2/λmax at the start. Below, lr·λmax at points the sweep "
-                     "passed: the loss turns up where it crosses 2.",
-             alt="Left, a falling green curve on a log scale from 2.3 to below 0.01 over 100 steps. Right"
-                 " top, loss against a logarithmic learning rate: flat near 2.3 up to about 0.05, falling"
-                 " to about 2 near lr 1, then jumping up; a triangle marks the lowest smoothed point, a "
-                 "green vertical line the picked rate near 0.6 and a dashed line 2/λmax near 3.4. Right "
-                 "bottom, purple points of lr·λmax rising steeply and crossing a dotted line at 2 between"
-                 " the picked rate and the lowest point.")
+             caption="First: the loss on 20 training images falls towards 0, so the network and its gradients "
+                     "can learn. Second: the learning-rate range test, one run of SGD whose learning rate grows "
+                     "exponentially from 10⁻⁴ until the loss blows up; the loss per mini-batch, its smoothed "
+                     "curve and lowest point, the learning rate picked (half of it) and 2/λmax at the start. "
+                     "Third: lr·λmax at points the sweep passed; the loss turns up where it crosses 2.",
+             alt="Three panels. A green curve falls on a log scale from 2.3 to below 0.01 over 100 steps. The "
+                 "loss against a logarithmic learning rate stays near 2.3 up to about 0.05, falls to about 2 "
+                 "near lr 1 and then jumps about; a triangle marks the lowest smoothed point, a green vertical "
+                 "line the picked rate near 0.6, a dashed line 2/λmax near 3.4. Purple points of lr·λmax rise "
+                 "steeply and cross a dotted line at 2 between the picked rate and the lowest point.")
 run.describe("update_ratios",
              caption="How far each step moves each weight matrix, relative to its size, on a log scale; "
                      "the green band (1% to 10% per step) is what a run of 150 steps needs. Left: torch's"

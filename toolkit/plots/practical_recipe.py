@@ -17,20 +17,16 @@ RUN_COLORS = {"plain": style.PURPLE, "protected": style.GREEN}
 
 def range_test(tiny_losses, lrs, losses, smoothed, *, lowest: int, picked: float, two_over_start: float,
                curvature: dict, title: str = "") -> Figure:
-    """The recipe's first two checks: a tiny batch overfitted (left), and the learning-rate range test (right).
+    """The recipe's first two checks: a tiny batch overfitted, the learning-rate range test, and lr·λmax along it.
 
     tiny_losses: (T,) the loss on 20 images per step. lrs, losses, smoothed: (S,) the sweep's learning
     rate, mini-batch loss and smoothed loss at each step taken; lowest: the step where ``smoothed`` is
     lowest; picked: the learning rate chosen; two_over_start: 2/λmax at the start. curvature: {sweep
-    step: λmax there}, drawn below the sweep as lr·λmax against the line at 2.
+    step: λmax there}, drawn in the third panel as lr·λmax against the line at 2.
     """
     lrs, losses, smoothed = as_array(lrs), as_array(losses), as_array(smoothed)
     with house_style():
-        fig = style.figure(9.6, 5.2, count=3, columns=2)
-        layout = fig.add_gridspec(2, 2, width_ratios=[1, 1.6], height_ratios=[2, 1])
-        tiny = fig.add_subplot(layout[:, 0])
-        sweep = fig.add_subplot(layout[0, 1])
-        product = fig.add_subplot(layout[1, 1], sharex=sweep)
+        fig, (tiny, sweep, product) = style.panels(11.0, 3.9, 3, 3)
         tiny.plot(np.arange(len(tiny_losses)), as_array(tiny_losses), color=style.GREEN)
         tiny.set_yscale("log")
         tiny.set_xlabel("step")
@@ -45,19 +41,20 @@ def range_test(tiny_losses, lrs, losses, smoothed, *, lowest: int, picked: float
         for ax in (sweep, product):
             ax.axvline(picked, color=style.GREEN, linewidth=1.6, label=f"picked: half of it, lr = {picked:.3g}")
             ax.axvline(two_over_start, **style.THEORY, label=f"2/λmax at the start = {two_over_start:.2f}")
+            ax.set_xscale("log")
+            ax.set_xlim(lrs[0], lrs[-1] * 1.2)
+            ax.set_xlabel("learning rate (log scale)")
         sweep.set_ylabel("loss")
         sweep.set_ylim(0.8 * min(smoothed.min(), losses.min()), 2 * smoothed[0])
         sweep.set_title("2. The learning-rate range test")
-        sweep.tick_params(labelbottom=False)
         steps = sorted(curvature)
         product.plot([lrs[step] for step in steps], [lrs[step] * curvature[step] for step in steps], marker="o",
                      color=style.PURPLE, markeredgecolor=style.PAPER, label="lr·λmax at points of the sweep")
         product.axhline(2, **style.REFERENCE)
         product.text(lrs[0], 2, " lr·λmax = 2", va="bottom")
-        product.set_xscale("log")
         product.set_yscale("log")
-        product.set_xlabel("learning rate (log scale), growing by the same factor every step")
         product.set_ylabel("lr·λmax")
+        product.set_title("... checked against 2/λmax")
         handles, labels = sweep.get_legend_handles_labels()
         for handle, label in zip(*product.get_legend_handles_labels()):
             if label not in labels:
