@@ -25,6 +25,8 @@ EXPECTED_FIGURES = {
     "12_schedules": {"schedules.png", "noise_floor.png", "warmup.png"},
     "14_softmax_batchnorm": {"decision_regions.png", "bn_losses.png", "preactivations.png"},
     "15_honest_landscapes": {"interpolation.png", "planes.png", "sharpness.png"},
+    "16_digits": {"digits.png", "generalisation.png", "planes.png", "regularisers.png", "sharpness.png"},
+    "17_practical_recipe": {"range_test.png", "update_ratios.png", "clipping.png", "adagrad.png"},
     "18_curvature": {"newton_quadratic.png", "newton_saddle.png", "line_search.png", "preconditioning.png", "race.png"},
     "19_inside_autograd": {"graph.png", "three_twins.png", "modes.png"},
 }

@@ -29,6 +29,9 @@ def installed(tmp_path_factory):
     if done.returncode != 0:
         pytest.fail("pip install failed:\n" + done.stdout[-2000:] + done.stderr[-2000:])
     assert (target / "toolkit" / "cli.py").is_file() and not (target / "lessons").exists()
+    # the subpackage and the data files travel too (the digits lesson reads its data from the package)
+    assert (target / "toolkit" / "manual" / "linear.py").is_file()
+    assert (target / "toolkit" / "datasets" / "digits.csv.gz").is_file()
     return target, {**os.environ, "PYTHONPATH": str(target), "OMP_NUM_THREADS": "1"}
 
 

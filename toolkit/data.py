@@ -2,9 +2,17 @@
 
 Data is drawn on the CPU from its own generator and then moved to the
 device, so the same seed gives the same numbers on every machine and device.
+The one real data set, ``digits``, is read from a file shipped inside the
+package (``toolkit/datasets/``), so it needs no download.
 """
 
 from __future__ import annotations
+
+import gzip
+import hashlib
+from functools import lru_cache
+from importlib import resources
+from typing import NamedTuple
 
 import torch
 
@@ -107,3 +115,79 @@ def noisy_sine(
     x = low + (high - low) * torch.rand(n, 1, generator=generator, dtype=torch.float64)
     y = torch.sin(frequency * x) + noise * torch.randn(n, 1, generator=generator, dtype=torch.float64)
     return x.to(device=device, dtype=dtype), y.to(device=device, dtype=dtype)
+
+
+# --------------------------------------------------------------------------- real data: handwritten digits
+
+DIGITS_FILE = "digits.csv.gz"          # in toolkit/datasets/, with its provenance and licence (README.md there)
+DIGITS_SHA256 = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
+DIGITS_COUNT = 1797
+
+
+class Split(NamedTuple):
+    """One part of a data set: inputs x (n, 64) and class indices y (n,)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+
+class Digits(NamedTuple):
+    """The three parts of ``digits``: train on one, choose with the second, report the third once."""
+
+    train: Split
+    validation: Split
+    test: Split
+
+
+@lru_cache(maxsize=1)
+def _digits_table() -> torch.Tensor:
+    """The shipped file as a (1797, 65) integer tensor on the CPU: 64 pixels, then the label, per row.
+
+    The file's SHA-256 is checked first, so a damaged or replaced copy is refused in one line.
+    """
+    raw = (resources.files("toolkit") / "datasets" / DIGITS_FILE).read_bytes()
+    if hashlib.sha256(raw).hexdigest() != DIGITS_SHA256:
+        raise ValueError(f"toolkit/datasets/{DIGITS_FILE} is not the file the toolkit ships (its SHA-256 "
+                         "differs); reinstall the package")
+    rows = gzip.decompress(raw).decode("ascii").split()
+    return torch.tensor([[int(value) for value in row.split(",")] for row in rows], dtype=torch.long)
+
+
+def digits(
+    validation: int = 400,
+    test: int = 397,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float64,
+) -> Digits:
+    """Handwritten digits, 8 x 8 pixels, split at random into train, validation and test parts.
+
+    The 1,797 images of the UCI optical-recognition digits (Alpaydin and
+    Kaynak 1998; the copy scikit-learn ships, CC BY 4.0: see
+    toolkit/datasets/README.md), about 180 of each digit 0 to 9. Every image
+    is 64 pixel counts from 0 to 16, row by row from the top left; x holds
+    them divided by 16, so every input lies in [0, 1].
+
+    One seeded permutation of all images, drawn on the CPU, deals them out:
+    the first ``test`` go to the test part, the next ``validation`` to the
+    validation part, and the rest (1,000 with the defaults) to training.
+    The same seed gives the same parts on every device, and the test part
+    depends only on the seed and its own size.
+
+    Returns ``Digits(train, validation, test)``, each a ``Split(x, y)`` with
+    x: (n, 64) in ``dtype`` and y: (n,) class indices (torch.long), on ``device``.
+    """
+    for name, count in (("validation", validation), ("test", test)):
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"digits: {name} must be a whole number >= 1, got {count!r}")
+    if validation + test >= DIGITS_COUNT:
+        raise ValueError(f"digits: validation + test must leave images to train on: {validation} + {test} "
+                         f">= {DIGITS_COUNT}")
+    table = _digits_table()
+    order = torch.randperm(DIGITS_COUNT, generator=torch.Generator().manual_seed(seed))
+    parts = (order[:test], order[test:test + validation], order[test + validation:])
+    test_part, validation_part, train_part = (
+        Split((table[index, :64].to(torch.float64) / 16).to(device=device, dtype=dtype),
+              table[index, 64].to(device))
+        for index in parts)
+    return Digits(train=train_part, validation=validation_part, test=test_part)

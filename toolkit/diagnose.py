@@ -22,11 +22,17 @@ each classic mistake in turn; the first that fits names the mistake:
                                   anywhere else, the 1/N applied twice
     forgotten_two                 g = t/2: the 2 of d(e²)/de = 2e left out
     nothing_written               g = 0 everywhere, while t is not
+    dropout_through_dropped_units Dropout: gradient through units the forward pass dropped
+    dropout_scale_wrong           Dropout: the 1/(1 − p) left out or misplaced
 
 N is the number of samples in the batch, M the number of values the loss
 averages (N times the outputs per sample for the mean squared error). An
 update step (``run.check_update``) has rules of its own: ``not_in_place``,
-``flipped_sign`` and ``learning_rate_missing``.
+``flipped_sign`` and ``learning_rate_missing``; so has gradient clipping
+(``diagnose_clipping``, lesson 17's exercise): a norm per tensor instead of
+one over all, a coefficient not capped at 1, the norms added instead of
+squared and summed, values clipped one by one, the 1e-6 guard left out,
+the norm returned after clipping, and gradients not changed in place.
 
 When no rule fits, the diagnosis says so and describes the difference: a
 constant factor that is none of the classic ones, or a difference entry by
@@ -350,8 +356,65 @@ def wrong_shape(mine: tuple[int, ...], true: tuple[int, ...]) -> Finding:
                    "A gradient has the shape of what it is the gradient of.")
 
 
+# --------------------------------------------------------------------------- Dropout (lesson 16)
+
+
+def _dropout_draw(e: Evidence) -> tuple[torch.Tensor, torch.Tensor, float] | None:
+    """(known, kept, p) of the Dropout layer behind ``e``, read off its input and output: out = x·mask/(1 − p).
+
+    Where the input x is 0 (a ReLU before it was off) the output is 0 whatever the mask, so the mask
+    is known only where x is not 0: ``known``. There ``kept`` = out ≠ 0, and kept units have
+    out/x = 1/(1 − p). None unless the layer dropped something (evaluation mode and p = 0 do not).
+    """
+    if e.layer_type != "Dropout" or e.x is None or e.out is None or e.dout is None or e.mine.shape != e.true.shape:
+        return None
+    known = e.x.abs() > 1e-12
+    kept = (e.out != 0) & known
+    if not bool(kept.any()) or not bool((known & ~kept).any()):
+        return None
+    scale = float((e.out[kept] / e.x[kept]).median())
+    return known, kept, 1 - 1 / scale
+
+
+def dropout_through_dropped_units(e: Evidence) -> Finding | None:
+    """Dropout: gradient reaches units the forward pass dropped: a mask drawn anew, or none at all."""
+    draw = _dropout_draw(e)
+    if draw is None:
+        return None
+    known, kept, p = draw
+    dropped = known & ~kept
+    if not bool((dropped & (e.mine.abs() > 0) & (e.dout.abs() > 0)).any()):
+        return None
+    if same(e.mine[known], e.dout[known], e.rtol) or same(e.mine[known], e.dout[known] / (1 - p), e.rtol):
+        numbers = "yours passes the gradient through every unit, the dropped ones too: no mask at all."
+    else:
+        numbers = "yours is not 0 at units the forward pass dropped: the mask is not the forward pass's."
+    return Finding("dropout-mask-missing", "a dropout backward without the forward pass's mask", numbers,
+                   "Multiply by the mask that forward drew and saved (1 kept, 0 dropped); never draw a new one "
+                   "in backward.")
+
+
+def dropout_scale_wrong(e: Evidence) -> Finding | None:
+    """Dropout: the right mask, but the kept units scaled by 1 (or by 1 − p, or by 1/p) instead of 1/(1 − p)."""
+    draw = _dropout_draw(e)
+    if draw is None:
+        return None
+    known, kept, p = draw
+    dout = e.dout[known] * kept[known]
+    for wrong, what in ((1.0, "not scaled at all: the 1/(1 − p) is left out"),
+                        (1 - p, "multiplied by 1 − p where the backward divides by it"),
+                        (1 / p if p > 0 else None, "divided by p where 1 − p belongs")):
+        if wrong is not None and same(e.mine[known], dout * wrong, e.rtol):
+            return Finding("dropout-scale", "a dropout gradient with the wrong scale",
+                           f"yours is dout·mask {what} (p = {p:.3g}).",
+                           "The forward pass multiplied every kept unit by 1/(1 − p); the gradient gets the same "
+                           "factor: dx = dout·mask/(1 − p).")
+    return None
+
+
 GRADIENT_RULES = [overwritten_instead_of_added, transposed_product, batch_not_summed, flipped_sign,
                   target_not_subtracted, slope_from_wrong_tensor, mask_from_wrong_tensor, mask_missing,
+                  dropout_through_dropped_units, dropout_scale_wrong,
                   forgotten_one_over_n, mean_where_sum_belongs, forgotten_two, nothing_written]
 
 
@@ -420,6 +483,7 @@ WITNESS = {
     "formula": "the formula given to run.check",
     "accumulation": "after two backward passes without zero_grad",
     "update": "in the update step",
+    "clipping": "in gradient clipping",
 }
 
 
@@ -451,6 +515,8 @@ class Diagnosis:
         rows = ", ".join(self.rows)
         if self.witness == "update":
             lines = [f"diagnosis: the step of {rows} differs from torch.optim.SGD's"]
+        elif self.witness == "clipping":
+            lines = [f"diagnosis: {rows} differs from torch.nn.utils.clip_grad_norm_ ({self.where})"]
         else:
             lines = textwrap.wrap(f"diagnosis: the disagreement starts at {self.where}, {rows} "
                                   f"({WITNESS[self.witness]})", WIDTH, subsequent_indent="  ")
@@ -552,6 +618,142 @@ def diagnose_update(report: GradientReport, lr: float) -> Diagnosis | None:
                  rtol=1e-3 if report.dtype == torch.float32 else 1e-6)
     found = examine(e, UPDATE_RULES)
     return Diagnosis(row.where, "update", [(row.name, found if found is not None else unknown(e))])
+
+
+# --------------------------------------------------------------------------- gradient clipping (lesson 17)
+
+
+@dataclass
+class ClipCase:
+    """One call of a hand-written clipping function and of torch's, for the clipping rules.
+
+    grads: the gradients before clipping; max_norm: the cap; mine / true: the
+    gradients after yours and after ``torch.nn.utils.clip_grad_norm_``;
+    mine_total / true_total: the norms returned.
+    """
+
+    grads: list[torch.Tensor]
+    max_norm: float
+    mine: list[torch.Tensor]
+    true: list[torch.Tensor]
+    mine_total: float
+    true_total: float
+
+    @property
+    def agrees(self) -> bool:
+        return (_all_same(self.mine, self.true, 1e-10)
+                and abs(self.mine_total - self.true_total) <= 1e-10 * max(self.true_total, 1e-300))
+
+
+def _clipped(case: ClipCase, total: float, cap: bool = True, guard: float = 1e-6) -> list[torch.Tensor]:
+    c = case.max_norm / (total + guard)
+    return [g * (min(c, 1.0) if cap else c) for g in case.grads]
+
+
+def _all_same(a: list[torch.Tensor], b: list[torch.Tensor], rtol: float = 1e-9) -> bool:
+    return len(a) == len(b) and all(same(x, y, rtol) for x, y in zip(a, b))
+
+
+def clip_not_in_place(case: ClipCase) -> Finding | None:
+    """Gradients left as they were, although they should have shrunk: new tensors made, the old ones kept."""
+    if case.true_total <= case.max_norm or not _all_same(case.mine, case.grads, 1e-12):
+        return None
+    return Finding("clip-not-in-place", "gradients not changed in place",
+                   "the gradients are exactly as they were, although their norm is above max_norm.",
+                   "g = g * c makes a new tensor that the optimiser never sees: write g.mul_(c).")
+
+
+def clip_each_tensor(case: ClipCase) -> Finding | None:
+    """Every tensor clipped by its own norm, not by the norm of all of them together."""
+    each = [g * min(case.max_norm / (float(g.norm()) + 1e-6), 1.0) for g in case.grads]
+    if _all_same(each, case.true) or not _all_same(case.mine, each):
+        return None
+    return Finding("clip-per-tensor", "a norm per tensor instead of one over all of them",
+                   "yours scales each tensor by its own norm, so the step changes direction.",
+                   "Take ONE norm over all the gradients together (the norm of their norms) and scale every "
+                   "tensor by the same factor.")
+
+
+def clip_scales_up(case: ClipCase) -> Finding | None:
+    """The coefficient max_norm/(total + 1e-6) used without the cap at 1: small gradients are blown up."""
+    if case.true_total >= case.max_norm or not _all_same(case.mine, _clipped(case, case.true_total, cap=False)):
+        return None
+    return Finding("clip-scales-up", "a clipping coefficient not capped at 1",
+                   f"the gradients' norm {case.true_total:.3g} is below max_norm {case.max_norm:.3g}, and yours "
+                   "scaled them UP to max_norm.",
+                   "Clipping only ever shrinks: multiply by min(1, max_norm / (norm + 1e-6)).")
+
+
+def clip_norms_added(case: ClipCase) -> Finding | None:
+    """The tensors' norms added up, where the total is the root of the sum of their squares."""
+    summed = sum(float(g.norm()) for g in case.grads)
+    if not _all_same(case.mine, _clipped(case, summed)):
+        return None
+    return Finding("clip-norms-added", "the tensors' norms added instead of combined as one vector",
+                   f"yours divides by ‖g₁‖ + ‖g₂‖ + … = {summed:.4g}; the total norm is "
+                   f"√(‖g₁‖² + ‖g₂‖² + …) = {case.true_total:.4g}.",
+                   "The total norm is the norm of all entries as one vector: the norm of the tensors' norms.")
+
+
+def clip_by_value(case: ClipCase) -> Finding | None:
+    """Every entry clamped to [-max_norm, max_norm] (clip_grad_value_), not the norm capped."""
+    if not _all_same(case.mine, [g.clamp(-case.max_norm, case.max_norm) for g in case.grads]):
+        return None
+    return Finding("clip-by-value", "each entry clipped to ±max_norm instead of the norm capped",
+                   "yours clamps every entry on its own (torch's clip_grad_value_), which changes the direction.",
+                   "Scale all the gradients by one factor, min(1, max_norm / (norm + 1e-6)).")
+
+
+def clip_guard_missing(case: ClipCase) -> Finding | None:
+    """max_norm / total without torch's + 1e-6: a difference of about 1e-6 / total, relative."""
+    if case.true_total <= case.max_norm or not _all_same(case.mine, _clipped(case, case.true_total, guard=0.0), 1e-12):
+        return None
+    return Finding("clip-guard-missing", "the 1e-6 in the denominator left out",
+                   "yours divides by the norm itself; torch divides by norm + 1e-6 (which also keeps an all-zero "
+                   "gradient from a division by zero).",
+                   "coefficient = max_norm / (norm + 1e-6), then capped at 1.")
+
+
+def clip_returns_clipped_norm(case: ClipCase) -> Finding | None:
+    """The right gradients, but the norm returned is the one after clipping (about max_norm)."""
+    if not _all_same(case.mine, case.true) or abs(case.mine_total - case.true_total) <= 1e-9 * case.true_total:
+        return None
+    after = math.sqrt(sum(float((g * g).sum()) for g in case.true))
+    if not abs(case.mine_total - after) <= 1e-6 * after:
+        return None
+    return Finding("clip-returns-after", "the norm after clipping returned",
+                   f"yours returned {case.mine_total:.4g}, the norm after clipping; torch returns the norm before, "
+                   f"{case.true_total:.4g}.",
+                   "Return the total norm measured before scaling: it is the number that shows a spike.")
+
+
+CLIP_RULES = [clip_not_in_place, clip_each_tensor, clip_scales_up, clip_norms_added, clip_by_value,
+              clip_guard_missing, clip_returns_clipped_norm]
+
+
+def diagnose_clipping(cases: dict[str, ClipCase], name: str = "clipping") -> Diagnosis | None:
+    """What went wrong in a hand-written clipping function, from calls that disagree with torch's; None if none does.
+
+    ``cases``: {what the call was: its ClipCase}. The first rule (in CLIP_RULES' order) that fits a
+    disagreeing call names the mistake; when none fits, the difference is described.
+    """
+    bad = {label: case for label, case in cases.items() if not case.agrees}
+    if not bad:
+        return None
+    for rule in CLIP_RULES:
+        for label, case in bad.items():
+            finding = rule(case)
+            if finding is not None:
+                return Diagnosis(label, "clipping", [(name, finding)])
+    label, case = next(iter(bad.items()))
+    if _all_same(case.mine, case.true, 1e-10):
+        return Diagnosis(label, "clipping", [(name, Finding(
+            None, "the returned norm differs", f"yours returned {case.mine_total:.6g}, torch {case.true_total:.6g}.",
+            "Return the total norm of all the gradients, measured before clipping."))])
+    mine = torch.cat([g.reshape(-1) for g in case.mine])
+    true = torch.cat([g.reshape(-1) for g in case.true])
+    return Diagnosis(label, "clipping", [(name, unknown(Evidence(_cpu(mine), _cpu(true), name, label)))])
+
 
 
 def _zoo_kinds() -> set[str]:

@@ -511,3 +511,61 @@ def check_update(run, update, lr: float) -> None:
           f"(3, 4) tensor: {verdict} (max |diff| {comparison.max_abs:.1e})")
     if not report.ok:
         explain(run, diagnose.diagnose_update(report, lr), update)
+
+
+# --------------------------------------------------------------------------- gradient clipping (lesson 17)
+
+
+def clipping_cases(clip, *, seed: int = 0, device="cpu", dtype=None) -> dict:
+    """A hand-written ``clip(grads, max_norm)`` against ``torch.nn.utils.clip_grad_norm_``, on two calls.
+
+    Both get copies of the same four random gradients (of different shapes
+    and sizes): once with max_norm below their total norm (they must
+    shrink) and once above it (they must stay exactly as they are). Returns
+    {what the call was: a ``toolkit.diagnose.ClipCase``}.
+    """
+    import torch
+
+    from toolkit.diagnose import ClipCase
+
+    dtype = dtype or torch.float64
+    generator = torch.Generator().manual_seed(seed)
+    shapes, scales = [(4, 3), (4,), (2, 4), (2,)], [3.0, 0.5, 1.0, 0.1]
+    grads = [(scale * torch.randn(shape, generator=generator, dtype=torch.float64)).to(device, dtype)
+             for shape, scale in zip(shapes, scales)]
+    total = float(torch.stack([g.norm() for g in grads]).norm())
+    cases = {}
+    for label, max_norm in (("their norm above max_norm", total / 4), ("their norm below max_norm", 2 * total)):
+        mine = [g.clone() for g in grads]
+        with torch.no_grad():
+            returned = clip(mine, max_norm)
+        params = [torch.zeros_like(g) for g in grads]
+        for param, g in zip(params, grads):
+            param.grad = g.clone()
+        true_total = torch.nn.utils.clip_grad_norm_(params, max_norm)
+        cases[label] = ClipCase(grads=[g.clone() for g in grads], max_norm=max_norm, mine=mine,
+                                true=[param.grad for param in params],
+                                mine_total=float(returned) if returned is not None else float("nan"),
+                                true_total=float(true_total))
+    return cases
+
+
+def check_clipping(run, clip) -> None:
+    """Lesson 17: compare a hand-written ``clip(grads, max_norm)`` with torch's, print one line, explain a disagreement.
+
+    See ``clipping_cases``; a disagreement is diagnosed by ``toolkit.diagnose.diagnose_clipping`` and
+    explained as a wrong gradient is (a student version stops there).
+    """
+    from toolkit import diagnose
+
+    name = getattr(clip, "__name__", "clip")
+    cases = clipping_cases(clip, seed=run.seed, device=run.device, dtype=run.dtype)
+    diagnosis = diagnose.diagnose_clipping(cases, name)
+    largest = max(max(float((a - b).abs().max()) if a.shape == b.shape else float("inf")
+                      for a, b in zip(case.mine, case.true)) for case in cases.values())
+    verdict = "they agree" if diagnosis is None else "THEY DISAGREE"
+    print(f"clipping check: {name}(grads, max_norm) against torch.nn.utils.clip_grad_norm_, with the gradients' "
+          f"norm above and below max_norm: {verdict} (max |diff| {largest:.1e})")
+    run.record("clipping_check", {"agree": diagnosis is None, "max_abs_diff": largest})
+    if diagnosis is not None:
+        explain(run, diagnosis, clip)

@@ -24,6 +24,7 @@ from torch.func import functional_call
 
 from toolkit import manual
 from toolkit.parameters import buffers_kept, vmap_or_loop
+from toolkit.randomness import random_state_kept
 from toolkit.twins import Twins
 
 # (rtol, atol) for torch.allclose, by what is being compared.
@@ -246,6 +247,12 @@ def finite_difference_gradients(
     of perturbed parameter sets goes through ``functional_call`` at once
     (``vmap``, or a loop where vmap cannot apply); the network's own
     parameters and buffers are never touched.
+
+    A random layer (dropout in training mode) must draw the same mask for
+    every one of these losses, or their differences would measure the
+    change of mask, not of theta: each evaluation starts from the random
+    generator's state on entry (``random_state_kept``), which is where the
+    other witnesses start too, and the generator is left there.
     """
     params = {name: p.detach().to(torch.float64) for name, p in net.named_parameters()}
     buffers = {name: b.detach().to(torch.float64) if b.is_floating_point() else b.detach()
@@ -254,22 +261,24 @@ def finite_difference_gradients(
     y64 = y.to(torch.float64) if y.is_floating_point() else y
 
     grads = {}
-    for name, value in params.items():
-        def loss_at(entry_value: torch.Tensor) -> torch.Tensor:
-            moved = {**params, name: entry_value, **{k: b.clone() for k, b in buffers.items()}}
-            return loss_fn(functional_call(net, moved, (x64,)), y64)
+    with random_state_kept(x.device) as rewind:
+        for name, value in params.items():
+            def loss_at(entry_value: torch.Tensor) -> torch.Tensor:
+                moved = {**params, name: entry_value, **{k: b.clone() for k, b in buffers.items()}}
+                rewind()                                    # the same random draws for every point
+                return loss_fn(functional_call(net, moved, (x64,)), y64)
 
-        n = value.numel()
-        flat_grad = torch.empty(n, dtype=torch.float64, device=value.device)
-        for start in range(0, n, chunk_size):
-            k = torch.arange(start, min(start + chunk_size, n), device=value.device)
-            bumps = torch.zeros(len(k), n, dtype=torch.float64, device=value.device)
-            bumps[torch.arange(len(k)), k] = h
-            bumps = bumps.view(len(k), *value.shape)
-            plus = vmap_or_loop(loss_at, value + bumps)
-            minus = vmap_or_loop(loss_at, value - bumps)
-            flat_grad[k] = (plus - minus) / (2 * h)
-        grads[name] = flat_grad.view(value.shape)
+            n = value.numel()
+            flat_grad = torch.empty(n, dtype=torch.float64, device=value.device)
+            for start in range(0, n, chunk_size):
+                k = torch.arange(start, min(start + chunk_size, n), device=value.device)
+                bumps = torch.zeros(len(k), n, dtype=torch.float64, device=value.device)
+                bumps[torch.arange(len(k)), k] = h
+                bumps = bumps.view(len(k), *value.shape)
+                plus = vmap_or_loop(loss_at, value + bumps)
+                minus = vmap_or_loop(loss_at, value - bumps)
+                flat_grad[k] = (plus - minus) / (2 * h)
+            grads[name] = flat_grad.view(value.shape)
     return grads
 
 
@@ -288,14 +297,19 @@ def gradient_report(twins: Twins, x: torch.Tensor, y: torch.Tensor, title: str =
 
     Rows, in the order of the forward pass: each layer's parameters and its
     input, then the network's output. No buffer (a running mean, say) is
-    changed by the report: they are restored afterwards.
+    changed by the report: they are restored afterwards. Every witness
+    starts from the same state of the random generator, so a random layer
+    (dropout) draws the same mask for all three, and the generator is left
+    as it was.
     """
     dtype = twins.dtype
     (twin_rtol, twin_atol), (fd_rtol, fd_atol) = tolerances(dtype)
-    with buffers_kept(twins.manual_net, twins.torch_net):
+    with buffers_kept(twins.manual_net, twins.torch_net), random_state_kept(x.device) as rewind:
         by_hand, inputs_by_hand = manual_gradients(twins, x, y, first_layer)
         values: dict = {}
+        rewind()
         by_autograd, inputs_by_autograd = autograd_gradients(twins, x, y, first_layer, values)
+        rewind()
         by_differences = finite_difference_gradients(twins.torch_net, twins.torch_loss, x, y)
 
     torch_layers = _layers(twins.torch_net)
@@ -352,14 +366,18 @@ def accumulation_report(twins: Twins, batches: list[tuple[torch.Tensor, torch.Te
 
     A single backward after zero_grad cannot tell ``grad = g`` from
     ``grad += g``; this check can. The hand-written total is compared with
-    autograd doing the same, one row per parameter. Buffers are restored.
+    autograd doing the same, one row per parameter. Buffers are restored,
+    and so is the random generator (both twins draw the same numbers for
+    each batch, as in training).
     """
     (rtol, atol), _ = tolerances(twins.dtype)
     twins.zero_grad()
-    with buffers_kept(twins.manual_net, twins.torch_net):
+    device = next(iter(twins.torch_net.parameters())).device
+    with buffers_kept(twins.manual_net, twins.torch_net), random_state_kept(device):
         for x, y in batches:
-            twins.manual_loss(twins.manual_net(x), y)
-            twins.manual_net.backward(twins.manual_loss.backward())
+            with random_state_kept(device):
+                twins.manual_loss(twins.manual_net(x), y)
+                twins.manual_net.backward(twins.manual_loss.backward())
             twins.torch_loss(twins.torch_net(x), y).backward()
     torch_layers = _layers(twins.torch_net)
     rows = []

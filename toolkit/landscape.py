@@ -52,6 +52,7 @@ from torch import Tensor
 from torch.func import functional_call
 
 from toolkit.parameters import buffers_kept, flatten, unflatten, vmap_or_loop
+from toolkit.randomness import random_state_kept
 
 if TYPE_CHECKING:
     from toolkit.twins import Twins
@@ -726,7 +727,9 @@ def hvp_finite_difference(twins: Twins, x: Tensor, y: Tensor, v: Tensor, *, thet
     (``hessian_vector_product``) to about 1e-10 relative on lesson-sized
     networks, and 5e-3 in float32. It costs two gradient evaluations,
     against P for the whole Hessian, and needs no second derivative
-    anywhere: only the backward pass written by hand.
+    anywhere: only the backward pass written by hand. A random layer
+    (dropout in training mode) draws the same mask for both gradients, and
+    the random generator is left as it was.
     """
     theta = _checked_vector(twins, theta, "hvp_finite_difference")
     _checked_vector(twins, v, "hvp_finite_difference", "v")
@@ -738,8 +741,10 @@ def hvp_finite_difference(twins: Twins, x: Tensor, y: Tensor, v: Tensor, *, thet
     if not (length > 0 and math.isfinite(length)):
         raise ValueError("hvp_finite_difference: v must be a non-zero finite vector")
     h = eps / length
-    g_plus = manual_gradient(twins, x, y, theta + h * v)
-    g_minus = manual_gradient(twins, x, y, theta - h * v)
+    with random_state_kept(theta.device) as rewind:
+        g_plus = manual_gradient(twins, x, y, theta + h * v)
+        rewind()
+        g_minus = manual_gradient(twins, x, y, theta - h * v)
     return (g_plus - g_minus) / (2 * h)
 
 

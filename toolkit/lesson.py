@@ -217,7 +217,7 @@ class Lesson:
         ``steps`` overrides the run's step count for this one run (a lesson
         that counts in epochs, say). ``options`` go to ``toolkit.train.train``:
         ``optimizer=``, its options (``momentum=0.9``), ``scheduler=``,
-        ``batch_size=``.
+        ``batch_size=``, ``max_grad_norm=``.
         """
         lr = self.lr if lr is None else lr
         if lr is None:

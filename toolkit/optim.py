@@ -1,4 +1,4 @@
-"""Our optimisers, written out by hand: SGD, RMSprop, Adam and AdamW.
+"""Our optimisers, written out by hand: SGD, Adagrad, RMSprop, Adam and AdamW, and gradient clipping.
 
 Each takes the same options as its torch.optim namesake, with the same
 meaning, and computes the same quantities in the same order as torch's
@@ -19,8 +19,18 @@ with options:
     g  = g + momentum * b   if nesterov,  else  g = b
     theta <- theta - lr * g
 
-RMSprop. Every parameter gets its own step size: lr divided by the root of a
-running mean of its squared gradients (v = 0 at the start):
+Adagrad. Every parameter gets its own step size: lr divided by the root of
+the SUM of all its squared gradients so far (s = initial_accumulator_value
+at the start). A parameter with large gradients takes small steps, and
+every step is smaller than the one before for the same gradient:
+
+    g  = grad + weight_decay * theta
+    s  = s + g**2
+    lr_t = lr / (1 + (t - 1) * lr_decay)
+    theta <- theta - lr_t * g / (sqrt(s) + eps)
+
+RMSprop. Adagrad's sum only grows, so its steps die out. RMSprop replaces it
+by a running mean of the squared gradients (v = 0 at the start):
 
     g  = grad + weight_decay * theta
     v  = alpha * v + (1 - alpha) * g**2
@@ -54,6 +64,13 @@ g = grad:
 In Adam the decay term weight_decay * theta passes through the division by
 sqrt(v_hat), so it is weakest where the gradients are large; in AdamW every
 parameter shrinks by the same factor.
+
+clip_grad_norm_. Before a step, the gradients of all parameters together,
+as one long vector, are shrunk to a length of at most max_norm:
+
+    total = ||(g_1, g_2, ...)||_p          (p = norm_type: 2, 1, inf, ...)
+    c     = min(max_norm / (total + 1e-6), 1)
+    g_i  <- c * g_i                           for every parameter i
 """
 
 from __future__ import annotations
@@ -139,6 +156,62 @@ def _check_number(optimizer: str, name: str, value, *, below: float | None = Non
     if not ok:
         limit = f" and < {below:g}" if below is not None else ""
         raise ValueError(f"{optimizer}: {name} must be a finite number >= 0{limit}, got {value!r}")
+
+
+class Adagrad(torch.optim.Optimizer):
+    """Adagrad: each parameter's step divided by the root of the sum of its squared gradients.
+
+    The options are torch.optim.Adagrad's (see the module docstring for the
+    update). The state per parameter uses torch's names: ``step`` (t) and
+    ``sum`` (s).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor] | Iterable[dict],
+        lr: float = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+    ) -> None:
+        for name, value in (("lr", lr), ("lr_decay", lr_decay), ("weight_decay", weight_decay),
+                            ("initial_accumulator_value", initial_accumulator_value), ("eps", eps)):
+            _check_number("Adagrad", name, value)
+        defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, eps=eps)
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """Take one step for every parameter that has a gradient."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr = group["lr"]
+            lr_decay = group["lr_decay"]
+            weight_decay = group["weight_decay"]
+            eps = group["eps"]
+            for param in group["params"]:
+                g = param.grad
+                if g is None:
+                    continue  # no gradient, no step (as torch does)
+                state = self.state[param]
+                if not state:
+                    state["step"] = 0
+                    state["sum"] = torch.full_like(param, group["initial_accumulator_value"])
+                state["step"] += 1
+                t = state["step"]
+
+                if weight_decay != 0:
+                    g = g + weight_decay * param
+                s = state["sum"] + g * g
+                state["sum"] = s
+                lr_t = lr / (1 + (t - 1) * lr_decay)
+                param.sub_(lr_t * (g / (s.sqrt() + eps)))
+        return loss
 
 
 class RMSprop(torch.optim.Optimizer):
@@ -512,3 +585,48 @@ class LBFGS(torch.optim.Optimizer):
 def _is_count(value) -> bool:
     """A whole number >= 1 (not a bool)."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+@torch.no_grad()
+def clip_grad_norm_(parameters: Iterable[torch.Tensor] | torch.Tensor, max_norm: float,
+                    norm_type: float = 2.0) -> torch.Tensor:
+    """Shrink the gradients, all together, to a total norm of at most ``max_norm``; returns the total norm.
+
+    The total norm treats every gradient entry of every parameter as one
+    long vector. It is the p-norm of the parameters' own p-norms,
+
+        total = ||(||g_1||_p, ||g_2||_p, ...)||_p = (sum_i sum_j |g_ij|^p)^(1/p),
+        inf:    total = max_ij |g_ij|,
+
+    and every gradient is multiplied by the same factor
+
+        c = min(max_norm / (total + 1e-6), 1),
+
+    so the direction of the whole step is kept and only its length is
+    capped; a total below max_norm is left as it is (c is never above 1).
+    Parameters without a gradient are skipped. Returns ``total``, the norm
+    BEFORE clipping, as a 0-d tensor (0.0 when no parameter has a gradient).
+    The same computation as ``torch.nn.utils.clip_grad_norm_``, in the same
+    order, so the two give the same numbers.
+    """
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return torch.tensor(0.0)
+    total = grad_norm(grads, norm_type)
+    c = torch.clamp(max_norm / (total + 1e-6), max=1.0)                     # never scales up
+    for g in grads:
+        g.mul_(c.to(g.device))
+    return total
+
+
+def grad_norm(grads: Iterable[torch.Tensor], norm_type: float = 2.0) -> torch.Tensor:
+    """The p-norm of all the tensors in ``grads`` together, as one vector: the norm of their norms.
+
+    A 0-d tensor, on the first tensor's device; 0.0 for no tensors. (``clip_grad_norm_`` measures with it.)
+    """
+    norms = [torch.linalg.vector_norm(g, norm_type) for g in grads]        # one norm per tensor
+    if not norms:
+        return torch.tensor(0.0)
+    return torch.linalg.vector_norm(torch.stack([n.to(norms[0].device) for n in norms]), norm_type)

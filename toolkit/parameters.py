@@ -93,8 +93,13 @@ def vmap_or_loop(fn: Callable[[Tensor], Tensor], batch: Tensor) -> Tensor:
     networks. It cannot batch every operation: a layer with batch statistics
     updates its (unbatched) running mean in place, for one. Then the same
     items go through fn one at a time, which gives the same numbers.
+
+    A random layer (dropout in training mode) draws once for the whole
+    batch (vmap's ``randomness="same"``): every item sees the same draws,
+    the ones fn makes on its own from the same generator state. Each item
+    is one point of a measurement, and a measurement holds the mask fixed.
     """
     try:
-        return vmap(fn)(batch)
+        return vmap(fn, randomness="same")(batch)
     except RuntimeError:
         return torch.stack([fn(item) for item in batch])

@@ -6,9 +6,10 @@ the largest gradient difference per parameter and where both twins stand.
 
     for each step:
         zero_grad                      (both twins)
-        loss = loss_fn(net(x), y)      (both twins, the same batch)
+        loss = loss_fn(net(x), y)      (both twins, the same batch, the same random draws)
         backward                       (by hand / by autograd)
         compare the gradients          (they must agree)
+        clip_grad_norm_                (if asked: each twin's gradients, to max_grad_norm)
         optimizer.step()               (each twin has its own optimiser; one whose step
                                         needs a closure, L-BFGS, gets one per twin)
         scheduler.step()               (if there is one)
@@ -26,8 +27,9 @@ import torch
 from tqdm import tqdm   # plain text bars in a terminal; in a notebook see _progress
 
 from toolkit.gradient_check import tolerances
-from toolkit.optim import SGD
+from toolkit.optim import SGD, clip_grad_norm_, grad_norm
 from toolkit.parameters import buffers_kept, flatten
+from toolkit.randomness import random_state_kept
 from toolkit.twins import Twins
 
 DIVERGENCE_FACTOR = 1e12
@@ -48,6 +50,7 @@ class History:
     loss_autograd: list[float] = field(default_factory=list)
     lrs: list[float] = field(default_factory=list)                    # per step, as a scheduler set it
     grad_diff: list[dict[str, float]] = field(default_factory=list)   # per step: max |g_manual - g_autograd| per parameter
+    grad_norms: list[float] = field(default_factory=list)   # per step: the hand-written gradient's 2-norm, before clipping
     twins_agree: bool = True          # every step, every parameter allclose (float64: rtol 1e-10)
     path_manual: torch.Tensor | None = None     # (K + 1, P)
     path_autograd: torch.Tensor | None = None
@@ -99,6 +102,7 @@ def train(
     optimizer: Callable[..., torch.optim.Optimizer] = SGD,
     scheduler: Callable[[torch.optim.Optimizer], object] | None = None,
     batch_size: int | None = None,
+    max_grad_norm: float | None = None,
     seed: int = 0,
     divergence_factor: float = DIVERGENCE_FACTOR,
     quiet: bool = False,
@@ -114,6 +118,10 @@ def train(
     scheduler: optional factory ``optimizer -> scheduler``, for example
         ``lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=10)``;
         each twin's optimiser gets one, stepped after every update.
+    max_grad_norm: if given, each twin's gradients are clipped to this total
+        2-norm (``toolkit.optim.clip_grad_norm_``) after they are compared
+        and before the step. Every run records the norm before clipping
+        (``History.grad_norms``).
 
     An optimiser whose ``step(closure)`` cannot be called without a closure
     (``toolkit.optim.LBFGS``, torch.optim.LBFGS) gets one for each twin,
@@ -128,11 +136,17 @@ def train(
     and take one optimiser step. The run stops early, and is marked
     diverged, as soon as a loss is NaN/inf or exceeds ``divergence_factor``
     times the first loss. The twins' mode (train or eval) is left as given.
+    Both forward passes of a step start from the same state of the random
+    generator, so a random layer (dropout) draws the same numbers in both
+    twins; the generator then moves on as if one network had drawn.
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a whole number >= 1, got {steps!r}")
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f"batch_size must be None (the full batch) or a whole number >= 1, got {batch_size!r}")
+    if max_grad_norm is not None and (isinstance(max_grad_norm, bool) or not isinstance(max_grad_norm, (int, float))
+                                      or not max_grad_norm > 0):
+        raise ValueError(f"max_grad_norm must be None (no clipping) or a number > 0, got {max_grad_norm!r}")
     if len(x) == 0 or len(x) != len(y):
         raise ValueError(f"x and y must hold the same number of samples, at least one; got {len(x)} and {len(y)}")
     first = next(iter(twins.torch_net.parameters()))
@@ -160,7 +174,8 @@ def train(
         xb, yb = (x, y) if index is None else (x[index], y[index])
 
         twins.zero_grad()
-        loss_m = twins.manual_loss(twins.manual_net(xb), yb)
+        with random_state_kept(x.device):          # the torch twin's forward below draws the same numbers
+            loss_m = twins.manual_loss(twins.manual_net(xb), yb)
         loss_t = twins.torch_loss(twins.torch_net(xb), yb)
         value_m, value_t = float(loss_m), float(loss_t.detach())
         history.loss_manual.append(value_m)
@@ -181,6 +196,10 @@ def train(
             if history.twins_agree and not torch.allclose(pm.grad, pt.grad, rtol=rtol, atol=atol):
                 history.twins_agree = False
         history.grad_diff.append(diffs)
+        history.grad_norms.append(float(grad_norm(p.grad for p in twins.manual_net.parameters() if p.grad is not None)))
+        if max_grad_norm is not None:
+            for net in (twins.manual_net, twins.torch_net):
+                clip_grad_norm_(net.parameters(), max_grad_norm)
 
         history.lrs.append(optimizers[0].param_groups[0]["lr"])
         if closures:
@@ -200,8 +219,10 @@ def train(
         history.final_loss_manual = history.loss_manual[-1]
         history.final_loss_autograd = history.loss_autograd[-1]
     else:
-        with torch.no_grad(), buffers_kept(twins.manual_net, twins.torch_net):
+        # A measurement: it leaves the buffers and the random generator as they were.
+        with torch.no_grad(), buffers_kept(twins.manual_net, twins.torch_net), random_state_kept(x.device) as rewind:
             history.final_loss_manual = float(twins.manual_loss(twins.manual_net(x), y))
+            rewind()
             history.final_loss_autograd = float(twins.torch_loss(twins.torch_net(x), y))
     return history
 

@@ -30,6 +30,7 @@ TORCH_TWIN: dict[type, Callable[[Any], nn.Module]] = {
     manual.Tanh: lambda layer: nn.Tanh(),
     manual.Sigmoid: lambda layer: nn.Sigmoid(),
     manual.BatchNorm1d: lambda layer: nn.BatchNorm1d(layer.num_features, eps=layer.eps, momentum=layer.momentum),
+    manual.Dropout: lambda layer: nn.Dropout(layer.p),
     manual.Sequential: lambda net: nn.Sequential(*(torch_counterpart(layer) for layer in net)),
     manual.MSELoss: lambda loss: nn.MSELoss(),
     manual.BCEWithLogitsLoss: lambda loss: nn.BCEWithLogitsLoss(),
@@ -142,12 +143,16 @@ def make_twins(
     seed: int = 0,
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float64,
+    dropout: float = 0.0,
 ) -> Twins:
     """An MLP built by hand, its torch.nn twin, and the two losses.
 
     sizes: layer widths [in, hidden..., out]; a Linear joins each pair and
     ``activation`` ("relu", "tanh", "sigmoid" or None) follows every Linear
     but the last. loss: a ``toolkit.manual`` loss (default ``MSELoss()``).
+    dropout: p > 0 puts a ``Dropout(p)`` after every hidden layer (after its
+    activation); it has no parameters, so the weights are the same as
+    without it.
 
     The parameters are drawn from ``seed`` on the CPU in float64, exactly as
     ``torch.nn.Linear`` draws them, and then moved to ``device`` and
@@ -160,6 +165,8 @@ def make_twins(
         raise ValueError(f"make_twins: every size must be a whole number >= 1, got {list(sizes)}")
     if activation is not None and activation not in ACTIVATIONS:
         raise ValueError(f"make_twins: unknown activation '{activation}', use one of {sorted(ACTIVATIONS)} or None")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"make_twins: dropout must be a number in [0, 1), got {dropout!r}")
 
     pairs = list(zip(sizes[:-1], sizes[1:]))
     with torch.random.fork_rng(devices=[]):
@@ -169,6 +176,8 @@ def make_twins(
             layers.append(manual.Linear(fan_in, fan_out, bias=bias, dtype=torch.float64))
             if activation is not None and index < len(pairs) - 1:
                 layers.append(ACTIVATIONS[activation]())
+            if dropout > 0 and index < len(pairs) - 1:
+                layers.append(manual.Dropout(dropout))
     net = manual.Sequential(*layers).to(device=torch.device(device), dtype=dtype)
     return Twins.of(net, manual.MSELoss() if loss is None else loss)
 

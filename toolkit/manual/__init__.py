@@ -10,7 +10,7 @@ The protocol, shared by every layer::
 
     out = layer(x)                 # forward; caches what backward needs
     dx = layer.backward(dout)      # returns dL/dx and ADDS dL/dparam into param.grad
-    layer.train() / layer.eval()   # the mode, for layers that use batch statistics
+    layer.train() / layer.eval()   # the mode, for layers that use batch statistics or draw at random
     layer.named_parameters()       # trained tensors, by torch's names ("0.weight")
     layer.named_buffers()          # state that is not trained ("1.running_mean")
 
@@ -26,6 +26,7 @@ A new layer is one class here (a ``Module`` subclass with ``forward`` and
 
 from toolkit.manual.activations import ReLU, Sigmoid, Tanh
 from toolkit.manual.batchnorm import BatchNorm1d
+from toolkit.manual.dropout import Dropout
 from toolkit.manual.linear import Linear
 from toolkit.manual.losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from toolkit.manual.module import Module
@@ -38,6 +39,7 @@ __all__ = [
     "Tanh",
     "Sigmoid",
     "BatchNorm1d",
+    "Dropout",
     "Sequential",
     "MSELoss",
     "BCEWithLogitsLoss",

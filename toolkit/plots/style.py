@@ -64,6 +64,8 @@ REFERENCE = {"color": MID, "linestyle": ":", "linewidth": 1.2}
 CMAP = "viridis"
 # A probability between two classes: a diverging map, white at 0.5.
 PROBABILITY_CMAP = "RdBu_r"
+# Ink on paper (a handwritten digit's pixels): white where there is none, black where there is most.
+INK_CMAP = "gray_r"
 CONTOUR_LINES = {"colors": PAPER, "linewidths": 0.4, "alpha": 0.6}
 # Behind a label that sits on lines or contours, and around a remark inside a panel.
 TEXT_BOX = {"boxstyle": "round,pad=0.25", "facecolor": PAPER, "edgecolor": NONE, "alpha": 0.85}
