@@ -115,11 +115,14 @@ BAD_INPUT = [
     (["notebooks", "99"], "unknown lesson '99'"),
     (["notebooks", "1", "--out", ""], "--out: must name a folder, got an empty string"),
     (["notebooks", "1", "--figures", "somewhere"], "--figures needs --execute"),
+    (["figures", "--jobs", "0"], "--jobs: must be a whole number from 1 to 64"),
+    (["figures", "--jobs", "two"], "--jobs: must be a whole number from 1 to 64"),
     (["dance"], "invalid choice: 'dance'"),
 ]
 if not torch.cuda.is_available():
     BAD_INPUT.append((["run", "1", "--device", "cuda"], "device 'cuda' is not available"))
     BAD_INPUT.append((["run", "1", "--device", "cuda:1"], "device 'cuda:1' is not available"))
+    BAD_INPUT.append((["figures", "--device", "cuda", "--out", "/nonexistent/figures"], "device 'cuda' is not available"))
 
 
 @pytest.mark.parametrize("args, message", BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
@@ -134,10 +137,11 @@ def test_bad_input_is_one_line_and_exit_code_2(args, message, capsys):
     assert "Traceback" not in err
 
 
-def test_out_that_is_a_file_is_refused(tmp_path, capsys):
+@pytest.mark.parametrize("command", [["run", "1"], ["figures"]])
+def test_out_that_is_a_file_is_refused(tmp_path, capsys, command):
     target = tmp_path / "taken"
     target.write_text("keep me")
-    assert cli.main(["run", "1", "--out", str(target), "--quiet"]) == 2
+    assert cli.main([*command, "--out", str(target), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "is a file" in err and len(err.strip().splitlines()) == 1
     assert target.read_text() == "keep me"
@@ -221,12 +225,15 @@ def test_a_lesson_that_never_finishes_is_reported(lessons_here, capsys):
 
 
 def test_figures_and_check_finish_every_lesson_and_fail_if_one_fails(lessons_here, capsys, tmp_path):
+    # figures in this process (--jobs 1); in worker processes, see test_figures_jobs.py
     lessons_here("01_broken.py", "from toolkit import lesson\nrun = lesson.start(__file__, steps=1, lr=0.1)\n"
                                  "raise ValueError('this lesson is broken')\n")
     lessons_here("02_tiny.py", GOOD_LESSON.format(number=2, ending="run.finish()"))
-    assert cli.main(["figures", "--quiet", "--out", str(tmp_path / "out")]) == 1
+    assert cli.main(["figures", "--quiet", "--jobs", "1", "--out", str(tmp_path / "out")]) == 1
     out, err = capsys.readouterr()
     assert "[01_broken: FAILED: this lesson is broken" in out and "[02_tiny: ok" in out
+    # In the lessons' order, each lesson's output whole and then its status line.
+    assert out.index("[01_broken:") < out.index("02 · A tiny lesson") < out.index("final loss") < out.index("[02_tiny:")
     assert (tmp_path / "out" / "02_tiny" / "summary.json").is_file()
     assert "1 lesson(s) failed: 01_broken" in err
     assert cli.main(["check"]) == 1

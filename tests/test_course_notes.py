@@ -69,7 +69,7 @@ def figures(project, out, *flags):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(catalogue, "PROJECT", project)
         patch.chdir(project)
-        assert cli.main(["figures", "--quiet", "--device", "cpu", "--out", str(out), *flags]) == 0
+        assert cli.main(["figures", "--quiet", "--device", "cpu", "--out", str(out), "--jobs", "1", *flags]) == 0
     return out
 
 
