@@ -23,12 +23,22 @@ torch.set_num_threads(1)
 def pytest_cmdline_main(config):
     # The default run spreads the tests over one pytest-xdist worker per core (``-n auto``), keeping
     # the tests of one lesson together (``--dist loadgroup``, see helpers.lesson_group). This is set
-    # here rather than in addopts so that ``-p no:xdist`` still runs; ``-n 0`` (or any -n) wins.
-    if (config.pluginmanager.hasplugin("xdist") and config.getoption("numprocesses") is None
-            and not hasattr(config, "workerinput")):
+    # here rather than in addopts so that ``-p no:xdist`` still runs; ``-n 0`` runs in this process.
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    if hasattr(config, "workerinput"):      # a worker reads the command line again: the mode comes from the main process
+        config.option.loadgroup = config.workerinput.get("loadgroup", config.option.loadgroup)
+        return
+    if config.getoption("numprocesses") is None:
         config.option.numprocesses = "auto"
-        if config.getoption("dist") == "no":
-            config.option.dist = "loadgroup"
+    if config.getoption("dist") == "no" and config.getoption("numprocesses") != 0:
+        config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    # pytest-xdist, in the main process, before a worker starts: tell it whether tests are grouped.
+    node.workerinput["loadgroup"] = node.config.getoption("dist") == "loadgroup"
 
 
 def pytest_generate_tests(metafunc):
