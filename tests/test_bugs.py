@@ -27,6 +27,8 @@ REQUIRED_KINDS = {
 SPECIMENS = pytest.mark.parametrize("specimen", bugs.CATALOGUE, ids=lambda s: s.kind)
 PROJECT = Path(__file__).resolve().parents[1]
 
+pytestmark = pytest.mark.xdist_group(__name__)    # the module fixtures are built once: keep it on one xdist worker
+
 
 @pytest.fixture(scope="module")
 def zoo():

@@ -23,6 +23,8 @@ PROJECT = Path(__file__).resolve().parents[1]
 LESSONS = PROJECT / "lessons"
 LESSON = LESSONS / "01_one_weight.py"      # the fastest lesson, with its defaults
 
+pytestmark = pytest.mark.xdist_group(__name__)    # the module fixtures are built once: keep it on one xdist worker
+
 
 def outputs_of(notebook):
     """Every output of every cell, in order."""
