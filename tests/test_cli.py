@@ -51,10 +51,9 @@ def test_run_writes_figures_and_summary(tmp_path, capsys):
 
 
 def test_lesson_script_takes_the_same_flags(tmp_path):
-    result = subprocess.run([sys.executable, "lessons/01_one_weight.py", "--out", str(tmp_path), "--steps", "3",
-                             "--quiet", "--dtype", "float32"], capture_output=True, text=True, cwd=PROJECT,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr
+    # As `python lessons/01_one_weight.py ...` (in this process; a real script process: see the exit status test)
+    run_lesson_script(PROJECT / "lessons" / "01_one_weight.py", "--out", str(tmp_path), "--steps", "3", "--quiet",
+                      "--dtype", "float32")
     summary = json.loads((tmp_path / "01_one_weight" / "summary.json").read_text())
     assert summary["steps"] == 3 and summary["dtype"] == "float32"
 
@@ -326,6 +325,7 @@ def test_argument_errors_are_answered_before_torch_loads():
 
 
 def test_a_lesson_run_as_a_script_exits_2_on_bad_input():
+    # A real script process: it finds the toolkit from lessons/, and a bad flag is its exit status 2.
     done = subprocess.run([sys.executable, "lessons/01_one_weight.py", "--lr", "-1"], cwd=PROJECT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
