@@ -96,8 +96,8 @@ def outcomes(paths: list[Path], options: Options, jobs: int, *, keep_output: boo
 def _outcome_of(future) -> Outcome:
     try:
         return future.result()
-    except BrokenProcessPool:       # a worker was killed (out of memory, say): this lesson has no result
-        return Outcome(False, "FAILED: the worker process running it stopped unexpectedly", "", 0.0)
+    except BrokenProcessPool:       # a worker was killed (out of memory, say): the lessons not done have no result
+        return Outcome(False, "FAILED: a worker process was killed before this lesson finished", "", 0.0)
 
 
 def _stop(workers) -> None:
