@@ -10,6 +10,11 @@ every run and on every device.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
 import torch
 from torch import nn
 
@@ -146,3 +151,59 @@ def _plot_home(name: str):
 
     module, _, function = name.rpartition(".")
     return importlib.import_module(f"toolkit.plots.{module}" if module else "toolkit.plots"), function
+
+
+# --------------------------------------------------------------------------- one run of each lesson, shared
+
+@dataclass
+class LessonRun:
+    """A lesson run once with its defaults, as ``python -m toolkit figures --device cpu --quiet`` runs it.
+
+    Tests get one from the session fixture ``lesson_runs`` (tests/conftest.py) and share it,
+    so they must treat it as read-only: copy a tensor or build new twins before changing anything.
+    """
+    path: Path          # the lesson's file
+    folder: Path        # OUT/<lesson>: its figures and summary.json
+    names: dict         # every name the lesson defined, ``names["run"]`` among them
+    figures: dict       # {name given to run.save: the Figure it was given}
+
+    @property
+    def run(self):
+        """The lesson's ``Lesson`` object (its histories, reports and options)."""
+        return self.names["run"]
+
+    def summary(self) -> dict:
+        """Its summary.json, as written."""
+        return json.loads((self.folder / "summary.json").read_text(encoding="utf-8"))
+
+
+def run_lesson_once(path: Path, out: Path) -> LessonRun:
+    """Run the lesson at ``path`` as a script with its defaults (CPU, quiet) into ``out/<lesson>``.
+
+    The figures it saves are kept as well (by the name given to ``run.save``).
+    ``Lesson.save`` is put back afterwards.
+    """
+    from toolkit.lesson import Lesson
+
+    figures = {}
+    original = Lesson.save
+
+    def keeping(self, fig, name, **kwargs):
+        figures[name] = fig
+        return original(self, fig, name, **kwargs)
+
+    Lesson.save = keeping
+    try:
+        names = run_lesson_script(path, "--device", "cpu", "--quiet", "--out", str(out))
+    finally:
+        Lesson.save = original
+    return LessonRun(Path(path), Path(out) / Path(path).stem, names, figures)
+
+
+def lesson_group(stem: str):
+    """The mark that keeps the tests of one lesson on one pytest-xdist worker: ``lesson_group(PATH.stem)``.
+
+    Tests that use ``lesson_runs`` for a lesson carry it, so the lesson runs once in the
+    whole parallel suite (once per worker that runs one of them), not once per worker.
+    """
+    return pytest.mark.xdist_group(stem)

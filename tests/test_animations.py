@@ -13,6 +13,8 @@ from PIL import Image
 
 from toolkit import animation, cli, plots
 
+pytestmark = pytest.mark.xdist_group(__name__)    # the module fixtures are built once: keep it on one xdist worker
+
 GRID = np.linspace(-2.0, 2.0, 41)
 FRAMES = 12         # fewer than the default (every frame is a full drawing): the bound is what is tested
 

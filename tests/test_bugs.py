@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-from toolkit import bugs, manual
+from toolkit import bugs, cli, manual
 from toolkit.gradient_check import gradient_report
 from toolkit.twins import make_twins
 
@@ -25,7 +22,8 @@ REQUIRED_KINDS = {
     "gradient-overwritten",
 }
 SPECIMENS = pytest.mark.parametrize("specimen", bugs.CATALOGUE, ids=lambda s: s.kind)
-PROJECT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.xdist_group(__name__)    # the module fixtures are built once: keep it on one xdist worker
 
 
 @pytest.fixture(scope="module")
@@ -124,16 +122,16 @@ def test_the_shipped_classes_are_unchanged_after_the_zoo(zoo):
         assert report.ok, str(report)
 
 
-def test_the_command_line_catches_every_bug():
-    done = subprocess.run([sys.executable, "-m", "toolkit", "bugs"], cwd=PROJECT, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+def test_the_command_line_catches_every_bug(capsys):
+    code = cli.main(["bugs"])
+    out = capsys.readouterr().out
+    assert code == 0, out[-2000:]
     total = len(bugs.CATALOGUE)
-    assert done.stdout.count("-> CAUGHT") == total
-    assert done.stdout.count("first disagreement: layer 2 (Linear)") >= 3
-    assert "== control: the correct layer passes" in done.stdout
-    assert "-> the control passes" in done.stdout
-    assert done.stdout.rstrip().endswith(f"caught {total} of {total} bugs")
+    assert out.count("-> CAUGHT") == total
+    assert out.count("first disagreement: layer 2 (Linear)") >= 3
+    assert "== control: the correct layer passes" in out
+    assert "-> the control passes" in out
+    assert out.rstrip().endswith(f"caught {total} of {total} bugs")
 
 
 def test_a_missed_bug_fails_the_command(monkeypatch, capsys):

@@ -15,6 +15,8 @@ from toolkit.options import WIDTHS, ArgumentParser, add_run_options, options_fro
 PROJECT = Path(__file__).resolve().parent.parent
 DPI = 200
 
+pytestmark = pytest.mark.xdist_group(__name__)    # the module fixtures are built once: keep it on one xdist worker
+
 # A tiny lesson with the kinds of figure the lessons draw: a one-panel figure with its title on the axes,
 # a contour with a colour bar, and two panels side by side under a suptitle (lesson 2: the first only).
 LESSON = '''# # {number:02d} · A tiny lesson with figures
@@ -69,7 +71,7 @@ def figures(project, out, *flags):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(catalogue, "PROJECT", project)
         patch.chdir(project)
-        assert cli.main(["figures", "--quiet", "--device", "cpu", "--out", str(out), *flags]) == 0
+        assert cli.main(["figures", "--quiet", "--device", "cpu", "--out", str(out), "--jobs", "1", *flags]) == 0
     return out
 
 

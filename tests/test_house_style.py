@@ -5,39 +5,35 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import lesson_group
 from house_style import violations
 
-from toolkit import catalogue, cli
-from toolkit.options import Options
+from toolkit import catalogue
 
 PROJECT = Path(__file__).resolve().parent.parent
 TOOLKIT = PROJECT / "toolkit"
 
 
-@pytest.fixture(scope="module")
-def drawn(tmp_path_factory):
-    """Every figure every lesson draws, as the Figure objects it saved (no files are written)."""
-    out = tmp_path_factory.mktemp("house")
-    figures = {}
-    for path in catalogue.lesson_files():
-        run = cli.run_lesson(path, Options(device="cpu", out=out, quiet=True, save_figures=False))
-        figures.update({f"{path.stem}/{name}": fig for name, fig in run.drawn.items()})
-    return figures
+LESSONS = [pytest.param(path.stem, marks=lesson_group(path.stem)) for path in catalogue.lesson_files()]
 
 
-def test_every_figure_of_every_lesson_keeps_the_house_style(drawn):
+@pytest.mark.parametrize("stem", LESSONS)
+def test_every_figure_of_the_lesson_keeps_the_house_style(stem, lesson_runs):
+    drawn = lesson_runs(stem).run.drawn
+    assert drawn, f"{stem} drew no figure"
     broken = {name: violations(fig) for name, fig in drawn.items()}
     broken = {name: lines for name, lines in broken.items() if lines}
-    assert not broken, "\n".join(f"{name}: {line}" for name, lines in broken.items() for line in lines)
+    assert not broken, "\n".join(f"{stem}/{name}: {line}" for name, lines in broken.items() for line in lines)
 
 
-def test_every_figure_knows_the_function_that_drew_it_and_the_lesson_line_that_called_it(drawn):
+@pytest.mark.parametrize("stem", LESSONS)
+def test_every_figure_knows_the_function_that_drew_it_and_the_lesson_line_that_called_it(stem, lesson_runs):
     from toolkit.plots import style
 
-    for name, fig in drawn.items():
+    for name, fig in lesson_runs(stem).run.drawn.items():
         where = style.origin(fig)
         assert re.fullmatch(r"toolkit/plots/\w+\.py:[a-z]\w*", where.get("function", "")), (name, where)
-        assert re.fullmatch(rf"lessons/{name.split('/')[0]}\.py:\d+", where.get("called_at", "")), (name, where)
+        assert re.fullmatch(rf"lessons/{stem}\.py:\d+", where.get("called_at", "")), (name, where)
 
 
 def test_the_checker_catches_a_figure_that_breaks_the_style():

@@ -1,35 +1,26 @@
 """Lessons 01-03 teach what their figures show: rates measured against theory, regimes from the Hessian."""
 
-import runpy
-import sys
-
 import numpy as np
 import pytest
 import torch
 
+from helpers import lesson_group
 from toolkit import catalogue, plots
 
 
-def run_lesson(number: str) -> dict:
-    """Run a lesson as a script (CPU, no files) and return everything it defined."""
-    path = catalogue.find_lesson(number)
-    saved_argv, saved_dtype = sys.argv, torch.get_default_dtype()
-    sys.argv = [str(path), "--device", "cpu", "--quiet", "--no-figures"]
-    try:
-        return runpy.run_path(str(path), run_name="__main__")
-    finally:
-        sys.argv = saved_argv
-        torch.set_default_dtype(saved_dtype)
+LESSON_01, LESSON_03 = catalogue.find_lesson("1").stem, catalogue.find_lesson("3").stem
 
 
 @pytest.fixture(scope="module")
-def lesson_01():
-    return run_lesson("1")
+def lesson_01(lesson_runs):
+    """Everything lesson 01 defined, run as a script with its defaults (CPU)."""
+    return lesson_runs(LESSON_01).names
 
 
 @pytest.fixture(scope="module")
-def lesson_03():
-    return run_lesson("3")
+def lesson_03(lesson_runs):
+    """Everything lesson 03 defined, run as a script with its defaults (CPU)."""
+    return lesson_runs(LESSON_03).names
 
 
 def least_squares(x, y):
@@ -40,6 +31,7 @@ def least_squares(x, y):
     return best, best_loss, 2 / len(x) * design.T @ design
 
 
+@lesson_group(LESSON_01)
 def test_lesson_01_the_loss_gap_shrinks_by_one_minus_lr_lambda_squared_at_every_step(lesson_01):
     x, y, run = lesson_01["x"], lesson_01["y"], lesson_01["run"]
     history = run.main
@@ -59,6 +51,7 @@ def test_lesson_01_the_loss_gap_shrinks_by_one_minus_lr_lambda_squared_at_every_
     assert lesson_01["start_gap"] == pytest.approx(gaps[0], rel=1e-9)
 
 
+@lesson_group(LESSON_01)
 def test_lesson_01_the_slopes_on_its_figure_are_the_twins_gradients_on_a_straight_line(lesson_01):
     x, y, run = lesson_01["x"], lesson_01["y"], lesson_01["run"]
     path = run.main.path_manual[:-1, 0].numpy()
@@ -69,6 +62,7 @@ def test_lesson_01_the_slopes_on_its_figure_are_the_twins_gradients_on_a_straigh
     assert slopes_by_hand == pytest.approx(expected, rel=1e-10, abs=1e-12)
 
 
+@lesson_group(LESSON_03)
 def test_lesson_03_its_four_rates_are_the_formulas_of_the_hessians_eigenvalues(lesson_03):
     best, _, H = least_squares(lesson_03["x"], lesson_03["y"])
     low, high = torch.linalg.eigvalsh(H).tolist()
@@ -82,6 +76,7 @@ def test_lesson_03_its_four_rates_are_the_formulas_of_the_hessians_eigenvalues(l
     assert lesson_03["run"].main is histories["fastest"]
 
 
+@lesson_group(LESSON_03)
 def test_lesson_03_the_loss_falls_at_every_step_below_2_over_lambda_max_even_while_zigzagging(lesson_03):
     histories = lesson_03["histories"]
     for label in ["no zigzag", "fastest", "oscillating"]:
@@ -100,6 +95,7 @@ def steep_errors(lesson_03, label):
     return ((lesson_03["histories"][label].path_manual - best) @ vectors[:, 1]).numpy()
 
 
+@lesson_group(LESSON_03)
 def test_lesson_03_one_over_lambda_max_does_not_zigzag_and_the_barely_stable_rate_does(lesson_03):
     # 1/λmax: the steep error is wiped out by the first step (1 − lr·λmax = 0) and never comes back,
     # let alone changes sign; what is left of it is rounding.
@@ -115,6 +111,7 @@ def test_lesson_03_one_over_lambda_max_does_not_zigzag_and_the_barely_stable_rat
     assert np.abs(error[1:] / error[:-1]) == pytest.approx(np.full(len(error) - 1, 0.98), rel=1e-6)
 
 
+@lesson_group(LESSON_03)
 def test_lesson_03_each_loss_gap_shrinks_at_the_rate_its_eigenvalues_predict(lesson_03):
     _, best_loss, H = least_squares(lesson_03["x"], lesson_03["y"])
     curvatures = torch.linalg.eigvalsh(H)

@@ -13,7 +13,7 @@ import pytest
 import torch
 from matplotlib.image import imread
 
-from helpers import gen, run_lesson_script
+from helpers import gen, lesson_group
 from toolkit import catalogue
 from toolkit.gradient_check import OUTPUT, autograd_gradients
 from toolkit.twins import make_twins
@@ -23,12 +23,14 @@ FIGURES = {"weight_slices.png", "weights.png"}
 RTOL, ATOL = 1e-12, 1e-14
 
 
+pytestmark = lesson_group(PATH.stem)
+
+
 @pytest.fixture(scope="module")
-def lesson(tmp_path_factory):
+def lesson(lesson_runs):
     """The lesson run with its defaults as a script: (output folder, the names it defined)."""
-    out = tmp_path_factory.mktemp("lesson04")
-    namespace = run_lesson_script(PATH, "--device", "cpu", "--quiet", "--out", str(out))
-    return out / PATH.stem, namespace
+    run = lesson_runs(PATH.stem)
+    return run.folder, run.names
 
 
 def random_problem(seed: int, n: int = 17):

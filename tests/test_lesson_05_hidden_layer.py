@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import gen, run_lesson_keeping_figures
+from helpers import gen, lesson_group
 from toolkit import catalogue, plots
 from toolkit.landscape import (
     filter_normalized_direction,
@@ -32,12 +32,15 @@ PATH = catalogue.find_lesson("5")
 FIGURES = {"pca_landscape.png", "losses.png", "decision_regions.png"}
 
 
+pytestmark = lesson_group(PATH.stem)
+
+
 @pytest.fixture(scope="module")
-def lesson(tmp_path_factory):
-    """The lesson run with its defaults as a script: (output folder, its names, the figures it drew)."""
-    out = tmp_path_factory.mktemp("lesson05")
-    namespace, made = run_lesson_keeping_figures(PATH, ("planes.path_on_plane", "hidden_layer.train_validation_losses"), "--device", "cpu", "--quiet", "--out", str(out))
-    return out / PATH.stem, namespace, made
+def lesson(lesson_runs):
+    """The lesson run with its defaults as a script: (output folder, its names, the figures it drew by function)."""
+    run = lesson_runs(PATH.stem)
+    made = {"planes.path_on_plane": run.figures["pca_landscape"], "hidden_layer.train_validation_losses": run.figures["losses"]}
+    return run.folder, run.names, made
 
 
 def small_net(device="cpu"):

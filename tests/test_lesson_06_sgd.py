@@ -14,12 +14,10 @@
 
 import json
 import math
-import runpy
-import sys
 
 import pytest
 import torch
-from helpers import close
+from helpers import close, lesson_group
 
 from toolkit import data, manual
 from toolkit.catalogue import lessons_folder
@@ -28,6 +26,8 @@ from toolkit.twins import make_twins
 
 LESSON = lessons_folder() / "06_sgd.py"
 FIGURES = {"sgd_paths.png", "sgd_losses.png", "gradient_variance.png"}
+
+pytestmark = lesson_group(LESSON.stem)
 
 
 def line(seed: int = 0):
@@ -75,17 +75,10 @@ def test_one_epoch_of_minibatch_gradients_averages_to_the_full_gradient(problem,
 # --------------------------------------------------------------------------- the lesson itself
 
 @pytest.fixture(scope="module")
-def lesson_run(tmp_path_factory):
-    """Run the lesson once (2 epochs, so it is quick), as `python -m toolkit run 6` would; its names."""
-    out = tmp_path_factory.mktemp("figures")
-    saved_argv, previous = sys.argv, torch.get_default_dtype()
-    sys.argv = [str(LESSON), "--steps", "2", "--quiet", "--device", "cpu", "--out", str(out)]
-    try:
-        names = runpy.run_path(str(LESSON), run_name="__main__")
-    finally:
-        sys.argv = saved_argv
-        torch.set_default_dtype(previous)
-    return out, names
+def lesson_run(lesson_runs):
+    """The lesson run once with its defaults (20 epochs), as `python -m toolkit run 6` would: (out, its names)."""
+    run = lesson_runs(LESSON.stem)
+    return run.folder.parent, run.names
 
 
 def loop_reference(twins, x, y) -> torch.Tensor:
@@ -155,14 +148,14 @@ def test_every_run_and_the_figures(lesson_run):
     out, names = lesson_run
     run = names["run"]
     assert run.finished and all(report.ok for report in run.reports) and len(run.reports) == 4   # 2 networks
-    assert run.steps == 2                                # the epochs, put back after every run
+    assert run.steps == 20                               # the epochs, put back after every run
     # Three batch sizes on each problem (and B = 1 at half the rate on the line), one main run.
     assert [label for label in run.histories] == [
         "line, B = 40 (full batch: GD)", "line, B = 8", "line, B = 1", "line, B = 1, half the learning rate",
         "moons, B = 200 (full batch: GD)", "moons, B = 8", "moons, B = 1"]
     assert run.main is run.histories["line, B = 8"]
-    # The same number of epochs for every batch size: N / B steps per epoch (2 epochs on the line, 1 on the moons).
-    assert [h.steps for h in run.histories.values()] == [2, 10, 80, 80, 1, 25, 200]
+    # The same number of epochs for every batch size: N / B steps per epoch (20 epochs on the line, 4 on the moons).
+    assert [h.steps for h in run.histories.values()] == [20, 100, 800, 800, 4, 100, 800]
     assert all(h.twins_agree for h in run.histories.values())
     # The recorded loop shuffled exactly as the lesson showed: its first loss is batch 1's.
     assert names["line_histories"]["B = 8"].loss_manual[0] == pytest.approx(names["first_batch_loss"], rel=1e-14)

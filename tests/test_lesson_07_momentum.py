@@ -1,14 +1,13 @@
 """Lesson 07: momentum reproduces d2l's numbers, obeys its stability condition and its rate, and draws its figures."""
 
-import json
 import math
 
 import pytest
 import torch
 
-from toolkit import catalogue, cli, data, manual
+from helpers import lesson_group
+from toolkit import data, manual
 from toolkit.landscape import largest_stable_lr
-from toolkit.options import Options
 from toolkit.train import train
 from toolkit.twins import Twins, make_twins
 
@@ -96,14 +95,14 @@ def test_heavy_ball_rate_on_lesson_03s_bowl_matches_theory():
     assert heavy_rate < plain_rate
 
 
-def test_lesson_writes_its_figures_and_reproduces_d2l(tmp_path):
-    path = catalogue.find_lesson("7")
-    run = cli.run_lesson(path, Options(device="cpu", out=tmp_path, quiet=True, steps=25))
-    summary = json.loads((tmp_path / "07_momentum" / "summary.json").read_text())
+@lesson_group("07_momentum")
+def test_lesson_writes_its_figures_and_reproduces_d2l(lesson_runs):
+    lesson = lesson_runs("7")                   # run once with its defaults, shared with test_lessons.py
+    summary = lesson.summary()
     assert set(summary["figures"]) == {"momentum_paths.png", "momentum_rates.png", "effective_step.png"}
     for name in summary["figures"]:
-        assert (tmp_path / "07_momentum" / name).stat().st_size > 10_000
-    histories = run.histories
+        assert (lesson.folder / name).stat().st_size > 10_000
+    histories = lesson.run.histories
     assert histories["valley: plain GD, η = 0.4"].path_manual[20].tolist() == pytest.approx((-0.943467, -0.000073),
                                                                                            abs=1e-6)
     assert histories["valley: heavy ball β = 0.5, η = 0.6"].path_manual[20].tolist() == pytest.approx(

@@ -1,6 +1,6 @@
 """Lesson 08: initialisation and the signal through depth.
 
-The lesson runs once as a script (a short run, into a temporary folder); its
+The lesson runs once as a script (its defaults, into a temporary folder); its
 hand-written initialisers, its twins and its helpers are then checked: zero
 and equal starts keep every hidden unit a copy of the others in both twins,
 our Xavier and Kaiming match ``torch.nn.init``, and a ReLU layer scales the
@@ -16,21 +16,22 @@ import pytest
 import torch
 from matplotlib.image import imread
 
-from helpers import gen, run_lesson_script
+from helpers import gen, lesson_group
 from toolkit import catalogue, manual
 from toolkit.train import train
 
 PATH = catalogue.find_lesson("8")
 FIGURES = {"activations.png", "gradient_flow.png", "init_losses.png"}
-STEPS = 12
+STEPS = 80                           # the lesson's default
+
+pytestmark = lesson_group(PATH.stem)
 
 
 @pytest.fixture(scope="module")
-def lesson(tmp_path_factory):
-    """The lesson run as a script with a few steps: (output folder, the names it defined)."""
-    out = tmp_path_factory.mktemp("lesson08")
-    namespace = run_lesson_script(PATH, "--device", "cpu", "--quiet", "--out", str(out), "--steps", str(STEPS))
-    return out / PATH.stem, namespace
+def lesson(lesson_runs):
+    """The lesson run as a script with its defaults: (output folder, the names it defined)."""
+    run = lesson_runs(PATH.stem)
+    return run.folder, run.names
 
 
 def hidden_linears(net):

@@ -13,7 +13,7 @@ import math
 import pytest
 import torch
 
-from helpers import gen, randn, run_lesson_script
+from helpers import gen, lesson_group, randn
 from toolkit import catalogue
 from toolkit.gradient_check import gradient_report
 from toolkit.landscape import hessian
@@ -23,11 +23,14 @@ PATH = catalogue.find_lesson("9")
 FIGURES = {"basins.png", "plateau.png", "saddle_curvature.png"}
 
 
+pytestmark = lesson_group(PATH.stem)
+
+
 @pytest.fixture(scope="module")
-def lesson():
-    """The lesson run as a script with its defaults: (its summary, the names it defined)."""
-    namespace = run_lesson_script(PATH, "--device", "cpu", "--quiet", "--no-figures")
-    return json.loads(json.dumps(namespace["run"].summary())), namespace
+def lesson(lesson_runs):
+    """The lesson run as a script with its defaults: (its summary.json, the names it defined)."""
+    run = lesson_runs(PATH.stem)
+    return run.summary(), run.names
 
 
 def data_numbers(namespace):

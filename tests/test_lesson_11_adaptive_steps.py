@@ -1,7 +1,7 @@
 """Lesson 11: adaptive steps.
 
-The lesson runs once as a script (a shorter run, no figures written; the
-figures themselves are checked by test_lessons.py). Then: its hand-written
+The lesson runs once as a script with its defaults (the run whose figures
+test_lessons.py checks). Then: its hand-written
 ``adam_step`` against torch's Adam at every step, Adam's first step
 lr·sign(g), the step lengths on the valley, and the weight-decay ordering the
 lesson claims. Two edited copies of the lesson show that its exercise is
@@ -17,20 +17,20 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import run_lesson_script
+from helpers import lesson_group, run_lesson_script
 from toolkit import catalogue
 
 PATH = catalogue.find_lesson("11")
 FIGURES = {"adaptive_paths", "step_sizes", "moons_losses", "weight_decay"}
-STEPS = 60
+STEPS = 150                          # the lesson's default
+
+pytestmark = lesson_group(PATH.stem)
 
 
 @pytest.fixture(scope="module")
-def lesson(tmp_path_factory):
-    """The lesson run as a script with fewer steps: the names it defined."""
-    out = tmp_path_factory.mktemp("lesson10")
-    return run_lesson_script(PATH, "--device", "cpu", "--quiet", "--no-figures", "--out", str(out),
-                             "--steps", str(STEPS))
+def lesson(lesson_runs):
+    """The lesson run as a script with its defaults: the names it defined."""
+    return lesson_runs(PATH.stem).names
 
 
 def adam_by_function(adam_step, params, grads_per_step, **options):

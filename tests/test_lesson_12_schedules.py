@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch.optim import lr_scheduler
 
-from helpers import gen, run_lesson_script
+from helpers import gen, lesson_group, run_lesson_script
 from toolkit import catalogue
 from toolkit.optim import SGD
 
@@ -23,12 +23,14 @@ PATH = catalogue.find_lesson("12")
 FIGURES = {"schedules.png", "noise_floor.png", "warmup.png"}
 
 
+pytestmark = lesson_group(PATH.stem)
+
+
 @pytest.fixture(scope="module")
-def lesson(tmp_path_factory):
+def lesson(lesson_runs):
     """The lesson run as a script with its defaults: (its output folder, the names it defined)."""
-    out = tmp_path_factory.mktemp("lesson11")
-    namespace = run_lesson_script(PATH, "--device", "cpu", "--quiet", "--out", str(out))
-    return out / PATH.stem, namespace
+    run = lesson_runs(PATH.stem)
+    return run.folder, run.names
 
 
 def rates_of(make_scheduler, lr0, steps):

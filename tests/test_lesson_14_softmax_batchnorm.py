@@ -1,7 +1,7 @@
 """Lesson 14: softmax over three classes and batch normalisation.
 
-The lesson runs once as a script with its defaults (no figures; test_lessons
-draws them), and what it says is checked: the first loss is the chance level
+The lesson runs once as a script with its defaults (the run whose figures
+test_lessons checks), and what it says is checked: the first loss is the chance level
 ln 3, the batch-norm twins agree at every step and end with equal running
 statistics, and the four runs end as the text says (without batch norm lr 0.05
 hardly moves and lr 0.5 gets part of the way; with batch norm both rates train,
@@ -16,7 +16,7 @@ import math
 import pytest
 import torch
 
-from helpers import gen, run_lesson_script
+from helpers import gen, lesson_group
 from toolkit import catalogue, data, manual
 from toolkit.gradient_check import gradient_report
 from toolkit.train import train
@@ -25,11 +25,13 @@ PATH = catalogue.find_lesson("14")
 LN3 = math.log(3)
 
 
+pytestmark = lesson_group(PATH.stem)
+
+
 @pytest.fixture(scope="module")
-def lesson(tmp_path_factory):
-    """The names the lesson defined, run as `python lessons/14_softmax_batchnorm.py --no-figures`."""
-    out = tmp_path_factory.mktemp("lesson12")
-    return run_lesson_script(PATH, "--device", "cpu", "--quiet", "--no-figures", "--out", str(out))
+def lesson(lesson_runs):
+    """The names the lesson defined, run as `python lessons/14_softmax_batchnorm.py` (shared with test_lessons.py)."""
+    return lesson_runs(PATH.stem).names
 
 
 def runs_of(lesson, bn: bool):

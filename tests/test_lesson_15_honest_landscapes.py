@@ -15,22 +15,23 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from helpers import run_lesson_keeping_figures, run_lesson_script
+from helpers import lesson_group, run_lesson_script
 from toolkit import catalogue, exercises, plots
 from toolkit.landscape import hessian, hessian_vector_product, hvp_finite_difference, manual_gradient
 from toolkit.parameters import unflatten
 
 PATH = catalogue.find_lesson("15")
 FIGURES = {"interpolation.png", "planes.png", "sharpness.png"}
-DRAWN = ("honest_landscapes.interpolation_curve", "planes.path_on_plane", "honest_landscapes.sharpness_curve")
+DRAWN = {"honest_landscapes.interpolation_curve": "interpolation", "planes.path_on_plane": "planes", "honest_landscapes.sharpness_curve": "sharpness"}
+
+pytestmark = lesson_group(PATH.stem)
 
 
 @pytest.fixture(scope="module")
-def lesson(tmp_path_factory):
-    """The lesson run with its defaults as a script: (output folder, its names, the figures it drew)."""
-    out = tmp_path_factory.mktemp("lesson13")
-    namespace, made = run_lesson_keeping_figures(PATH, DRAWN, "--device", "cpu", "--quiet", "--out", str(out))
-    return out / PATH.stem, namespace, made
+def lesson(lesson_runs):
+    """The lesson run with its defaults as a script: (output folder, its names, the figures it drew by function)."""
+    run = lesson_runs(PATH.stem)
+    return run.folder, run.names, {drawn: run.figures[saved] for drawn, saved in DRAWN.items()}
 
 
 # ---------------------------------------------------------------- the line

@@ -7,24 +7,25 @@ student version, which stops at the lesson's gradient check.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 
 import pytest
 
-from helpers import run_lesson_script
+from helpers import lesson_group, run_lesson_script
 from toolkit import catalogue, exercises
 
 PATH = catalogue.find_lesson("16")
 
 
+pytestmark = lesson_group(PATH.stem)
+
+
 @pytest.fixture(scope="module")
-def lesson(tmp_path_factory):
-    out = tmp_path_factory.mktemp("figures")
-    names = run_lesson_script(PATH, "--quiet", "--device", "cpu", "--out", str(out), "--format", "png,gif")
-    summary = json.loads((out / PATH.stem / "summary.json").read_text())
-    return names, summary, out / PATH.stem
+def lesson(lesson_runs):
+    """The lesson's shared run (read-only): its names, summary.json and saved figures."""
+    run = lesson_runs(PATH.stem)
+    return run.names, run.summary(), run.figures
 
 
 def test_every_run_of_the_twins_agrees_and_both_checks_pass(lesson):
@@ -60,7 +61,7 @@ def test_the_test_images_are_looked_at_once(lesson):
 def test_overfitting_and_early_stopping_as_the_text_says(lesson):
     names, _, _ = lesson
     for seed, curve in names["curves"].items():
-        (train_loss, train_acc), (val_loss, val_acc) = curve["train"], curve["validation"]
+        (train_loss, train_acc), (val_loss, _) = curve["train"], curve["validation"]
         stop = curve["stop"]
         assert train_acc[-1] == 1 and train_loss[-1] < 0.01
         assert 10 < stop < len(val_loss) - 20 and val_loss[stop] < val_loss[-1]
@@ -84,10 +85,14 @@ def test_small_batches_end_flatter_on_every_seed(lesson):
 
 
 def test_the_figures_and_the_one_gif(lesson):
-    _, summary, folder = lesson
+    from toolkit.animation import path_gif
+
+    _, summary, figures = lesson
     pngs = {"digits", "generalisation", "planes", "regularisers", "sharpness"}
-    assert set(summary["figures"]) == {f"{name}.png" for name in pngs} | {"planes.gif"}
-    assert (folder / "planes.gif").read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+    assert set(summary["figures"]) == {f"{name}.png" for name in pngs}
+    gifs = {name: path_gif(figures[name]) for name in pngs}         # what --format gif adds
+    assert [name for name, gif in gifs.items() if gif is not None] == ["planes"]
+    assert gifs["planes"][:6] in (b"GIF87a", b"GIF89a")
     for name in pngs:
         assert len(summary["captions"][name]["caption"].split()) > 10
 

@@ -8,23 +8,24 @@ up to it.
 
 from __future__ import annotations
 
-import json
 
 import pytest
 import torch
 
-from helpers import run_lesson_script
+from helpers import lesson_group
 from toolkit import catalogue, exercises
 
 PATH = catalogue.find_lesson("17")
 
 
+pytestmark = lesson_group(PATH.stem)
+
+
 @pytest.fixture(scope="module")
-def lesson(tmp_path_factory):
-    out = tmp_path_factory.mktemp("figures")
-    names = run_lesson_script(PATH, "--quiet", "--device", "cpu", "--out", str(out))
-    summary = json.loads((out / PATH.stem / "summary.json").read_text())
-    return names, summary
+def lesson(lesson_runs):
+    """The lesson's shared run (read-only): its names and summary.json."""
+    run = lesson_runs(PATH.stem)
+    return run.names, run.summary()
 
 
 def test_every_run_of_the_twins_agrees(lesson):

@@ -16,17 +16,19 @@ import re
 import pytest
 import torch
 
-from helpers import run_lesson_script
+from helpers import lesson_group, run_lesson_script
 from toolkit import catalogue, diagnose, exercises
 
 PATH = catalogue.find_lesson("18")
 
 
+pytestmark = lesson_group(PATH.stem)
+
+
 @pytest.fixture(scope="module")
-def lesson(tmp_path_factory):
-    """The lesson run as a script, no figures: the names it defined."""
-    out = tmp_path_factory.mktemp("lesson18")
-    return run_lesson_script(PATH, "--device", "cpu", "--quiet", "--no-figures", "--out", str(out))
+def lesson(lesson_runs):
+    """The names the lesson defined, in its shared run (read-only)."""
+    return lesson_runs(PATH.stem).names
 
 
 def test_one_newton_step_lands_on_the_least_squares_minimum(lesson):

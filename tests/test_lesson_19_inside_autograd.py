@@ -13,7 +13,7 @@ import warnings
 import pytest
 import torch
 
-from helpers import run_lesson_script
+from helpers import lesson_group, run_lesson_script
 from toolkit import catalogue, exercises
 
 PATH = catalogue.find_lesson("19")
@@ -27,11 +27,13 @@ def run_quietly(path, *flags):
         return run_lesson_script(path, *flags)
 
 
+pytestmark = lesson_group(PATH.stem)
+
+
 @pytest.fixture(scope="module")
-def lesson(tmp_path_factory):
-    """The lesson run as a script, no figures: the names it defined."""
-    out = tmp_path_factory.mktemp("lesson19")
-    return run_quietly(PATH, "--device", "cpu", "--quiet", "--no-figures", "--out", str(out))
+def lesson(lesson_runs):
+    """The names the lesson defined, in its shared run (read-only)."""
+    return lesson_runs(PATH.stem).names
 
 
 def values_and_tensors(lesson, *shapes, seed=0):

@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from matplotlib.image import imread
 
-from toolkit import catalogue, cli, lesson
+from helpers import lesson_group
+from toolkit import catalogue, cli
 from toolkit.options import Options
 
 LESSONS = catalogue.lesson_files()
@@ -32,32 +32,26 @@ EXPECTED_FIGURES = {
 }
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Run every lesson once, as `python -m toolkit figures` would, into a temporary folder."""
-    out = tmp_path_factory.mktemp("figures")
-    previous = torch.get_default_dtype()
-    results = {path.stem: cli.run_lesson(path, Options(device="cpu", out=out, quiet=True)) for path in LESSONS}
-    torch.set_default_dtype(previous)
-    return out, results
+# One parameter per lesson, each in its lesson's xdist group: a lesson runs once (see conftest.lesson_runs).
+NAMES = [pytest.param(name, marks=lesson_group(name)) for name in EXPECTED_FIGURES]
 
 
 def test_every_lesson_is_known_here():
     assert [p.stem for p in LESSONS] == list(EXPECTED_FIGURES)
 
 
-def test_lesson_05_draws_a_plane_that_holds_the_path(runs):
-    run = runs[1]["05_hidden_layer"]
+@lesson_group("05_hidden_layer")
+def test_lesson_05_draws_a_plane_that_holds_the_path(lesson_runs):
+    run = lesson_runs("05_hidden_layer").run
     assert run.main.final_loss_manual < 0.05 * run.main.loss_manual[0]
     from toolkit.landscape import pca_plane
 
     assert pca_plane(run.main.path_manual).captured > 0.8
 
 
-@pytest.mark.parametrize("name", EXPECTED_FIGURES)
-def test_twins_agree_at_every_step(runs, name):
-    _, results = runs
-    run = results[name]
+@pytest.mark.parametrize("name", NAMES)
+def test_twins_agree_at_every_step(lesson_runs, name):
+    run = lesson_runs(name).run
     assert run.reports and all(report.ok for report in run.reports)
     for history in run.histories.values():
         assert history.twins_agree
@@ -65,10 +59,9 @@ def test_twins_agree_at_every_step(runs, name):
         assert history.loss_manual == pytest.approx(history.loss_autograd, rel=1e-12)
 
 
-@pytest.mark.parametrize("name", EXPECTED_FIGURES)
-def test_figures_exist_and_are_not_blank(runs, name):
-    out, _ = runs
-    folder = out / name
+@pytest.mark.parametrize("name", NAMES)
+def test_figures_exist_and_are_not_blank(lesson_runs, name):
+    folder = lesson_runs(name).folder
     summary = json.loads((folder / "summary.json").read_text())
     assert set(summary["figures"]) == EXPECTED_FIGURES[name]
     for figure in EXPECTED_FIGURES[name]:
@@ -81,9 +74,9 @@ def test_figures_exist_and_are_not_blank(runs, name):
         assert pixels.std() > 0.05, f"{figure} looks blank"
 
 
-def test_lesson_03_finds_the_stability_limit_and_shows_every_regime(runs):
-    _, results = runs
-    histories = results["03_learning_rate"].histories
+@lesson_group("03_learning_rate")
+def test_lesson_03_finds_the_stability_limit_and_shows_every_regime(lesson_runs):
+    histories = lesson_runs("03_learning_rate").run.histories
     assert list(histories) == ["no zigzag", "fastest", "oscillating", "diverging"]
     assert histories["diverging"].diverged and not histories["oscillating"].diverged
     assert histories["fastest"].final_loss_manual < histories["no zigzag"].final_loss_manual
@@ -95,30 +88,31 @@ def test_lesson_03_finds_the_stability_limit_and_shows_every_regime(runs):
     assert (steps[0] @ steps[1]) < 0
 
 
-def test_summary_keys_for_every_lesson(runs):
-    out, _ = runs
-    for name in EXPECTED_FIGURES:
-        summary = json.loads((out / name / "summary.json").read_text())
-        assert summary["lesson"] == name and summary["device"] == "cpu" and summary["dtype"] == "float64"
-        assert summary["diverged"] is False and summary["diverged_at_step"] is None
-        assert summary["final_loss"]["manual"] == pytest.approx(summary["final_loss"]["autograd"], rel=1e-12)
+@pytest.mark.parametrize("name", NAMES)
+def test_summary_keys_for_every_lesson(lesson_runs, name):
+    summary = json.loads((lesson_runs(name).folder / "summary.json").read_text())
+    assert summary["lesson"] == name and summary["device"] == "cpu" and summary["dtype"] == "float64"
+    assert summary["diverged"] is False and summary["diverged_at_step"] is None
+    assert summary["final_loss"]["manual"] == pytest.approx(summary["final_loss"]["autograd"], rel=1e-12)
 
 
-def test_same_seed_gives_byte_identical_figures(runs, tmp_path):
-    out, results = runs
+@lesson_group(LESSONS[0].stem)
+def test_same_seed_gives_byte_identical_figures(lesson_runs, tmp_path):
     path = LESSONS[0]
+    folder = lesson_runs(path.stem).folder
     cli.run_lesson(path, Options(device="cpu", out=tmp_path, quiet=True, formats=("png", "svg", "pdf")))
     for name in EXPECTED_FIGURES[path.stem]:
-        assert (tmp_path / path.stem / name).read_bytes() == (out / path.stem / name).read_bytes(), name
+        assert (tmp_path / path.stem / name).read_bytes() == (folder / name).read_bytes(), name
     assert len(list((tmp_path / path.stem).glob("*.svg"))) == len(list((tmp_path / path.stem).glob("*.pdf"))) == 2
 
 
+@lesson_group("02_linear_regression")
 @pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
-def test_every_format_is_deterministic(runs, fmt):
+def test_every_format_is_deterministic(lesson_runs, fmt):
     # Two figures built from scratch must give the same bytes: no dates, versions or random ids inside.
     from toolkit import plots
 
-    history = runs[1]["02_linear_regression"].main
+    history = lesson_runs("02_linear_regression").run.main
     first = plots.figure_bytes(plots.curves.loss_curves(history), fmt)
     second = plots.figure_bytes(plots.curves.loss_curves(history), fmt)
     assert first == second and len(first) > 1000
@@ -131,11 +125,10 @@ def test_lessons_run_on_every_device(device):
     assert run.main.twins_agree and run.reports[0].ok
 
 
-@pytest.mark.parametrize("name", EXPECTED_FIGURES)
-def test_every_figure_has_a_caption_and_alt_text(runs, name):
+@pytest.mark.parametrize("name", NAMES)
+def test_every_figure_has_a_caption_and_alt_text(lesson_runs, name):
     # The course notes and the figures' index print them: run.save(fig, name, caption=..., alt=...).
-    out, _ = runs
-    summary = json.loads((out / name / "summary.json").read_text())
+    summary = json.loads((lesson_runs(name).folder / "summary.json").read_text())
     saved = {figure.rsplit(".", 1)[0] for figure in summary["figures"]}
     captions = summary.get("captions", {})
     assert set(captions) == saved, f"{name}: figures without an entry: {sorted(saved - set(captions))}"

@@ -17,11 +17,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from toolkit import catalogue, cli, lesson, notebooks, train
+from toolkit import catalogue, cli, lesson, train
 
 PROJECT = Path(__file__).resolve().parents[1]
 LESSONS = PROJECT / "lessons"
 LESSON = LESSONS / "01_one_weight.py"      # the fastest lesson, with its defaults
+
+pytestmark = pytest.mark.xdist_group(__name__)    # the module fixtures are built once: keep it on one xdist worker
 
 
 def outputs_of(notebook):

@@ -14,6 +14,8 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
 
+pytestmark = pytest.mark.xdist_group(__name__)    # the module fixtures are built once: keep it on one xdist worker
+
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):

@@ -33,7 +33,6 @@ import textwrap
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from toolkit import manual
 from toolkit.gradient_check import GradientReport, accumulation_report, gradient_report

@@ -10,15 +10,15 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import runpy
 import signal
 import sys
-import time
 from pathlib import Path
 
 from toolkit.catalogue import find_lesson, lesson_files, lesson_number, title_of
-from toolkit.options import (ArgumentParser, Options, add_device_options, add_output_options, add_run_options,
-                             options_from, output_folder, to_argv)
+from toolkit.files import writable_folder
+from toolkit.options import (ArgumentParser, add_device_options, add_output_options, add_run_options,
+                             job_count, options_from, output_folder)
+from toolkit.workers import run_lesson
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m toolkit",
@@ -34,6 +34,9 @@ def build_parser() -> ArgumentParser:
     figures = commands.add_parser("figures", help="run every lesson with its defaults and write all figures")
     add_device_options(figures)
     add_output_options(figures)
+    figures.add_argument("--jobs", type=job_count, default=None, metavar="N",
+                         help="lessons run at once, each in a worker process (default: one per core, at most 4); "
+                              "1 runs them one after another in this process")
 
     check = commands.add_parser("check", help="gradient check of every lesson (or one); exit 0 only if all agree")
     check.add_argument("lesson", nargs="?", help="lesson number (default: all)")
@@ -60,33 +63,6 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def run_lesson(path: Path, options: Options):
-    """Execute the lesson file itself (there is no second copy) with these options.
-
-    The options travel as the lesson's argument list, exactly as if it had
-    been started as ``python lessons/NN_name.py FLAGS``; the ``Lesson`` it
-    starts is found among the names it defines.
-    """
-    from toolkit import lesson
-
-    lesson.prepare(options, path.stem)  # a bad device or --out is reported here, as the command line's error
-    saved_argv = sys.argv
-    sys.argv = [str(path), *to_argv(options)]
-    try:
-        namespace = runpy.run_path(str(path), run_name="__main__")
-    except SyntaxError as error:
-        raise ValueError(f"{path.name} is not a Python file this toolkit can run: {error.msg}") from None
-    finally:
-        sys.argv = saved_argv
-    runs = [value for value in namespace.values() if isinstance(value, lesson.Lesson)]
-    if not runs:
-        raise ValueError(f"{path.name} did not call lesson.start(...)")
-    run = runs[0]
-    if not run.finished:
-        raise ValueError(f"{path.name} never called run.finish(): it wrote nothing")
-    return run
-
-
 def command_list() -> int:
     for path in lesson_files():
         print(f"{lesson_number(path):>3}  {title_of(path)}   (lessons/{path.name})")
@@ -102,43 +78,51 @@ def command_run(args) -> int:
 def command_figures(args) -> int:
     """Every lesson with its defaults (seed 0), then the index DIR/README.md; a failing lesson stops no other.
 
-    In a terminal one progress bar runs over the lessons, with one line per
-    lesson (its status and time) above it; the lessons run quietly under it
-    and their own output is shown only if one fails. With --quiet, or when
-    the output is not a terminal, each lesson prints its whole output and
-    a status line instead.
+    The lessons run side by side in worker processes (``--jobs``, see
+    toolkit.workers); each one's output and status line are printed in the
+    order of the lessons. In a terminal one progress bar runs over the
+    lessons, with one line per lesson (its status and time) above it; the
+    lessons run quietly under it and their own output is shown only if one
+    fails. With --quiet, or when the output is not a terminal, each lesson's
+    whole output is printed, then its status line. Options that cannot work
+    (a device this machine lacks, an --out that cannot be written) stop the
+    command with one line before any lesson starts.
     """
     from tqdm import tqdm
 
+    from toolkit import workers
     from toolkit.figure_index import write_index
 
     paths = lesson_files()
     bar = not args.quiet and sys.stderr.isatty()
+    options = options_from(args, seed=0, quiet=args.quiet or bar)
+    out = args.out if args.out is not None else Path("figures")
+    # One line and exit code 2, before any lesson starts, for a device this machine lacks or an --out that
+    # cannot be written. ("auto" and "cpu" are always there: no need to load torch here to know it.)
+    if options.device.strip().lower() not in ("auto", "cpu"):
+        from toolkit.devices import resolve_device
+
+        resolve_device(options.device)
+    writable_folder(out)
+    jobs = min(args.jobs or workers.default_jobs(len(paths)), len(paths))
     failed = []
-    with tqdm(paths, desc="figures", unit="lesson", disable=not bar, dynamic_ncols=True,
-              bar_format="{desc}: {n_fmt}/{total_fmt} lessons |{bar}| {elapsed}{postfix}") as progress:
-        for path in progress:
-            progress.set_postfix_str(f"now {path.stem}")
-            started = time.perf_counter()
-            output = io.StringIO()
-            try:
-                with contextlib.redirect_stdout(output) if bar else contextlib.nullcontext():
-                    run = run_lesson(path, options_from(args, seed=0, quiet=args.quiet or bar))
-                ok = all(r.ok for r in run.reports)
-                status = "ok" if ok else "GRADIENTS DISAGREE"
-            except ValueError as error:
-                ok, status = False, f"FAILED: {error}"
-            if not ok:
+    with tqdm(total=len(paths), desc="figures", unit="lesson", disable=not bar, dynamic_ncols=True,
+              bar_format="{desc}: {n_fmt}/{total_fmt} lessons |{bar}| {elapsed}{postfix}") as progress, \
+            contextlib.closing(workers.outcomes(paths, options, jobs, keep_output=bar)) as outcomes:
+        progress.set_postfix_str(f"now {paths[0].stem}" if paths else "done")
+        for index, (path, outcome) in enumerate(outcomes):
+            if not outcome.ok:
                 failed.append(path.stem)
-            line = f"[{path.stem}: {status}, {time.perf_counter() - started:.1f} s]"
+            line = f"[{path.stem}: {outcome.status}, {outcome.seconds:.1f} s]"
             if bar:
-                if not ok:
-                    progress.write(output.getvalue().rstrip("\n"))
+                if not outcome.ok:
+                    progress.write(outcome.output.rstrip("\n"))
                 progress.write(line)
             else:
+                print(outcome.output, end="")
                 print(line + "\n")
-        progress.set_postfix_str("done")
-    out = args.out if args.out is not None else Path("figures")
+            progress.update()
+            progress.set_postfix_str(f"now {paths[index + 1].stem}" if index + 1 < len(paths) else "done")
     try:
         index = write_index(out, command=figures_command(args))
     except OSError as error:

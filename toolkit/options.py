@@ -16,6 +16,7 @@ FORMATS = ("png", "svg", "pdf", "gif")     # gif: the descent path growing, for 
 WIDTHS = ("column", "page")     # course-notes width presets: their sizes are toolkit.plots.WIDTH_PRESETS
 MAX_STEPS = 50_000      # every step is recorded (both twins' parameters), so memory grows with steps
 MAX_SEED = 2**63        # torch.manual_seed takes 0 <= seed < 2**63 without aliasing
+MAX_JOBS = 64           # figures --jobs: lessons run at once, one worker process each
 
 
 @dataclass
@@ -66,6 +67,10 @@ def step_count(text: str) -> int:
 
 def seed_value(text: str) -> int:
     return _whole_number(text, 0, MAX_SEED - 1, "a whole number from 0 to 2**63 - 1")
+
+
+def job_count(text: str) -> int:
+    return _whole_number(text, 1, MAX_JOBS, f"a whole number from 1 to {MAX_JOBS}")
 
 
 def output_folder(text: str) -> Path:

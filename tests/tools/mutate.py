@@ -34,10 +34,11 @@ once more for each further parallel job (--jobs, default 2). A mutant is
 written over its file in one copy, and the tests that exercise that file run
 there,
 
-    python -m pytest -x -q -p no:cacheprovider <test files>
+    python -m pytest -x -q -p no:cacheprovider -p no:xdist <test files>
 
-with the copy as working directory and PYTHONPATH, so ``import toolkit`` is
-the copy's (checked once per copy, and the unmutated tests must pass there
+in one process (the mutants themselves are the parallel jobs), with the
+copy as working directory and PYTHONPATH, so ``import toolkit`` is the
+copy's (checked once per copy, and the unmutated tests must pass there
 first). A non-zero exit kills the mutant; exit 0 means it survived. The
 working tree itself is only read.
 
@@ -318,7 +319,7 @@ def _run(cmd: list[str], copy: Path, timeout: float) -> tuple[int | None, str]:
 
 
 def pytest_cmd(tests: list[str]) -> list[str]:
-    return [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    return [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", *tests]
 
 
 def first_failure(output: str) -> str:
