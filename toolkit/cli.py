@@ -184,14 +184,18 @@ def command_check(args) -> int:
         for report in run.reports:
             print(report)
         for label, history in run.histories.items():
-            verdict = "agree" if history.twins_agree else "DISAGREE"
-            print(f"training run '{label}' (lr {history.lr:.4g}): twins {verdict} at all {history.steps} steps, "
-                  f"max |grad_manual - grad_autograd| = {history.max_abs_grad_diff:.1e}")
+            print(training_line(label, history))
         lesson_ok = all(r.ok for r in run.reports) and all(h.twins_agree for h in run.histories.values())
         all_ok &= lesson_ok
         print(f"-> {path.stem}: {'OK' if lesson_ok else 'FAILED'}\n")
     print("all lessons agree" if all_ok else "SOME LESSONS FAILED OR DISAGREE")
     return 0 if all_ok else 1
+
+
+def training_line(label: str, history) -> str:
+    """One training run's verdict, as ``check`` prints it: how many steps were compared and how many disagreed."""
+    return (f"training run '{label}' (lr {history.lr:.4g}): twins {history.agreement()}, "
+            f"max |grad_manual - grad_autograd| = {history.max_abs_grad_diff:.1e}")
 
 
 def command_notebooks(args) -> int:
