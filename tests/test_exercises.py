@@ -431,6 +431,59 @@ def test_the_students_work_is_not_overwritten_without_force(tmp_path, capsys):
     assert not mine.read_text().endswith("# my work\n")
 
 
+def test_a_students_file_is_kept_and_every_other_file_written(tmp_path, capsys):
+    # One file of the student's own stopped every other file from being written
+    assert cli.main(["exercises", "--out", str(tmp_path), "1", "2"]) == 0
+    mine, other = tmp_path / "02_linear_regression.py", tmp_path / "01_one_weight.py"
+    mine.write_text(mine.read_text() + "# my work\n")
+    other.unlink()
+    capsys.readouterr()
+    assert cli.main(["exercises", "--out", str(tmp_path), "2", "1"]) == 2
+    out, err = capsys.readouterr()
+    assert other.is_file() and f"wrote {other}" in out                 # written all the same
+    assert mine.read_text().endswith("# my work\n")                    # and the student's work kept
+    assert err.splitlines() == [f"toolkit: error: kept {mine}: it differs from a fresh student version (your own "
+                                "work?); give --force to overwrite, or choose another --out"]
+
+
+def test_a_full_disk_names_the_files_written_and_those_not(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from toolkit import files
+
+    real = files.replace_file
+    calls = []
+
+    def full_after_one(path, data):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(files, "replace_file", full_after_one)
+    assert cli.main(["exercises", "--out", str(tmp_path), "1", "2", "4"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"toolkit: error: could not write {tmp_path / '02_linear_regression.py'}: No space "
+                                "left on device; written before it: 01_one_weight.py; not written: "
+                                "02_linear_regression.py, 04_three_weights.py"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["01_one_weight.py"]
+
+
+@pytest.mark.parametrize("out", ["", "   "])
+def test_an_empty_or_blank_out_is_refused_and_nothing_written(tmp_path, monkeypatch, capsys, out):
+    # --out= wrote ten files into the current folder; --out="   " made a folder named with three spaces
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as ended:
+        cli.main(["exercises", f"--out={out}", "1"])
+    assert ended.value.code == 2
+    got = repr(out) if out else "an empty string"
+    assert capsys.readouterr().err.splitlines() == [f"toolkit: error: argument --out: must name a folder, got {got}"]
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="--out must name a folder"):
+        exercises.write_student_versions(out, ["1"])
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("args, message", [
     (["exercises", "--out", "{tmp}", "99"], "unknown lesson '99'"),
     (["exercises", "--out", "{tmp}", "3"], "has no exercises"),

@@ -56,6 +56,17 @@ def title_of(path: Path) -> str:
     return path.stem
 
 
+def find_lessons(keys: list[str]) -> list[Path]:
+    """The lessons named by ``keys`` (numbers or file names), in the order given and each once; every lesson
+    when ``keys`` is empty. An unknown key is a ValueError, before anything runs."""
+    if not keys:
+        files = lesson_files()
+        if not files:
+            raise ValueError(f"no lessons found in {lessons_folder()}")
+        return files
+    return list(dict.fromkeys(find_lesson(key) for key in keys))
+
+
 def find_lesson(key: str) -> Path:
     """A lesson by number ("2", "02") or by file name ("02_linear_regression" or with ".py")."""
     files = lesson_files()

@@ -1,8 +1,10 @@
-"""The command line: ``python -m toolkit list | run N | figures | check [N] | bugs | notebooks [N]
-| exercises --out DIR [N ...]``.
+"""The command line: ``python -m toolkit list | run N | figures [N ...] | check [N ...] | bugs
+| notebooks [N ...] | exercises --out DIR [N ...]``.
 
 Arguments are checked before torch is imported, so a typo is answered at
-once. Every error a user can cause is one line on stderr and exit code 2.
+once. Every error a user can cause is one line on stderr, starting with
+``toolkit: error:``, and exit code 2. Output that the terminal cannot encode
+(a terminal that is not UTF-8) is written in ASCII stand-ins.
 """
 
 from __future__ import annotations
@@ -11,14 +13,19 @@ import contextlib
 import io
 import os
 import runpy
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from toolkit.catalogue import find_lesson, lesson_files, lesson_number, title_of
-from toolkit.options import (ArgumentParser, Options, add_device_options, add_output_options, add_run_options,
-                             options_from, output_folder, to_argv)
+from toolkit.catalogue import find_lesson, find_lessons, lesson_files, lesson_number, title_of
+from toolkit.options import (ERROR_PREFIX, ArgumentParser, LessonStopped, Options, add_device_options,
+                             add_output_options, add_run_options, options_from, output_folder, to_argv)
+
+INTERRUPTED = "interrupted: no file was left half-written"
+
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m toolkit",
@@ -31,12 +38,15 @@ def build_parser() -> ArgumentParser:
     run.add_argument("lesson", help="lesson number (e.g. 2) or file name")
     add_run_options(run)
 
-    figures = commands.add_parser("figures", help="run every lesson with its defaults and write all figures")
+    figures = commands.add_parser("figures", help="run every lesson (or those named) with its defaults and write "
+                                                  "all figures and their index")
+    figures.add_argument("lessons", nargs="*", metavar="N", help="lesson numbers or file names (default: all)")
     add_device_options(figures)
     add_output_options(figures)
 
-    check = commands.add_parser("check", help="gradient check of every lesson (or one); exit 0 only if all agree")
-    check.add_argument("lesson", nargs="?", help="lesson number (default: all)")
+    check = commands.add_parser("check", help="gradient check of every lesson (or those named); exit 0 only if "
+                                              "all agree")
+    check.add_argument("lessons", nargs="*", metavar="N", help="lesson numbers or file names (default: all)")
     add_device_options(check)
     commands.add_parser("bugs", help="the bug zoo: classic gradient mistakes and the check that catches each")
 
@@ -44,12 +54,13 @@ def build_parser() -> ArgumentParser:
                                                       "hand-written piece left for the student to write")
     exercises.add_argument("lessons", nargs="*", metavar="N",
                            help="lesson numbers or file names (default: every lesson with exercises)")
-    exercises.add_argument("--out", required=True, metavar="DIR", help="the folder to write them into")
+    exercises.add_argument("--out", required=True, type=output_folder, metavar="DIR",
+                           help="the folder to write them into")
     exercises.add_argument("--force", action="store_true",
                            help="overwrite files in DIR that differ from a fresh student version")
 
-    notebooks = commands.add_parser("notebooks", help="turn every lesson (or one) into a Jupyter notebook")
-    notebooks.add_argument("lesson", nargs="?", help="lesson number (default: all)")
+    notebooks = commands.add_parser("notebooks", help="turn every lesson (or those named) into a Jupyter notebook")
+    notebooks.add_argument("lessons", nargs="*", metavar="N", help="lesson numbers or file names (default: all)")
     notebooks.add_argument("--out", type=output_folder, default=Path("notebooks"), metavar="DIR",
                            help="where the .ipynb files go (default: notebooks/ in the current folder)")
     notebooks.add_argument("--execute", action="store_true",
@@ -76,6 +87,8 @@ def run_lesson(path: Path, options: Options):
         namespace = runpy.run_path(str(path), run_name="__main__")
     except SyntaxError as error:
         raise ValueError(f"{path.name} is not a Python file this toolkit can run: {error.msg}") from None
+    except ArithmeticError as error:     # accepted options whose numbers the lesson could not carry through
+        raise LessonStopped(lesson.arithmetic_line(error, to_argv(options))) from None
     finally:
         sys.argv = saved_argv
     runs = [value for value in namespace.values() if isinstance(value, lesson.Lesson)]
@@ -100,7 +113,13 @@ def command_run(args) -> int:
 
 
 def command_figures(args) -> int:
-    """Every lesson with its defaults (seed 0), then the index DIR/README.md; a failing lesson stops no other.
+    """Every lesson (or those named) with its defaults (seed 0), then the index DIR/README.md, as one set.
+
+    A device this machine lacks is one line and exit code 2, before anything
+    is written. The lessons write into a hidden folder inside DIR; only when
+    all have run are their folders moved into DIR and the index rewritten,
+    together (``figure_index.publish``). Interrupted before that, DIR keeps
+    its old set whole. A failing lesson stops no other; its old folder stays.
 
     In a terminal one progress bar runs over the lessons, with one line per
     lesson (its status and time) above it; the lessons run quietly under it
@@ -110,42 +129,49 @@ def command_figures(args) -> int:
     """
     from tqdm import tqdm
 
-    from toolkit.figure_index import write_index
+    from toolkit.figure_index import publish
+    from toolkit.files import writable_folder
+    from toolkit.lesson import check_device
 
-    paths = lesson_files()
-    bar = not args.quiet and sys.stderr.isatty()
-    failed = []
-    with tqdm(paths, desc="figures", unit="lesson", disable=not bar, dynamic_ncols=True,
-              bar_format="{desc}: {n_fmt}/{total_fmt} lessons |{bar}| {elapsed}{postfix}") as progress:
-        for path in progress:
-            progress.set_postfix_str(f"now {path.stem}")
-            started = time.perf_counter()
-            output = io.StringIO()
-            try:
-                with contextlib.redirect_stdout(output) if bar else contextlib.nullcontext():
-                    run = run_lesson(path, options_from(args, seed=0, quiet=args.quiet or bar))
-                ok = all(r.ok for r in run.reports)
-                status = "ok" if ok else "GRADIENTS DISAGREE"
-            except ValueError as error:
-                ok, status = False, f"FAILED: {error}"
-            if not ok:
-                failed.append(path.stem)
-            line = f"[{path.stem}: {status}, {time.perf_counter() - started:.1f} s]"
-            if bar:
-                if not ok:
-                    progress.write(output.getvalue().rstrip("\n"))
-                progress.write(line)
-            else:
-                print(line + "\n")
-        progress.set_postfix_str("done")
-    out = args.out if args.out is not None else Path("figures")
+    paths = find_lessons(args.lessons)
+    check_device(args.device, args.dtype)       # one line and exit code 2; nothing touched yet
+    out = writable_folder(args.out if args.out is not None else Path("figures"))
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=".figures.new-"))
     try:
-        index = write_index(out, command=figures_command(args))
-    except OSError as error:
-        raise ValueError(f"could not write the index {out / 'README.md'}: {error.strerror or error}") from None
+        bar = not args.quiet and sys.stderr.isatty()
+        failed = []
+        with tqdm(paths, desc="figures", unit="lesson", disable=not bar, dynamic_ncols=True,
+                  bar_format="{desc}: {n_fmt}/{total_fmt} lessons |{bar}| {elapsed}{postfix}") as progress:
+            for path in progress:
+                progress.set_postfix_str(f"now {path.stem}")
+                started = time.perf_counter()
+                output = io.StringIO()
+                try:
+                    with contextlib.redirect_stdout(output) if bar else contextlib.nullcontext():
+                        run = run_lesson(path, options_from(args, seed=0, quiet=args.quiet or bar, out=staging))
+                    ok = all(r.ok for r in run.reports)
+                    status = "ok" if ok else "GRADIENTS DISAGREE"
+                except (ValueError, LessonStopped) as error:
+                    ok, status = False, f"FAILED: {error}"
+                if not ok:
+                    failed.append(path.stem)
+                line = f"[{path.stem}: {status}, {time.perf_counter() - started:.1f} s]"
+                if bar:
+                    if not ok:
+                        progress.write(output.getvalue().rstrip("\n"))
+                    progress.write(line)
+                else:
+                    print(line + "\n")
+            progress.set_postfix_str("done")
+        try:
+            index = publish(staging, out, command=figures_command(args))
+        except OSError as error:
+            raise ValueError(f"could not write the figures into {out}: {error.strerror or error}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     print(f"wrote the index of every figure to {index}")
     if failed:
-        print(f"python -m toolkit: {len(failed)} lesson(s) failed: {', '.join(failed)}", file=sys.stderr)
+        print(f"{ERROR_PREFIX}{len(failed)} lesson(s) failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -166,17 +192,18 @@ def figures_command(args) -> str:
 
 
 def command_check(args) -> int:
-    """The gradient check of every lesson (or one); each lesson gets a verdict even if another fails."""
-    paths = [find_lesson(args.lesson)] if args.lesson else lesson_files()
-    if not paths:
-        raise ValueError("no lessons found to check")
+    """The gradient check of every lesson (or those named); each lesson gets a verdict even if another fails."""
+    from toolkit.lesson import check_device
+
+    paths = find_lessons(args.lessons)
+    check_device(args.device, args.dtype)
     all_ok = True
     for path in paths:
         options = options_from(args, quiet=True, save_figures=False)
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 run = run_lesson(path, options)
-        except ValueError as error:
+        except (ValueError, LessonStopped) as error:
             print(f"-> {path.stem}: FAILED: {error}\n")
             all_ok = False
             continue
@@ -203,7 +230,7 @@ def command_notebooks(args) -> int:
 
     if args.figures is not None and not args.execute:
         raise ValueError("--figures needs --execute: only a notebook that runs draws figures")
-    paths = [find_lesson(args.lesson)] if args.lesson else notebooks.all_lessons()
+    paths = find_lessons(args.lessons)
     return notebooks.make_notebooks(paths, args.out, run=args.execute, figures=args.figures)
 
 
@@ -219,6 +246,9 @@ def _terminate(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
+    from toolkit.console import fit_output_to_terminal
+
+    fit_output_to_terminal()
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -238,14 +268,17 @@ def main(argv: list[str] | None = None) -> int:
             return command_notebooks(args)
         return command_check(args)
     except ValueError as error:
-        print(f"python -m toolkit: error: {error}", file=sys.stderr)
+        print(f"{ERROR_PREFIX}{error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        # A lesson replaces its folder only once it has finished: nothing half-done is left.
-        print("\ninterrupted: the lesson that was running wrote no files", file=sys.stderr)
+        # Every folder and file is replaced whole or not at all: nothing half-done is left.
+        print(f"\n{INTERRUPTED}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader went away (``python -m toolkit list | head -1``): stop quietly, as a pipe expects.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except LessonStopped as error:     # a lesson that could not go on with these options: one line, exit code 1
+        print(f"{ERROR_PREFIX}{error}", file=sys.stderr)
+        return 1

@@ -175,21 +175,26 @@ def lessons_with_exercises() -> list[Path]:
 
 
 def write_student_versions(out: Path | str, keys: list[str] | None = None, force: bool = False
-                           ) -> list[tuple[Path, list[Exercise]]]:
+                           ) -> tuple[list[tuple[Path, list[Exercise]]], list[Path]]:
     """Write the student version of each lesson in ``keys`` (numbers or names; all lessons with exercises if
-    none) into ``out``; returns (file written, its exercises) per lesson.
+    none) into ``out``; returns (file written, its exercises) per lesson, and the files kept.
 
     Refused with a ValueError of one line, before anything is written: an
     unknown lesson, a lesson without exercises, malformed markers, an
     ``out`` inside lessons/ (student versions must never replace the
-    solutions), an ``out`` that cannot be written, and a file in ``out``
-    that differs from the fresh student version (the student's work,
-    perhaps) unless ``force``. Each file is written atomically
-    (``toolkit.files.replace_file``): a reader sees the old file or the new one.
+    solutions), an empty ``out``, and an ``out`` that cannot be written. A
+    file in ``out`` that differs from the fresh student version (the
+    student's work, perhaps) is kept unless ``force``, and the others are
+    written all the same. Each file is written atomically
+    (``toolkit.files.replace_file``): a reader sees the old file or the new
+    one. If writing one fails (a full disk), the ValueError names the files
+    already written and those not.
     """
     from toolkit.catalogue import find_lesson, lessons_folder
     from toolkit.files import replace_file, writable_folder
 
+    if not str(out).strip():
+        raise ValueError(f"--out must name a folder, got {repr(str(out)) if str(out) else 'an empty string'}")
     out = Path(out).expanduser()
     lessons = lessons_folder().resolve()
     target = out.resolve()
@@ -208,31 +213,44 @@ def write_student_versions(out: Path | str, keys: list[str] | None = None, force
             raise ValueError(f"lesson {path.stem} has no exercises (lessons with exercises: {with_some})")
         planned.append((path, exercises, student_version(text, f"lessons/{path.name}", f"lessons/{path.name}")))
     writable_folder(out)
-    written = []
+    written, kept = [], []
     for path, exercises, text in planned:
         file = out / path.name
         if file.exists() and not force and file.read_bytes() != text.encode("utf-8"):
-            raise ValueError(f"{file} exists and differs from a fresh student version (your own work?); "
-                             "give --force to overwrite it, or choose another --out")
-    for path, exercises, text in planned:
-        file = out / path.name
+            kept.append(file)
+            continue
         try:
             replace_file(file, text.encode("utf-8"))
         except OSError as error:
-            raise ValueError(f"could not write {file}: {error.strerror or error}") from None
+            done = ", ".join(f.name for f, _ in written) or "none"
+            left = ", ".join(p.name for p, _, _ in planned[len(written) + len(kept):])
+            raise ValueError(f"could not write {file}: {error.strerror or error}; written before it: {done}; "
+                             f"not written: {left}") from None
         written.append((file, exercises))
-    return written
+    return written, kept
 
 
 def main(out: Path | str, keys: list[str] | None = None, force: bool = False) -> int:
-    """``python -m toolkit exercises``: write the student versions and say what is in each."""
-    written = write_student_versions(out, keys, force)
+    """``python -m toolkit exercises``: write the student versions and say what is in each.
+
+    A file kept because it differs from a fresh student version (the
+    student's own work?) is named in one line on stderr, and the exit code
+    is then 2: the others were written.
+    """
+    from toolkit.options import ERROR_PREFIX
+
+    written, kept = write_student_versions(out, keys, force)
     for file, exercises in written:
         print(f"wrote {file}: {len(exercises)} exercise{'s' if len(exercises) != 1 else ''} "
               f"({', '.join(e.name for e in exercises)})")
-    example = written[0][0]
-    print(f"write the code between each '# exercise' and '# end exercise', then run the lesson: "
-          f"python {example} --no-figures")
+    if written:
+        print(f"write the code between each '# exercise' and '# end exercise', then run the lesson: "
+              f"python {written[0][0]} --no-figures")
+    if kept:
+        print(f"{ERROR_PREFIX}kept {', '.join(str(f) for f in kept)}: "
+              f"{'it differs' if len(kept) == 1 else 'they differ'} from a fresh student version (your own work?); "
+              "give --force to overwrite, or choose another --out", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -303,7 +321,9 @@ def friendly_line(error: BaseException) -> str | None:
 
 
 def _hook(kind, error, traceback, previous=None) -> None:
-    line = friendly_line(error)
+    from toolkit.lesson import uncaught_line
+
+    line = uncaught_line(error)
     if line is None:
         (previous or sys.__excepthook__)(kind, error, traceback)
     else:
@@ -313,7 +333,8 @@ def _hook(kind, error, traceback, previous=None) -> None:
 def report_unwritten_exercises() -> None:
     """From now on, an error that ends the program because of an exercise prints one line, not a traceback:
     a stub's NotImplementedError, or a gradient of the wrong shape stored from an exercise (see
-    ``friendly_line``). Python then exits with code 1.
+    ``friendly_line``); so do Ctrl-C, SIGTERM and arithmetic out of range (``lesson.uncaught_line``).
+    Python then exits with code 1 (130 after Ctrl-C).
 
     Installed by ``lesson.start`` when a lesson runs as a script; any other
     error still gets the usual traceback. Installing twice changes nothing.

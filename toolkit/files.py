@@ -6,7 +6,9 @@ import contextlib
 import errno
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 
@@ -143,3 +145,26 @@ def replace_file(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """Hold Ctrl-C and SIGTERM until the block has finished, then let them act as they would have.
+
+    For a few renames that must happen together (a gallery and its index):
+    an interrupt waits the milliseconds they take, instead of leaving half a
+    set. Only the main thread can handle signals; elsewhere nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    caught = [signal.SIGINT, signal.SIGTERM]
+    previous = {number: signal.signal(number, lambda number, frame: received.append(number)) for number in caught}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if received:
+            signal.raise_signal(received[0])
