@@ -533,3 +533,97 @@ def test_a_wrong_schedule_formula_stops_the_student_version(tmp_path, monkeypatc
     assert isinstance(ended, SystemExit) and ended.code == 1
     out = capsys.readouterr().out
     assert "DISAGREE" in out and "fix exercise step_rate and run this file again" in out
+
+
+# --------------------------------------------------------------------------- no traceback for a student's answer
+
+
+def run_to_the_end(file, monkeypatch):
+    """Run a student file until it stops; the exception that stopped it (None if it ran to the end)."""
+    try:
+        _, ended = run_student(file, monkeypatch, stop_after_checks=False)
+    except Exception as error:      # noqa: BLE001 - whatever the student's code raises
+        return error
+    return ended
+
+
+@pytest.mark.parametrize("number, name, body", [
+    ("01", "slope_of_loss", "return ((2 / len(x)) * ((w * x - y) * x).sum()).item()"),     # a Python float
+    ("01", "sgd_update", "weight -= lr * weight.grad.item()"),         # checked on the lesson's own (1, 1) weight
+    ("05", "linear_backward", "self.weight.grad += dout.T @ x\nself.bias.grad += dout.sum(dim=0)\n"
+                              "dx = dout @ self.weight"),                # .grad is there from the first backward
+])
+def test_a_right_answer_written_another_way_passes_every_check(tmp_path, monkeypatch, number, name, body):
+    # Each of these ended in a traceback, although right
+    file = student_file(tmp_path, number, **solved_except(number, **{name: body}))
+    explained, ended = run_student(file, monkeypatch)
+    assert isinstance(ended, Reached), ended
+    assert explained == [] and all(report.ok for report in ended.args[0].reports)
+
+
+WRONG_ENDINGS = [   # (lesson, exercise, body, the kind named, where the line points: "in" the exercise or "after")
+    ("01", "slope_of_loss", "return (2 / len(x)) * ((w * x - y) * x)", "batch-not-summed", None),   # a diagnosis
+    ("02", "mse_backward", "return (2 / pred.numel() * (pred - target) * dloss).sum()", "gradient-reduced", "start"),
+    ("05", "linear_backward", "accumulate_grad(self.weight, dout.T @ x)\naccumulate_grad(self.bias, "
+                              "dout.sum(dim=0))\ndx = dout @ self.weight.T", "matmul-shapes", "in"),
+    ("05", "linear_backward", "accumulate_grad(self.weight, dout.T @ x)\naccumulate_grad(self.bias, "
+                              "dout.sum(dim=0))", "name-never-assigned", "after"),
+    ("04", "chain_rule", solutions(lesson_text("04")[1])["chain_rule"].replace('"z1": dL_dz1, ', ""),
+     "key-missing", "after"),
+    ("10", "adam_step", solutions(lesson_text("10")[1]).get("adam_step", "").replace("return theta, m, v",
+                                                                                       "return theta, m"),
+     "wrong-number-of-values", "after"),
+    ("01", "slope_of_loss", "pass", "returns-nothing", "after"),
+    ("02", "mse_backward", "pass", "returns-nothing", "start"),
+    ("04", "chain_rule", "pass", "returns-nothing", "after"),
+    ("05", "tanh_backward", "pass", "returns-nothing", "start"),
+    ("10", "adam_step", "pass", "returns-nothing", "after"),
+    ("11", "step_rate", "pass", "returns-nothing", "after"),
+    ("12", "batchnorm_backward", "pass", "returns-nothing", "after"),
+]
+
+
+@pytest.mark.parametrize("number, name, body, kind, where", WRONG_ENDINGS,
+                         ids=[f"{n}-{e}-{k}" for n, e, _, k, _ in WRONG_ENDINGS])
+def test_a_wrong_answer_ends_in_one_line_naming_the_exercise_and_the_place(tmp_path, monkeypatch, capsys, number,
+                                                                          name, body, kind, where):
+    # Each of these ended in a traceback (or, for a forgotten sum, a traceback before any check)
+    file = student_file(tmp_path, number, **solved_except(number, **{name: body}))
+    exercise = next(e for e in exercises.find_exercises(file.read_text()) if e.name == name)
+    ended = run_to_the_end(file, monkeypatch)
+    if where is None:        # caught by the lesson's own check: a diagnosis, and the lesson stops
+        assert isinstance(ended, SystemExit) and ended.code == 1
+        out = capsys.readouterr().out
+        assert f"most likely in exercise {name} ({file.name}, line {exercise.start})" in out
+        assert f"fix exercise {name} and run this file again" in out
+        return
+    assert not isinstance(ended, (SystemExit, NotImplementedError)), ended
+    found = exercises.failure_of(ended)
+    assert found is not None and found[0].name == name and found[3].kind == kind, (ended, found)
+    line = exercises.friendly_line(ended)
+    place = {"start": rf"line {exercise.start + 1}", "in": rf"line {exercise.start + 3}",
+             "after": rf"line {exercise.start + 1}; the error came on line \d+"}[where]
+    assert re.fullmatch(rf"exercise {name}: most likely [^\n]+ \({re.escape(file.name)}, {place}\)", line), line
+    if where == "after":
+        came = int(re.search(r"the error came on line (\d+)", line)[1])
+        assert came > exercise.end                      # and it is the line where the lesson failed
+
+
+@pytest.mark.parametrize("number, name, old, new, kind", [
+    ("10", "adam_step", "v_hat.sqrt() + eps", "(v_hat + eps).sqrt()", "adam-eps-inside-root"),
+    ("10", "adam_step", "m / (1 - beta1 ** t)", "m / (1 - beta1)", "adam-bias-correction-unpowered-m"),
+    ("12", "batchnorm_backward", "(gamma / std)", "(1 / std)", "batchnorm-gamma-missing"),
+])
+def test_a_wrong_adam_step_or_batchnorm_backward_is_named_in_the_lesson(tmp_path, monkeypatch, capsys, number,
+                                                                        name, old, new, kind):
+    # Lesson 10 said only "THEY DISAGREE"; lesson 12 checked at γ = 1, where a dz without γ agreed
+    body = solutions(lesson_text(number)[1]).get(name)
+    if body is None:
+        pytest.skip(f"lesson {number} marks no exercise {name}")
+    assert old in body
+    file = student_file(tmp_path, number, **solved_except(number, **{name: body.replace(old, new)}))
+    explained, ended = run_student(file, monkeypatch, stop_after_checks=False)
+    assert isinstance(ended, SystemExit) and ended.code == 1, ended
+    assert [d.kind for d in explained] == [kind]
+    out = capsys.readouterr().out
+    assert f"exercise {name} ({file.name}, line " in out and f"fix exercise {name} and run this file again" in out

@@ -46,6 +46,7 @@ import inspect
 import json
 import re
 import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -305,12 +306,19 @@ def _wrong_shape(error: BaseException) -> str | None:
 
 
 def friendly_line(error: BaseException) -> str | None:
-    """One line for a stub that is still empty, with the file and line where it is, or for a gradient of
-    the wrong shape stored from an exercise (which torch refuses before any check can see it); None for
-    any other error."""
+    """One line for an error that a student's exercise caused, naming the exercise and the place; None for
+    any other error (it keeps its traceback).
+
+    A stub still empty: "exercise <name> is not written yet: <task> (file, line N)". A gradient of the
+    wrong shape stored into .grad (torch refuses it before any check can see it). Any other error raised
+    in a student version (``is_student_version``), or by a gradient a student's backward handed on
+    (``GradientShapeError``): the exercise behind it (``failure_of``) and what the error means
+    (``toolkit.diagnose.explain_failure``), e.g. "exercise linear_backward: dx is used but never
+    assigned: (name 'dx' is not defined). Assign dx ... (05_hidden_layer.py, line 88)".
+    """
     message = _unwritten(error)
     if message is None:
-        return _wrong_shape(error)
+        return _wrong_shape(error) or _failure_line(error)
     name, task = message[len(PREFIX):].split(": ", 1)
     where = ""
     frames = inspect.getinnerframes(error.__traceback__, context=0) if error.__traceback__ else []
@@ -318,6 +326,127 @@ def friendly_line(error: BaseException) -> str | None:
         frame = frames[-1]
         where = f" ({Path(frame.filename).name}, line {frame.lineno})"
     return f"exercise {name} is not written yet: {task}{where}"
+
+
+def _failure_line(error: BaseException) -> str | None:
+    from toolkit.diagnose import ZOO_KINDS
+
+    failure = failure_of(error)
+    if failure is None:
+        return None
+    exercise, file, line, finding = failure
+    name = finding.name if finding.kind is None else f"most likely {finding.name}"
+    zoo = f' (the bug zoo\'s "{finding.kind}")' if finding.kind in ZOO_KINDS else ""
+    text = " ".join(part for part in (finding.numbers, finding.advice) if part)
+    where = f"line {line}" if exercise.start < line < exercise.end else \
+        f"line {exercise.start + 1}; the error came on line {line}"
+    return f"exercise {exercise.name}: {name}{zoo}: {text} ({file.name}, {where})"
+
+
+def failure_of(error: BaseException):
+    """(exercise, file, line, finding) for an error a student's code caused, or None (see ``friendly_line``).
+
+    The exercise: the one that made a gradient of the wrong shape; else the one whose marked lines the
+    error came from; else, in a student version, the one whose function the error came from, or that is
+    called on the line where it came, or that was called last above it. An exercise whose function
+    returns nothing (where the lesson's returns a value) comes first when the error is about a None.
+    """
+    from toolkit.diagnose import Failure, explain_failure
+    from toolkit.manual.module import GradientShapeError
+
+    if not isinstance(error, Exception):
+        return None
+    place = None
+    if isinstance(error, GradientShapeError) and error.backward is not None:
+        located = exercise_in(error.backward)
+        if located is not None:
+            place = (located[0], located[1], located[0].start + 1)
+    frames = [(Path(frame.f_code.co_filename), line) for frame, line in traceback.walk_tb(error.__traceback__)]
+    if place is None:
+        place = next(((exercise, file, line) for file, line in reversed(frames)
+                      if (exercise := _exercise_at(str(file), line)) is not None), None)
+    if place is None:
+        file, line = next(((file, line) for file, line in reversed(frames) if is_student_version(file)), (None, 0))
+        if file is None:
+            return None
+        exercise = _exercise_for(file, line, about_none="None" in str(error))
+        if exercise is None:
+            return None
+        place = (exercise, file, line)
+    exercise, file, line = place
+    finding = explain_failure(Failure(error, returns_nothing=_returns_nothing(file, exercise)))
+    return exercise, file, line, finding
+
+
+def _functions(text: str) -> list:
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return []
+    return [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+def _function_of(text: str, line: int):
+    """The innermost function whose lines hold ``line``, or None (module level)."""
+    holding = [f for f in _functions(text) if f.lineno <= line <= (f.end_lineno or f.lineno)]
+    return max(holding, key=lambda f: f.lineno, default=None)
+
+
+def _returns_a_value(function) -> bool:
+    import ast
+
+    return any(isinstance(node, ast.Return) and node.value is not None for node in ast.walk(function))
+
+
+def _returns_nothing(file: Path, exercise: Exercise) -> bool:
+    """The function holding ``exercise`` has no ``return`` of a value, where the lesson's own has one (or,
+    without the lesson, where the task says to return)."""
+    try:
+        text = Path(file).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    function = _function_of(text, exercise.start)
+    if function is None or _returns_a_value(function):
+        return False
+    try:
+        from toolkit.catalogue import find_lesson
+
+        original = find_lesson(Path(file).stem).read_text(encoding="utf-8")
+        marked = next((e for e in find_exercises(original) if e.name == exercise.name), None)
+        theirs = _function_of(original, marked.start) if marked is not None else None
+        return theirs is not None and _returns_a_value(theirs)
+    except (OSError, ValueError):
+        return exercise.task.lower().startswith("return") or "return" in exercise.task.lower()
+
+
+def _exercise_for(file: Path, line: int, about_none: bool = False) -> Exercise | None:
+    """The exercise most likely behind an error on ``line`` of a student version (see ``failure_of``)."""
+    try:
+        text = file.read_text(encoding="utf-8", errors="replace")
+        found = find_exercises(text, file.name)
+    except (OSError, ValueError):
+        return None
+    if not found:
+        return None
+    source = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
+    called = lambda e, code: re.search(rf"(?<![\w.]){re.escape(e.name)}\(", code)  # noqa: E731
+    if about_none:
+        silent = [e for e in found if _returns_nothing(file, e)]
+        above = "\n".join(text.splitlines()[:line])
+        silent = [e for e in silent if called(e, above)] or silent
+        if silent:
+            return silent[0]
+    function = _function_of(text, line)
+    if function is not None:
+        inside = [e for e in found if function.lineno <= e.start <= (function.end_lineno or function.lineno)]
+        if inside:
+            return inside[0]
+    on_line = [e for e in found if called(e, source)]
+    if on_line:
+        return on_line[0]
+    return _formula_exercise(file, line + 1)
 
 
 def _hook(kind, error, traceback, previous=None) -> None:
@@ -485,11 +614,13 @@ def check_gradients(run, twins, report, accumulation) -> None:
     explain(run, diagnosis, code)
 
 
-def update_report(update, lr: float, *, seed: int = 0, device="cpu", dtype=None, title: str = "update check"):
+def update_report(update, lr: float, *, seed: int = 0, device="cpu", dtype=None, title: str = "update check",
+                  shape: tuple[int, ...] = (3, 4)):
     """One step of a hand-written SGD ``update(weight, lr)`` against ``torch.optim.SGD``, as a report.
 
-    Both start from the same random (3, 4) tensor with the same random
-    ``.grad``; ``update`` must change its weight in place (it is called under
+    Both start from the same random tensor of ``shape`` (default (3, 4); a
+    lesson passes its own weight's) with the same random ``.grad``;
+    ``update`` must change its weight in place (it is called under
     ``torch.no_grad()``, as a lesson calls it). One row, "manual vs
     torch SGD", compares the two results with the tolerances of the
     gradient report; the row keeps both steps (``manual``: yours,
@@ -502,8 +633,8 @@ def update_report(update, lr: float, *, seed: int = 0, device="cpu", dtype=None,
     dtype = dtype or torch.float64
     (rtol, atol), _ = tolerances(dtype)
     generator = torch.Generator().manual_seed(seed)
-    start = torch.randn(3, 4, generator=generator, dtype=torch.float64).to(device, dtype)
-    grad = torch.randn(3, 4, generator=generator, dtype=torch.float64).to(device, dtype)
+    start = torch.randn(*shape, generator=generator, dtype=torch.float64).to(device, dtype)
+    grad = torch.randn(*shape, generator=generator, dtype=torch.float64).to(device, dtype)
     mine = start.clone()
     mine.grad = grad.clone()
     with torch.no_grad():
@@ -519,19 +650,33 @@ def update_report(update, lr: float, *, seed: int = 0, device="cpu", dtype=None,
     return GradientReport([row], dtype, title)
 
 
-def check_update(run, update, lr: float) -> None:
+def check_update(run, update, lr: float, shape: tuple[int, ...] = (3, 4)) -> None:
     """``run.check_update``: compare ``update`` with torch.optim.SGD, print one line, explain a disagreement."""
     from toolkit import diagnose
 
     report = update_report(update, lr, seed=run.seed, device=run.device, dtype=run.dtype,
-                           title=f"update check, {run.name}")
+                           title=f"update check, {run.name}", shape=shape)
     run.reports.append(report)
     comparison = report.rows[0].comparisons[0]
     verdict = "they agree" if report.ok else "THEY DISAGREE"
     print(f"update check: {report.rows[0].name}(weight, lr={lr:g}) against torch.optim.SGD, one step on a random "
-          f"(3, 4) tensor: {verdict} (max |diff| {comparison.max_abs:.1e})")
+          f"{tuple(shape)} tensor: {verdict} (max |diff| {comparison.max_abs:.1e})")
     if not report.ok:
         explain(run, diagnose.diagnose_update(report, lr), update)
+
+
+def check_adam_step(run, adam_step, lr: float) -> None:
+    """After a lesson found its hand-written Adam step ``adam_step(theta, g, m, v, t, lr)`` disagreeing with
+    torch's: name the classic mistake (``toolkit.diagnose.diagnose_adam_step``) and, in a student version,
+    stop there. Nothing happens when the probe finds the step right."""
+    from toolkit import diagnose
+
+    diagnosis = diagnose.diagnose_adam_step(adam_step, lr=lr)
+    if diagnosis is None:
+        print("diagnosis: on a probe step adam_step agrees with Adam's formula; the difference is elsewhere")
+        stop_student_version(run, "exercise adam_step")
+        return
+    explain(run, diagnosis, adam_step)
 
 
 # --------------------------------------------------------------------------- gradient clipping (lesson 17)

@@ -267,17 +267,18 @@ class Lesson:
 
             check_gradients(self, twins, report, accumulation)
 
-    def check_update(self, update, lr: float | None = None) -> None:
+    def check_update(self, update, lr: float | None = None, like: torch.Tensor | None = None) -> None:
         """Check a hand-written SGD step ``update(weight, lr)`` against torch.optim.SGD and print one line.
 
         Both take one step from the same random tensor with the same
-        gradient (``toolkit.exercises.update_report``); ``lr`` defaults to the
+        gradient (``toolkit.exercises.update_report``), of ``like``'s shape
+        (the weight the lesson steps) or else (3, 4); ``lr`` defaults to the
         run's. The report is kept in ``self.reports``; a disagreement is
         diagnosed as in ``check``.
         """
         from toolkit.exercises import check_update
 
-        check_update(self, update, self.lr if lr is None else lr)
+        check_update(self, update, self.lr if lr is None else lr, tuple(like.shape) if like is not None else (3, 4))
 
     def train(self, twins: Twins, x, y, *, lr: float | None = None, steps: int | None = None,
               label: str = "main", main: bool = True, **options) -> History:
