@@ -21,10 +21,8 @@ import time
 from pathlib import Path
 
 from toolkit.catalogue import find_lesson, find_lessons, lesson_files, lesson_number, title_of
-from toolkit.options import (ERROR_PREFIX, ArgumentParser, LessonStopped, Options, add_device_options,
+from toolkit.options import (ERROR_PREFIX, INTERRUPTED, ArgumentParser, LessonStopped, Options, add_device_options,
                              add_output_options, add_run_options, options_from, output_folder, to_argv)
-
-INTERRUPTED = "interrupted: no file was left half-written"
 
 
 def build_parser() -> ArgumentParser:

@@ -50,6 +50,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolkit.options import INTERRUPTED
+
 START = re.compile(r"^(?P<indent>[ \t]*)# exercise (?P<name>[A-Za-z_]\w*): (?P<task>\S.*?)\s*$")
 END = re.compile(r"^(?P<indent>[ \t]*)# end exercise\s*$")
 # The first words of the note a student version carries under its title; see is_student_version.
@@ -450,6 +452,10 @@ def _exercise_for(file: Path, line: int, about_none: bool = False) -> Exercise |
 
 
 def _hook(kind, error, traceback, previous=None) -> None:
+    if isinstance(error, KeyboardInterrupt):
+        # One line, and nothing imported or run here: Python then ends as after any Ctrl-C (status 130).
+        print(INTERRUPTED, file=sys.stderr)
+        return
     from toolkit.lesson import uncaught_line
 
     line = uncaught_line(error)

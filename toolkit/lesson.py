@@ -35,7 +35,7 @@ from toolkit.catalogue import lessons_folder, title_of
 from toolkit.devices import dtype_name, resolve_device, resolve_dtype
 from toolkit.files import replace_folder, writable_folder
 from toolkit.gradient_check import GradientReport, accumulation_report, add_formulas, gradient_report
-from toolkit.options import ERROR_PREFIX, ArgumentParser, Options, add_run_options, options_from
+from toolkit.options import ERROR_PREFIX, INTERRUPTED, ArgumentParser, Options, add_run_options, options_from
 from toolkit.train import History, train
 from toolkit.twins import Twins
 
@@ -94,9 +94,6 @@ def _handle_the_end_of_a_script() -> None:
     report_unwritten_exercises()
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)
-
-
-INTERRUPTED = "interrupted: no file was left half-written"
 
 
 def uncaught_line(error: BaseException) -> str | None:

@@ -35,6 +35,8 @@ class Options:
 
 # Every error the toolkit reports starts so, whichever command or lesson script it comes from.
 ERROR_PREFIX = "toolkit: error: "
+# What Ctrl-C or SIGTERM leaves: every folder and file is replaced whole or not at all.
+INTERRUPTED = "interrupted: no file was left half-written"
 
 
 class LessonStopped(Exception):
