@@ -31,9 +31,10 @@ Sections:
   processes, and whether any non-plotting module pulls in matplotlib.
 
 ``--quick`` runs every section once at its smallest (``plan_for``): one
-round, short samples, a 784-256-256-10 MLP, coarse loss grids, one lesson,
-one import. It shows that the benchmark works; its numbers are rough. It
-takes under 30 s on a 2-core machine.
+round, short samples, a 784-256-256-10 MLP, coarse loss grids, lesson 01
+without figures, and of the start-up only the matplotlib check. It shows
+that the benchmark works; its numbers are rough. It takes under 30 s on a
+2-core machine.
 
 Only the standard library and torch are used (and the toolkit under test).
 """
@@ -94,16 +95,17 @@ class Plan:
     warmup: int                   # timed warm-up calls per contender
     grid_points: int | None       # a coarse grid of this many points a side; None: the lessons' own grids
     lessons: list[str] | None     # the lessons to run (numbers); None: every lesson
-    imports: list[str]            # the import statements to time (keys of IMPORT_STATEMENTS)
+    imports: list[str]            # the import statements to time (keys of IMPORT_STATEMENTS); none: no table
     large_mlp: tuple[int, int]    # the large MLP's hidden width and batch
+    lesson_flags: list[str]       # added to each lesson's run
 
 
 def plan_for(quick: bool, repeats: int = 15) -> Plan:
     if quick:
         return Plan(repeats=1, slow_repeats=1, min_time=0.002, warmup=1, grid_points=15, lessons=["01"],
-                    imports=["import torch"], large_mlp=(256, 128))
+                    imports=[], large_mlp=(256, 128), lesson_flags=["--no-figures"])
     return Plan(repeats=repeats, slow_repeats=max(1, repeats // 3), min_time=0.05, warmup=3, grid_points=None,
-                lessons=None, imports=list(IMPORT_STATEMENTS), large_mlp=(1024, 512))
+                lessons=None, imports=list(IMPORT_STATEMENTS), large_mlp=(1024, 512), lesson_flags=[])
 
 
 # --------------------------------------------------------------------------
@@ -392,14 +394,15 @@ def bench_lessons(device, plan: Plan):
             for path in lessons[shift:] + lessons[:shift]:
                 progress(f"  lesson: {path.stem} (round {round_ + 1}/{repeats})")
                 seconds, stdout = run_child(["-c", RUN_LESSON, "run", path.stem[:2], "--quiet",
-                                             "--out", out, "--device", str(device)])
+                                             "--out", out, "--device", str(device), *plan.lesson_flags])
                 wall[path.stem].append(seconds)
                 inner[path.stem].append(float(stdout.rsplit("LESSON-SECONDS", 1)[1]))
     rows = [[stem, fmt_time(median(inner[stem])), fmt_time(median(wall[stem]))] for stem in inner]
     if plan.lessons is None:
         rows.append(["all lessons (python -m toolkit figures)", fmt_time(sum(median(v) for v in inner.values())),
                      fmt_time(sum(median(v) for v in wall.values()))])
-    header = ["lesson, figures to a temp folder", "lesson run (in process)", "whole command (wall)"]
+    what = "lesson, no figures" if "--no-figures" in plan.lesson_flags else "lesson, figures to a temp folder"
+    header = [what, "lesson run (in process)", "whole command (wall)"]
     return table(header, rows)
 
 
@@ -415,8 +418,7 @@ def bench_imports(plan: Plan):
             times[name].append(run_child(["-c", statements[name]])[0])
     rows = [[name, fmt_time(median(times[name])),
              f"{median([a / b for a, b in zip(times[name], times['import torch'])]):.2f}"] for name in names]
-    # (every plan times "import torch", the yardstick of the last column)
-    table_times = table(["fresh process (python -c ...)", "wall, median", "vs import torch"], rows)
+    table_times = table(["fresh process (python -c ...)", "wall, median", "vs import torch"], rows) if rows else ""
 
     # One fresh process imports the modules in turn and says, after each,
     # whether matplotlib has been loaded by then.
@@ -428,7 +430,7 @@ def bench_imports(plan: Plan):
     loaded = dict(line.split() for line in stdout.splitlines())
     rows = [[name, "yes (must not)" if loaded[name] == "True" else "no"] for name in NON_PLOTTING]
     table_mpl = table(["import", "matplotlib loaded afterwards"], rows)
-    return table_times + "\n\n" + table_mpl, all(v == "False" for v in loaded.values())
+    return "\n\n".join(filter(None, [table_times, table_mpl])), all(v == "False" for v in loaded.values())
 
 
 # --------------------------------------------------------------------------

@@ -25,7 +25,8 @@ def test_quick_runs_every_section_once_at_its_smallest():
     quick, full = speed.plan_for(True), speed.plan_for(False)
     assert (quick.repeats, quick.slow_repeats, quick.warmup) == (1, 1, 1)
     assert quick.grid_points is not None and quick.grid_points ** 2 <= 300        # the loop over a grid is slow
-    assert quick.lessons == ["01"] and quick.imports == ["import torch"]         # one child process each
+    assert quick.lessons == ["01"] and quick.lesson_flags == ["--no-figures"]      # one child process
+    assert quick.imports == []                      # only the matplotlib check starts a process of its own
     assert quick.large_mlp[0] * quick.large_mlp[1] <= 256 * 128
     assert full.grid_points is None and full.lessons is None and full.large_mlp == (1024, 512)
-    assert set(full.imports) == set(speed.IMPORT_STATEMENTS) and full.repeats == 15
+    assert set(full.imports) == set(speed.IMPORT_STATEMENTS) and full.repeats == 15 and full.lesson_flags == []
