@@ -36,6 +36,14 @@ SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
+def lesson_with(exercise: str) -> str:
+    """The number of the lesson that marks ``exercise``: lessons get renumbered, exercises keep their names."""
+    for path in exercises.lessons_with_exercises():
+        if exercise in {e.name for e in exercises.find_exercises(path.read_text(encoding="utf-8"))}:
+            return path.name[:2]
+    return "00"        # no such lesson (yet): the test that asks for it is skipped
+
+
 def lesson_text(number: str) -> tuple[Path, str]:
     path = catalogue.find_lesson(number)
     return path, path.read_text(encoding="utf-8")
@@ -561,6 +569,14 @@ def test_a_right_answer_written_another_way_passes_every_check(tmp_path, monkeyp
     assert explained == [] and all(report.ok for report in ended.args[0].reports)
 
 
+ADAM, STEP, BATCHNORM = lesson_with("adam_step"), lesson_with("step_rate"), lesson_with("batchnorm_backward")
+
+
+def solution_of(name: str) -> str:
+    number = lesson_with(name)
+    return solutions(lesson_text(number)[1])[name] if number != "00" else ""
+
+
 WRONG_ENDINGS = [   # (lesson, exercise, body, the kind named, where the line points: "in" the exercise or "after")
     ("01", "slope_of_loss", "return (2 / len(x)) * ((w * x - y) * x)", "batch-not-summed", None),   # a diagnosis
     ("02", "mse_backward", "return (2 / pred.numel() * (pred - target) * dloss).sum()", "gradient-reduced", "start"),
@@ -568,18 +584,16 @@ WRONG_ENDINGS = [   # (lesson, exercise, body, the kind named, where the line po
                               "dout.sum(dim=0))\ndx = dout @ self.weight.T", "matmul-shapes", "in"),
     ("05", "linear_backward", "accumulate_grad(self.weight, dout.T @ x)\naccumulate_grad(self.bias, "
                               "dout.sum(dim=0))", "name-never-assigned", "after"),
-    ("04", "chain_rule", solutions(lesson_text("04")[1])["chain_rule"].replace('"z1": dL_dz1, ', ""),
-     "key-missing", "after"),
-    ("10", "adam_step", solutions(lesson_text("10")[1]).get("adam_step", "").replace("return theta, m, v",
-                                                                                       "return theta, m"),
+    ("04", "chain_rule", solution_of("chain_rule").replace('"z1": dL_dz1, ', ""), "key-missing", "after"),
+    (ADAM, "adam_step", solution_of("adam_step").replace("return theta, m, v", "return theta, m"),
      "wrong-number-of-values", "after"),
     ("01", "slope_of_loss", "pass", "returns-nothing", "after"),
     ("02", "mse_backward", "pass", "returns-nothing", "start"),
     ("04", "chain_rule", "pass", "returns-nothing", "after"),
     ("05", "tanh_backward", "pass", "returns-nothing", "start"),
-    ("10", "adam_step", "pass", "returns-nothing", "after"),
-    ("11", "step_rate", "pass", "returns-nothing", "after"),
-    ("12", "batchnorm_backward", "pass", "returns-nothing", "after"),
+    (ADAM, "adam_step", "pass", "returns-nothing", "after"),
+    (STEP, "step_rate", "pass", "returns-nothing", "after"),
+    (BATCHNORM, "batchnorm_backward", "pass", "returns-nothing", "after"),
 ]
 
 
@@ -588,6 +602,8 @@ WRONG_ENDINGS = [   # (lesson, exercise, body, the kind named, where the line po
 def test_a_wrong_answer_ends_in_one_line_naming_the_exercise_and_the_place(tmp_path, monkeypatch, capsys, number,
                                                                           name, body, kind, where):
     # Each of these ended in a traceback (or, for a forgotten sum, a traceback before any check)
+    if number == "00":
+        pytest.skip(f"no lesson marks the exercise {name}")
     file = student_file(tmp_path, number, **solved_except(number, **{name: body}))
     exercise = next(e for e in exercises.find_exercises(file.read_text()) if e.name == name)
     ended = run_to_the_end(file, monkeypatch)
@@ -610,16 +626,17 @@ def test_a_wrong_answer_ends_in_one_line_naming_the_exercise_and_the_place(tmp_p
 
 
 @pytest.mark.parametrize("number, name, old, new, kind", [
-    ("10", "adam_step", "v_hat.sqrt() + eps", "(v_hat + eps).sqrt()", "adam-eps-inside-root"),
-    ("10", "adam_step", "m / (1 - beta1 ** t)", "m / (1 - beta1)", "adam-bias-correction-unpowered-m"),
-    ("12", "batchnorm_backward", "(gamma / std)", "(1 / std)", "batchnorm-gamma-missing"),
+    (ADAM, "adam_step", "v_hat.sqrt() + eps", "(v_hat + eps).sqrt()", "adam-eps-inside-root"),
+    (ADAM, "adam_step", "m / (1 - beta1 ** t)", "m / (1 - beta1)", "adam-bias-correction-unpowered-m"),
+    (BATCHNORM, "batchnorm_backward", "(gamma / std)", "(1 / std)", "batchnorm-gamma-missing"),
 ])
 def test_a_wrong_adam_step_or_batchnorm_backward_is_named_in_the_lesson(tmp_path, monkeypatch, capsys, number,
                                                                         name, old, new, kind):
-    # Lesson 10 said only "THEY DISAGREE"; lesson 12 checked at γ = 1, where a dz without γ agreed
-    body = solutions(lesson_text(number)[1]).get(name)
-    if body is None:
-        pytest.skip(f"lesson {number} marks no exercise {name}")
+    # The Adam lesson said only "THEY DISAGREE"; the batch-norm lesson checked at γ = 1, where a dz without γ
+    # agreed
+    if number == "00":
+        pytest.skip(f"no lesson marks the exercise {name}")
+    body = solutions(lesson_text(number)[1])[name]
     assert old in body
     file = student_file(tmp_path, number, **solved_except(number, **{name: body.replace(old, new)}))
     explained, ended = run_student(file, monkeypatch, stop_after_checks=False)
