@@ -451,25 +451,26 @@ def _exercise_for(file: Path, line: int, about_none: bool = False) -> Exercise |
     return _formula_exercise(file, line + 1)
 
 
-def _hook(kind, error, traceback, previous=None) -> None:
+def _hook(kind, error, traceback, previous=None, other_errors=None) -> None:
     if isinstance(error, KeyboardInterrupt):
         # One line, and nothing imported or run here: Python then ends as after any Ctrl-C (status 130).
         print(INTERRUPTED, file=sys.stderr)
         return
-    from toolkit.lesson import uncaught_line
-
-    line = uncaught_line(error)
+    line = friendly_line(error)
+    if line is None and other_errors is not None:
+        line = other_errors(error)
     if line is None:
         (previous or sys.__excepthook__)(kind, error, traceback)
     else:
         print(line, file=sys.stderr)       # and Python exits with code 1
 
 
-def report_unwritten_exercises() -> None:
+def report_unwritten_exercises(other_errors=None) -> None:
     """From now on, an error that ends the program because of an exercise prints one line, not a traceback:
-    a stub's NotImplementedError, or a gradient of the wrong shape stored from an exercise (see
-    ``friendly_line``); so do Ctrl-C, SIGTERM and arithmetic out of range (``lesson.uncaught_line``).
-    Python then exits with code 1 (130 after Ctrl-C).
+    a stub's NotImplementedError, a gradient of the wrong shape, any error a student's code caused (see
+    ``friendly_line``); so does Ctrl-C (SIGTERM too, where it is handled as Ctrl-C), and so does any error
+    for which ``other_errors(error)`` gives a line (``lesson.start`` passes the lesson's own). Python then
+    exits with code 1 (130 after Ctrl-C).
 
     Installed by ``lesson.start`` when a lesson runs as a script; any other
     error still gets the usual traceback. Installing twice changes nothing.
@@ -479,7 +480,7 @@ def report_unwritten_exercises() -> None:
     previous = sys.excepthook
 
     def hook(kind, error, traceback):
-        _hook(kind, error, traceback, previous)
+        _hook(kind, error, traceback, previous, other_errors)
 
     hook._exercise_hook = True
     sys.excepthook = hook

@@ -35,7 +35,7 @@ from toolkit.catalogue import lessons_folder, title_of
 from toolkit.devices import dtype_name, resolve_device, resolve_dtype
 from toolkit.files import replace_folder, writable_folder
 from toolkit.gradient_check import GradientReport, accumulation_report, add_formulas, gradient_report
-from toolkit.options import ERROR_PREFIX, INTERRUPTED, ArgumentParser, Options, add_run_options, options_from
+from toolkit.options import ERROR_PREFIX, ArgumentParser, Options, add_run_options, options_from
 from toolkit.train import History, train
 from toolkit.twins import Twins
 
@@ -83,32 +83,23 @@ def _handle_the_end_of_a_script() -> None:
 
     An exercise not written yet (or answered so that the lesson cannot go
     on), Ctrl-C, SIGTERM and a number the lesson could not carry through
-    each end it with one line instead of a traceback (``uncaught_line``);
-    SIGTERM is handled as Ctrl-C is, and nothing is left half-written
-    either way. Output the terminal cannot encode is written in ASCII.
+    each end it with one line instead of a traceback
+    (``toolkit.exercises.report_unwritten_exercises``, with
+    ``_arithmetic_error_line`` for the last); SIGTERM is handled as Ctrl-C is,
+    and nothing is left half-written either way. Output the terminal cannot
+    encode is written in ASCII.
     """
     from toolkit.console import fit_output_to_terminal
     from toolkit.exercises import report_unwritten_exercises
 
     fit_output_to_terminal()
-    report_unwritten_exercises()
+    report_unwritten_exercises(other_errors=_arithmetic_error_line)
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)
 
 
-def uncaught_line(error: BaseException) -> str | None:
-    """The one line a lesson run as a script ends with for an error nobody caught, or None (a traceback).
-
-    A student's exercise (``toolkit.exercises.friendly_line``), Ctrl-C or
-    SIGTERM, and arithmetic that the options given drove out of range.
-    """
-    from toolkit.exercises import friendly_line
-
-    line = friendly_line(error)
-    if line is not None:
-        return line
-    if isinstance(error, KeyboardInterrupt):
-        return INTERRUPTED
+def _arithmetic_error_line(error: BaseException) -> str | None:
+    """The line a lesson run as a script ends with for arithmetic that its options drove out of range."""
     if isinstance(error, ArithmeticError):
         return ERROR_PREFIX + arithmetic_line(error, sys.argv[1:])
     return None
