@@ -555,3 +555,23 @@ def test_a_lesson_script_ends_in_one_line_on_ctrl_c_and_sigterm(tmp_path, signal
                           timeout=120)
     assert done.returncode in (130, -2) and "never" not in done.stdout       # ended as by Ctrl-C
     assert done.stderr.splitlines() == ["interrupted: no file was left half-written"]
+
+
+def test_a_lesson_script_ends_in_one_line_when_its_numbers_give_out(monkeypatch, capsys):
+    # As a script (python lessons/09_real_mountain.py --lr 1e-17) the same error was a traceback. What Python
+    # does with an error nobody caught: it calls sys.excepthook, then exits with code 1.
+    import signal
+
+    monkeypatch.setattr(sys, "excepthook", sys.__excepthook__)
+    monkeypatch.setattr(sys, "argv", ["lessons/09_real_mountain.py", "--lr", "1e-17", "--no-figures"])
+    previous = signal.getsignal(signal.SIGTERM)
+    lesson._handle_the_end_of_a_script()
+    signal.signal(signal.SIGTERM, previous)
+    try:
+        1 / __import__("math").log(1 + 1e-17)
+    except ZeroDivisionError as error:
+        sys.excepthook(type(error), error, error.__traceback__)
+    line = capsys.readouterr().err.splitlines()
+    assert len(line) == 1 and line[0].startswith("toolkit: error: the lesson stopped on line ")
+    assert line[0].endswith("ZeroDivisionError: float division by zero; its numbers do not survive --lr 1e-17: "
+                            "choose values nearer the lesson's own")
