@@ -632,9 +632,13 @@ def test_adaptive_without_weight_decay_the_parameter_stays_out_of_the_step(devic
 # --------------------------------------------------------------------------- torch's options, torch's state
 
 
-OURS_AND_TORCHS = {"SGD": (SGD, torch.optim.SGD), **ADAPTIVE}
-PARITY_OPTIONS = {"SGD": dict(momentum=0.9, weight_decay=0.1), "RMSprop": dict(momentum=0.5, centered=True),
-                  "Adam": dict(amsgrad=True, weight_decay=0.1), "AdamW": dict(weight_decay=0.1)}
+from toolkit.optim import Adagrad  # noqa: E402
+
+WITH_STATE = {"Adagrad": (Adagrad, torch.optim.Adagrad), **ADAPTIVE}      # the optimisers that count their steps
+OURS_AND_TORCHS = {"SGD": (SGD, torch.optim.SGD), **WITH_STATE}
+PARITY_OPTIONS = {"SGD": dict(momentum=0.9, weight_decay=0.1), "Adagrad": dict(lr_decay=0.01, weight_decay=0.1),
+                  "RMSprop": dict(momentum=0.5, centered=True), "Adam": dict(amsgrad=True, weight_decay=0.1),
+                  "AdamW": dict(weight_decay=0.1)}
 
 
 @pytest.mark.parametrize("lr_kind", ["number", "tensor", "one-element tensor"])
@@ -683,11 +687,11 @@ def test_a_tensor_lr_must_hold_one_number(name):
         ours_cls([torch.zeros(2)], lr=torch.tensor(-0.1))
 
 
-@pytest.mark.parametrize("name", ["RMSprop", "Adam", "AdamW"])
+@pytest.mark.parametrize("name", list(WITH_STATE))
 def test_complex_parameters_are_refused_in_one_line(name):
     # torch steps a complex parameter as two real ones; ours would square a complex gradient instead
     # (after 5 steps 0.5 to 1.9 away from torch), so they are refused when the optimiser is made
-    ours_cls, _ = ADAPTIVE[name]
+    ours_cls, _ = WITH_STATE[name]
     with pytest.raises(ValueError, match=f"^{name}: complex parameters are not supported") as refused:
         ours_cls([torch.zeros(2, dtype=torch.complex128)], lr=0.1)
     assert "\n" not in str(refused.value)
@@ -714,17 +718,19 @@ def test_sgd_steps_complex_parameters_as_torch_does(device):
     torch.testing.assert_close(ours_params[0], their_params[0].detach(), **EXACT)
 
 
-@pytest.mark.parametrize("name", ["RMSprop", "Adam", "AdamW"])
+@pytest.mark.parametrize("name", list(WITH_STATE))
 def test_a_state_from_torchs_optimiser_resumes_as_torch_does(device, name):
     # torch keeps the step count as a float32 tensor (float64 only under a float64 default dtype); bias
-    # corrections 1 - beta**t computed from it in float32 left Adam 3e-5 away from torch after 50 steps.
-    # Ours counts on in a Python number, as torch's own step does with .item().
-    ours_cls, their_cls = ADAPTIVE[name]
+    # corrections 1 - beta**t computed from it in float32 left Adam 3e-5 away from torch after 50 steps
+    # (Adagrad's decayed rate lr / (1 + (t - 1) lr_decay) likewise). Ours counts on in a Python number,
+    # as torch's own step does with .item().
+    ours_cls, their_cls = WITH_STATE[name]
+    options = {"Adagrad": dict(lr_decay=0.01)}.get(name, {})
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float32)      # what a user has: torch's step counters are float32
     try:
         their_params = [nn.Parameter(p) for p in make_params(device, seed=9)]
-        first = their_cls(their_params, lr=0.05, foreach=False)
+        first = their_cls(their_params, lr=0.05, foreach=False, **options)
         for step in range(10):
             for q, grad in zip(their_params, adaptive_grads(step, device), strict=True):
                 q.grad = grad
@@ -732,9 +738,9 @@ def test_a_state_from_torchs_optimiser_resumes_as_torch_does(device, name):
         saved = copy.deepcopy(first.state_dict())          # as torch.save and torch.load would give it
         assert saved["state"][0]["step"].dtype == torch.float32
         ours_params = [q.detach().clone() for q in their_params]
-        ours = ours_cls(ours_params, lr=0.05)
+        ours = ours_cls(ours_params, lr=0.05, **options)
         ours.load_state_dict(copy.deepcopy(saved))
-        theirs = their_cls(their_params, lr=0.05, foreach=False)
+        theirs = their_cls(their_params, lr=0.05, foreach=False, **options)
         theirs.load_state_dict(copy.deepcopy(saved))
         for step in range(10, 60):
             step_both(ours, theirs, ours_params, their_params, adaptive_grads(step, device))
