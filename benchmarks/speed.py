@@ -1,7 +1,7 @@
 """How fast is the hand-written training step? Measured side by side with autograd.
 
     python benchmarks/speed.py                    # the full table (several minutes)
-    python benchmarks/speed.py --quick            # a smoke run: few repeats, rough numbers
+    python benchmarks/speed.py --quick            # a smoke run, under 30 s: every section once, small
     python benchmarks/speed.py --device cuda      # the same on a GPU (synchronised)
     python benchmarks/speed.py --threads 1        # one CPU thread (steadier on a busy machine)
     python benchmarks/speed.py --only steps       # some sections: steps,grids,lessons,imports
@@ -30,6 +30,12 @@ Sections:
 * imports: ``import torch`` against importing the toolkit, in fresh
   processes, and whether any non-plotting module pulls in matplotlib.
 
+``--quick`` runs every section once at its smallest (``plan_for``): one
+round, short samples, a 784-256-256-10 MLP, coarse loss grids, lesson 01
+without figures, and of the start-up only the matplotlib check. It shows
+that the benchmark works; its numbers are rough. It takes under 30 s on a
+2-core machine.
+
 Only the standard library and torch are used (and the toolkit under test).
 """
 
@@ -46,6 +52,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -63,6 +70,42 @@ from toolkit.twins import Twins, make_twins  # noqa: E402
 # Modules that must load without matplotlib (toolkit.plots and toolkit.animation are the ones that need it).
 NON_PLOTTING = ["toolkit", "toolkit.manual", "toolkit.optim", "toolkit.train", "toolkit.twins",
                 "toolkit.parameters", "toolkit.landscape", "toolkit.gradient_check", "toolkit.cli"]
+
+
+# --------------------------------------------------------------------------
+# What to measure
+# --------------------------------------------------------------------------
+
+IMPORT_STATEMENTS = {
+    "import torch": "import torch",
+    "import toolkit": "import toolkit",
+    "import toolkit, toolkit.manual, toolkit.optim, toolkit.train":
+        "import toolkit, toolkit.manual, toolkit.optim, toolkit.train",
+    "import every non-plotting module": "import " + ", ".join(NON_PLOTTING),
+}
+
+
+@dataclass
+class Plan:
+    """How much to measure: the full tables, or (``--quick``) every section once at its smallest."""
+
+    repeats: int                  # rounds of the step table
+    slow_repeats: int             # rounds of the grid, lesson and import tables
+    min_time: float               # seconds a sample lasts at least
+    warmup: int                   # timed warm-up calls per contender
+    grid_points: int | None       # a coarse grid of this many points a side; None: the lessons' own grids
+    lessons: list[str] | None     # the lessons to run (numbers); None: every lesson
+    imports: list[str]            # the import statements to time (keys of IMPORT_STATEMENTS); none: no table
+    large_mlp: tuple[int, int]    # the large MLP's hidden width and batch
+    lesson_flags: list[str]       # added to each lesson's run
+
+
+def plan_for(quick: bool, repeats: int = 15) -> Plan:
+    if quick:
+        return Plan(repeats=1, slow_repeats=1, min_time=0.002, warmup=1, grid_points=15, lessons=["01"],
+                    imports=[], large_mlp=(256, 128), lesson_flags=["--no-figures"])
+    return Plan(repeats=repeats, slow_repeats=max(1, repeats // 3), min_time=0.05, warmup=3, grid_points=None,
+                lessons=None, imports=list(IMPORT_STATEMENTS), large_mlp=(1024, 512), lesson_flags=[])
 
 
 # --------------------------------------------------------------------------
@@ -202,8 +245,9 @@ def matmul_floor(net_m: manual.Sequential, batch: int, device, dtype):
     return floor
 
 
-def step_networks(device, dtype):
-    """(label, twins, x, y, SGD options) for every network of the step table."""
+def step_networks(device, dtype, large_mlp: tuple[int, int] = (1024, 512)):
+    """(label, twins, x, y, SGD options) for every network of the step table; ``large_mlp``: the large MLP's
+    hidden width and batch."""
     nets = []
     # Lesson 01: y = w x, no bias, 40 points.
     x, y = data.noisy_line(n=40, slope=3.0, intercept=0.0, noise=0.6, x_range=(-2.0, 2.0),
@@ -222,24 +266,25 @@ def step_networks(device, dtype):
     nets.append(("lesson 05: MLP 2-16-16-2 tanh, N=200, cross-entropy, momentum 0.9", twins, x, y,
                  dict(lr=0.5, momentum=0.9)))
     # A large MLP.
+    width, batch = large_mlp
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(512, 784, generator=g).to(device=device, dtype=dtype)
-    y = torch.randint(0, 10, (512,), generator=g).to(device)
-    twins = make_twins([784, 1024, 1024, 10], activation="relu", loss=manual.CrossEntropyLoss(),
+    x = torch.randn(batch, 784, generator=g).to(device=device, dtype=dtype)
+    y = torch.randint(0, 10, (batch,), generator=g).to(device)
+    twins = make_twins([784, width, width, 10], activation="relu", loss=manual.CrossEntropyLoss(),
                        device=device, dtype=dtype)
-    nets.append(("MLP 784-1024-1024-10 ReLU, N=512, cross-entropy", twins, x, y, dict(lr=0.01)))
+    nets.append((f"MLP 784-{width}-{width}-10 ReLU, N={batch}, cross-entropy", twins, x, y, dict(lr=0.01)))
     return nets
 
 
-def bench_steps(device, dtype, repeats, min_time, sync):
+def bench_steps(device, dtype, plan: Plan, sync):
     rows = []
     results = {}
-    for label, twins, x, y, sgd_options in step_networks(device, dtype):
+    for label, twins, x, y, sgd_options in step_networks(device, dtype, plan.large_mlp):
         progress(f"  step: {label}")
         step_manual, step_autograd = training_steps(twins, x, y, sgd_options)
         floor = matmul_floor(twins.manual_net, x.shape[0], device, dtype)
         times = side_by_side({"manual": step_manual, "autograd": step_autograd, "floor": floor},
-                             repeats, min_time, sync)
+                             plan.repeats, plan.min_time, sync, warmup=plan.warmup)
         vs_autograd, vs_floor = ratio(times, "manual", "autograd"), ratio(times, "manual", "floor")
         results[label] = (vs_autograd, vs_floor)
         rows.append([label, fmt_time(median(times["manual"])), fmt_time(median(times["autograd"])),
@@ -253,8 +298,9 @@ def bench_steps(device, dtype, repeats, min_time, sync):
 # Loss grids
 # --------------------------------------------------------------------------
 
-def grid_cases(device):
-    """(label, model, loss_fn, x, y, center, d1, d2, alphas, betas) for each grid."""
+def grid_cases(device, points: int | None = None):
+    """(label, model, loss_fn, x, y, center, d1, d2, alphas, betas) for each grid; ``points``: a coarse grid of
+    that many points a side over the same window instead of the lessons' own."""
     dtype = torch.float64  # the lessons' default
     cases = []
     # Lesson 02's model over the exact (w, b) plane.
@@ -262,9 +308,10 @@ def grid_cases(device):
                            device=device, dtype=dtype)
     model = make_twins([1, 1], device=device, dtype=dtype).torch_net
     eye = torch.eye(2, device=device, dtype=dtype)
-    alphas = torch.linspace(-3.0, 2.0, 121, device=device, dtype=dtype)
-    betas = torch.linspace(-1.0, 4.0, 101, device=device, dtype=dtype)
-    cases.append(("lesson 02: Linear(1,1), N=40, exact (w, b) plane, 121x101", model, nn.MSELoss(), x, y,
+    alphas = torch.linspace(-3.0, 2.0, points or 121, device=device, dtype=dtype)
+    betas = torch.linspace(-1.0, 4.0, points or 101, device=device, dtype=dtype)
+    cases.append((f"lesson 02: Linear(1,1), N=40, exact (w, b) plane, {len(alphas)}x{len(betas)}", model,
+                  nn.MSELoss(), x, y,
                   torch.zeros(2, device=device, dtype=dtype), eye[0], eye[1], alphas, betas))
     # Lesson 04's network over the PCA plane of its own descent path, on
     # the lesson's grid (300 steps of SGD with momentum, as the lesson trains).
@@ -281,14 +328,17 @@ def grid_cases(device):
     path = torch.stack(path)
     plane = pca_plane(path)
     alphas, betas = grid_around(project(path, plane.center, plane.d1, plane.d2), margin=0.2)
+    if points is not None:
+        alphas = torch.linspace(float(alphas[0]), float(alphas[-1]), points, device=device, dtype=dtype)
+        betas = torch.linspace(float(betas[0]), float(betas[-1]), points, device=device, dtype=dtype)
     cases.append((f"lesson 05: MLP 2-16-16-2 tanh, N=200, PCA plane, {len(alphas)}x{len(betas)}", model, loss_fn,
                   x, y, plane.center, plane.d1, plane.d2, alphas, betas))
     return cases
 
 
-def bench_grids(device, repeats, min_time, sync):
+def bench_grids(device, plan: Plan, sync):
     rows = []
-    for label, model, loss_fn, x, y, center, d1, d2, alphas, betas in grid_cases(device):
+    for label, model, loss_fn, x, y, center, d1, d2, alphas, betas in grid_cases(device, plan.grid_points):
         progress(f"  grid: {label}")
         args = (model, loss_fn, x, y, center, d1, d2, alphas, betas)
         last = {}  # each contender's latest result, to check that they agree
@@ -299,7 +349,7 @@ def bench_grids(device, repeats, min_time, sync):
         def loop():
             last["loop"] = loss_on_plane_loop(*args)
 
-        times = side_by_side({"vmap": vectorised, "loop": loop}, repeats, min_time, sync, warmup=1)
+        times = side_by_side({"vmap": vectorised, "loop": loop}, plan.slow_repeats, plan.min_time, sync, warmup=1)
         agree = torch.allclose(last["vmap"], last["loop"], rtol=1e-10, atol=1e-12)
         rows.append([label, fmt_time(median(times["vmap"])), fmt_time(median(times["loop"])),
                      f"{ratio(times, 'loop', 'vmap'):.1f}x", "yes" if agree else "NO"])
@@ -332,8 +382,10 @@ def run_child(args: list[str]) -> tuple[float, str]:
     return wall, done.stdout
 
 
-def bench_lessons(device, repeats):
-    lessons = sorted(ROOT.glob("lessons/[0-9][0-9]_*.py"))
+def bench_lessons(device, plan: Plan):
+    repeats = plan.slow_repeats
+    lessons = sorted(path for path in ROOT.glob("lessons/[0-9][0-9]_*.py")
+                     if plan.lessons is None or path.name[:2] in plan.lessons)
     inner: dict[str, list[float]] = {p.stem: [] for p in lessons}
     wall: dict[str, list[float]] = {p.stem: [] for p in lessons}
     with tempfile.TemporaryDirectory() as out:
@@ -342,24 +394,21 @@ def bench_lessons(device, repeats):
             for path in lessons[shift:] + lessons[:shift]:
                 progress(f"  lesson: {path.stem} (round {round_ + 1}/{repeats})")
                 seconds, stdout = run_child(["-c", RUN_LESSON, "run", path.stem[:2], "--quiet",
-                                             "--out", out, "--device", str(device)])
+                                             "--out", out, "--device", str(device), *plan.lesson_flags])
                 wall[path.stem].append(seconds)
                 inner[path.stem].append(float(stdout.rsplit("LESSON-SECONDS", 1)[1]))
     rows = [[stem, fmt_time(median(inner[stem])), fmt_time(median(wall[stem]))] for stem in inner]
-    rows.append(["all lessons (python -m toolkit figures)", fmt_time(sum(median(v) for v in inner.values())),
-                 fmt_time(sum(median(v) for v in wall.values()))])
-    header = ["lesson, figures to a temp folder", "lesson run (in process)", "whole command (wall)"]
+    if plan.lessons is None:
+        rows.append(["all lessons (python -m toolkit figures)", fmt_time(sum(median(v) for v in inner.values())),
+                     fmt_time(sum(median(v) for v in wall.values()))])
+    what = "lesson, no figures" if "--no-figures" in plan.lesson_flags else "lesson, figures to a temp folder"
+    header = [what, "lesson run (in process)", "whole command (wall)"]
     return table(header, rows)
 
 
-def bench_imports(repeats):
-    statements = {
-        "import torch": "import torch",
-        "import toolkit": "import toolkit",
-        "import toolkit, toolkit.manual, toolkit.optim, toolkit.train":
-            "import toolkit, toolkit.manual, toolkit.optim, toolkit.train",
-        "import every non-plotting module": "import " + ", ".join(NON_PLOTTING),
-    }
+def bench_imports(plan: Plan):
+    repeats = plan.slow_repeats
+    statements = {name: IMPORT_STATEMENTS[name] for name in plan.imports}
     times: dict[str, list[float]] = {name: [] for name in statements}
     names = list(statements)
     for round_ in range(repeats):
@@ -369,7 +418,7 @@ def bench_imports(repeats):
             times[name].append(run_child(["-c", statements[name]])[0])
     rows = [[name, fmt_time(median(times[name])),
              f"{median([a / b for a, b in zip(times[name], times['import torch'])]):.2f}"] for name in names]
-    table_times = table(["fresh process (python -c ...)", "wall, median", "vs import torch"], rows)
+    table_times = table(["fresh process (python -c ...)", "wall, median", "vs import torch"], rows) if rows else ""
 
     # One fresh process imports the modules in turn and says, after each,
     # whether matplotlib has been loaded by then.
@@ -381,7 +430,7 @@ def bench_imports(repeats):
     loaded = dict(line.split() for line in stdout.splitlines())
     rows = [[name, "yes (must not)" if loaded[name] == "True" else "no"] for name in NON_PLOTTING]
     table_mpl = table(["import", "matplotlib loaded afterwards"], rows)
-    return table_times + "\n\n" + table_mpl, all(v == "False" for v in loaded.values())
+    return "\n\n".join(filter(None, [table_times, table_mpl])), all(v == "False" for v in loaded.values())
 
 
 # --------------------------------------------------------------------------
@@ -407,7 +456,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=15,
                         help="rounds for the step table (default 15); the slower grid, lesson and "
                              "import tables use a third of it (at least 1)")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 3 rounds, short samples")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run under 30 s: every section once, at its smallest (rough numbers)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:K, or auto")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads for this process (default: torch's own choice)")
@@ -423,20 +473,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--device {args.device}: use cpu, cuda, cuda:K or auto")
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: this machine has no CUDA device")
-    repeats = 3 if args.quick else args.repeats
-    if repeats < 1:
+    if args.repeats < 1:
         parser.error("--repeats must be at least 1")
-    slow_repeats = 1 if args.quick else max(1, repeats // 3)
-    min_time = 0.005 if args.quick else 0.05
+    plan = plan_for(args.quick, args.repeats)
+    repeats = plan.repeats
     sync = synchronizer(device)
     sections = {part.strip() for part in args.only.split(",") if part.strip()}
     unknown = sections - {"steps", "grids", "lessons", "imports"}
     if unknown:
         parser.error(f"--only: unknown section(s) {', '.join(sorted(unknown))}")
-    if args.threads is not None:
-        if args.threads < 1:
-            parser.error("--threads must be at least 1")
-        torch.set_num_threads(args.threads)
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be at least 1")
+    threads = args.threads if args.threads is not None else (1 if args.quick else None)
+    if threads is not None:      # a smoke run on one thread: a second one only waits on a busy machine
+        torch.set_num_threads(threads)
 
     print(f"# Speed: hand-written vs autograd ({device}, {'quick' if args.quick else f'{repeats} rounds'})\n")
     print(machine(device) + "\n")
@@ -448,17 +498,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Reproduce: `python benchmarks/speed.py {flags}`\n")
     if "steps" in sections:
         progress("training steps")
-        text, _ = bench_steps(device, torch.float32, repeats, min_time, sync)
+        text, _ = bench_steps(device, torch.float32, plan, sync)
         print("## One training step (float32; median of per-round ratios)\n\n" + text + "\n")
     if "grids" in sections:
         progress("loss grids")
-        print("## Loss on a plane (float64)\n\n" + bench_grids(device, slow_repeats, min_time, sync) + "\n")
+        print("## Loss on a plane (float64)\n\n" + bench_grids(device, plan, sync) + "\n")
     if "lessons" in sections:
         progress("lessons")
-        print("## Lessons (`python -m toolkit run N --quiet --out TMP`)\n\n" + bench_lessons(device, slow_repeats) + "\n")
+        print("## Lessons (`python -m toolkit run N --quiet --out TMP`)\n\n" + bench_lessons(device, plan) + "\n")
     if "imports" in sections:
         progress("imports")
-        text, clean = bench_imports(slow_repeats)
+        text, clean = bench_imports(plan)
         print("## Start-up\n\n" + text + "\n")
         if not clean:
             print("matplotlib is imported by a non-plotting module: it should load only with toolkit.plots\n")

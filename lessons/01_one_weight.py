@@ -83,8 +83,8 @@ def slope_of_loss(w, x, y):
 
 
 slope_by_formula = slope_of_loss(w, x, y)
-print(f"dL/dw from the formula above: {slope_by_formula.item():.10f}")
 run.check(twins, x, y, by_formula={"0.weight": slope_by_formula})
+print(f"dL/dw from the formula above: {float(slope_by_formula):.10f}")
 
 # %% [markdown]
 # ## Against the gradient, not with it
@@ -105,7 +105,7 @@ def loss_at(value):
 
 
 lr = run.lr
-slope = slope_by_formula.item()
+slope = float(slope_by_formula)
 print(f"L now                            = {loss_at(w.item()):.4f}")
 print(f"L after w − lr·dL/dw (against)   = {loss_at(w.item() - lr * slope):.4f}   downhill")
 print(f"L after w + lr·dL/dw (with it)   = {loss_at(w.item() + lr * slope):.4f}   uphill")
@@ -146,7 +146,7 @@ def sgd_update(weight, lr):
     # end exercise
 
 
-run.check_update(sgd_update, lr=run.lr)
+run.check_update(sgd_update, lr=run.lr, like=w)
 
 # %%
 weights_by_hand = [w.item()]

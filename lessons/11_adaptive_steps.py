@@ -23,7 +23,7 @@ import math
 import torch
 
 from toolkit import data, lesson, manual, plots
-from toolkit.exercises import stop_student_version
+from toolkit.exercises import check_adam_step
 from toolkit.landscape import grid_around, loss_on_plane
 from toolkit.optim import SGD, Adam, AdamW, RMSprop
 from toolkit.twins import linear_twins_at, make_twins
@@ -158,7 +158,7 @@ print(f"after {VALLEY_STEPS} steps: adam_step, toolkit.optim.Adam and torch.opti
 run.record("adam_step_check", {"steps": VALLEY_STEPS, "largest_difference": largest if math.isfinite(largest) else None,
                                "agree": agree})
 if not agree:
-    stop_student_version(run, "exercise adam_step")   # a student's version stops here; this lesson goes on
+    check_adam_step(run, adam_step, lr=ADAM_VALLEY_LR)   # names the mistake; a student's version stops here
 
 first_step = steps_by_hand[0][0] - torch.tensor(START, dtype=run.dtype, device=run.device)
 print(f"the first step: Δθ = ({first_step[0].item():.10f}, {first_step[1].item():.10f}); the gradient was (−1, −8), "

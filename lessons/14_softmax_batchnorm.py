@@ -225,21 +225,28 @@ class LessonBatchNorm(manual.BatchNorm1d):
 # %% [markdown]
 # First one layer on its own, with inputs far from mean 0 and variance 1
 # and a random upstream gradient (an all-ones dy would hide a wrong
-# formula, since Σ dy·ẑ is then 0). We set ε = 0 for this check, so that
-# the outputs have mean 0 and standard deviation 1 per unit exactly, and
-# the two sums that the derivation says must vanish do vanish. (With ε the
-# second is off by about ε/σ² of its terms: 10⁻⁶ here.)
+# formula, since Σ dy·ẑ is then 0), and with γ and β away from 1 and 0,
+# where a layer starts (at γ = 1 a dz that forgot γ would look right). We
+# set ε = 0 for this check, so that ẑ has mean 0 and standard deviation 1
+# per unit exactly, and the two sums that the derivation says must vanish
+# do vanish. (With ε the second is off by about ε/σ² of its terms: 10⁻⁶
+# here.)
 
 # %%
 generator = torch.Generator().manual_seed(run.seed)            # on the CPU: the same numbers on every device
 z = (3 * torch.randn(50, 4, generator=generator, dtype=torch.float64) + 2).to(run.device, run.dtype)
 dy = torch.randn(50, 4, generator=generator, dtype=torch.float64).to(run.device, run.dtype)
+gamma_beta = (0.5 + torch.rand(4, generator=generator, dtype=torch.float64),
+              torch.randn(4, generator=generator, dtype=torch.float64))
 layer = LessonBatchNorm(4, eps=0.0, device=run.device, dtype=run.dtype)
+with torch.no_grad():
+    layer.weight.copy_(gamma_beta[0])
+    layer.bias.copy_(gamma_beta[1])
 out = layer(z)
 dz = layer.backward(dy)
-print(f"inputs: mean {z.mean().item():.2f}, std {z.std().item():.2f}; outputs per unit: "
-      f"largest |mean| {out.mean(dim=0).abs().max().item():.0e}, std (1/N) "
-      f"{', '.join(f'{s:.4f}' for s in out.std(dim=0, correction=0).tolist())}")
+print(f"inputs: mean {z.mean().item():.2f}, std {z.std().item():.2f}; ẑ per unit: "
+      f"largest |mean| {layer._x_hat.mean(dim=0).abs().max().item():.0e}, std (1/N) "
+      f"{', '.join(f'{s:.4f}' for s in layer._x_hat.std(dim=0, correction=0).tolist())}")
 print(f"Σᵢ dzᵢ: largest {dz.sum(dim=0).abs().max().item():.0e};  Σᵢ ẑᵢ·dzᵢ: largest "
       f"{(layer._x_hat * dz).sum(dim=0).abs().max().item():.0e}")
 
@@ -255,6 +262,11 @@ print(f"Σᵢ dzᵢ: largest {dz.sum(dim=0).abs().max().item():.0e};  Σᵢ ẑ�
 
 # %%
 narrow = network(LessonBatchNorm, width=8)
+with torch.no_grad():        # γ and β away from 1 and 0, as for the single layer: a dz without γ would agree at 1
+    for norm in (module for module in narrow.manual_net if isinstance(module, LessonBatchNorm)):
+        norm.weight.copy_(0.5 + torch.rand(norm.num_features, generator=generator, dtype=torch.float64))
+        norm.bias.copy_(torch.randn(norm.num_features, generator=generator, dtype=torch.float64))
+narrow = Twins.of(narrow.manual_net, narrow.manual_loss)      # the torch twin with the same γ and β
 run.check(narrow, x, y)
 with buffers_kept(narrow.manual_net):
     gradients, _ = manual_gradients(narrow, x, y)
@@ -271,11 +283,14 @@ print("largest |dL/dbias| of each Linear layer: " + ", ".join(
 # norm is built with `bias=False`. (We keep it, so that the networks with
 # and without batch norm have the same Linear layers.)
 #
-# From here on we use the toolkit's own `manual.BatchNorm1d`, whose
-# backward is the same formula:
+# The toolkit's own `manual.BatchNorm1d` holds the same formula; the runs
+# below train with `LessonBatchNorm`, the one written here:
 
 # %%
 library_layer = manual.BatchNorm1d(4, eps=0.0, device=run.device, dtype=run.dtype)
+with torch.no_grad():
+    library_layer.weight.copy_(gamma_beta[0])
+    library_layer.bias.copy_(gamma_beta[1])
 library_layer(z)
 print(f"library dz against ours: largest difference {(library_layer.backward(dy) - dz).abs().max().item():.0e}")
 
@@ -291,7 +306,7 @@ print(f"library dz against ours: largest difference {(library_layer.backward(dy)
 # %%
 BATCH = 50
 runs = {}
-for name, norm in (("without BN", None), ("with BN", manual.BatchNorm1d)):
+for name, norm in (("without BN", None), ("with BN", LessonBatchNorm)):
     for factor in (1, 10):
         twins = network(norm)
         label = f"{name}, lr {factor * run.lr:g}"

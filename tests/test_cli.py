@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from helpers import run_lesson_script
-from toolkit import catalogue, cli, train
+from toolkit import catalogue, cli, lesson, train, workers
 from toolkit.options import Options
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -117,6 +117,15 @@ BAD_INPUT = [
     (["figures", "--jobs", "0"], "--jobs: must be a whole number from 1 to 64"),
     (["figures", "--jobs", "two"], "--jobs: must be a whole number from 1 to 64"),
     (["dance"], "invalid choice: 'dance'"),
+    (["run", "1", "--out", "   "], "--out: must name a folder, got '   '"),
+    (["figures", "--out", ""], "--out: must name a folder, got an empty string"),
+    (["exercises", "--out", ""], "--out: must name a folder, got an empty string"),
+    (["exercises", "--out", "  "], "--out: must name a folder, got '  '"),
+    (["notebooks", "--figures", " ", "--execute"], "--figures: must name a folder, got ' '"),
+    (["figures", "1", "99"], "unknown lesson '99'"),
+    (["check", "1", "99"], "unknown lesson '99'"),
+    (["notebooks", "2", "99"], "unknown lesson '99'"),
+    (["exercises"], "the following arguments are required: --out"),
 ]
 if not torch.cuda.is_available():
     BAD_INPUT.append((["run", "1", "--device", "cuda"], "device 'cuda' is not available"))
@@ -133,6 +142,7 @@ def test_bad_input_is_one_line_and_exit_code_2(args, message, capsys):
     err = capsys.readouterr().err
     assert message in err
     assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("toolkit: error: "), err       # one prefix, whichever command (and lesson scripts too)
     assert "Traceback" not in err
 
 
@@ -299,7 +309,7 @@ def test_sigterm_while_a_lesson_trains_leaves_nothing_behind(tmp_path):
     running.send_signal(signal.SIGTERM)
     _, err = running.communicate(timeout=60)
     assert running.returncode == 130
-    assert "interrupted: the lesson that was running wrote no files" in err and "Traceback" not in err
+    assert "interrupted: no file was left half-written" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -330,6 +340,7 @@ def test_a_lesson_run_as_a_script_exits_2_on_bad_input():
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("toolkit: error: ")
 
 
 @pytest.mark.parametrize("flags", [["--lr", "-1"], ["--device", "tpu"], ["--seed", "-1"]])
@@ -370,3 +381,222 @@ def test_an_unknown_width_preset_is_one_line_and_exit_code_2(args, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "--width: invalid choice" in err and "'column', 'page'" in err and len(err.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- figures: a device, one set, several lessons
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
+def test_figures_on_a_missing_device_is_one_line_and_touches_nothing(tmp_path, capsys):
+    # It ran (and failed) all thirteen lessons, exit 1, and rewrote the index as made "--device cuda"
+    gallery = tmp_path / "figures"
+    gallery.mkdir()
+    (gallery / "README.md").write_text("the old index\n")
+    for args in (["figures", "--device", "cuda", "--out", str(gallery)],
+                 ["figures", "--device", "cuda", "--out", str(tmp_path / "new")],
+                 ["check", "--device", "cuda:3"]):
+        assert cli.main(args) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("toolkit: error: device 'cuda") and len(err.strip().splitlines()) == 1, err
+    assert [p.name for p in tmp_path.iterdir()] == ["figures"] and [p.name for p in gallery.iterdir()] == ["README.md"]
+    assert (gallery / "README.md").read_text() == "the old index\n"
+
+
+FAKE_RUNS = __import__("itertools").count()
+
+
+def fake_lessons(monkeypatch, interrupt_at=None):
+    """Make figures run a stand-in for each lesson: it writes one figure and a summary, as a lesson does,
+    in no time (or raises KeyboardInterrupt at lesson ``interrupt_at``). Returns the stems it ran."""
+    from toolkit.files import replace_folder
+
+    ran = []
+    generation = next(FAKE_RUNS)
+
+    def run_lesson(path, options):
+        ran.append(path.stem)
+        if path.stem.startswith(interrupt_at or "-"):
+            raise KeyboardInterrupt
+        summary = {"lesson": path.stem, "title": path.stem, "seed": options.seed, "captions": {"plot": {}}}
+        if options.save_figures:
+            replace_folder(options.out / path.stem, {"plot.png": f"{path.stem} {generation}".encode(),
+                                                     "summary.json": json.dumps(summary).encode()})
+        return type("Run", (), {"reports": [], "histories": {}, "title": path.stem})()
+
+    monkeypatch.setattr(cli, "run_lesson", run_lesson)
+    monkeypatch.setattr(workers, "run_lesson", run_lesson)
+    monkeypatch.setattr(workers, "default_jobs", lambda lessons: 1)     # the fake runs here, not in workers
+    return ran
+
+
+def gallery_bytes(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_figures_replaces_the_gallery_and_its_index_as_one_set_or_leaves_the_old_one(tmp_path, monkeypatch, capsys):
+    # Interrupting figures left some lessons new and the rest old, and an index that did not list them
+    from toolkit.figure_index import listed_files, present_files
+
+    gallery = tmp_path / "figures"
+    fake_lessons(monkeypatch)
+    assert cli.main(["figures", "--quiet", "--out", str(gallery)]) == 0
+    before = gallery_bytes(gallery)
+    assert listed_files((gallery / "README.md").read_text()) >= present_files(gallery)
+    for stem in ("03", "01"):               # at the first lesson, and part of the way through
+        fake_lessons(monkeypatch, interrupt_at=stem)
+        assert cli.main(["figures", "--quiet", "--out", str(gallery)]) == 130
+        assert capsys.readouterr().err.strip() == "interrupted: no file was left half-written"
+        assert gallery_bytes(gallery) == before
+        assert [p.name for p in gallery.iterdir() if p.name.startswith(".")] == []
+    ran = fake_lessons(monkeypatch)
+    assert cli.main(["figures", "--quiet", "--out", str(gallery)]) == 0
+    after = gallery_bytes(gallery)
+    assert len(ran) == len(catalogue.lesson_files()) and set(after) == set(before) and after != before
+    assert listed_files((gallery / "README.md").read_text()) >= present_files(gallery)
+
+
+def test_an_interrupt_waits_for_the_renames_that_belong_together():
+    import signal
+
+    from toolkit.files import signals_deferred
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with signals_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append("after the signal")
+    assert done == ["after the signal"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_figures_check_and_notebooks_take_several_lessons(tmp_path, monkeypatch, capsys):
+    gallery = tmp_path / "figures"
+    ran = fake_lessons(monkeypatch)
+    assert cli.main(["figures", "--quiet", "--out", str(gallery)]) == 0
+    before = gallery_bytes(gallery)
+    ran = fake_lessons(monkeypatch)
+    assert cli.main(["figures", "5", "2", "05", "--quiet", "--out", str(gallery)]) == 0
+    assert ran == ["05_hidden_layer", "02_linear_regression"]          # in the order given, each once
+    after = gallery_bytes(gallery)
+    changed = {name.split("/")[0] for name in after if after[name] != before.get(name)}
+    assert set(after) == set(before) and changed == {"05_hidden_layer", "02_linear_regression"}   # the rest kept
+    ran.clear()
+    assert cli.main(["check", "2", "1"]) == 0 and ran == ["02_linear_regression", "01_one_weight"]
+    capsys.readouterr()
+    pytest.importorskip("jupytext")
+    assert cli.main(["notebooks", "1", "2", "--out", str(tmp_path / "nb")]) == 0
+    assert sorted(p.name for p in (tmp_path / "nb").iterdir()) == ["01_one_weight.ipynb", "02_linear_regression.ipynb"]
+
+
+# --------------------------------------------------------------------------- a format a lesson cannot make
+
+
+def test_a_format_the_lesson_cannot_make_leaves_its_files_alone_and_says_so(tmp_path, capsys):
+    # run 1 --format gif printed "wrote 0 figures" and deleted the lesson's PNGs
+    import matplotlib.pyplot as plt
+
+    from toolkit.options import Options
+    from toolkit.train import History
+
+    folder = tmp_path / "01_one_weight"
+    folder.mkdir()
+    (folder / "loss_gap.png").write_bytes(b"the old figure")
+
+    def finished(formats):
+        run = lesson.Lesson("01_one_weight", Options(out=tmp_path, formats=formats), steps=1, lr=0.1)
+        run.main = run.histories["main"] = History(lr=0.1, final_loss_manual=1.0, final_loss_autograd=1.0)
+        figure, axes = plt.subplots()
+        axes.plot([1, 2, 3])           # no descent path on a contour: nothing to animate
+        run.save(figure, "loss_gap")
+        capsys.readouterr()
+        run.finish()
+        return capsys.readouterr().out
+
+    out = finished(("gif",))
+    assert out.startswith("no gif files: none of this lesson's 1 figures can be made as gif (a gif needs a figure "
+                          "that draws a descent path on a contour)")
+    assert f"{folder} is left as it was" in out
+    assert [p.name for p in folder.iterdir()] == ["loss_gap.png"] and (folder / "loss_gap.png").read_bytes() == \
+        b"the old figure"
+    out = finished(("png", "gif"))
+    assert "no gif files: none of this lesson's figures can be made as gif" in out and "wrote 1 figures" in out
+    assert sorted(p.name for p in folder.iterdir()) == ["loss_gap.png", "summary.json"]
+
+
+# --------------------------------------------------------------------------- no traceback on accepted input
+
+
+STOPPING_LESSON = '''# # {number:02d} · A lesson whose numbers give out
+import math
+from toolkit import lesson
+
+run = lesson.start(__file__, steps=3, lr=0.1)
+{line}
+run.finish()
+'''
+
+
+@pytest.mark.parametrize("line, flags, error", [
+    ("steps_per_e = 1 / math.log(1 + run.lr * 1e-17)", ["--lr", "1e-17"], "ZeroDivisionError: float division by zero"),
+    ("squared = (1 - run.lr) ** 2", ["--lr", "1e160"], "OverflowError: (34, 'Numerical result out of range')"),
+])
+def test_numbers_a_lesson_cannot_carry_are_one_line_not_a_traceback(lessons_here, capsys, line, flags, error):
+    # run 9 --lr 1e-17 ended in a ZeroDivisionError, run 11 --lr 1e160 in an OverflowError, each a traceback
+    lessons_here("01_numbers.py", STOPPING_LESSON.format(number=1, line=line))
+    assert cli.main(["run", "1", "--quiet", "--no-figures", *flags]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"toolkit: error: the lesson stopped on line 6 of 01_numbers.py: {error}; its "
+                                f"numbers do not survive --lr {float(flags[1])!r}: choose values nearer the lesson's own"]
+
+
+def test_output_falls_back_to_ascii_on_a_terminal_that_is_not_utf8(monkeypatch):
+    # PYTHONIOENCODING=ascii turned run 1 into an "error" that blamed the arguments
+    import io
+
+    streams = {name: io.TextIOWrapper(io.BytesIO(), encoding="ascii") for name in ("stdout", "stderr")}
+    for name, stream in streams.items():
+        monkeypatch.setattr(sys, name, stream)
+    code = cli.main(["run", "1", "--steps", "2", "--no-figures", "--quiet"])
+    for stream in streams.values():
+        stream.flush()
+    out, err = (streams[name].buffer.getvalue() for name in ("stdout", "stderr"))
+    monkeypatch.undo()
+    assert code == 0, err
+    assert err == b"" and out.isascii()
+    text = out.decode()
+    assert text.startswith("01 * One weight, one slope") and "all gradients agree" in text
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_a_lesson_script_ends_in_one_line_on_ctrl_c_and_sigterm(tmp_path, signal_name):
+    # Ctrl-C during python lessons/NN.py came out as a KeyboardInterrupt traceback through matplotlib
+    script = tmp_path / "01_tiny.py"
+    script.write_text("import os, signal\nfrom toolkit import lesson\n"
+                      "run = lesson.start(__file__, steps=1, lr=0.1)\n"
+                      f"os.kill(os.getpid(), signal.{signal_name})\n"
+                      "print('never')\n")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode in (130, -2) and "never" not in done.stdout       # ended as by Ctrl-C
+    assert done.stderr.splitlines() == ["interrupted: no file was left half-written"]
+
+
+def test_a_lesson_script_ends_in_one_line_when_its_numbers_give_out(monkeypatch, capsys):
+    # As a script (python lessons/09_real_mountain.py --lr 1e-17) the same error was a traceback. What Python
+    # does with an error nobody caught: it calls sys.excepthook, then exits with code 1.
+    import signal
+
+    monkeypatch.setattr(sys, "excepthook", sys.__excepthook__)
+    monkeypatch.setattr(sys, "argv", ["lessons/09_real_mountain.py", "--lr", "1e-17", "--no-figures"])
+    previous = signal.getsignal(signal.SIGTERM)
+    lesson._handle_the_end_of_a_script()
+    signal.signal(signal.SIGTERM, previous)
+    try:
+        1 / __import__("math").log(1 + 1e-17)
+    except ZeroDivisionError as error:
+        sys.excepthook(type(error), error, error.__traceback__)
+    line = capsys.readouterr().err.splitlines()
+    assert len(line) == 1 and line[0].startswith("toolkit: error: the lesson stopped on line ")
+    assert line[0].endswith("ZeroDivisionError: float division by zero; its numbers do not survive --lr 1e-17: "
+                            "choose values nearer the lesson's own")

@@ -90,3 +90,48 @@ def test_writable_folder_refuses_in_one_sentence(tmp_path, problem):
         match = "cannot write to output folder .*File name too long"
     with pytest.raises(ValueError, match=match):
         files.writable_folder(target)
+
+
+def test_racing_callers_each_leave_a_whole_set_and_nothing_hidden(tmp_path):
+    # Two callers replacing one folder at the same time: each call succeeds, the folder ends up holding
+    # one caller's whole set, and no hidden folder stays behind (before, 5 of 600 calls raised and a
+    # hidden .NAME.old-* folder was left). Threads race here exactly as processes do: os.rename and
+    # the file system calls release the interpreter.
+    import threading
+
+    folder = tmp_path / "01_lesson"
+    sets = {who: {f"{name}.png": f"{who}-{name}".encode() * 50 for name in "abc"} | {"summary.json": who.encode()}
+            for who in ("first", "second")}
+    failures = []
+    start = threading.Barrier(2)
+
+    def caller(who):
+        start.wait()
+        for _ in range(150):
+            try:
+                files.replace_folder(folder, sets[who])
+            except Exception as error:        # noqa: BLE001 - every failure counts
+                failures.append(error)
+
+    threads = [threading.Thread(target=caller, args=(who,)) for who in sets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert contents(folder) in list(sets.values())
+    assert leftovers(tmp_path) == []
+
+
+def test_a_folder_a_thousand_levels_deep_is_made_without_recursion(tmp_path):
+    deep = tmp_path.joinpath(*["d"] * 1000)      # pathlib's mkdir(parents=True) recursed past Python's limit
+    assert files.writable_folder(deep) == deep and deep.is_dir()
+    try:
+        files.replace_folder(deep / "01_lesson", {"a.png": b"1"})
+        assert contents(deep / "01_lesson") == {"a.png": b"1"}
+    finally:     # shutil.rmtree (and so pytest's own clean-up) recurses per level too: remove it bottom up
+        (deep / "01_lesson" / "a.png").unlink(missing_ok=True)
+        (deep / "01_lesson").rmdir()
+        while deep != tmp_path:
+            deep.rmdir()
+            deep = deep.parent

@@ -217,3 +217,13 @@ def test_a_wrong_batchnorm_backward_is_caught_where_it_is(lesson, monkeypatch):
     report = gradient_report(narrow, x, y)
     assert not report.ok and report.first_disagreement == "layer 7 (BatchNorm1d)"
     # (with the right formula the same report agrees: the lesson's own run.check, above)
+
+
+def test_the_exercise_is_checked_with_gamma_away_from_one_and_its_layer_trains_the_runs(lesson):
+    # It was checked at γ = 1, where a dz that forgot γ agrees, and the runs trained the library's layer
+    ours = lesson["LessonBatchNorm"]
+    norms = [module for module in lesson["narrow"].manual_net if isinstance(module, ours)]
+    assert norms and all(float((norm.weight - 1).abs().min()) > 1e-3 for norm in norms)
+    assert float((lesson["layer"].weight - 1).abs().min()) > 1e-3
+    for entry in runs_of(lesson, bn=True).values():
+        assert [type(module) for module in entry["twins"].manual_net].count(ours) == 3

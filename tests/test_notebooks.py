@@ -110,7 +110,9 @@ def test_a_notebook_holds_the_lessons_cells_and_is_the_same_every_time(tmp_path,
     notebook = nbformat.reads(first.decode(), as_version=4)
     nbformat.validate(notebook)
     source = jupytext.read(LESSONS / "02_linear_regression.py")
-    assert [(c.cell_type, c.source) for c in notebook.cells] == [(c.cell_type, c.source) for c in source.cells]
+    install, *cells = notebook.cells         # the first cell installs the toolkit where it is missing
+    assert install.metadata["tags"] == ["install-toolkit"] and "pip" in install.source
+    assert [(c.cell_type, c.source) for c in cells] == [(c.cell_type, c.source) for c in source.cells]
     assert outputs_of(notebook) == [] and notebook.metadata["kernelspec"]["name"] == "python3"
     assert files_under(tmp_path) == ["a/02_linear_regression.ipynb", "b/02_linear_regression.ipynb"]
 
@@ -199,3 +201,57 @@ def test_in_a_kernel_without_ipywidgets_there_is_no_bar_and_no_warning(monkeypat
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ipywidgets" else real(name, *a))
     assert isinstance(train._progress(5, "lesson", quiet=False), range)      # filterwarnings=error: quiet
     assert isinstance(train._progress(5, "lesson", quiet=True), range)
+
+
+def test_a_notebook_opened_on_its_own_first_installs_the_toolkit(tmp_path, monkeypatch):
+    # A notebook opened on Colab had no toolkit to import; its first cell now installs it where it is missing
+    import importlib.util
+    import subprocess
+
+    monkeypatch.delenv(notebooks.SOURCE_VARIABLE, raising=False)
+    assert notebooks.install_source()           # without the variable: the project's origin, or where pip got it
+    monkeypatch.setenv(notebooks.SOURCE_VARIABLE, "git+https://example.org/toolkit.git")
+    install = notebooks.notebook_of(LESSON).cells[0]
+    assert install.cell_type == "code" and install.id == "cell-000"
+    ran = []
+    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: ran.append(command))
+    exec(compile(install.source, "install cell", "exec"), {})                  # the toolkit is here: nothing
+    assert ran == []
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None)
+    exec(compile(install.source, "install cell", "exec"), {})                  # a kernel without it: pip install
+    assert ran == [[sys.executable, "-m", "pip", "install", "--quiet", "git+https://example.org/toolkit.git"]]
+
+
+STOPPED_NOTEBOOK = """# %%
+from pathlib import Path
+Path("started").write_text("yes")
+import time
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_sigterm_during_execute_is_one_line(tmp_path, signal_name):
+    # It was some seventy lines of nbclient's errors (DeadKernelError, then an AssertionError)
+    import signal
+    import subprocess
+    import time
+
+    (tmp_path / "project" / "lessons").mkdir(parents=True)
+    (tmp_path / "project" / "lessons" / "01_sleeps.py").write_text(STOPPED_NOTEBOOK)
+    out = tmp_path / "notebooks"
+    code = ("import sys\nfrom pathlib import Path\nfrom toolkit import catalogue, cli\n"
+            "catalogue.PROJECT = Path(sys.argv[1])\n"
+            "sys.exit(cli.main(['notebooks', '1', '--execute', '--out', sys.argv[2]]))\n")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    running = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "project"), str(out)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    waited = 0.0
+    while not (out / "started").exists() and waited < 60 and running.poll() is None:
+        time.sleep(0.1)
+        waited += 0.1
+    running.send_signal(getattr(signal, signal_name))
+    _, err = running.communicate(timeout=60)
+    assert running.returncode == 130, err
+    assert err.strip() == "interrupted: no file was left half-written"
+    assert sorted(p.name for p in out.iterdir()) == ["started"]          # no notebook, nothing half-written

@@ -7,6 +7,7 @@ not merely to within a tolerance.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 
@@ -626,3 +627,126 @@ def test_adaptive_without_weight_decay_the_parameter_stays_out_of_the_step(devic
         step_both(ours, theirs, ours_params, their_params, adaptive_grads(step, device))
     assert ours_params[0][0, 0] == math.inf and their_params[0][0, 0] == math.inf
     assert not ours_params[0].isnan().any()
+
+
+# --------------------------------------------------------------------------- torch's options, torch's state
+
+
+from toolkit.optim import Adagrad  # noqa: E402
+
+WITH_STATE = {"Adagrad": (Adagrad, torch.optim.Adagrad), **ADAPTIVE}      # the optimisers that count their steps
+OURS_AND_TORCHS = {"SGD": (SGD, torch.optim.SGD), **WITH_STATE}
+PARITY_OPTIONS = {"SGD": dict(momentum=0.9, weight_decay=0.1), "Adagrad": dict(lr_decay=0.01, weight_decay=0.1),
+                  "RMSprop": dict(momentum=0.5, centered=True), "Adam": dict(amsgrad=True, weight_decay=0.1),
+                  "AdamW": dict(weight_decay=0.1)}
+
+
+@pytest.mark.parametrize("lr_kind", ["number", "tensor", "one-element tensor"])
+@pytest.mark.parametrize("name", list(OURS_AND_TORCHS))
+def test_maximize_and_a_tensor_lr_as_torch_takes_them(device, name, lr_kind):
+    # maximize=True climbs (g = -grad before everything else); lr may be a one-element tensor, which a
+    # scheduler changes in place. Both are matched against torch's own optimiser, step by step.
+    ours_cls, their_cls = OURS_AND_TORCHS[name]
+    rate = {"number": lambda: 0.02, "tensor": lambda: torch.tensor(0.02, dtype=torch.float64),
+            "one-element tensor": lambda: torch.tensor([0.02], dtype=torch.float32)}[lr_kind]
+    ours_params = make_params(device, seed=6)
+    their_params = [nn.Parameter(p.clone()) for p in ours_params]
+    options = dict(PARITY_OPTIONS[name], maximize=True)
+    ours = ours_cls(ours_params, lr=rate(), **options)
+    theirs = their_cls(their_params, lr=rate(), foreach=False, **options)
+    schedules = [torch.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5) for opt in (ours, theirs)]
+    start = [p.clone() for p in ours_params]
+    tolerance = EXACT if name == "SGD" else ROUNDING
+    for step in range(8):
+        step_both(ours, theirs, ours_params, their_params, adaptive_grads(step, device))
+        for schedule in schedules:
+            schedule.step()
+        for p, q in zip(ours_params, their_params, strict=True):
+            torch.testing.assert_close(p, q.detach(), **tolerance)
+    rates = [group["lr"] for group in (ours.param_groups[0], theirs.param_groups[0])]
+    assert float(rates[0]) == float(rates[1]) < 0.02                  # the scheduler reached both
+    assert torch.is_tensor(rates[0]) == (lr_kind != "number")        # in place, when it is a tensor
+    # maximize climbs: the first step moves every parameter along its gradient, not against it
+    climbing = [p0.clone() for p0 in start]
+    grads = adaptive_grads(0, device)
+    for p, grad in zip(climbing, grads, strict=True):
+        p.grad = grad
+    ours_cls(climbing, lr=0.02, maximize=True, **PARITY_OPTIONS[name]).step()
+    for p, p0, grad in zip(climbing, start, grads, strict=True):
+        assert grad is None or float(((p - p0) * grad).sum()) > 0
+
+
+@pytest.mark.parametrize("name", list(OURS_AND_TORCHS))
+def test_a_tensor_lr_must_hold_one_number(name):
+    ours_cls, their_cls = OURS_AND_TORCHS[name]
+    with pytest.raises(ValueError, match="one floating-point number"):
+        ours_cls([torch.zeros(2)], lr=torch.tensor([0.1, 0.2]))
+    with pytest.raises(ValueError):
+        their_cls([nn.Parameter(torch.zeros(2))], lr=torch.tensor([0.1, 0.2]))     # torch refuses it too
+    with pytest.raises(ValueError, match="lr must be a finite number >= 0"):
+        ours_cls([torch.zeros(2)], lr=torch.tensor(-0.1))
+
+
+@pytest.mark.parametrize("name", list(WITH_STATE))
+def test_complex_parameters_are_refused_in_one_line(name):
+    # torch steps a complex parameter as two real ones; ours would square a complex gradient instead
+    # (after 5 steps 0.5 to 1.9 away from torch), so they are refused when the optimiser is made
+    ours_cls, _ = WITH_STATE[name]
+    with pytest.raises(ValueError, match=f"^{name}: complex parameters are not supported") as refused:
+        ours_cls([torch.zeros(2, dtype=torch.complex128)], lr=0.1)
+    assert "\n" not in str(refused.value)
+    opt = ours_cls([torch.zeros(2)], lr=0.1)
+    with pytest.raises(ValueError, match="complex parameters"):
+        opt.add_param_group({"params": [torch.zeros(2, dtype=torch.complex64)]})
+
+
+@pytest.mark.parametrize("name", list(OURS_AND_TORCHS))
+def test_parameters_that_are_not_floating_point_are_refused(name):
+    with pytest.raises(ValueError, match="must be floating-point tensors, got torch.int64"):
+        OURS_AND_TORCHS[name][0]([torch.zeros(2, dtype=torch.int64)], lr=0.1)
+
+
+def test_sgd_steps_complex_parameters_as_torch_does(device):
+    g = torch.Generator().manual_seed(8)
+    ours_params = [torch.randn(3, 2, generator=g, dtype=torch.complex128).to(device)]
+    their_params = [nn.Parameter(ours_params[0].clone())]
+    ours = SGD(ours_params, lr=0.1, momentum=0.9, weight_decay=0.1, nesterov=True)
+    theirs = torch.optim.SGD(their_params, lr=0.1, momentum=0.9, weight_decay=0.1, nesterov=True, foreach=False)
+    for _ in range(5):
+        grad = torch.randn(3, 2, generator=g, dtype=torch.complex128).to(device)
+        step_both(ours, theirs, ours_params, their_params, [grad])
+    torch.testing.assert_close(ours_params[0], their_params[0].detach(), **EXACT)
+
+
+@pytest.mark.parametrize("name", list(WITH_STATE))
+def test_a_state_from_torchs_optimiser_resumes_as_torch_does(device, name):
+    # torch keeps the step count as a float32 tensor (float64 only under a float64 default dtype); bias
+    # corrections 1 - beta**t computed from it in float32 left Adam 3e-5 away from torch after 50 steps
+    # (Adagrad's decayed rate lr / (1 + (t - 1) lr_decay) likewise). Ours counts on in a Python number,
+    # as torch's own step does with .item().
+    ours_cls, their_cls = WITH_STATE[name]
+    options = {"Adagrad": dict(lr_decay=0.01)}.get(name, {})
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)      # what a user has: torch's step counters are float32
+    try:
+        their_params = [nn.Parameter(p) for p in make_params(device, seed=9)]
+        first = their_cls(their_params, lr=0.05, foreach=False, **options)
+        for step in range(10):
+            for q, grad in zip(their_params, adaptive_grads(step, device), strict=True):
+                q.grad = grad
+            first.step()
+        saved = copy.deepcopy(first.state_dict())          # as torch.save and torch.load would give it
+        assert saved["state"][0]["step"].dtype == torch.float32
+        ours_params = [q.detach().clone() for q in their_params]
+        ours = ours_cls(ours_params, lr=0.05, **options)
+        ours.load_state_dict(copy.deepcopy(saved))
+        theirs = their_cls(their_params, lr=0.05, foreach=False, **options)
+        theirs.load_state_dict(copy.deepcopy(saved))
+        for step in range(10, 60):
+            step_both(ours, theirs, ours_params, their_params, adaptive_grads(step, device))
+        for p, q in zip(ours_params, their_params, strict=True):
+            torch.testing.assert_close(p, q.detach(), **ROUNDING)
+        assert ours.state[ours_params[0]]["step"] == int(theirs.state[their_params[0]]["step"]) > 50
+        assert saved["state"][0]["step"] == 10           # the loaded state dict was not counted on in place
+    finally:
+        torch.set_default_dtype(previous)

@@ -107,7 +107,7 @@ def test_adagrad_defaults_and_their_order_are_torchs():
     ours = inspect.signature(Adagrad.__init__).parameters
     theirs = inspect.signature(torch.optim.Adagrad.__init__).parameters
     names = [key for key in ours if key not in ("self", "params")]
-    assert names == ["lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"]
+    assert names == ["lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize"]
     assert names == [key for key in theirs if key in ours and key not in ("self", "params")]
     for key in names:
         assert ours[key].default == theirs[key].default, key

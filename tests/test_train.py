@@ -7,7 +7,7 @@ import torch
 from toolkit import data, manual
 from toolkit.optim import SGD
 from toolkit.train import train
-from toolkit.twins import make_twins
+from toolkit.twins import Twins, make_twins
 
 
 def _line(device, dtype=torch.float64, n=40):
@@ -204,3 +204,41 @@ def test_a_learning_rate_too_large_for_float32_is_refused_by_name():
     x, y = _line("cpu", dtype=torch.float32)
     with pytest.raises(ValueError, match=r"lr = 1e\+200 does not fit in torch.float32"):
         train(make_twins([1, 1], dtype=torch.float32), x, y, steps=1, lr=1e200)
+
+
+def test_a_network_without_parameters_is_refused_in_one_line():
+    twins = Twins.of(manual.Sequential(manual.Tanh()), manual.MSELoss())
+    x, y = _line("cpu")
+    with pytest.raises(ValueError, match="^train: the network has no parameters"):
+        train(twins, x, y, steps=2, lr=0.1, quiet=True)
+
+
+class _WrongOnThirdBackward(manual.Linear):
+    """A Linear whose weight gradient is off by 1 on its third backward only."""
+
+    calls = 0
+
+    def backward(self, dout, input_grad=True):
+        dx = super().backward(dout, input_grad)
+        type(self).calls += 1
+        if type(self).calls in (3, 5):
+            self.weight.grad += 1.0
+        return dx
+
+
+def test_every_step_is_compared_and_the_steps_that_disagree_are_told():
+    # After the first disagreement the loop went on comparing nothing, and `check` then said
+    # "twins DISAGREE at all 100 steps" for one step that did
+    from toolkit.bugs import copy_layer
+    from toolkit.cli import training_line
+
+    twins = make_twins([1, 1], seed=2)
+    _WrongOnThirdBackward.calls = 0
+    twins.manual_net.layers = [copy_layer(_WrongOnThirdBackward, twins.manual_net[0])]
+    x, y = _line("cpu")
+    history = train(twins, x, y, steps=6, lr=0.0, quiet=True)     # lr 0: the twins stay together after a slip
+    assert history.disagreeing_steps == [2, 4] and not history.twins_agree
+    assert history.agreement() == "DISAGREE at 2 of 6 steps (first at step 2, last at step 4)"
+    assert training_line("main", history).startswith("training run 'main' (lr 0): twins DISAGREE at 2 of 6 steps")
+    fine = train(make_twins([1, 1], seed=2), x, y, steps=6, lr=0.1, quiet=True)
+    assert fine.agreement() == "agree at all 6 steps" and fine.disagreeing_steps == []

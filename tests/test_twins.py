@@ -171,3 +171,17 @@ def test_linear_twins_at_start_at_the_given_weight_and_agree():
     assert twins.manual_net[0].bias is None
     with pytest.raises(ValueError, match="shape"):
         linear_twins_at([1.0, 2.0])
+
+
+@pytest.mark.parametrize("dtype", [torch.complex128, torch.complex64, torch.int64])
+def test_make_twins_refuses_a_dtype_the_twins_cannot_share(dtype):
+    # complex128 left the torch twin silently float32, and training then failed with a dtype error
+    with pytest.raises(ValueError, match="^make_twins: dtype must be a real floating-point dtype"):
+        make_twins([2, 3], "tanh", dtype=dtype)
+
+
+def test_twin_of_refuses_a_complex_network():
+    layer = manual.Linear(2, 3).to(dtype=torch.float64)
+    layer.weight = layer.weight.to(torch.complex128)
+    with pytest.raises(ValueError, match="complex128 tensors; the twins are real networks"):
+        twin_of(layer)

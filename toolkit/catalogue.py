@@ -9,21 +9,24 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+PROJECT = PACKAGE.parent
 
 
 def lessons_folder() -> Path:
-    """Where the numbered lessons are: the project folder's lessons/, else ./lessons.
+    """Where the numbered lessons are: inside the installed package, or in the project beside it.
 
-    An editable install (``pip install -e .``) finds them beside the
-    package. A plain ``pip install .`` copies only the package, so there the
-    command must run from the project folder, where ./lessons is.
+    A regular install (``pip install .``, or from a git URL) copies the
+    project's lessons/ into the package as ``toolkit/lessons/`` (see
+    pyproject.toml), so every command finds them from any folder. In a
+    clone of the project, and with an editable install, they are the
+    project's own lessons/ beside the package.
     """
-    for folder in (PROJECT / "lessons", Path.cwd() / "lessons"):
+    for folder in (PACKAGE / "lessons", PROJECT / "lessons"):
         if folder.is_dir():
             return folder
-    raise ValueError(f"no lessons/ folder in {Path.cwd()}: the lessons are not part of the installed package; "
-                     "run from the project folder, or install it with: python -m pip install -e .")
+    raise ValueError(f"no lessons/ folder: neither {PACKAGE / 'lessons'} nor {PROJECT / 'lessons'} exists; "
+                     "reinstall the toolkit with: python -m pip install .")
 
 
 def lesson_number(path: Path) -> int:
@@ -54,6 +57,17 @@ def title_of(path: Path) -> str:
         if line.startswith("# # "):
             return line[4:].strip()
     return path.stem
+
+
+def find_lessons(keys: list[str]) -> list[Path]:
+    """The lessons named by ``keys`` (numbers or file names), in the order given and each once; every lesson
+    when ``keys`` is empty. An unknown key is a ValueError, before anything runs."""
+    if not keys:
+        files = lesson_files()
+        if not files:
+            raise ValueError(f"no lessons found in {lessons_folder()}")
+        return files
+    return list(dict.fromkeys(find_lesson(key) for key in keys))
 
 
 def find_lesson(key: str) -> Path:

@@ -14,16 +14,25 @@ each classic mistake in turn; the first that fits names the mistake:
     batch_not_summed              g has one row per sample, and summing them gives t
     flipped_sign                  g = −t
     target_not_subtracted         g − t = onehot(y)/N: the softmax (or sigmoid) alone
+    softmax_wrong_axis            g = (softmax over the batch axis − onehot)/N
+    batchnorm_path_missing        batch norm's dz without its mean path (−Σdy), its variance path
+                                  (−ẑ·Σdy·ẑ), its direct path (N·dy), or without γ (g = t/γ)
     slope_from_wrong_tensor       tanh: g = dout·(1 − x²) where dout·(1 − y²) belongs
+    from_wrong_layer              g = dout·f'(another layer's output), or dout·W of another layer
     mask_from_wrong_tensor        ReLU: g = dout·[dout > 0] where dout·[x > 0] belongs
-    mask_missing                  ReLU: g = dout, no mask at all
+    mask_flipped                  ReLU: g = dout·[x ≤ 0]
+    mask_missing                  ReLU: g = dout, no mask at all (tanh, sin: no slope at all)
+    dropout_through_dropped_units Dropout: gradient through units the forward pass dropped
+    dropout_scale_wrong           Dropout: the 1/(1 − p) left out or misplaced
+    upstream_gradient_missing     g·dout = t: the layer's slope alone, dout left out
+    function_for_its_slope        g = dout·f(x) where dout·f'(x) belongs (sin for cos)
+    input_factor_missing          a weight's g = Σₙ dout[n], the x of Σₙ dout[n]·x[n] left out
+    outer_product                 g = (Σₙ dout[n])·(Σₘ x[m]), or the N×N table dout·xᵀ unsummed
     forgotten_one_over_n          g = N·t (or M·t): the mean's 1/N left out
     mean_where_sum_belongs        g = t/N: at a bias, the batch averaged instead of summed;
                                   anywhere else, the 1/N applied twice
     forgotten_two                 g = t/2: the 2 of d(e²)/de = 2e left out
     nothing_written               g = 0 everywhere, while t is not
-    dropout_through_dropped_units Dropout: gradient through units the forward pass dropped
-    dropout_scale_wrong           Dropout: the 1/(1 − p) left out or misplaced
 
 N is the number of samples in the batch, M the number of values the loss
 averages (N times the outputs per sample for the mean squared error). An
@@ -31,8 +40,15 @@ update step (``run.check_update``) has rules of its own: ``not_in_place``,
 ``flipped_sign`` and ``learning_rate_missing``; so has gradient clipping
 (``diagnose_clipping``, lesson 17's exercise): a norm per tensor instead of
 one over all, a coefficient not capped at 1, the norms added instead of
-squared and summed, values clipped one by one, the 1e-6 guard left out,
-the norm returned after clipping, and gradients not changed in place.
+squared and summed, values clipped one by one, the 1e-6 guard left out, the
+norm returned after clipping, and gradients not changed in place. A
+hand-written Adam step is probed once (``diagnose_adam_step``) and its step
+compared with each classic way of writing the bias corrections wrong
+(``_adam_variants``: missing, unpowered, swapped or off by one step, for m,
+v or both, and ε inside the root). An error raised from a student's code has
+rules of its own too (``FAILURE_RULES``: a function that returns nothing, a
+gradient of the wrong shape, a name never assigned, a key missing, the wrong
+number of values returned, a matrix product whose shapes do not fit...).
 
 When no rule fits, the diagnosis says so and describes the difference: a
 constant factor that is none of the classic ones, or a difference entry by
@@ -56,6 +72,7 @@ from dataclasses import dataclass, field
 import torch
 
 from toolkit.gradient_check import OUTPUT, GradientReport, Row
+from toolkit.manual.module import GradientShapeError
 
 WIDTH = 100
 
@@ -82,6 +99,10 @@ class Evidence:
     lr: float | None = None              # for an update step
     one_batch_agrees: bool = False       # the accumulation check disagrees, one backward does not
     rtol: float = 1e-6                   # how close "=" is, relative to the largest value
+    layer: int | None = None             # the row's layer (None: the loss)
+    layers: list[str] = field(default_factory=list)     # every layer's type, in order
+    outputs: dict = field(default_factory=dict)         # layer index -> its output (float64, on the CPU)
+    params: dict = field(default_factory=dict)          # every parameter's value by name ("2.weight")
 
     @property
     def layer_type(self) -> str | None:
@@ -278,12 +299,226 @@ def mask_from_wrong_tensor(e: Evidence) -> Finding | None:
 
 
 def mask_missing(e: Evidence) -> Finding | None:
-    """ReLU: g = dout, the gradient passed through unmasked, as if every unit were active."""
-    if e.layer_type != "ReLU" or e.dout is None or not same(e.mine, e.dout, e.rtol):
+    """ReLU: g = dout, the gradient passed through unmasked, as if every unit were active.
+    tanh, sigmoid, sin: g = dout, the slope left out (as if the layer were not there)."""
+    kind = _activation(e)
+    if kind is None or e.dout is None or not same(e.mine, e.dout, e.rtol):
         return None
-    return Finding("relu-mask-missing", "a ReLU backward without its mask",
-                   "yours is dout itself: the gradient passes inactive units too.",
-                   "Multiply by the mask of active units, [x > 0].")
+    if kind == "ReLU":
+        return Finding("relu-mask-missing", "a ReLU backward without its mask",
+                       "yours is dout itself: the gradient passes inactive units too.",
+                       "Multiply by the mask of active units, [x > 0].")
+    return Finding("slope-missing", f"the slope of {kind.lower()} left out",
+                   "yours is dout itself, the gradient that arrived, passed on unchanged.",
+                   f"Multiply dout by the slope of {kind.lower()} at the input x.")
+
+
+# The activations elementwise layers apply, as the layer types the report names them by (a lesson's own
+# layer's torch twin may carry a longer name, TorchSin), with the function and its slope at the input x.
+ACTIVATIONS: dict[str, tuple[Callable, Callable, str]] = {
+    "Tanh": (torch.tanh, lambda x: 1 - torch.tanh(x) ** 2, "1 − tanh(x)²"),
+    "Sigmoid": (torch.sigmoid, lambda x: torch.sigmoid(x) * (1 - torch.sigmoid(x)), "σ(x)·(1 − σ(x))"),
+    "Sin": (torch.sin, torch.cos, "cos(x)"),
+    "ReLU": (torch.relu, lambda x: (x > 0).to(x.dtype), "[x > 0]"),
+}
+
+
+def _activation(e: Evidence) -> str | None:
+    """The activation behind the row ("Tanh", "Sin", ...), if it is the input of such a layer."""
+    kind = e.layer_type or ""
+    return next((name for name in ACTIVATIONS if kind == name or kind.endswith(name)), None)
+
+
+def upstream_gradient_missing(e: Evidence) -> Finding | None:
+    """An elementwise layer: g = f'(x) where dout·f'(x) belongs: the gradient arriving from above left out.
+
+    The chain rule multiplies the layer's own slope by dL/d(its output),
+    dout; without it, every layer below learns as if the loss were the
+    layer's output. Signature: g·dout = t, entry for entry.
+    """
+    if _activation(e) is None or e.dout is None or not (e.mine.shape == e.dout.shape == e.true.shape):
+        return None
+    if not _nonzero(e.true) or not same(e.mine * e.dout, e.true, e.rtol):
+        return None
+    return Finding("upstream-gradient-missing", "the upstream gradient (dout) left out",
+                   "yours times dout is the right gradient: yours is the layer's slope alone.",
+                   "Multiply the slope by dout, the gradient that arrives from the layer above (the chain rule).")
+
+
+def function_for_its_slope(e: Evidence) -> Finding | None:
+    """g = dout·f(x) where dout·f'(x) belongs: the function itself taken for its slope (sin for cos, tanh for
+    1 − tanh²)."""
+    kind = _activation(e)
+    if kind in (None, "ReLU") or e.dout is None or e.x is None or e.mine.shape != e.true.shape:
+        return None
+    function, _, slope = ACTIVATIONS[kind]
+    if e.x.shape != e.mine.shape or not same(e.mine, e.dout * function(e.x), e.rtol):
+        return None
+    name = kind.lower()
+    return Finding("function-for-its-slope", f"{name} where its slope {slope} belongs",
+                   f"yours is dout·{name}(x): the function itself, not its derivative.",
+                   f"The slope of {name} at x is {slope}.")
+
+
+def mask_flipped(e: Evidence) -> Finding | None:
+    """ReLU: g = dout·[x ≤ 0] where dout·[x > 0] belongs: the gradient passed where the unit was OFF."""
+    if _activation(e) != "ReLU" or e.dout is None or e.x is None or not (e.mine.shape == e.x.shape == e.dout.shape):
+        return None
+    if not (same(e.mine, e.dout * (e.x <= 0), e.rtol) or same(e.mine, e.dout * (e.x < 0), e.rtol)):
+        return None
+    return Finding("relu-mask-flipped", "a flipped ReLU mask",
+                   "yours is dout·[x ≤ 0]: the gradient passes the inactive units and stops at the active ones.",
+                   "ReLU passes the gradient where the unit was active: dout·[x > 0].")
+
+
+def from_wrong_layer(e: Evidence) -> Finding | None:
+    """The slope (or weight) of ANOTHER layer taken: g = dout·f'(y_j) with y_j another tanh's output, or
+    g = dout·W_j with W_j another Linear layer's weight, where this layer's own belongs.
+
+    Writing the chain rule out by hand (lesson 04), h1 for h2 or w3 for w2
+    is one character. Each other layer of the same kind whose numbers fit
+    is tried; the first that reproduces g is named.
+    """
+    if e.layer is None or e.dout is None or not e.row.startswith("input of") or e.mine.shape != e.true.shape:
+        return None
+    kind = _activation(e)
+    if kind in ("Tanh", "Sigmoid"):
+        slope_of_output = SLOPES[kind][1]
+        for other, output in e.outputs.items():
+            if other != e.layer and e.layers[other] == e.layers[e.layer] and output.shape == e.mine.shape \
+                    and same(e.mine, e.dout * slope_of_output(output), e.rtol):
+                return Finding("slope-from-wrong-layer", "the slope taken from the wrong layer",
+                               f"yours is dout·f'(the output of layer {other}), the slope of another {kind.lower()}.",
+                               f"Take the slope from this layer's own output (layer {e.layer}).")
+    if e.layer_type == "Linear":
+        for name, weight in e.params.items():
+            other = int(name.split(".")[0]) if name.split(".")[0].isdigit() else None
+            if not name.endswith("weight") or other in (None, e.layer) or weight.dim() != 2:
+                continue
+            if e.dout.dim() == 2 and e.dout.shape[1] == weight.shape[0] and weight.shape[1] == e.mine.shape[-1] \
+                    and same(e.mine, e.dout @ weight, e.rtol):
+                return Finding("weight-from-wrong-layer", "the weight taken from the wrong layer",
+                               f"yours is dout·W of layer {other}, not of this layer (layer {e.layer}).",
+                               "dL/dx = dout·W with W this layer's own weight.")
+    return None
+
+
+def _weight_parts(e: Evidence) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(dout, x) of the Linear layer whose weight the row is: (N, out) and (N, in), if the report has both."""
+    if not e.row.endswith("weight") or e.dout is None or e.x is None or e.dout.dim() != 2 or e.x.dim() != 2:
+        return None
+    if e.true.dim() != 2 or e.true.shape != (e.dout.shape[1], e.x.shape[1]):
+        return None
+    return e.dout, e.x
+
+
+def input_factor_missing(e: Evidence) -> Finding | None:
+    """A weight's gradient without the input it multiplies: g = Σₙ dout[n] (for every input) where
+    Σₙ dout[n]·x[n] belongs: the bias's gradient given to the weight (the x of 2/N Σ (w·xₙ − yₙ)·xₙ left out)."""
+    parts = _weight_parts(e)
+    if parts is None or e.mine.numel() != e.true.numel():
+        return None
+    dout, _ = parts
+    if not same(e.mine.reshape(e.true.shape), dout.sum(dim=0)[:, None].expand(e.true.shape), e.rtol):
+        return None
+    return Finding("input-factor-missing", "the input factor x left out",
+                   "yours is Σₙ dout[n], the same for every input: the gradient of a bias, not of a weight.",
+                   "A weight multiplies its input, so its gradient carries it: Σₙ dout[n]·x[n] (doutᵀ·x).")
+
+
+def outer_product(e: Evidence) -> Finding | None:
+    """Every sample's error times every sample's input: g = (Σₙ dout[n])·(Σₘ x[m]) where Σₙ dout[n]·x[n]
+    belongs, or, not yet summed, the N×N table dout·xᵀ whose diagonal alone adds up to the gradient.
+
+    (N, 1) * (1, N) broadcasts into an outer product: ``(w*x - y) * x.T``.
+    """
+    parts = _weight_parts(e)
+    if parts is None:
+        return None
+    dout, x = parts
+    n = dout.shape[0]
+    if e.mine.numel() == e.true.numel() and n > 1 and \
+            same(e.mine.reshape(e.true.shape), torch.outer(dout.sum(dim=0), x.sum(dim=0)), e.rtol):
+        return Finding("outer-product", "an outer product where a product per sample belongs",
+                       "yours is (Σₙ dout[n])·(Σₘ x[m]): every sample's error times every sample's input.",
+                       "Multiply each sample's error by its own input, then sum: Σₙ dout[n]·x[n]. Check for an "
+                       "(N, 1) times (1, N) product, such as x.T where x belongs.")
+    if e.true.numel() == 1 and e.mine.dim() == 2 and e.mine.shape == (n, n) and n > 1 and \
+            same(e.mine.diagonal().sum().reshape(e.true.shape), e.true, e.rtol):
+        return Finding("outer-product", "an outer product where a product per sample belongs",
+                       f"yours is an {n}×{n} table, every sample's error times every sample's input; its diagonal "
+                       "alone adds up to the right gradient.",
+                       "Multiply each sample's error by its own input (both (N, 1)), then sum. Check for an "
+                       "(N, 1) times (1, N) product, such as x.T where x belongs.")
+    return None
+
+
+def softmax_wrong_axis(e: Evidence) -> Finding | None:
+    """Cross-entropy: g = (softmax over the batch axis − onehot)/N, where softmax over each sample's classes
+    (axis 1) belongs: every column of probabilities sums to 1 instead of every row. (Of the logits, or of the
+    logits shifted so that each row's largest is 0, as the loss keeps them.)"""
+    if e.row != OUTPUT or "CrossEntropy" not in (e.layer_type or "") or e.x is None or e.mine.shape != e.true.shape:
+        return None
+    z, n = e.x, e.true.shape[0]
+    if z.shape != e.true.shape or z.dim() != 2 or n < 2:
+        return None
+    onehot = torch.softmax(z, dim=1) - n * e.true
+    if not bool(((onehot - onehot.round()).abs() <= 1e-6).all()):
+        return None
+    shifted = z - z.max(dim=1, keepdim=True).values       # the lesson's logits, each row's largest made 0
+    if not any(same(e.mine, (torch.softmax(logits, dim=0) - onehot) / n, e.rtol) for logits in (z, shifted)):
+        return None
+    return Finding("softmax-wrong-axis", "softmax over the wrong axis",
+                   "yours is (softmax over the samples − onehot)/N: each column of probabilities sums to 1, "
+                   "not each sample's row.",
+                   "Normalise over the classes of each sample: sum (and max) over dim=1, keepdim=True.")
+
+
+def _batchnorm_parts(e: Evidence):
+    """(dy, ẑ, γ, s, N) of a training-mode batch-norm layer whose input the row is, recovered from the report:
+    ẑ = (y − β)/γ from the output, s per unit from (z − μ)·ẑ; None unless the right formula then gives t."""
+    if not (e.layer_type or "").startswith("BatchNorm") or not e.row.startswith("input of") or e.layer is None:
+        return None
+    gamma, beta = e.params.get(f"{e.layer}.weight"), e.params.get(f"{e.layer}.bias")
+    if gamma is None or beta is None or e.dout is None or e.x is None or e.out is None or e.x.dim() != 2:
+        return None
+    if bool((gamma == 0).any()) or e.mine.shape != e.true.shape or e.x.shape[0] < 2:
+        return None
+    dy, z, n = e.dout, e.x, e.x.shape[0]
+    zhat = (e.out - beta) / gamma
+    s = ((z - z.mean(dim=0)) * zhat).sum(dim=0) / (zhat * zhat).sum(dim=0)
+    right = (gamma / s) * (n * dy - dy.sum(dim=0) - zhat * (dy * zhat).sum(dim=0)) / n
+    return (dy, zhat, gamma, s, n) if same(right, e.true, 1e-6) else None
+
+
+def batchnorm_path_missing(e: Evidence) -> Finding | None:
+    """Batch norm's dz = (1/N)·(γ/s)·(N·dy − Σdy − ẑ·Σdy·ẑ) with one of its parts left out: the path through
+    the mean (−Σdy), the path through the variance (−ẑ·Σdy·ẑ), the direct path (N·dy), or γ."""
+    parts = _batchnorm_parts(e)
+    if parts is None:
+        return None
+    dy, zhat, gamma, s, n = parts
+    total, along = dy.sum(dim=0), (dy * zhat).sum(dim=0)
+    variants = {
+        "batchnorm-gamma-missing": ("γ left out of dz", (n * dy - total - zhat * along) / (n * s),
+                                    "yours is the right dz divided by γ.", "dz carries γ: y = γ·ẑ + β."),
+        "batchnorm-mean-path-missing": ("batch norm's path through the mean left out",
+                                        (gamma / s) * (n * dy - zhat * along) / n,
+                                        "yours lacks the −Σdy term: the path through μ.",
+                                        "Every z moves μ, and μ moves every ẑ: subtract Σⱼ dyⱼ."),
+        "batchnorm-variance-path-missing": ("batch norm's path through the variance left out",
+                                            (gamma / s) * (n * dy - total) / n,
+                                            "yours lacks the −ẑ·Σdy·ẑ term: the path through σ².",
+                                            "Every z moves σ², and σ² moves every ẑ: subtract ẑᵢ·Σⱼ dyⱼ·ẑⱼ."),
+        "batchnorm-direct-path-missing": ("batch norm's direct path left out",
+                                          (gamma / s) * (-total - zhat * along) / n,
+                                          "yours lacks the N·dy term: the path from zᵢ straight to ẑᵢ.",
+                                          "zᵢ reaches yᵢ directly too: the first term is N·dyᵢ."),
+    }
+    for kind, (name, wrong, numbers, advice) in variants.items():
+        if same(e.mine, wrong, e.rtol):
+            return Finding(kind, name, numbers, advice)
+    return None
 
 
 def _factor(e: Evidence, factor: float) -> bool:
@@ -340,11 +575,22 @@ def nothing_written(e: Evidence) -> Finding | None:
                    "Add the gradient into .grad (accumulate_grad), or return it.")
 
 
-def wrong_shape(mine: tuple[int, ...], true: tuple[int, ...]) -> Finding:
-    """From the shapes alone (a gradient of the wrong shape cannot even be stored in .grad):
-    the transpose's shape, or an extra first axis; else no classic name."""
-    mine, true = tuple(mine), tuple(true)
+def wrong_shape(mine: tuple[int, ...] | None, true: tuple[int, ...]) -> Finding:
+    """From the shapes alone (a gradient of the wrong shape cannot even be stored in .grad, or handed on):
+    nothing returned (None), one number where one per entry belongs, the transpose's shape, or an extra
+    first axis; else no classic name."""
+    true = tuple(true)
+    if mine is None:
+        return Finding("returns-nothing", "a backward that returns nothing",
+                       f"it returned None where a gradient of shape {_shape(torch.empty(true))} belongs.",
+                       "End it with return and the gradient it computes.")
+    mine = tuple(mine)
     shapes = f"a gradient of shape {_shape(torch.empty(mine))} for a parameter of shape {_shape(torch.empty(true))}"
+    if math.prod(mine) == 1 and math.prod(true) > 1:
+        return Finding("gradient-reduced", "a gradient summed (or averaged) to one number",
+                       f"a gradient of shape {_shape(torch.empty(mine))} where one of shape "
+                       f"{_shape(torch.empty(true))} belongs, one value per entry.",
+                       "Keep one value per entry of what it is the gradient of: no .sum() or .mean() over it.")
     if len(true) == 2 and mine == true[::-1]:
         return Finding("missing-transpose", "a transposed product", f"{shapes}, its transpose.",
                        "dL/dW = doutᵀ·x has W's shape (out, in); xᵀ·dout is its transpose.")
@@ -412,10 +658,14 @@ def dropout_scale_wrong(e: Evidence) -> Finding | None:
     return None
 
 
+# The rules for a gradient, most specific first. A new mistake is one more small function whose docstring
+# gives its signature in numbers, added here (and to the table in the module's docstring).
 GRADIENT_RULES = [overwritten_instead_of_added, transposed_product, batch_not_summed, flipped_sign,
-                  target_not_subtracted, slope_from_wrong_tensor, mask_from_wrong_tensor, mask_missing,
-                  dropout_through_dropped_units, dropout_scale_wrong,
-                  forgotten_one_over_n, mean_where_sum_belongs, forgotten_two, nothing_written]
+                  target_not_subtracted, softmax_wrong_axis, batchnorm_path_missing, slope_from_wrong_tensor,
+                  from_wrong_layer, mask_from_wrong_tensor, mask_flipped, mask_missing,
+                  dropout_through_dropped_units, dropout_scale_wrong, upstream_gradient_missing,
+                  function_for_its_slope, input_factor_missing, outer_product, forgotten_one_over_n,
+                  mean_where_sum_belongs, forgotten_two, nothing_written]
 
 
 def not_in_place(e: Evidence) -> Finding | None:
@@ -441,6 +691,195 @@ def learning_rate_missing(e: Evidence) -> Finding | None:
 
 
 UPDATE_RULES = [not_in_place, flipped_sign, learning_rate_missing]
+
+
+# --------------------------------------------------------------------------- Adam's step
+
+
+def _adam_variants(m, v, t: int, beta1: float, beta2: float):
+    """(kind, name, m_hat, v_hat, eps inside the root) of every classic way of writing Adam's bias corrections
+    wrong, for the moments m and v of step t; the right one first, with kind None."""
+    c1, c2 = 1 - beta1 ** t, 1 - beta2 ** t
+    return [
+        (None, "right", m / c1, v / c2, False),
+        ("adam-bias-correction-missing-m", "m not corrected for its start at 0", m, v / c2, False),
+        ("adam-bias-correction-missing-v", "v not corrected for its start at 0", m / c1, v, False),
+        ("adam-bias-correction-missing", "neither m nor v corrected for their start at 0", m, v, False),
+        ("adam-bias-correction-unpowered-m", "m divided by 1 − β₁ instead of 1 − β₁ᵗ", m / (1 - beta1), v / c2, False),
+        ("adam-bias-correction-unpowered-v", "v divided by 1 − β₂ instead of 1 − β₂ᵗ", m / c1, v / (1 - beta2), False),
+        ("adam-bias-correction-unpowered", "both corrections without the power t", m / (1 - beta1), v / (1 - beta2),
+         False),
+        ("adam-bias-corrections-swapped", "the two bias corrections swapped", m / c2, v / c1, False),
+        ("adam-bias-correction-off-by-one-m", "m's correction at the wrong step (t ± 1)",
+         [m / (1 - beta1 ** (t + 1)), m / (1 - beta1 ** (t - 1))], v / c2, False),
+        ("adam-bias-correction-off-by-one-v", "v's correction at the wrong step (t ± 1)",
+         m / c1, [v / (1 - beta2 ** (t + 1)), v / (1 - beta2 ** (t - 1))], False),
+        ("adam-bias-correction-off-by-one", "both corrections at the wrong step (t ± 1)",
+         [m / (1 - beta1 ** (t + 1)), m / (1 - beta1 ** (t - 1))],
+         [v / (1 - beta2 ** (t + 1)), v / (1 - beta2 ** (t - 1))], False),
+        ("adam-eps-inside-root", "ε inside the square root", m / c1, v / c2, True),
+    ]
+
+
+ADAM_ADVICE = {
+    "missing": "Both means start at 0 and are too small early on: m̂ = m / (1 − β₁ᵗ), v̂ = v / (1 − β₂ᵗ).",
+    "unpowered": "The correction of step t is 1 − βᵗ: β to the power of the step's number, from 1.",
+    "swapped": "m, the mean of g, goes with β₁; v, the mean of g², with β₂.",
+    "off-by-one": "t counts the steps from 1: the first step divides by 1 − β, the t-th by 1 − βᵗ.",
+    "eps": "ε is added after the root: θ ← θ − lr·m̂ / (√v̂ + ε), as torch does.",
+}
+
+
+def diagnose_adam_step(adam_step, *, lr: float = 0.1, beta1: float = 0.9, beta2: float = 0.999,
+                       eps: float = 1e-8, t: int = 3, seed: int = 0) -> Diagnosis | None:
+    """Which classic mistake is in a hand-written Adam step ``adam_step(theta, g, m, v, t, lr)``, or None if it
+    is right.
+
+    The step is called once on a probe: random θ and gradients of about
+    10⁻³ (so that √v̂ is small and ε's place shows), moments from earlier
+    steps, at step t = 3 (where 1 − βᵗ differs from 1 − β and from t ± 1).
+    Its new m and v must be the running means; its new θ is compared with
+    every variant of ``_adam_variants``, each a rule with its own numbers.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    draw = lambda scale: scale * torch.randn(3, 4, generator=generator, dtype=torch.float64)  # noqa: E731
+    theta, g, m, v = draw(1.0), draw(1e-3), draw(1e-3), draw(1e-3) ** 2 + 1e-8
+    new_m, new_v = beta1 * m + (1 - beta1) * g, beta2 * v + (1 - beta2) * g * g
+    here = "adam_step"
+    try:
+        result = adam_step(theta.clone(), g.clone(), m.clone(), v.clone(), t, lr)
+        theta_1, m_1, v_1 = result
+    except Exception as error:      # noqa: BLE001 - the student's code may fail in any way
+        return Diagnosis(here, "adam", note=f"adam_step failed on a probe step: {type(error).__name__}: {error}")
+    if not (isinstance(theta_1, torch.Tensor) and isinstance(m_1, torch.Tensor) and isinstance(v_1, torch.Tensor)):
+        return Diagnosis(here, "adam", note="adam_step must return three tensors: (theta, m, v)")
+    mine = theta_1.double() - theta
+    if not (same(m_1.double(), new_m, 1e-9) and same(v_1.double(), new_v, 1e-9)):
+        which = "m" if not same(m_1.double(), new_m, 1e-9) else "v"
+        formula = "β₁·m + (1 − β₁)·g" if which == "m" else "β₂·v + (1 − β₂)·g²"
+        return Diagnosis(here, "adam", [(here, Finding(None, "none of the classic mistakes fits",
+                                                       f"your new {which} is not the running mean {formula}.",
+                                                       "Update each mean from the old one and this step's g."))])
+    for kind, name, m_hat, v_hat, inside in _adam_variants(new_m, new_v, t, beta1, beta2):
+        for mh in (m_hat if isinstance(m_hat, list) else [m_hat]):
+            for vh in (v_hat if isinstance(v_hat, list) else [v_hat]):
+                step = -lr * mh / ((vh + eps).sqrt() if inside else vh.sqrt() + eps)
+                if torch.isfinite(step).all() and same(mine, step, 1e-9):
+                    if kind is None:
+                        return None
+                    advice = next(text for key, text in ADAM_ADVICE.items() if key in kind)
+                    numbers = "your step is exactly the one this mistake gives, on a probe at step t = 3."
+                    return Diagnosis(here, "adam", [(here, Finding(kind, name, numbers, advice))])
+    return Diagnosis(here, "adam", [(here, unknown(Evidence(mine, -lr * (new_m / (1 - beta1 ** t)) / (
+        (new_v / (1 - beta2 ** t)).sqrt() + eps), here, "adam_step's step")))])
+
+
+# --------------------------------------------------------------------------- a student's code that fails
+
+
+@dataclass
+class Failure:
+    """An error raised from (or because of) a student's exercise, for the rules below."""
+
+    error: BaseException
+    returns_nothing: bool = False       # the exercise's function has no return statement, where one belongs
+
+
+def returned_nothing(f: Failure) -> Finding | None:
+    """An exercise whose function has no ``return`` (a body of ``pass``, say) gives None, and None then fails
+    wherever its value is used ('NoneType' object is not subscriptable, cannot unpack non-iterable None...)."""
+    got_none = f.error.got is None if isinstance(f.error, GradientShapeError) else "None" in str(f.error)
+    if not (f.returns_nothing and got_none):
+        return None
+    return Finding("returns-nothing", "it returns nothing",
+                   "its code has no return statement, so the function gives None.",
+                   "End it with return and the value it computes.")
+
+
+def gradient_of_wrong_shape(f: Failure) -> Finding | None:
+    """A backward that handed on a gradient whose shape is not its tensor's (``GradientShapeError``):
+    read from the two shapes (``wrong_shape``)."""
+    if not isinstance(f.error, GradientShapeError):
+        return None
+    finding = wrong_shape(f.error.got, f.error.expected)
+    if f.error.backward is None:        # added into .grad (accumulate_grad): the shapes say it all
+        return finding
+    return Finding(finding.kind, finding.name, f"{f.error.what}: {finding.numbers}", finding.advice)
+
+
+def name_never_assigned(f: Failure) -> Finding | None:
+    """NameError: a name the code uses (dx, say) that it never assigned."""
+    if not isinstance(f.error, NameError):
+        return None
+    name = getattr(f.error, "name", None) or (re.findall(r"'(\w+)'", str(f.error)) or ["?"])[0]
+    return Finding("name-never-assigned", f"{name} is used but never assigned",
+                   f"({f.error}).", f"Assign {name} in the exercise before it is used or returned.")
+
+
+def key_missing(f: Failure) -> Finding | None:
+    """KeyError: a dict the exercise returns lacks a key the lesson reads."""
+    if not isinstance(f.error, KeyError):
+        return None
+    return Finding("key-missing", "a key missing from what it returns",
+                   f"the lesson asked for {f.error.args[0]!r}, which is not there.",
+                   "Return every key the exercise asks for, spelt as in its task.")
+
+
+def wrong_number_of_values(f: Failure) -> Finding | None:
+    """A function that returns more or fewer values than are unpacked from it (``a, b, c = f(...)``)."""
+    found = re.search(r"(not enough|too many) values to unpack \(expected (\d+)(?:, got (\d+))?\)", str(f.error))
+    if not isinstance(f.error, ValueError) or not found:
+        return None
+    got = f", not {found[3]}" if found[3] else ""
+    return Finding("wrong-number-of-values", "a function returning the wrong number of values",
+                   f"the lesson unpacks {found[2]} values from it{got}.",
+                   "Return every value the docstring lists, in its order.")
+
+
+def matrix_shapes_do_not_fit(f: Failure) -> Finding | None:
+    """A matrix product of (A×B)·(C×D) with B ≠ C: most often a transpose missing or one too many
+    (dx = dout·Wᵀ where dout·W belongs)."""
+    found = re.search(r"shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)", str(f.error))
+    if not found:
+        return None
+    return Finding("matmul-shapes", "a transposed product (the shapes of a matrix product do not fit)",
+                   f"({found[1]}×{found[2]})·({found[3]}×{found[4]}): the inner sizes {found[2]} and {found[3]} "
+                   "differ.",
+                   "Write down each factor's shape: dL/dx = dout·W is (N, out)·(out, in). Check where a .T belongs.")
+
+
+def one_number_expected(f: Failure) -> Finding | None:
+    """A tensor of many entries where one number belongs (``.item()`` on it): most often a forgotten sum."""
+    found = re.search(r"a Tensor with (\d+) elements cannot be converted to Scalar", str(f.error))
+    if not found:
+        return None
+    return Finding("one-number-expected", "a tensor where one number belongs (a forgotten sum?)",
+                   f"it has {found[1]} entries.", "Sum over the samples (.sum()) to get one number.")
+
+
+def shapes_do_not_fit(f: Failure) -> Finding | None:
+    """Two tensors combined entry by entry whose shapes do not fit (nor broadcast)."""
+    found = re.search(r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)", str(f.error))
+    if not found:
+        return None
+    return Finding("shape-mismatch", "tensors whose shapes do not fit",
+                   f"a size {found[1]} meets a size {found[2]} in one entry-by-entry operation.",
+                   "Write down each tensor's shape; a gradient has the shape of what it is the gradient of.")
+
+
+# The rules for an error raised from a student's code, most specific first; extend as GRADIENT_RULES.
+FAILURE_RULES = [returned_nothing, gradient_of_wrong_shape, name_never_assigned, key_missing, wrong_number_of_values,
+                 matrix_shapes_do_not_fit, one_number_expected, shapes_do_not_fit]
+
+
+def explain_failure(failure: Failure) -> Finding:
+    """The first failure rule that fits, else the error itself in words."""
+    for rule in FAILURE_RULES:
+        finding = rule(failure)
+        if finding is not None:
+            return finding
+    error = failure.error
+    return Finding(None, f"{type(error).__name__}", f"{error}", "")
 
 
 def unknown(e: Evidence) -> Finding:
@@ -484,6 +923,7 @@ WITNESS = {
     "accumulation": "after two backward passes without zero_grad",
     "update": "in the update step",
     "clipping": "in gradient clipping",
+    "adam": "in the Adam step",
 }
 
 
@@ -513,8 +953,9 @@ class Diagnosis:
         if self.note is not None:
             return textwrap.wrap(f"diagnosis: {self.note}", WIDTH, subsequent_indent="  ")
         rows = ", ".join(self.rows)
-        if self.witness == "update":
-            lines = [f"diagnosis: the step of {rows} differs from torch.optim.SGD's"]
+        if self.witness in ("update", "adam"):
+            reference = "torch.optim.SGD" if self.witness == "update" else "torch.optim.Adam"
+            lines = [f"diagnosis: the step of {rows} differs from {reference}'s"]
         elif self.witness == "clipping":
             lines = [f"diagnosis: {rows} differs from torch.nn.utils.clip_grad_norm_ ({self.where})"]
         else:
@@ -555,11 +996,20 @@ def evidence(report: GradientReport, row: Row, witness: str) -> Evidence:
     if output is not None and output.autograd is not None:
         e.samples = output.autograd.shape[0] if output.autograd.dim() else None
         e.values = output.autograd.numel()
+    e.layer, e.layers = row.layer, list(report.layers)
+    count = len(report.layers)
+    e.outputs = {k: _cpu(report.values.get(k + 1 if k + 1 < count else OUTPUT)) for k in range(count)
+                 if report.values.get(k + 1 if k + 1 < count else OUTPUT) is not None}
+    e.params = {r.name: _cpu(r.value) for r in report.rows
+                if r.value is not None and r.name != OUTPUT and not r.name.startswith("input of")}
     if row.layer is not None and output is not None:
         after = rows.get(f"input of {row.layer + 1}", output)      # what the layer's output received
         e.dout, e.out = _cpu(after.autograd), _cpu(after.value)
         before = rows.get(f"input of {row.layer}")
-        e.x = _cpu(before.value) if before is not None else None
+        x = before.value if before is not None else report.values.get(row.layer)
+        e.x = _cpu(x)
+    elif row.layer is None and output is not None:
+        e.x = _cpu(output.value)               # the loss's input: the network's output (logits)
     return e
 
 

@@ -46,8 +46,11 @@ import inspect
 import json
 import re
 import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
+
+from toolkit.options import INTERRUPTED
 
 START = re.compile(r"^(?P<indent>[ \t]*)# exercise (?P<name>[A-Za-z_]\w*): (?P<task>\S.*?)\s*$")
 END = re.compile(r"^(?P<indent>[ \t]*)# end exercise\s*$")
@@ -175,21 +178,26 @@ def lessons_with_exercises() -> list[Path]:
 
 
 def write_student_versions(out: Path | str, keys: list[str] | None = None, force: bool = False
-                           ) -> list[tuple[Path, list[Exercise]]]:
+                           ) -> tuple[list[tuple[Path, list[Exercise]]], list[Path]]:
     """Write the student version of each lesson in ``keys`` (numbers or names; all lessons with exercises if
-    none) into ``out``; returns (file written, its exercises) per lesson.
+    none) into ``out``; returns (file written, its exercises) per lesson, and the files kept.
 
     Refused with a ValueError of one line, before anything is written: an
     unknown lesson, a lesson without exercises, malformed markers, an
     ``out`` inside lessons/ (student versions must never replace the
-    solutions), an ``out`` that cannot be written, and a file in ``out``
-    that differs from the fresh student version (the student's work,
-    perhaps) unless ``force``. Each file is written atomically
-    (``toolkit.files.replace_file``): a reader sees the old file or the new one.
+    solutions), an empty ``out``, and an ``out`` that cannot be written. A
+    file in ``out`` that differs from the fresh student version (the
+    student's work, perhaps) is kept unless ``force``, and the others are
+    written all the same. Each file is written atomically
+    (``toolkit.files.replace_file``): a reader sees the old file or the new
+    one. If writing one fails (a full disk), the ValueError names the files
+    already written and those not.
     """
     from toolkit.catalogue import find_lesson, lessons_folder
     from toolkit.files import replace_file, writable_folder
 
+    if not str(out).strip():
+        raise ValueError(f"--out must name a folder, got {repr(str(out)) if str(out) else 'an empty string'}")
     out = Path(out).expanduser()
     lessons = lessons_folder().resolve()
     target = out.resolve()
@@ -208,31 +216,44 @@ def write_student_versions(out: Path | str, keys: list[str] | None = None, force
             raise ValueError(f"lesson {path.stem} has no exercises (lessons with exercises: {with_some})")
         planned.append((path, exercises, student_version(text, f"lessons/{path.name}", f"lessons/{path.name}")))
     writable_folder(out)
-    written = []
+    written, kept = [], []
     for path, exercises, text in planned:
         file = out / path.name
         if file.exists() and not force and file.read_bytes() != text.encode("utf-8"):
-            raise ValueError(f"{file} exists and differs from a fresh student version (your own work?); "
-                             "give --force to overwrite it, or choose another --out")
-    for path, exercises, text in planned:
-        file = out / path.name
+            kept.append(file)
+            continue
         try:
             replace_file(file, text.encode("utf-8"))
         except OSError as error:
-            raise ValueError(f"could not write {file}: {error.strerror or error}") from None
+            done = ", ".join(f.name for f, _ in written) or "none"
+            left = ", ".join(p.name for p, _, _ in planned[len(written) + len(kept):])
+            raise ValueError(f"could not write {file}: {error.strerror or error}; written before it: {done}; "
+                             f"not written: {left}") from None
         written.append((file, exercises))
-    return written
+    return written, kept
 
 
 def main(out: Path | str, keys: list[str] | None = None, force: bool = False) -> int:
-    """``python -m toolkit exercises``: write the student versions and say what is in each."""
-    written = write_student_versions(out, keys, force)
+    """``python -m toolkit exercises``: write the student versions and say what is in each.
+
+    A file kept because it differs from a fresh student version (the
+    student's own work?) is named in one line on stderr, and the exit code
+    is then 2: the others were written.
+    """
+    from toolkit.options import ERROR_PREFIX
+
+    written, kept = write_student_versions(out, keys, force)
     for file, exercises in written:
         print(f"wrote {file}: {len(exercises)} exercise{'s' if len(exercises) != 1 else ''} "
               f"({', '.join(e.name for e in exercises)})")
-    example = written[0][0]
-    print(f"write the code between each '# exercise' and '# end exercise', then run the lesson: "
-          f"python {example} --no-figures")
+    if written:
+        print(f"write the code between each '# exercise' and '# end exercise', then run the lesson: "
+              f"python {written[0][0]} --no-figures")
+    if kept:
+        print(f"{ERROR_PREFIX}kept {', '.join(str(f) for f in kept)}: "
+              f"{'it differs' if len(kept) == 1 else 'they differ'} from a fresh student version (your own work?); "
+              "give --force to overwrite, or choose another --out", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -287,12 +308,19 @@ def _wrong_shape(error: BaseException) -> str | None:
 
 
 def friendly_line(error: BaseException) -> str | None:
-    """One line for a stub that is still empty, with the file and line where it is, or for a gradient of
-    the wrong shape stored from an exercise (which torch refuses before any check can see it); None for
-    any other error."""
+    """One line for an error that a student's exercise caused, naming the exercise and the place; None for
+    any other error (it keeps its traceback).
+
+    A stub still empty: "exercise <name> is not written yet: <task> (file, line N)". A gradient of the
+    wrong shape stored into .grad (torch refuses it before any check can see it). Any other error raised
+    in a student version (``is_student_version``), or by a gradient a student's backward handed on
+    (``GradientShapeError``): the exercise behind it (``failure_of``) and what the error means
+    (``toolkit.diagnose.explain_failure``), e.g. "exercise linear_backward: dx is used but never
+    assigned: (name 'dx' is not defined). Assign dx ... (05_hidden_layer.py, line 88)".
+    """
     message = _unwritten(error)
     if message is None:
-        return _wrong_shape(error)
+        return _wrong_shape(error) or _failure_line(error)
     name, task = message[len(PREFIX):].split(": ", 1)
     where = ""
     frames = inspect.getinnerframes(error.__traceback__, context=0) if error.__traceback__ else []
@@ -302,18 +330,147 @@ def friendly_line(error: BaseException) -> str | None:
     return f"exercise {name} is not written yet: {task}{where}"
 
 
-def _hook(kind, error, traceback, previous=None) -> None:
+def _failure_line(error: BaseException) -> str | None:
+    from toolkit.diagnose import ZOO_KINDS
+
+    failure = failure_of(error)
+    if failure is None:
+        return None
+    exercise, file, line, finding = failure
+    name = finding.name if finding.kind is None else f"most likely {finding.name}"
+    zoo = f' (the bug zoo\'s "{finding.kind}")' if finding.kind in ZOO_KINDS else ""
+    text = " ".join(part for part in (finding.numbers, finding.advice) if part)
+    where = f"line {line}" if exercise.start < line < exercise.end else \
+        f"line {exercise.start + 1}; the error came on line {line}"
+    return f"exercise {exercise.name}: {name}{zoo}: {text} ({file.name}, {where})"
+
+
+def failure_of(error: BaseException):
+    """(exercise, file, line, finding) for an error a student's code caused, or None (see ``friendly_line``).
+
+    The exercise: the one that made a gradient of the wrong shape; else the one whose marked lines the
+    error came from; else, in a student version, the one whose function the error came from, or that is
+    called on the line where it came, or that was called last above it. An exercise whose function
+    returns nothing (where the lesson's returns a value) comes first when the error is about a None.
+    """
+    from toolkit.diagnose import Failure, explain_failure
+    from toolkit.manual.module import GradientShapeError
+
+    if not isinstance(error, Exception):
+        return None
+    place = None
+    if isinstance(error, GradientShapeError) and error.backward is not None:
+        located = exercise_in(error.backward)
+        if located is not None:
+            place = (located[0], located[1], located[0].start + 1)
+    frames = [(Path(frame.f_code.co_filename), line) for frame, line in traceback.walk_tb(error.__traceback__)]
+    if place is None:
+        place = next(((exercise, file, line) for file, line in reversed(frames)
+                      if (exercise := _exercise_at(str(file), line)) is not None), None)
+    if place is None:
+        file, line = next(((file, line) for file, line in reversed(frames) if is_student_version(file)), (None, 0))
+        if file is None:
+            return None
+        exercise = _exercise_for(file, line, about_none="None" in str(error))
+        if exercise is None:
+            return None
+        place = (exercise, file, line)
+    exercise, file, line = place
+    finding = explain_failure(Failure(error, returns_nothing=_returns_nothing(file, exercise)))
+    return exercise, file, line, finding
+
+
+def _functions(text: str) -> list:
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return []
+    return [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+def _function_of(text: str, line: int):
+    """The innermost function whose lines hold ``line``, or None (module level)."""
+    holding = [f for f in _functions(text) if f.lineno <= line <= (f.end_lineno or f.lineno)]
+    return max(holding, key=lambda f: f.lineno, default=None)
+
+
+def _returns_a_value(function) -> bool:
+    import ast
+
+    return any(isinstance(node, ast.Return) and node.value is not None for node in ast.walk(function))
+
+
+def _returns_nothing(file: Path, exercise: Exercise) -> bool:
+    """The function holding ``exercise`` has no ``return`` of a value, where the lesson's own has one (or,
+    without the lesson, where the task says to return)."""
+    try:
+        text = Path(file).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    function = _function_of(text, exercise.start)
+    if function is None or _returns_a_value(function):
+        return False
+    try:
+        from toolkit.catalogue import find_lesson
+
+        original = find_lesson(Path(file).stem).read_text(encoding="utf-8")
+        marked = next((e for e in find_exercises(original) if e.name == exercise.name), None)
+        theirs = _function_of(original, marked.start) if marked is not None else None
+        return theirs is not None and _returns_a_value(theirs)
+    except (OSError, ValueError):
+        return exercise.task.lower().startswith("return") or "return" in exercise.task.lower()
+
+
+def _exercise_for(file: Path, line: int, about_none: bool = False) -> Exercise | None:
+    """The exercise most likely behind an error on ``line`` of a student version (see ``failure_of``)."""
+    try:
+        text = file.read_text(encoding="utf-8", errors="replace")
+        found = find_exercises(text, file.name)
+    except (OSError, ValueError):
+        return None
+    if not found:
+        return None
+    source = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
+    called = lambda e, code: re.search(rf"(?<![\w.]){re.escape(e.name)}\(", code)  # noqa: E731
+    if about_none:
+        silent = [e for e in found if _returns_nothing(file, e)]
+        above = "\n".join(text.splitlines()[:line])
+        silent = [e for e in silent if called(e, above)] or silent
+        if silent:
+            return silent[0]
+    function = _function_of(text, line)
+    if function is not None:
+        inside = [e for e in found if function.lineno <= e.start <= (function.end_lineno or function.lineno)]
+        if inside:
+            return inside[0]
+    on_line = [e for e in found if called(e, source)]
+    if on_line:
+        return on_line[0]
+    return _formula_exercise(file, line + 1)
+
+
+def _hook(kind, error, traceback, previous=None, other_errors=None) -> None:
+    if isinstance(error, KeyboardInterrupt):
+        # One line, and nothing imported or run here: Python then ends as after any Ctrl-C (status 130).
+        print(INTERRUPTED, file=sys.stderr)
+        return
     line = friendly_line(error)
+    if line is None and other_errors is not None:
+        line = other_errors(error)
     if line is None:
         (previous or sys.__excepthook__)(kind, error, traceback)
     else:
         print(line, file=sys.stderr)       # and Python exits with code 1
 
 
-def report_unwritten_exercises() -> None:
+def report_unwritten_exercises(other_errors=None) -> None:
     """From now on, an error that ends the program because of an exercise prints one line, not a traceback:
-    a stub's NotImplementedError, or a gradient of the wrong shape stored from an exercise (see
-    ``friendly_line``). Python then exits with code 1.
+    a stub's NotImplementedError, a gradient of the wrong shape, any error a student's code caused (see
+    ``friendly_line``); so does Ctrl-C (SIGTERM too, where it is handled as Ctrl-C), and so does any error
+    for which ``other_errors(error)`` gives a line (``lesson.start`` passes the lesson's own). Python then
+    exits with code 1 (130 after Ctrl-C).
 
     Installed by ``lesson.start`` when a lesson runs as a script; any other
     error still gets the usual traceback. Installing twice changes nothing.
@@ -323,7 +480,7 @@ def report_unwritten_exercises() -> None:
     previous = sys.excepthook
 
     def hook(kind, error, traceback):
-        _hook(kind, error, traceback, previous)
+        _hook(kind, error, traceback, previous, other_errors)
 
     hook._exercise_hook = True
     sys.excepthook = hook
@@ -464,11 +621,13 @@ def check_gradients(run, twins, report, accumulation) -> None:
     explain(run, diagnosis, code)
 
 
-def update_report(update, lr: float, *, seed: int = 0, device="cpu", dtype=None, title: str = "update check"):
+def update_report(update, lr: float, *, seed: int = 0, device="cpu", dtype=None, title: str = "update check",
+                  shape: tuple[int, ...] = (3, 4)):
     """One step of a hand-written SGD ``update(weight, lr)`` against ``torch.optim.SGD``, as a report.
 
-    Both start from the same random (3, 4) tensor with the same random
-    ``.grad``; ``update`` must change its weight in place (it is called under
+    Both start from the same random tensor of ``shape`` (default (3, 4); a
+    lesson passes its own weight's) with the same random ``.grad``;
+    ``update`` must change its weight in place (it is called under
     ``torch.no_grad()``, as a lesson calls it). One row, "manual vs
     torch SGD", compares the two results with the tolerances of the
     gradient report; the row keeps both steps (``manual``: yours,
@@ -481,8 +640,8 @@ def update_report(update, lr: float, *, seed: int = 0, device="cpu", dtype=None,
     dtype = dtype or torch.float64
     (rtol, atol), _ = tolerances(dtype)
     generator = torch.Generator().manual_seed(seed)
-    start = torch.randn(3, 4, generator=generator, dtype=torch.float64).to(device, dtype)
-    grad = torch.randn(3, 4, generator=generator, dtype=torch.float64).to(device, dtype)
+    start = torch.randn(*shape, generator=generator, dtype=torch.float64).to(device, dtype)
+    grad = torch.randn(*shape, generator=generator, dtype=torch.float64).to(device, dtype)
     mine = start.clone()
     mine.grad = grad.clone()
     with torch.no_grad():
@@ -498,19 +657,33 @@ def update_report(update, lr: float, *, seed: int = 0, device="cpu", dtype=None,
     return GradientReport([row], dtype, title)
 
 
-def check_update(run, update, lr: float) -> None:
+def check_update(run, update, lr: float, shape: tuple[int, ...] = (3, 4)) -> None:
     """``run.check_update``: compare ``update`` with torch.optim.SGD, print one line, explain a disagreement."""
     from toolkit import diagnose
 
     report = update_report(update, lr, seed=run.seed, device=run.device, dtype=run.dtype,
-                           title=f"update check, {run.name}")
+                           title=f"update check, {run.name}", shape=shape)
     run.reports.append(report)
     comparison = report.rows[0].comparisons[0]
     verdict = "they agree" if report.ok else "THEY DISAGREE"
     print(f"update check: {report.rows[0].name}(weight, lr={lr:g}) against torch.optim.SGD, one step on a random "
-          f"(3, 4) tensor: {verdict} (max |diff| {comparison.max_abs:.1e})")
+          f"{tuple(shape)} tensor: {verdict} (max |diff| {comparison.max_abs:.1e})")
     if not report.ok:
         explain(run, diagnose.diagnose_update(report, lr), update)
+
+
+def check_adam_step(run, adam_step, lr: float) -> None:
+    """After a lesson found its hand-written Adam step ``adam_step(theta, g, m, v, t, lr)`` disagreeing with
+    torch's: name the classic mistake (``toolkit.diagnose.diagnose_adam_step``) and, in a student version,
+    stop there. Nothing happens when the probe finds the step right."""
+    from toolkit import diagnose
+
+    diagnosis = diagnose.diagnose_adam_step(adam_step, lr=lr)
+    if diagnosis is None:
+        print("diagnosis: on a probe step adam_step agrees with Adam's formula; the difference is elsewhere")
+        stop_student_version(run, "exercise adam_step")
+        return
+    explain(run, diagnosis, adam_step)
 
 
 # --------------------------------------------------------------------------- gradient clipping (lesson 17)

@@ -1,14 +1,15 @@
 """The index of a figures folder: ``DIR/README.md``, every figure of every lesson on one page.
 
-``python -m toolkit figures`` writes it after the lessons have run. It is
-built from what is in the folder, not from what was asked for: every lesson
-folder with a ``summary.json`` gets a section (its title, the command and
-seed that made it, its final losses, the largest difference between the
-twins' gradients, whether it diverged), and under it every file of that
-folder, grouped by figure: the image itself with its alt text, its caption,
-the function that drew it and the lesson line that called it, and a link to
-each format. So the index lists exactly the files that are
-there; ``listed_files`` and ``present_files`` let a test check that.
+``python -m toolkit figures`` writes it after the lessons have run, together
+with their folders (``publish``). It is built from what is in the folder,
+not from what was asked for: every lesson folder with a ``summary.json``
+gets a section (its title, the command and seed that made it, its final
+losses, the largest difference between the twins' gradients, whether it
+diverged), and under it every file of that folder, grouped by figure: the
+image itself with its alt text, its caption, the function that drew it and
+the lesson line that called it, and a link to each format. So the index
+lists exactly the files that are there; ``listed_files`` and
+``present_files`` let a test check that.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-from toolkit.files import replace_file
+from toolkit.files import replace_file, signals_deferred, swap_in
 
 INDEX = "README.md"
 SUMMARY = "summary.json"
@@ -71,6 +72,22 @@ def write_index(folder: Path, *, command: str | None = None) -> Path:
     path = Path(folder) / INDEX
     replace_file(path, build_index(folder, command=command).encode())
     return path
+
+
+def publish(staging: Path, folder: Path, *, command: str | None = None) -> Path:
+    """Move every lesson folder made in ``staging`` into ``folder`` and rewrite the index, as one set.
+
+    Each lesson folder in ``staging`` (one with a summary.json) replaces its
+    namesake in ``folder`` whole (``files.swap_in``); a lesson with no folder
+    there (it failed, or made no file) keeps its old one. Then the index is
+    written from what ``folder`` holds. Ctrl-C and SIGTERM wait until all of
+    it is done, a few renames, so ``folder`` never holds half a gallery or an
+    index that lists other files than it has. Returns the index's path.
+    """
+    with signals_deferred():
+        for lesson in lesson_folders(staging):
+            swap_in(lesson, Path(folder) / lesson.name)
+        return write_index(folder, command=command)
 
 
 def _figures(lesson: Path, order=()) -> dict[str, list[str]]:

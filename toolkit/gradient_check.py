@@ -23,6 +23,7 @@ from torch import nn
 from torch.func import functional_call
 
 from toolkit import manual
+from toolkit.manual.module import grads_ready, handed_on
 from toolkit.parameters import buffers_kept, vmap_or_loop
 from toolkit.randomness import random_state_kept
 from toolkit.twins import Twins
@@ -69,7 +70,7 @@ class Row:
     comparisons: list[Comparison] = field(default_factory=list)
     # The gradients themselves, for a diagnosis (toolkit.diagnose): the hand-written one, autograd's,
     # the finite differences' (parameters only), and the tensor this row is the gradient of (a layer's
-    # input, or the network's output; None for a parameter).
+    # input, the network's output, or the parameter).
     manual: torch.Tensor | None = field(default=None, repr=False, compare=False)
     autograd: torch.Tensor | None = field(default=None, repr=False, compare=False)
     differences: torch.Tensor | None = field(default=None, repr=False, compare=False)
@@ -88,6 +89,10 @@ class GradientReport:
     rows: list[Row]
     dtype: torch.dtype
     title: str = "gradient check"
+    # For a diagnosis: each layer's type ("Linear", "Tanh", ...) and, by layer index, the input it was given
+    # (OUTPUT: the network's output), whether or not the report has a row for its gradient.
+    layers: list[str] = field(default_factory=list, compare=False)
+    values: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -193,15 +198,22 @@ def manual_gradients(twins: Twins, x: torch.Tensor, y: torch.Tensor, first_layer
     """
     layers = _layers(twins.manual_net)
     twins.manual_net.zero_grad()
-    out = x
+    grads_ready(twins.manual_net)          # as autograd: every parameter gets a gradient
+    out, shapes = x, []
     for layer in layers:
+        shapes.append(out.shape)
         out = layer(out)
     twins.manual_loss(out, y)
-    dout = twins.manual_loss.backward()
+    loss = type(twins.manual_loss)
+    dout = handed_on(twins.manual_loss.backward(), out.shape, f"the backward of the loss ({loss.__name__})",
+                     loss.backward)
     inputs = {OUTPUT: dout}
     for index in reversed(range(len(layers))):
-        dout = layers[index].backward(dout, input_grad=index > 0 or first_layer)
-        if dout is not None:
+        wanted = index > 0 or first_layer
+        dout = layers[index].backward(dout, input_grad=wanted)
+        if wanted:
+            kind = type(layers[index])
+            dout = handed_on(dout, shapes[index], f"the backward of layer {index} ({kind.__name__})", kind.backward)
             inputs[index] = dout
     # a gradient that never reached .grad counts as zero (and disagrees, unless it should be zero)
     params = {name: p.grad.clone() if p.grad is not None else torch.zeros_like(p)
@@ -327,13 +339,14 @@ def gradient_report(twins: Twins, x: torch.Tensor, y: torch.Tensor, title: str =
                     compare("manual vs autograd", by_hand[name], by_autograd[name], twin_rtol, twin_atol),
                     compare("manual vs finite diff", by_hand[name], by_differences[name], fd_rtol, fd_atol),
                     compare("autograd vs finite diff", by_autograd[name], by_differences[name], fd_rtol, fd_atol),
-                ], manual=by_hand[name], autograd=by_autograd[name], differences=by_differences[name]))
+                ], manual=by_hand[name], autograd=by_autograd[name], differences=by_differences[name],
+                    value=param.detach().clone()))
     rows.append(Row(OUTPUT, tuple(inputs_by_autograd[OUTPUT].shape), None,
                     f"the loss ({type(twins.torch_loss).__name__})", [
                         compare("manual vs autograd", inputs_by_hand[OUTPUT], inputs_by_autograd[OUTPUT],
                                 twin_rtol, twin_atol)],
                     manual=inputs_by_hand[OUTPUT], autograd=inputs_by_autograd[OUTPUT], value=values[OUTPUT]))
-    return GradientReport(rows, dtype, title)
+    return GradientReport(rows, dtype, title, layers=[type(layer).__name__ for layer in torch_layers], values=values)
 
 
 def add_formulas(report: GradientReport, formulas: dict) -> GradientReport:
@@ -350,6 +363,9 @@ def add_formulas(report: GradientReport, formulas: dict) -> GradientReport:
         if name not in rows:
             raise ValueError(f"add_formulas: the report has no row '{name}'; it has {list(rows)}")
         row = rows[name]
+        if not isinstance(value, (torch.Tensor, int, float)) or isinstance(value, bool):
+            raise TypeError(f"add_formulas: the formula for '{name}' is {type(value).__name__}, not a number or a "
+                            "tensor (a function that returns nothing gives None)")
         value = torch.as_tensor(value).detach()
         if value.numel() == 1 == row.autograd.numel():
             value = value.reshape(row.autograd.shape)

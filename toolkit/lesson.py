@@ -23,7 +23,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
+import threading
+import traceback
 from pathlib import Path
 
 import torch
@@ -32,7 +35,7 @@ from toolkit.catalogue import lessons_folder, title_of
 from toolkit.devices import dtype_name, resolve_device, resolve_dtype
 from toolkit.files import replace_folder, writable_folder
 from toolkit.gradient_check import GradientReport, accumulation_report, add_formulas, gradient_report
-from toolkit.options import ArgumentParser, Options, add_run_options, options_from
+from toolkit.options import ERROR_PREFIX, ArgumentParser, Options, add_run_options, options_from
 from toolkit.train import History, train
 from toolkit.twins import Twins
 
@@ -67,10 +70,64 @@ def start(name: str | os.PathLike, *, steps: int, lr: float | None) -> Lesson:
         parser.error(str(error))
     run.file = path
     if started_as_script:
-        from toolkit.exercises import report_unwritten_exercises
-
-        report_unwritten_exercises()    # an exercise not written yet: one line, not a traceback
+        _handle_the_end_of_a_script()
     return run
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt     # SIGTERM ends the lesson through the same clean-up as Ctrl-C
+
+
+def _handle_the_end_of_a_script() -> None:
+    """A lesson run as a script: how it ends when it cannot finish.
+
+    An exercise not written yet (or answered so that the lesson cannot go
+    on), Ctrl-C, SIGTERM and a number the lesson could not carry through
+    each end it with one line instead of a traceback
+    (``toolkit.exercises.report_unwritten_exercises``, with
+    ``_arithmetic_error_line`` for the last); SIGTERM is handled as Ctrl-C is,
+    and nothing is left half-written either way. Output the terminal cannot
+    encode is written in ASCII.
+    """
+    from toolkit.console import fit_output_to_terminal
+    from toolkit.exercises import report_unwritten_exercises
+
+    fit_output_to_terminal()
+    report_unwritten_exercises(other_errors=_arithmetic_error_line)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate)
+
+
+def _arithmetic_error_line(error: BaseException) -> str | None:
+    """The line a lesson run as a script ends with for arithmetic that its options drove out of range."""
+    if isinstance(error, ArithmeticError):
+        return ERROR_PREFIX + arithmetic_line(error, sys.argv[1:])
+    return None
+
+
+def arithmetic_line(error: ArithmeticError, flags: list[str]) -> str:
+    """One line for arithmetic that a lesson could not carry through (an overflow, a division by zero).
+
+    Names the line of the lesson where it happened and the options that set
+    its numbers (``--lr``, ``--steps``, ``--dtype float32``), which is what to
+    change; without any, the lesson itself is at fault.
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    lessons = [frame for frame in frames if Path(frame.filename).parent.name != "toolkit"] or frames
+    place = f" on line {lessons[-1].lineno} of {Path(lessons[-1].filename).name}" if lessons else ""
+    words = [word for flag in flags for word in flag.split("=", 1)]
+    given = [f"{name} {value}" for name, value in zip(words, words[1:])
+             if name in ("--lr", "--steps") or (name, value) == ("--dtype", "float32")]
+    what = f"{type(error).__name__}: {error}"
+    if not given:
+        return f"the lesson stopped{place}: {what}; with its own options this is a bug in the lesson"
+    return (f"the lesson stopped{place}: {what}; its numbers do not survive {' '.join(given)}: "
+            "choose values nearer the lesson's own")
+
+
+def check_device(device: str, dtype: str) -> None:
+    """ValueError (one line) unless this machine has ``device`` and it can compute in ``dtype``."""
+    resolve_dtype(dtype, resolve_device(device))
 
 
 # In a notebook kernel: the folder to write figures into (none unless set), and no progress bars when set.
@@ -198,17 +255,18 @@ class Lesson:
 
             check_gradients(self, twins, report, accumulation)
 
-    def check_update(self, update, lr: float | None = None) -> None:
+    def check_update(self, update, lr: float | None = None, like: torch.Tensor | None = None) -> None:
         """Check a hand-written SGD step ``update(weight, lr)`` against torch.optim.SGD and print one line.
 
         Both take one step from the same random tensor with the same
-        gradient (``toolkit.exercises.update_report``); ``lr`` defaults to the
+        gradient (``toolkit.exercises.update_report``), of ``like``'s shape
+        (the weight the lesson steps) or else (3, 4); ``lr`` defaults to the
         run's. The report is kept in ``self.reports``; a disagreement is
         diagnosed as in ``check``.
         """
         from toolkit.exercises import check_update
 
-        check_update(self, update, self.lr if lr is None else lr)
+        check_update(self, update, self.lr if lr is None else lr, tuple(like.shape) if like is not None else (3, 4))
 
     def train(self, twins: Twins, x, y, *, lr: float | None = None, steps: int | None = None,
               label: str = "main", main: bool = True, **options) -> History:
@@ -382,6 +440,16 @@ class Lesson:
         summary = self.summary()
         self.finished = True
         if self.options.save_figures:
+            formats = ", ".join(self.options.formats)
+            missing = [fmt for fmt in self.options.formats if not any(f.endswith(f".{fmt}") for f in self.figures)]
+            why = " (a gif needs a figure that draws a descent path on a contour)" if "gif" in missing else ""
+            if self.captions and not self.figures:       # it drew figures, but none can be made as asked
+                print(f"no {formats} files: none of this lesson's {len(self.captions)} figures can be made as "
+                      f"{formats}{why}; {self.out_dir} is left as it was")
+                return
+            if self.captions and missing:
+                print(f"no {', '.join(missing)} files: none of this lesson's figures can be made as "
+                      f"{', '.join(missing)}{why}")
             text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
             try:
                 replace_folder(self.out_dir, {**self.figures, "summary.json": text.encode()})
@@ -389,7 +457,6 @@ class Lesson:
                 raise ValueError(f"could not write {self.out_dir}: {error.strerror or error}; "
                                  "the files from before are unchanged") from None
             count = len({file.rsplit(".", 1)[0] for file in self.figures})
-            formats = ", ".join(self.options.formats)
             print(f"wrote {count} figures ({len(self.figures)} files: {formats}) and summary.json to {self.out_dir}")
         elif _in_notebook():
             print(f"the figures are shown above; no files were written (to write them into DIR/{self.name}/, "

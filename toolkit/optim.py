@@ -71,6 +71,17 @@ as one long vector, are shrunk to a length of at most max_norm:
     total = ||(g_1, g_2, ...)||_p          (p = norm_type: 2, 1, inf, ...)
     c     = min(max_norm / (total + 1e-6), 1)
     g_i  <- c * g_i                           for every parameter i
+
+Two options of torch's own optimisers work in SGD, Adagrad, RMSprop, Adam and
+AdamW as in torch's: ``maximize=True`` climbs instead (g = -grad, first of
+all), and ``lr`` may be a one-element tensor (a scheduler then changes it in
+place); they share ``HandWritten``, where a new optimiser of the kind gets
+them too. The step count t is a plain Python number; a state loaded from a
+torch optimiser, which keeps it as a float32 tensor, goes on counting in
+Python numbers, so that Adam's bias corrections 1 - beta**t and Adagrad's
+lr_t are computed in float64 as torch computes them. Their parameters must be
+real floating-point tensors (SGD also takes complex ones, which it treats as
+torch does); anything else is refused in one line.
 """
 
 from __future__ import annotations
@@ -81,12 +92,66 @@ from collections.abc import Iterable
 import torch
 
 
-class SGD(torch.optim.Optimizer):
+def _check_number(optimizer: str, name: str, value, *, below: float | None = None) -> None:
+    """ValueError unless ``value`` is a finite number >= 0 (and < ``below``, if given)."""
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+          and (below is None or value < below))
+    if not ok:
+        limit = f" and < {below:g}" if below is not None else ""
+        raise ValueError(f"{optimizer}: {name} must be a finite number >= 0{limit}, got {value!r}")
+
+
+def _check_lr(optimizer: str, lr) -> None:
+    """ValueError unless ``lr`` is a finite number >= 0, or a one-element floating-point tensor holding one."""
+    if isinstance(lr, torch.Tensor):
+        if lr.numel() != 1 or not lr.is_floating_point():
+            raise ValueError(f"{optimizer}: a tensor lr must hold one floating-point number, "
+                             f"got shape {tuple(lr.shape)} of {lr.dtype}")
+        lr = lr.item()
+    _check_number(optimizer, "lr", lr)
+
+
+def _scalar(value):
+    """A hyperparameter as the step uses it: a number as it is, a one-element tensor as a 0-d tensor (torch's
+    ``_to_scalar``), so that the step reads the value a scheduler last put into it."""
+    return value.reshape(()) if isinstance(value, torch.Tensor) else value
+
+
+class HandWritten(torch.optim.Optimizer):
+    """What our optimisers share around their step: the parameters they take, and torch's ``maximize``.
+
+    Parameters must be real floating-point tensors; an optimiser whose
+    update handles complex numbers as torch does sets
+    ``complex_parameters = True``. Anything else is refused in one line
+    when the parameters are given, instead of drifting from torch later.
+    """
+
+    complex_parameters = False
+
+    def add_param_group(self, param_group: dict) -> None:
+        super().add_param_group(param_group)
+        name = type(self).__name__
+        for param in self.param_groups[-1]["params"]:
+            if param.is_complex() and not self.complex_parameters:
+                raise ValueError(f"{name}: complex parameters are not supported (got {param.dtype}); "
+                                 "use real parameters, e.g. torch.view_as_real(param)")
+            if not (param.is_floating_point() or param.is_complex()):
+                raise ValueError(f"{name}: parameters must be floating-point tensors, got {param.dtype}")
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:      # a state saved before maximize existed
+            group.setdefault("maximize", False)
+
+
+class SGD(HandWritten):
     """SGD with optional momentum, dampening, weight decay and Nesterov.
 
     Works on any tensors with a ``.grad``: the hand-written network's plain
-    tensors and torch.nn's parameters alike.
+    tensors and torch.nn's parameters alike (complex ones too, as in torch).
     """
+
+    complex_parameters = True
 
     def __init__(
         self,
@@ -96,9 +161,10 @@ class SGD(torch.optim.Optimizer):
         dampening: float = 0.0,
         weight_decay: float = 0.0,
         nesterov: bool = False,
+        *,
+        maximize: bool = False,
     ) -> None:
-        if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
-            raise ValueError(f"SGD: lr must be a finite number >= 0, got {lr!r}")
+        _check_lr("SGD", lr)
         if not math.isfinite(momentum) or momentum < 0:
             raise ValueError(f"SGD: momentum must be a finite number >= 0, got {momentum!r}")
         if not math.isfinite(weight_decay) or weight_decay < 0:
@@ -108,7 +174,7 @@ class SGD(torch.optim.Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov)
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -124,15 +190,16 @@ class SGD(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            lr = group["lr"]
+            lr = _scalar(group["lr"])
             momentum = group["momentum"]
             dampening = group["dampening"]
             weight_decay = group["weight_decay"]
             nesterov = group["nesterov"]
+            maximize = group["maximize"]
             for param in group["params"]:
-                g = param.grad
-                if g is None:
+                if param.grad is None:
                     continue  # no gradient, no step (as torch does)
+                g = param.grad if not maximize else -param.grad
                 if weight_decay != 0:
                     g = g.add(param, alpha=weight_decay)
                 if momentum != 0:
@@ -149,16 +216,7 @@ class SGD(torch.optim.Optimizer):
         return loss
 
 
-def _check_number(optimizer: str, name: str, value, *, below: float | None = None) -> None:
-    """ValueError unless ``value`` is a finite number >= 0 (and < ``below``, if given)."""
-    ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
-          and (below is None or value < below))
-    if not ok:
-        limit = f" and < {below:g}" if below is not None else ""
-        raise ValueError(f"{optimizer}: {name} must be a finite number >= 0{limit}, got {value!r}")
-
-
-class Adagrad(torch.optim.Optimizer):
+class Adagrad(HandWritten):
     """Adagrad: each parameter's step divided by the root of the sum of its squared gradients.
 
     The options are torch.optim.Adagrad's (see the module docstring for the
@@ -174,12 +232,15 @@ class Adagrad(torch.optim.Optimizer):
         weight_decay: float = 0,
         initial_accumulator_value: float = 0,
         eps: float = 1e-10,
+        *,
+        maximize: bool = False,
     ) -> None:
-        for name, value in (("lr", lr), ("lr_decay", lr_decay), ("weight_decay", weight_decay),
+        _check_lr("Adagrad", lr)
+        for name, value in (("lr_decay", lr_decay), ("weight_decay", weight_decay),
                             ("initial_accumulator_value", initial_accumulator_value), ("eps", eps)):
             _check_number("Adagrad", name, value)
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, eps=eps)
+                        initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize)
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -190,21 +251,22 @@ class Adagrad(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            lr = group["lr"]
+            lr = _scalar(group["lr"])
             lr_decay = group["lr_decay"]
             weight_decay = group["weight_decay"]
             eps = group["eps"]
+            maximize = group["maximize"]
             for param in group["params"]:
-                g = param.grad
-                if g is None:
+                if param.grad is None:
                     continue  # no gradient, no step (as torch does)
                 state = self.state[param]
                 if not state:
                     state["step"] = 0
                     state["sum"] = torch.full_like(param, group["initial_accumulator_value"])
-                state["step"] += 1
+                state["step"] = int(state["step"]) + 1      # a plain number, even if torch's state_dict held a tensor
                 t = state["step"]
 
+                g = param.grad if not maximize else -param.grad
                 if weight_decay != 0:
                     g = g + weight_decay * param
                 s = state["sum"] + g * g
@@ -214,7 +276,7 @@ class Adagrad(torch.optim.Optimizer):
         return loss
 
 
-class RMSprop(torch.optim.Optimizer):
+class RMSprop(HandWritten):
     """RMSprop: each parameter's step divided by the root of its mean squared gradient.
 
     The options are torch.optim.RMSprop's (see the module docstring for the
@@ -231,12 +293,14 @@ class RMSprop(torch.optim.Optimizer):
         weight_decay: float = 0,
         momentum: float = 0,
         centered: bool = False,
+        *,
+        maximize: bool = False,
     ) -> None:
-        for name, value in (("lr", lr), ("alpha", alpha), ("eps", eps), ("weight_decay", weight_decay),
-                            ("momentum", momentum)):
+        _check_lr("RMSprop", lr)
+        for name, value in (("alpha", alpha), ("eps", eps), ("weight_decay", weight_decay), ("momentum", momentum)):
             _check_number("RMSprop", name, value)
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                        centered=centered)
+                        centered=centered, maximize=maximize)
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -247,15 +311,15 @@ class RMSprop(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            lr = group["lr"]
+            lr = _scalar(group["lr"])
             alpha = group["alpha"]
             eps = group["eps"]
             weight_decay = group["weight_decay"]
             momentum = group["momentum"]
             centered = group["centered"]
+            maximize = group["maximize"]
             for param in group["params"]:
-                g = param.grad
-                if g is None:
+                if param.grad is None:
                     continue  # no gradient, no step (as torch does)
                 state = self.state[param]
                 if not state:
@@ -265,8 +329,9 @@ class RMSprop(torch.optim.Optimizer):
                         state["momentum_buffer"] = torch.zeros_like(param)
                     if centered:
                         state["grad_avg"] = torch.zeros_like(param)
-                state["step"] += 1
+                state["step"] = int(state["step"]) + 1      # a plain number, even if torch's state_dict held a tensor
 
+                g = param.grad if not maximize else -param.grad
                 if weight_decay != 0:
                     g = g + weight_decay * param
                 v = alpha * state["square_avg"] + (1 - alpha) * g * g
@@ -286,7 +351,7 @@ class RMSprop(torch.optim.Optimizer):
         return loss
 
 
-class Adam(torch.optim.Optimizer):
+class Adam(HandWritten):
     """Adam: a running mean of the gradients over the root of a running mean of their squares.
 
     The options are torch.optim.Adam's (see the module docstring for the
@@ -306,16 +371,19 @@ class Adam(torch.optim.Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0,
         amsgrad: bool = False,
+        *,
+        maximize: bool = False,
     ) -> None:
         name = type(self).__name__
-        _check_number(name, "lr", lr)
+        _check_lr(name, lr)
         _check_number(name, "eps", eps)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
         _check_number(name, "betas[0]", betas[0], below=1)
         _check_number(name, "betas[1]", betas[1], below=1)
         _check_number(name, "weight_decay", weight_decay)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize)
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -326,14 +394,14 @@ class Adam(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            lr = group["lr"]
+            lr = _scalar(group["lr"])
             beta1, beta2 = group["betas"]
             eps = group["eps"]
             weight_decay = group["weight_decay"]
             amsgrad = group["amsgrad"]
+            maximize = group["maximize"]
             for param in group["params"]:
-                g = param.grad
-                if g is None:
+                if param.grad is None:
                     continue  # no gradient, no step (as torch does)
                 state = self.state[param]
                 if not state:
@@ -342,9 +410,10 @@ class Adam(torch.optim.Optimizer):
                     state["exp_avg_sq"] = torch.zeros_like(param)
                     if amsgrad:
                         state["max_exp_avg_sq"] = torch.zeros_like(param)
-                state["step"] += 1
+                state["step"] = int(state["step"]) + 1      # a plain number, even if torch's state_dict held a tensor
                 t = state["step"]
 
+                g = param.grad if not maximize else -param.grad
                 if weight_decay != 0:
                     if self.decoupled_weight_decay:
                         param.mul_(1 - lr * weight_decay)      # AdamW: shrink theta itself
@@ -380,8 +449,11 @@ class AdamW(Adam):
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
+        *,
+        maximize: bool = False,
     ) -> None:
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         maximize=maximize)
 
 
 class LBFGS(torch.optim.Optimizer):

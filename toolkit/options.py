@@ -34,11 +34,22 @@ class Options:
     titles: bool = True             # False (--no-titles): a figure's title goes into its caption
 
 
+# Every error the toolkit reports starts so, whichever command or lesson script it comes from.
+ERROR_PREFIX = "toolkit: error: "
+# What Ctrl-C or SIGTERM leaves: every folder and file is replaced whole or not at all.
+INTERRUPTED = "interrupted: no file was left half-written"
+
+
+class LessonStopped(Exception):
+    """A lesson that could not go on with the options it was given (its numbers left the range of a float,
+    say): reported in one line, exit code 1."""
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse, but a mistake is reported in one line (exit code 2), without the usage block."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{ERROR_PREFIX}{message}\n")
 
 
 def learning_rate(text: str) -> float:
@@ -75,7 +86,7 @@ def job_count(text: str) -> int:
 
 def output_folder(text: str) -> Path:
     if not text.strip():
-        raise argparse.ArgumentTypeError("must name a folder, got an empty string")
+        raise argparse.ArgumentTypeError(f"must name a folder, got {repr(text) if text else 'an empty string'}")
     return Path(text).expanduser()
 
 

@@ -51,7 +51,7 @@ class History:
     lrs: list[float] = field(default_factory=list)                    # per step, as a scheduler set it
     grad_diff: list[dict[str, float]] = field(default_factory=list)   # per step: max |g_manual - g_autograd| per parameter
     grad_norms: list[float] = field(default_factory=list)   # per step: the hand-written gradient's 2-norm, before clipping
-    twins_agree: bool = True          # every step, every parameter allclose (float64: rtol 1e-10)
+    disagreeing_steps: list[int] = field(default_factory=list)   # steps where some parameter's twins were not allclose
     path_manual: torch.Tensor | None = None     # (K + 1, P)
     path_autograd: torch.Tensor | None = None
     diverged: bool = False
@@ -74,6 +74,19 @@ class History:
         if self.diverged:
             return list(self.loss_manual), list(self.loss_autograd)
         return self.loss_manual + [self.final_loss_manual], self.loss_autograd + [self.final_loss_autograd]
+
+    @property
+    def twins_agree(self) -> bool:
+        """At every step, every parameter's two gradients allclose (float64: rtol 1e-10)."""
+        return not self.disagreeing_steps
+
+    def agreement(self) -> str:
+        """What the comparison found, in words: "agree at all 100 steps", or where they did not."""
+        if self.twins_agree:
+            return f"agree at all {self.steps} steps"
+        bad = self.disagreeing_steps
+        return (f"DISAGREE at {len(bad)} of {self.steps} steps (first at step {bad[0]}"
+                + (f", last at step {bad[-1]})" if len(bad) > 1 else ")"))
 
     @property
     def max_abs_grad_diff(self) -> float:
@@ -149,7 +162,9 @@ def train(
         raise ValueError(f"max_grad_norm must be None (no clipping) or a number > 0, got {max_grad_norm!r}")
     if len(x) == 0 or len(x) != len(y):
         raise ValueError(f"x and y must hold the same number of samples, at least one; got {len(x)} and {len(y)}")
-    first = next(iter(twins.torch_net.parameters()))
+    first = next(iter(twins.torch_net.parameters()), None)
+    if first is None:
+        raise ValueError("train: the network has no parameters, so there is nothing to train")
     check_data("x", x, first)
     check_data("y", y, first)
 
@@ -165,7 +180,7 @@ def train(
     (rtol, atol), _ = tolerances(first.dtype)
     batches = _batches(len(x), batch_size, seed, x.device)
 
-    history = History(lr=optimizers[0].param_groups[0]["lr"])
+    history = History(lr=float(optimizers[0].param_groups[0]["lr"]))
     path_manual = [flatten(twins.manual_net.named_parameters())]
     path_autograd = [flatten(twins.torch_net.named_parameters())]
     bound = math.inf
@@ -190,18 +205,19 @@ def train(
         twins.manual_net.backward(twins.manual_loss.backward(), input_grad=False)
         loss_t.backward()
 
-        diffs = {}
+        diffs, agree = {}, True
         for name, pm, pt in twins.named_parameters():
             diffs[name] = float((pm.grad - pt.grad).abs().max())
-            if history.twins_agree and not torch.allclose(pm.grad, pt.grad, rtol=rtol, atol=atol):
-                history.twins_agree = False
+            agree = agree and torch.allclose(pm.grad, pt.grad, rtol=rtol, atol=atol)
         history.grad_diff.append(diffs)
+        if not agree:
+            history.disagreeing_steps.append(step)
         history.grad_norms.append(float(grad_norm(p.grad for p in twins.manual_net.parameters() if p.grad is not None)))
         if max_grad_norm is not None:
             for net in (twins.manual_net, twins.torch_net):
                 clip_grad_norm_(net.parameters(), max_grad_norm)
 
-        history.lrs.append(optimizers[0].param_groups[0]["lr"])
+        history.lrs.append(float(optimizers[0].param_groups[0]["lr"]))   # a tensor lr too
         if closures:
             for opt, closure in zip(optimizers, twin_closures(twins, xb, yb)):
                 opt.step(closure)

@@ -69,6 +69,10 @@ def twin_of(thing: Any) -> nn.Module:
     with torch.device("meta"):
         twin = torch_counterpart(thing)
     tensors = {**_named(thing, "parameters"), **_named(thing, "buffers")}
+    unsupported = sorted({str(t.dtype) for t in tensors.values() if t.is_complex()})
+    if unsupported:
+        raise ValueError(f"twin_of: {type(thing).__name__} holds {', '.join(unsupported)} tensors; "
+                         "the twins are real networks (float64 or float32)")
     floats = [t for t in tensors.values() if t.is_floating_point()]
     twin = twin.to_empty(device=floats[0].device if floats else "cpu")
     if floats:
@@ -167,6 +171,9 @@ def make_twins(
         raise ValueError(f"make_twins: unknown activation '{activation}', use one of {sorted(ACTIVATIONS)} or None")
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise ValueError(f"make_twins: dropout must be a number in [0, 1), got {dropout!r}")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"make_twins: dtype must be a real floating-point dtype (torch.float64 or torch.float32), "
+                         f"got {dtype}")
 
     pairs = list(zip(sizes[:-1], sizes[1:]))
     with torch.random.fork_rng(devices=[]):

@@ -30,7 +30,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolkit.options import Options, to_argv
+from toolkit.options import LessonStopped, Options, to_argv
 
 MAX_JOBS = 4        # the default at most: each worker holds torch and a lesson in memory
 
@@ -61,6 +61,8 @@ def run_lesson(path: Path, options: Options):
         namespace = runpy.run_path(str(path), run_name="__main__")
     except SyntaxError as error:
         raise ValueError(f"{path.name} is not a Python file this toolkit can run: {error.msg}") from None
+    except ArithmeticError as error:     # accepted options whose numbers the lesson could not carry through
+        raise LessonStopped(lesson.arithmetic_line(error, to_argv(options))) from None
     finally:
         sys.argv = saved_argv
     runs = [value for value in namespace.values() if isinstance(value, lesson.Lesson)]
@@ -90,7 +92,7 @@ def run_one(path: Path, options: Options, *, keep_output: bool) -> Outcome:
             run = run_lesson(path, options)
         ok = all(report.ok for report in run.reports)
         status = "ok" if ok else "GRADIENTS DISAGREE"
-    except ValueError as error:
+    except (ValueError, LessonStopped) as error:
         ok, status = False, f"FAILED: {error}"
     return Outcome(ok, status, output.getvalue(), time.perf_counter() - started)
 

@@ -113,12 +113,49 @@ def accumulate_grad(param: torch.Tensor, grad: torch.Tensor) -> None:
 
     The first backward after ``zero_grad`` stores the gradient; every later
     one adds to it. That is why a training loop must zero the gradients
-    before each step.
+    before each step. A gradient has its parameter's shape; any other is
+    refused (``GradientShapeError``).
     """
+    if grad.shape != param.shape:
+        raise GradientShapeError("a gradient added into .grad", tuple(grad.shape), tuple(param.shape))
     if param.grad is None:
         param.grad = grad
     else:
         param.grad += grad
+
+
+def grads_ready(module: Module) -> None:
+    """Give every parameter of ``module`` that has no ``.grad`` yet a zero one, before a backward pass.
+
+    Autograd gives a gradient to every parameter that took part in the
+    forward pass. Starting from zeros, ``param.grad += g`` works as well as
+    ``accumulate_grad(param, g)``, and both leave exactly g.
+    """
+    for param in module.parameters():
+        if param.grad is None:
+            param.grad = torch.zeros_like(param)
+
+
+class GradientShapeError(RuntimeError):
+    """A backward that handed on a gradient whose shape is not the shape of what it is the gradient of.
+
+    ``backward``: the function that made it (to find the code to fix);
+    ``got``: its shape, or None when it returned no tensor at all.
+    """
+
+    def __init__(self, what: str, got: tuple[int, ...] | None, expected: tuple[int, ...], backward=None) -> None:
+        self.what, self.got, self.expected, self.backward = what, got, expected, backward
+        given = "nothing (None)" if got is None else f"a gradient of shape {got}"
+        super().__init__(f"{what}: {given}, where one of shape {expected} belongs")
+
+
+def handed_on(grad, shape: torch.Size, what: str, backward=None) -> torch.Tensor:
+    """``grad``, once checked to have ``shape`` (that of what it is the gradient of): a wrong one is named
+    where it was made, not where it no longer fits."""
+    if not isinstance(grad, torch.Tensor) or grad.shape != shape:
+        got = tuple(grad.shape) if isinstance(grad, torch.Tensor) else None
+        raise GradientShapeError(what, got, tuple(shape), backward)
+    return grad
 
 
 def check_last_dim(layer: object, x: torch.Tensor, size: int, what: str = "input") -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from toolkit.manual.module import Module
+from toolkit.manual.module import Module, grads_ready, handed_on
 
 
 class Sequential(Module):
@@ -35,8 +35,10 @@ class Sequential(Module):
         return iter(self.layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._shapes = [x.shape]      # every layer's input, then the output: the shapes backward hands on
         for layer in self.layers:
             x = layer(x)
+            self._shapes.append(x.shape)
         return x
 
     def backward(self, dout: torch.Tensor, input_grad: bool = True) -> torch.Tensor | None:
@@ -51,10 +53,14 @@ class Sequential(Module):
         """
         if not self.layers:
             return dout  # an empty network is the identity
-        first, *rest = self.layers
-        for layer in reversed(rest):
-            dout = layer.backward(dout)
-        return first.backward(dout, input_grad=input_grad)
+        grads_ready(self)         # every parameter gets a gradient, as under autograd
+        shapes = self._saved(getattr(self, "_shapes", None))
+        dout = handed_on(dout, shapes[-1], "the gradient arriving at the network's output")
+        for index in reversed(range(1, len(self.layers))):
+            layer = self.layers[index]
+            dout = handed_on(layer.backward(dout), shapes[index], f"the backward of layer {index} "
+                             f"({type(layer).__name__})", type(layer).backward)
+        return self.layers[0].backward(dout, input_grad=input_grad)
 
     def named_parameters(self) -> Iterator[tuple[str, torch.Tensor]]:
         for index, layer in enumerate(self.layers):
