@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from toolkit import catalogue, cli, lesson, train
+from toolkit import catalogue, cli, lesson, notebooks, train
 
 PROJECT = Path(__file__).resolve().parents[1]
 LESSONS = PROJECT / "lessons"
