@@ -177,11 +177,14 @@ def launch(worker: Callable, world_size: int, args: tuple = (), *, device: torch
     _import_what_workers_need()
     with _listening_socket() as listener, tempfile.TemporaryDirectory(prefix="toolkit-workers-") as folder, \
             _stop_on_sigterm():
-        context = _start(worker, world_size, args, listener, timeout, Path(folder))
+        earlier = set(multiprocessing.active_children())
+        started = []
         try:
-            _wait(context.processes, Path(folder), timeout)
+            started = _start(worker, world_size, args, listener, timeout, Path(folder)).processes
+            _wait(started, Path(folder), timeout)
         finally:
-            _stop(context.processes)
+            # Interrupted while starting them, the workers already running are the new children.
+            _stop(started or [p for p in multiprocessing.active_children() if p not in earlier])
         return [_read(Path(folder) / f"{rank}.result") for rank in range(world_size)]
 
 
