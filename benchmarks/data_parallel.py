@@ -56,10 +56,13 @@ NETWORKS = {   # name: (layer sizes, global batch)
     "a wider network": ([2, 256, 256, 2], 2048),
 }
 WORKERS = [1, 2, 4]
+MEASURES = ["step", "no_sync", "step_cpu", "no_sync_cpu"]       # wall-clock and CPU seconds, with and without
 
 
 def timed_steps(rank, world_size, device, sizes, batch, steps):
-    """Median seconds of a DDP step, and of the same step without its all-reduce (``no_sync``)."""
+    """Median seconds of a DDP step and of the same step without its all-reduce (``no_sync``): wall clock, and
+    this worker's CPU time (its own threads, gloo's included), which other programs on the machine do not
+    inflate."""
     from torch.nn.parallel import DistributedDataParallel
 
     torch.set_num_threads(1)
@@ -78,15 +81,16 @@ def timed_steps(rank, world_size, device, sizes, batch, steps):
         with model.no_sync():
             step()
 
-    times = {"step": [], "no_sync": []}
+    times = {"step": [], "no_sync": [], "step_cpu": [], "no_sync_cpu": []}
     for _ in range(3):                       # warm-up
         step()
         step_without_all_reduce()
     for _ in range(steps):                   # interleaved
         for name, fn in (("step", step), ("no_sync", step_without_all_reduce)):
             dist.barrier()                   # all workers start the step together
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             fn()
+            times[f"{name}_cpu"].append(time.process_time() - start_cpu)
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in times.items()}
 
@@ -94,13 +98,13 @@ def timed_steps(rank, world_size, device, sizes, batch, steps):
 def step_times(rounds: int, steps: int) -> dict:
     """{network: {k: {"step": [...], "no_sync": [...]}}}: one value per round (the slowest worker's median)."""
     configurations = [(name, k) for name in NETWORKS for k in WORKERS]
-    results = {name: {k: {"step": [], "no_sync": []} for k in WORKERS} for name in NETWORKS}
+    results = {name: {k: {what: [] for what in MEASURES} for k in WORKERS} for name in NETWORKS}
     for round_ in range(rounds):
         shift = round_ % len(configurations)
         for name, k in configurations[shift:] + configurations[:shift]:
             sizes, batch = NETWORKS[name]
             per_worker = distributed.launch(timed_steps, k, args=(sizes, batch, steps))
-            for what in ("step", "no_sync"):
+            for what in MEASURES:
                 results[name][k][what].append(max(result[what] for result in per_worker))
         print(f"round {round_ + 1}/{rounds} done", file=sys.stderr, flush=True)
     return results
@@ -169,17 +173,20 @@ def main() -> int:
     startup["dynamo_import"] = dynamo_import_time(max(1, rounds // 2))
 
     networks = []
-    print(f"{'network':22s} {'P':>8s} {'batch':>6s} {'k':>2s} {'step (ms)':>10s} {'no all-reduce (ms)':>19s} "
-          f"{'speed-up':>9s}")
+    print(f"milliseconds per step (wall clock; a worker's CPU time in brackets), with and without the all-reduce")
+    print(f"{'network':22s} {'P':>8s} {'batch':>6s} {'k':>2s} {'step':>16s} {'no all-reduce':>16s} {'speed-up':>9s}")
     for name, (sizes, batch) in NETWORKS.items():
         parameters = sum(p.numel() for p in make_twins(sizes, "tanh", seed=0).torch_net.parameters())
-        step = [statistics.median(times[name][k]["step"]) for k in WORKERS]
-        compute = [statistics.median(times[name][k]["no_sync"]) for k in WORKERS]
-        for k, seconds, alone in zip(WORKERS, step, compute):
-            print(f"{name:22s} {parameters:8,d} {batch:6d} {k:2d} {1e3 * seconds:10.2f} {1e3 * alone:19.2f} "
-                  f"{step[0] / seconds:9.2f}")
+        median = {what: [statistics.median(times[name][k][what]) for k in WORKERS] for what in MEASURES}
+        for i, k in enumerate(WORKERS):
+            cells = [f"{1e3 * median[w][i]:7.2f} ({1e3 * median[f'{w}_cpu'][i]:6.2f})" for w in ("step", "no_sync")]
+            print(f"{name:22s} {parameters:8,d} {batch:6d} {k:2d} {cells[0]:>16s} {cells[1]:>16s} "
+                  f"{median['step'][0] / median['step'][i]:9.2f}")
         networks.append({"name": name, "sizes": sizes, "parameters": parameters, "global_batch": batch,
-                         "workers": WORKERS, "seconds_per_step": step, "seconds_per_step_without_all_reduce": compute})
+                         "workers": WORKERS, "seconds_per_step": median["step"],
+                         "seconds_per_step_without_all_reduce": median["no_sync"],
+                         "cpu_seconds_per_step": median["step_cpu"],
+                         "cpu_seconds_per_step_without_all_reduce": median["no_sync_cpu"]})
     print(f"start-up of {startup['workers']} workers to their first collective: forked {startup['fork']:.2f} s, "
           f"spawned {startup['spawn']:.2f} s; importing torch._dynamo (DDP's first use) {startup['dynamo_import']:.2f} s")
     # Other programs on the machine take cores from the workers: say how busy it was.
