@@ -188,13 +188,15 @@ def main() -> int:
                          "cpu_seconds_per_step": median["step_cpu"],
                          "cpu_seconds_per_step_without_all_reduce": median["no_sync_cpu"]})
     print(f"start-up of {startup['workers']} workers to their first collective: forked {startup['fork']:.2f} s, "
-          f"spawned {startup['spawn']:.2f} s; importing torch._dynamo (DDP's first use) {startup['dynamo_import']:.2f} s")
+          f"spawned {startup['spawn']:.2f} s; importing torch._dynamo (DDP's first use) "
+          f"{startup['dynamo_import']:.2f} s")
     # Other programs on the machine take cores from the workers: say how busy it was.
     load = [load_before, os.getloadavg()[0]] if load_before is not None else None
     if load is not None:
         print(f"load average (1 min) before and after: {load[0]:.1f}, {load[1]:.1f}")
     if args.write:
-        result = {"command": "python benchmarks/data_parallel.py --write", "measured": datetime.date.today().isoformat(),
+        result = {"command": "python benchmarks/data_parallel.py --write",
+                  "measured": datetime.date.today().isoformat(),
                   "rounds": rounds, "steps": steps, "machine": machine(), "load_average": load,
                   "networks": networks, "startup": startup}
         from toolkit.files import replace_file

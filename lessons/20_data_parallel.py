@@ -78,7 +78,7 @@ run.check(twins, x, y)
 # %%
 def average_gradients(net, world_size):
     """Replace every parameter's .grad by its mean over the workers, (g₀ + … + g_(k−1))/k, on every worker."""
-    # exercise average_gradients: sum each parameter's .grad over the workers with dist.all_reduce, then divide by world_size
+    # exercise average_gradients: sum every .grad over the workers with dist.all_reduce, then divide by world_size
     for param in net.parameters():
         dist.all_reduce(param.grad, op=dist.ReduceOp.SUM)
         param.grad /= world_size
@@ -107,7 +107,8 @@ def data_parallel_worker(rank, world_size, device, twins, x, y, steps, lr):
     manual_net = twins.manual_net.to(device)
     ddp_net = DistributedDataParallel(twins.torch_net.to(device))
     optimizers = [SGD(manual_net.parameters(), lr=lr), SGD(ddp_net.parameters(), lr=lr)]
-    paths = {"manual": [flatten(manual_net.named_parameters())], "autograd": [flatten(ddp_net.module.named_parameters())]}
+    paths = {"manual": [flatten(manual_net.named_parameters())],
+             "autograd": [flatten(ddp_net.module.named_parameters())]}
     first, started = {}, time.perf_counter()
     for step in range(steps):
         twins.zero_grad()
@@ -185,7 +186,8 @@ workers = {twin: path.to(run.device) for twin, path in results[0]["paths"].items
 between_workers = max([(other["paths"][twin] - results[0]["paths"][twin]).abs().max().item()
                        for other in results[1:] for twin in ("manual", "autograd")], default=0.0)
 differences = {f"{twin}, {how}": (paths[twin] - one_process[twin]).abs().amax(dim=1).tolist()
-               for how, paths in (("workers", workers), ("accumulated", accumulated)) for twin in ("manual", "autograd")}
+               for how, paths in (("workers", workers), ("accumulated", accumulated))
+               for twin in ("manual", "autograd")}
 largest = {label: max(values) for label, values in differences.items()}
 print(f"largest |difference| from one process over {run.steps} steps: "
       + ", ".join(f"{label} {value:.1e}" for label, value in largest.items())
@@ -299,8 +301,8 @@ _, floor_eigenvalues = largest_stable_lr(floor_twins.torch_net, floor_twins.torc
 limits = {"2/λmax at the start": 2 / start_eigenvalues[-1].item(),
           "1/(a·w² − c), the first step blows up": 1 / (a * START ** 2 - c),
           "2/λmax on the valley floor": 2 / floor_eigenvalues[-1].item()}
-print(f"λmax at the start {start_eigenvalues[-1]:.3f} (6a·w² − 2c = {6 * a * START ** 2 - 2 * c:.3f}); on the floor "
-      f"{floor_eigenvalues[-1]:.3f} (4c = {4 * c:.3f})")
+print(f"λmax at the start {start_eigenvalues[-1]:.3f} (6a·w² − 2c = {6 * a * START ** 2 - 2 * c:.3f}); "
+      f"on the floor {floor_eigenvalues[-1]:.3f} (4c = {4 * c:.3f})")
 print("; ".join(f"{name}: rate {rate:.4f}, k up to {rate / ETA:.1f}" for name, rate in limits.items()))
 
 
@@ -407,14 +409,15 @@ run.save(plots.data_parallel.noise_scale(KS, noise, noise_theory, batch=B, lr=ET
 # So the rule keeps the noise per unit of progress where it was (a little
 # lower, by the finite-population factor): that is why the larger batch
 # may take the larger step, and why the step may not grow without the
-# batch. Lesson 12's noise floor says the same at the end of training:
-# for a rate η, batch B and curvature λ it is a·V/(2 − a) with a = η·λ and
-# V = σ²/B·(N − B)/(N − 1), about η·λ·σ²/(2B) while a is small: it
-# depends on η/B, which the rule keeps. The same formula also shows where
-# the argument ends: at a = k·η·λ → 2 the floor grows without bound. k
-# small steps measure the gradient afresh after each move; one big step
-# does not, and along a direction where k·η·λ > 2 it overshoots further
-# at every step. That is the 2/λmax wall of the previous figure.
+# batch. Lesson 12's noise floor says the same at the end of training: a
+# constant rate η on batches of B settles where the squared error is
+# a·V/(2 − a), with a = η·λ (λ the curvature) and V ∝ 1/B the variance of
+# one batch's error; about η·λ·V/2 while a is small, so it depends on η/B,
+# which the rule keeps. The same formula shows where the argument ends: as
+# a = k·η·λ nears 2 the floor grows without bound. k small steps measure
+# the gradient afresh after each move; one big step does not, and along a
+# direction where k·η·λ > 2 it overshoots further at every step. That is
+# the 2/λmax wall of the previous figure.
 #
 # ## What the workers cost
 # Every step, each worker sends its whole gradient into the all-reduce:

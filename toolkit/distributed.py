@@ -100,7 +100,8 @@ def world_size_option(default: int = 2, *, divides: int | None = None, prog: str
     allowed = [k for k in range(1, MAX_WORLD_SIZE + 1) if divides is None or divides % k == 0]
     if text.isascii() and text.isdigit() and int(text) in allowed:
         return int(text)
-    what = f"one of {', '.join(map(str, allowed))}" if divides is not None else f"a whole number from 1 to {MAX_WORLD_SIZE}"
+    what = (f"one of {', '.join(map(str, allowed))}" if divides is not None
+            else f"a whole number from 1 to {MAX_WORLD_SIZE}")
     reason = f" (the number of workers must divide the {divides} examples)" if divides is not None else ""
     program = prog or Path(sys.argv[0]).name or "python"
     print(f"{program}: error: {WORLD_SIZE_VARIABLE}={text!r} must be {what}{reason}", file=sys.stderr)
@@ -220,7 +221,8 @@ def _start(worker, world_size, args, listener, timeout, folder):
     with warnings.catch_warnings():
         # Python 3.12 warns about fork in a program with other threads (a progress bar's monitor, say).
         # The workers run only this module's code and the worker's, which take none of their locks.
-        warnings.filterwarnings("ignore", message=r".*use of fork\(\) may lead to deadlocks", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=r".*use of fork\(\) may lead to deadlocks",
+                                category=DeprecationWarning)
         return mp.start_processes(_worker_main, args=(world_size, listener, timeout, str(folder), worker, args),
                                   nprocs=world_size, join=False, start_method="fork")
 

@@ -9,8 +9,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from toolkit.plots import style
-from toolkit.plots.shared import (as_array, draw_run_losses, figure_legend, integer_steps, legend_caption, mark_diverged,
-                                  panel_note, readable_log_range, round_log_axis, twin_handles)
+from toolkit.plots.shared import (as_array, draw_run_losses, figure_legend, integer_steps, legend_caption,
+                                  mark_diverged, panel_note, readable_log_range, round_log_axis, twin_handles)
 from toolkit.plots.style import AUTOGRAD, AUTOGRAD_CROSS, MANUAL, MANUAL_LINE, TEXT_BOX, house_style
 from toolkit.train import History
 
