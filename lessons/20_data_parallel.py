@@ -24,6 +24,7 @@
 # %%
 import json
 import math
+import os
 import time
 
 import torch
@@ -43,6 +44,8 @@ from toolkit.twins import Twins, make_twins
 run = lesson.start("20_data_parallel", steps=30, lr=0.5)
 N = 240                                             # examples: 1 to 8 workers all get equal shares
 WORLD_SIZE = distributed.world_size_option(default=2, divides=N)
+if WORLD_SIZE == 2 and (os.cpu_count() or 1) >= 4 and not distributed.under_torchrun():
+    print(f"this machine has {os.cpu_count()} cores: TOOLKIT_WORLD_SIZE=4 runs this lesson on 4 workers")
 
 # %% [markdown]
 # ## The network, and a share of the data for each worker
