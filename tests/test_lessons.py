@@ -29,6 +29,7 @@ EXPECTED_FIGURES = {
     "17_practical_recipe": {"range_test.png", "update_ratios.png", "clipping.png", "adagrad.png"},
     "18_curvature": {"newton_quadratic.png", "newton_saddle.png", "line_search.png", "preconditioning.png", "race.png"},
     "19_inside_autograd": {"graph.png", "three_twins.png", "modes.png"},
+    "20_data_parallel": {"one_process.png", "linear_scaling.png", "noise_scale.png", "cost.png"},
 }
 
 

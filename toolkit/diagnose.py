@@ -97,6 +97,8 @@ class Evidence:
     x: torch.Tensor | None = None
     out: torch.Tensor | None = None
     lr: float | None = None              # for an update step
+    local: torch.Tensor | None = None    # for an average over workers: this worker's own gradient, before it
+    workers: int | None = None           # ... and the number of workers, k
     one_batch_agrees: bool = False       # the accumulation check disagrees, one backward does not
     rtol: float = 1e-6                   # how close "=" is, relative to the largest value
     layer: int | None = None             # the row's layer (None: the loss)
@@ -1278,3 +1280,83 @@ def diagnose_newton(d: torch.Tensor, hessian: torch.Tensor, gradient: torch.Tens
     if finding is None:
         finding = unknown(Evidence(d, true, "d", "the Newton direction"))
     return Diagnosis("the Newton direction", "newton", [("d", finding)])
+
+# --------------------------------------------------------------------------- the average over the workers
+#
+# Lesson 20's exercise averages each worker's gradient over k workers with dist.all_reduce. Its rules
+# compare your average g on a worker with t, the whole batch's gradient in one process, and l, that
+# worker's own gradient before the all-reduce:
+#
+#     rule                      the numbers
+#     summed_not_averaged       g = k·t: the all-reduce's sum, never divided by k
+#     divided_twice             g = t/k: the sum divided by k twice (or a mean divided again)
+#     own_gradient_only         g = l ≠ t: no all-reduce; each worker steps on its own share
+#     sum_went_into_a_copy      g = l/k: all_reduce summed a copy; the worker divided its own gradient
+
+WITNESS["all_reduce"] = "after the all-reduce"
+
+
+def summed_not_averaged(e: Evidence) -> Finding | None:
+    """g = k·t: every worker holds the sum of the k gradients, which is k times the mean."""
+    if not e.workers or e.workers < 2 or not _factor(e, e.workers):
+        return None
+    return Finding("sum-not-averaged", "gradients summed over the workers but not averaged",
+                   f"yours is {e.workers} times the whole batch's gradient: {e.workers} = k, the number of workers.",
+                   "dist.all_reduce leaves the SUM of the k gradients on every worker; divide it by k "
+                   "(world_size).")
+
+
+def divided_twice(e: Evidence) -> Finding | None:
+    """g = t/k: the mean divided by k once more."""
+    if not e.workers or e.workers < 2 or not _factor(e, 1 / e.workers):
+        return None
+    return Finding("average-divided-twice", "the average divided by k twice",
+                   f"yours is the whole batch's gradient divided by {e.workers} = k.",
+                   "Each worker's loss is already a mean over its share: after the all-reduce's sum, divide by "
+                   "k once.")
+
+
+def own_gradient_only(e: Evidence) -> Finding | None:
+    """g = l, and l is not t: the gradients never met; each worker steps on its own share."""
+    if e.local is None or same(e.local, e.true, e.rtol) or not same(e.mine, e.local, e.rtol):
+        return None
+    return Finding("no-all-reduce", "no all-reduce: each worker kept its own gradient",
+                   "yours is this worker's own gradient, on its share alone; the workers' copies of the network "
+                   "now drift apart.",
+                   "Call dist.all_reduce(param.grad) for every parameter, then divide by k.")
+
+
+def sum_went_into_a_copy(e: Evidence) -> Finding | None:
+    """g = l/k: all_reduce summed a copy (param.grad.clone(), a new tensor) and the result was dropped."""
+    if not e.workers or e.workers < 2 or e.local is None or same(e.local, e.true, e.rtol):
+        return None
+    if not same(e.mine, e.local / e.workers, e.rtol):
+        return None
+    return Finding("all-reduce-into-a-copy", "the all-reduce's sum went into a copy",
+                   f"yours is this worker's own gradient divided by {e.workers}: the sum never reached .grad.",
+                   "dist.all_reduce works IN PLACE on the tensor it is given and returns nothing useful: "
+                   "pass param.grad itself.")
+
+
+ALL_REDUCE_RULES = [summed_not_averaged, divided_twice, own_gradient_only, sum_went_into_a_copy, flipped_sign,
+                    nothing_written]
+
+
+def diagnose_average(report: GradientReport, local: dict[str, torch.Tensor], workers: int,
+                     where: str = "the average over the workers") -> Diagnosis | None:
+    """What went wrong in averaging gradients over ``workers`` workers; None when the report agrees.
+
+    ``report``'s rows hold your averaged gradient (``manual``) and the whole
+    batch's (``autograd``) for every parameter; ``local`` the worker's own
+    gradients before the all-reduce, by parameter name.
+    """
+    bad = [row for row in report.rows if not row.ok and row.manual is not None]
+    if not bad:
+        return None
+    rtol = 1e-3 if report.dtype == torch.float32 else 1e-6
+    findings = []
+    for row in bad:
+        e = Evidence(_cpu(row.manual), _cpu(row.autograd), row.name, row.where, local=_cpu(local.get(row.name)),
+                     workers=workers, rtol=rtol)
+        findings.append((row.name, examine(e, ALL_REDUCE_RULES) or unknown(e)))
+    return Diagnosis(where, "all_reduce", findings)

@@ -64,6 +64,11 @@ def start(name: str | os.PathLike, *, steps: int, lr: float | None) -> Lesson:
     options = options_from(parser.parse_args(sys.argv[1:] if started_as_script else []))
     if not started_as_script and _in_notebook():
         options = notebook_options(options)
+    if _secondary_rank():
+        # One of several processes started by torchrun (lesson 20): rank 0 writes the files, the others compute.
+        from dataclasses import replace
+
+        options = replace(options, save_figures=False, quiet=True)
     try:
         run = Lesson(stem, options, steps=steps, lr=lr, title=title)
     except ValueError as error:
@@ -481,6 +486,13 @@ def _in_notebook() -> bool:
     ipython = sys.modules.get("IPython")     # never imported here: a kernel has always loaded it
     shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
     return getattr(shell, "kernel", None) is not None
+
+
+def _secondary_rank() -> bool:
+    """True in a process that torchrun started with a rank other than 0."""
+    from toolkit.distributed import rank_from_environment
+
+    return rank_from_environment() != 0
 
 
 def _title_into_caption(title: str | None, caption: str | None) -> str | None:
