@@ -221,7 +221,7 @@ run.describe("contour",
                      f"lr = {history.lr:g}: every step crosses the contours at right angles, first down the steep "
                      f"wall, then along the narrow diagonal valley (κ = {high / low:.2f}) towards the least-squares "
                      f"minimum (w*, b*) = ({best[0].item():.3f}, {best[1].item():.3f}), which {history.steps} steps "
-                     f"do not reach. Both twins' paths coincide: a cross in every circle.",
+                     f"do not reach.",
              alt=f"A filled contour map of the loss, dark in a narrow valley running diagonally from upper left to "
                  f"lower right and yellow on the far walls, with a colour bar on a log scale. A chain of blue "
                  f"circles, each with a vermillion cross inside, starts at a white square at w = "
