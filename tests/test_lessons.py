@@ -82,7 +82,7 @@ def test_figures_exist_and_are_not_blank(runs, name):
 def test_lesson_03_finds_the_stability_limit_and_shows_every_regime(runs):
     _, results = runs
     histories = results["03_learning_rate"].histories
-    assert list(histories) == ["no zigzag", "fastest", "oscillating", "diverging"]
+    assert list(histories) == ["too small", "no zigzag", "fastest", "oscillating", "diverging"]
     assert histories["diverging"].diverged and not histories["oscillating"].diverged
     assert histories["fastest"].final_loss_manual < histories["no zigzag"].final_loss_manual
     losses = np.array(histories["oscillating"].loss_manual)
