@@ -74,7 +74,8 @@ def path_on_planes(panels: Sequence[dict], history: History, *, path_losses=None
     with house_style():
         fig = style.figure(3.6 * count + 1.0 if count > 1 else 5.0, 6.0, count=count + 1, columns=count)
         rows, columns = style.grid(count, count)
-        top, bottom = fig.subfigures(2, 1, height_ratios=[1.6 * rows, 1])
+        # Below the planes, the loss per step: as tall as a row of planes once they stack (a course-notes column).
+        top, bottom = fig.subfigures(2, 1, height_ratios=[1.6 * rows, 1] if rows == 1 else [rows, 1])
         axes = list(np.ravel(top.subplots(rows, columns, squeeze=False,
                                           **({"width_ratios": ratios} if columns == count else {}))))
         filled = None
