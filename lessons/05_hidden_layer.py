@@ -27,20 +27,18 @@ run = lesson.start("05_hidden_layer", steps=400, lr=0.5)
 # (logits) per point; the cross-entropy loss turns them into probabilities
 # with a softmax and charges −log(probability of the right class).
 #
-# We draw 400 points and split them at random: the network learns from
-# 200 of them, and the other 200 are held out. It never trains on those,
-# so its loss there tells us how well it does on points it has not seen.
-# Both halves must be in the same coordinates: `two_moons` centres and
-# scales the 400 points together, before the split. (Drawing a second set
-# on its own would scale it by its own mean and spread, and that alone
-# shifts it by up to a tenth of the spread: in a trial with the default
-# seed, enough to nearly double the trained network's held-out loss.)
+# We draw 400 points and split them at random (`data.split`, fixed by the
+# seed): the network learns from 200 of them, and the other 200 are held
+# out. It never trains on those, so its loss there tells us how well it
+# does on points it has not seen. Both halves must be in the same
+# coordinates: `two_moons` centres and scales the 400 points together,
+# before the split. (A second set drawn on its own would be scaled by its
+# own mean and spread, which alone shifts it by up to a tenth of the
+# spread.) Lessons 06, 07 and 08 use these same 200 training points.
 
 # %%
 points, labels = data.two_moons(n=400, noise=0.15, seed=run.seed, device=run.device, dtype=run.dtype)
-order = torch.randperm(400, generator=torch.Generator().manual_seed(run.seed)).to(run.device)   # CPU: same split everywhere
-x, y = points[order[:200]], labels[order[:200]]                       # the training half
-x_val, y_val = points[order[200:]], labels[order[200:]]               # held out
+(x, y), (x_val, y_val) = data.split(points, labels, held_out=200, seed=run.seed)   # training half, held out
 twins = make_twins([2, 16, 16, 2], activation="tanh", loss=manual.CrossEntropyLoss(), seed=run.seed,
                    device=run.device, dtype=run.dtype)
 by_hand, by_autograd = twins.manual_net, twins.torch_net
