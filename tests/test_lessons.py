@@ -17,7 +17,7 @@ EXPECTED_FIGURES = {
     "03_learning_rate": {"lr_paths.png", "lr_loss_gap.png"},
     "04_three_weights": {"weight_slices.png", "weights.png"},
     "05_hidden_layer": {"pca_landscape.png", "losses.png", "decision_regions.png"},
-    "06_sgd": {"sgd_paths.png", "sgd_losses.png", "gradient_variance.png"},
+    "06_sgd": {"sgd_paths.png", "sgd_ball.png", "sgd_losses.png", "gradient_variance.png"},
     "07_momentum": {"momentum_paths.png", "momentum_rates.png", "effective_step.png"},
     "08_initialisation": {"activations.png", "gradient_flow.png", "init_losses.png"},
     "09_real_mountain": {"basins.png", "plateau.png", "saddle_curvature.png"},
