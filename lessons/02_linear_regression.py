@@ -197,8 +197,8 @@ Z = loss_on_plane(by_autograd, twins.torch_loss, x, y, center=0 * eye[0], d1=eye
                   alphas=alphas, betas=betas)
 run.save(plots.linear_regression.contour_with_paths(alphas, betas, Z, history.path_manual, history.path_autograd,
                                                    xlabel="weight w", ylabel="bias b", minimum=best.tolist(),
-                                                   title=f"Loss over (w, b) and the descent path, lr = {history.lr:g}",
-                                                   note="the twins coincide: a cross in every circle",
+                                                   title=f"Loss over (w, b), lr = {history.lr:g}",
+                                                   note="twins: a cross in every circle",
                                                    diverged_at=history.diverged_at_step), "contour")
 losses_manual, _ = history.path_losses()
 run.save(plots.linear_regression.surface_with_path(alphas, betas, Z, history.path_manual, losses_manual,
