@@ -283,29 +283,39 @@ run.save(plots.one_weight.loss_vs_weight(weights, curve, history.path_manual[:, 
                               autograd_slopes=slopes_by_autograd,
                               slope_label=f"dL/dw = λ·(w − w*), λ = {curvature:.3f}",
                               slope_title="The slope dL/dw: a straight line through 0 at w*"),
-         "loss_vs_w",
-         caption=f"First panel: the loss L(w) is a parabola, and each step of gradient descent "
-                 f"(lr = {history.lr:g}) is a point on it; the steps shrink as the slope flattens near the minimum w* = {best_w:.3f}, "
-                 f"although the learning rate never changes. Second panel: the slope dL/dw = λ·(w − w*) is a straight "
-                 f"line through 0 at w*, and the slopes both twins computed lie on it (autograd's crosses sit "
-                 f"inside the hand-written circles: they coincide).",
-         alt=f"Two panels. The first: a U-shaped curve of the loss against the weight w, with a dotted "
-             f"vertical line at the minimum w = {best_w:.3f}; blue circles joined by arrows start at a white "
-             f"square high on the left branch and step down the curve, ever closer together, to a star near the "
-             f"bottom. The second: a rising straight line of the slope against w, crossing zero at the same dotted "
-             f"line; the circles climb along it from about {slopes_by_hand[0]:.1f} towards zero, each with a small "
-             f"orange cross inside.")
+         "loss_vs_w")
 start_gap = curvature / 2 * (history.path_manual[0, 0].item() - best_w) ** 2     # (λ/2)(w₀ − w*)²
 run.save(plots.curves.loss_gap_curves({f"lr = {history.lr:g}": history}, best_loss,
                                theory={f"lr = {history.lr:g}": (start_gap, factor)},
                                title=f"Loss gap L − L* per step, lr = {history.lr:g}\n"
                                      f"measured ×{measured.mean().item():.4g} per step, theory ×{factor:.4g}"),
-         "loss_gap",
-         caption=f"The loss gap L − L* per step on a log scale: a straight line, because every step multiplies "
-                 f"it by the same factor, and it lies on the dashed theoretical line, (1 − lr·λ)² = {factor:.4g} "
-                 f"per step with λ = 2·mean(x²) = {curvature:.3f}; both twins' losses coincide.",
-         alt=f"A falling straight line on a logarithmic vertical axis, the loss gap from about {gaps[0].item():.2g} "
-             f"at step 0 down to about {gaps[-1].item():.1g} at step {len(gaps) - 1}; the blue line of the "
-             f"hand-written twin, orange crosses of the autograd twin on it, and a black dashed theory line "
-             f"running exactly along it.")
+         "loss_gap")
+
+# %% [markdown]
+# ## Captions for course notes
+# What `python -m toolkit figures` prints under each figure in the gallery's
+# index: a caption for the notes and an alt text for readers who cannot see
+# the image.
+
+# %%
+run.describe("loss_vs_w",
+             caption=f"First panel: the loss L(w) is a parabola, and each step of gradient descent "
+                     f"(lr = {history.lr:g}) is a point on it; the steps shrink as the slope flattens near the "
+                     f"minimum w* = {best_w:.3f}, although the learning rate never changes. Second panel: the slope "
+                     f"dL/dw = λ·(w − w*) is a straight line through 0 at w*, and the slopes both twins computed "
+                     f"lie on it (autograd's crosses sit inside the hand-written circles: the twins agree).",
+             alt=f"Two panels. The first: a U-shaped curve of the loss against the weight w, with a dotted "
+                 f"vertical line at the minimum w = {best_w:.3f}; blue circles joined by arrows start at a white "
+                 f"square high on the left branch and step down the curve, ever closer together, to a star near "
+                 f"the bottom. The second: a rising straight line of the slope against w, crossing zero at the "
+                 f"same dotted line; the circles climb along it from about {slopes_by_hand[0]:.1f} towards zero, "
+                 f"each with a small vermillion cross inside.")
+run.describe("loss_gap",
+             caption=f"The loss gap L − L* per step on a log scale: a straight line, because every step multiplies "
+                     f"it by the same factor, and it lies on the dashed theoretical line, (1 − lr·λ)² = {factor:.4g} "
+                     f"per step with λ = 2·mean(x²) = {curvature:.3f}.",
+             alt=f"A falling straight line on a logarithmic vertical axis, the loss gap from about "
+                 f"{gaps[0].item():.2g} at step 0 down to about {gaps[-1].item():.1g} at step {len(gaps) - 1}; the "
+                 f"blue line of the hand-written twin, vermillion crosses of the autograd twin on it, and a dark "
+                 f"dashed theory line running exactly along it.")
 run.finish()

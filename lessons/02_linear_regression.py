@@ -197,8 +197,8 @@ Z = loss_on_plane(by_autograd, twins.torch_loss, x, y, center=0 * eye[0], d1=eye
                   alphas=alphas, betas=betas)
 run.save(plots.linear_regression.contour_with_paths(alphas, betas, Z, history.path_manual, history.path_autograd,
                                                    xlabel="weight w", ylabel="bias b", minimum=best.tolist(),
-                                                   title=f"Loss over (w, b) and the descent path, lr = {history.lr:g}",
-                                                   note="the twins coincide: a cross in every circle",
+                                                   title=f"Loss over (w, b), lr = {history.lr:g}",
+                                                   note="twins: a cross in every circle",
                                                    diverged_at=history.diverged_at_step), "contour")
 losses_manual, _ = history.path_losses()
 run.save(plots.linear_regression.surface_with_path(alphas, betas, Z, history.path_manual, losses_manual,
@@ -221,7 +221,7 @@ run.describe("contour",
                      f"lr = {history.lr:g}: every step crosses the contours at right angles, first down the steep "
                      f"wall, then along the narrow diagonal valley (κ = {high / low:.2f}) towards the least-squares "
                      f"minimum (w*, b*) = ({best[0].item():.3f}, {best[1].item():.3f}), which {history.steps} steps "
-                     f"do not reach. Both twins' paths coincide: a cross in every circle.",
+                     f"do not reach.",
              alt=f"A filled contour map of the loss, dark in a narrow valley running diagonally from upper left to "
                  f"lower right and yellow on the far walls, with a colour bar on a log scale. A chain of blue "
                  f"circles, each with a vermillion cross inside, starts at a white square at w = "

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 03 · The learning rate: four regimes, read off the curvature
+# # 03 · The learning rate: five regimes, read off the curvature
 #
 # Gradient descent has one setting that decides almost everything: the
 # learning rate. Too small and the walk downhill takes forever; too large and
@@ -67,11 +67,14 @@ print(f"the steep axis (w, b) = ({steep[0].item():+.3f}, {steep[1].item():+.3f})
       f"largest stable learning rate 2/λmax = {2 / high:.4f}")
 
 # %% [markdown]
-# ## Four learning rates, read off the eigenvalues
+# ## Five learning rates, read off the eigenvalues
 # Every factor |1 − lr·λᵢ| must stay below 1, so the largest learning rate
 # that still converges is lr < 2/λmax, and the steep axis is the first to
-# go wrong. Four rates show the four regimes:
+# go wrong. Five rates show the five regimes:
 #
+# * **0.1/λmax, too small**: every factor is close to 1, 0.9 on the steep
+#   axis and 1 − 0.1/κ on the shallow one. No step overshoots, and each
+#   removes only a sliver of the distance left: the walk is safe and slow.
 # * **1/λmax, no zigzag**: the steep axis has 1 − lr·λmax = 0, so it is
 #   solved in one step; the shallow axis keeps 1 − 1/κ of its distance per
 #   step and is approached from one side only.
@@ -86,12 +89,13 @@ print(f"the steep axis (w, b) = ({steep[0].item():+.3f}, {steep[1].item():+.3f})
 
 # %%
 rates = {
+    "too small": 0.1 / high,
     "no zigzag": 1 / high,
     "fastest": 2 / (low + high),
     "oscillating": 0.99 * 2 / high,
     "diverging": 1.2 * 2 / high,
 }
-formulas = {"no zigzag": "1/λmax", "fastest": "2/(λmin+λmax)", "oscillating": "0.99·2/λmax",
+formulas = {"too small": "0.1/λmax", "no zigzag": "1/λmax", "fastest": "2/(λmin+λmax)", "oscillating": "0.99·2/λmax",
             "diverging": "1.2·2/λmax"}
 if run.lr is not None:
     rates[f"your lr = {run.lr:g}"] = run.lr
@@ -173,9 +177,9 @@ for label, lr in rates.items():
 # ## The condition number sets the pace
 # Even the fastest fixed rate shrinks the distance to the minimum only by
 # (κ − 1)/(κ + 1) per step. Here κ ≈ 8 and that is about 0.78; a valley
-# with κ = 1000, common in real networks, would give 0.998: thousands of
-# steps, because the rate must respect the steepest wall while the
-# progress is made along the flattest floor. This is the problem that
+# with κ = 1000 would give 0.998: thousands of steps, because the rate
+# must respect the steepest wall while the progress is made along the
+# flattest floor. This is the problem that
 # momentum (lesson 07) attacks: by remembering earlier steps, it lets the
 # zigzags cancel and the steps along the floor add up, and on a quadratic
 # its rate depends on √κ instead of κ.
@@ -186,10 +190,10 @@ print(f"κ = {kappa:.3f}: the best fixed rate shrinks the distance by (κ − 1)
 
 # %% [markdown]
 # ## Figures
-# The four paths on panels that share the same axes (one unit as long across
+# The five paths on panels that share the same axes (one unit as long across
 # as up) and the same colour scale; the dotted white lines are the valley's
 # axes, the eigenvectors of H. The twins coincide: autograd's cross sits in
-# every hand-written circle. The window is framed by the three runs that
+# every hand-written circle. The window is framed by the four runs that
 # converge, so the diverging path is drawn until it leaves it, and an arrow
 # shows where it went.
 #
@@ -203,8 +207,8 @@ alphas, betas = grid_around(framed, margin=0.15)
 eye = torch.eye(2, dtype=run.dtype, device=run.device)
 Z = loss_on_plane(twins.torch_net, twins.torch_loss, x, y, center=0 * eye[0], d1=eye[0], d2=eye[1],
                   alphas=alphas, betas=betas)
-titles = {"no zigzag": "no zigzag", "fastest": "fastest", "oscillating": "oscillating, barely stable",
-          "diverging": "diverging"}
+titles = {"too small": "too small", "no zigzag": "no zigzag", "fastest": "fastest",
+          "oscillating": "oscillating, barely stable", "diverging": "diverging"}
 panels = []
 for label in titles:
     history = histories[label]
@@ -213,33 +217,45 @@ for label in titles:
                    "manual_path": history.path_manual, "autograd_path": history.path_autograd,
                    "diverged_at": history.diverged_at_step})
 run.save(plots.learning_rate.learning_rate_panels(panels, xlabel="weight w", ylabel="bias b", minimum=best.tolist(),
-                                    valley_axes=[valley_axes[:, 0], valley_axes[:, 1]],
-                                    title=f"{run.steps} steps at four learning rates from the Hessian "
-                                          f"(κ = {kappa:.2f}); all panels share their axes"),
-         "lr_paths",
-         caption=f"{run.steps} steps at four learning rates read off the Hessian (λmax = {high:.3f}, κ = "
-                 f"{kappa:.2f}), on the same exact loss, axes and colour scale; the dotted white lines are the "
-                 f"valley's axes. At 1/λmax the path does not zigzag; 2/(λmin + λmax) is the fastest; just below "
-                 f"2/λmax = {2 / high:.3f} it zigzags across the valley but still converges; above 2/λmax it "
-                 f"zigzags ever wider and diverges. Both twins' paths coincide: a cross in every circle.",
-         alt=f"Four contour maps in a two-by-two grid, each the same diagonal valley with a white plus sign at "
-             f"the minimum and two dotted white lines through it along the valley's axes. First: the path "
-             f"runs from the white square at the lower right down into the valley without crossing it, then "
-             f"along the floor to the minimum. Second: a few steps cross the valley and end at the minimum. "
-             f"Third: the path bounces from wall to wall in long zigzags that shrink only slowly. Fourth: the "
-             f"zigzags grow until the path leaves the window, marked by an arrow and a black X labelled with "
-             f"the step where it diverged.")
+                                                  valley_axes=[valley_axes[:, 0], valley_axes[:, 1]],
+                                                  title=f"{run.steps} steps at five rates from the Hessian\n"
+                                                        f"(κ = {kappa:.2f}); all panels share their axes"),
+         "lr_paths")
 legend = {label: label if label.startswith("your lr") else f"{label}: lr = {rates[label]:.3g}" for label in rates}
 run.save(plots.curves.loss_gap_curves({legend[label]: history for label, history in histories.items()}, best_loss,
-                               theory={legend[label]: value for label, value in theory.items()},
-                               title="Converging: L − L* and the theory (dashed)"),
-         "lr_loss_gap",
-         caption="The loss gap L − L* per step on a log scale for each learning rate, with the theoretical "
-                 "rate max (1 − lr·λᵢ)² per step dashed: every converging run becomes a straight line on its "
-                 "dashed line, the fastest rate the steepest and the barely stable one the flattest; the "
-                 "diverging run, on an axis of its own, climbs just as straight. Both twins' losses coincide.",
-         alt="Two panels of straight lines on logarithmic vertical axes against the step. The first: three "
-             "falling lines, green steepest (down to about 1e-10), light blue in between and orange almost "
-             "flat, each with a black dashed line along it and orange-cross markers on it. The second: one "
-             "pink line rising in a straight line to about 1e12, where a pink X marks the step it diverged.")
+                                      theory={legend[label]: value for label, value in theory.items()},
+                                      title="Converging: L − L* and the theory (dashed)"),
+         "lr_loss_gap")
+
+# %% [markdown]
+# ## Captions for course notes
+# What `python -m toolkit figures` prints under each figure in the gallery's
+# index: a caption for the notes and an alt text for readers who cannot see
+# the image.
+
+# %%
+run.describe("lr_paths",
+             caption=f"{run.steps} steps at five learning rates read off the Hessian (λmax = {high:.3f}, κ = "
+                     f"{kappa:.2f}), on the same exact loss, axes and colour scale; the dotted white lines are the "
+                     f"valley's axes. At 0.1/λmax the path creeps and is still far from the minimum; at 1/λmax it "
+                     f"does not zigzag; 2/(λmin + λmax) is the fastest; just below 2/λmax = {2 / high:.3f} it "
+                     f"zigzags across the valley but still converges; above 2/λmax it zigzags ever wider and "
+                     f"diverges. Both twins' paths coincide: a cross in every circle.",
+             alt=f"Five contour maps, each the same diagonal valley with a white plus sign at the minimum and two "
+                 f"dotted white lines through it along the valley's axes. First: short, closely spaced steps from "
+                 f"the white square at the lower right that curve into the valley and stop halfway along its "
+                 f"floor, far from the minimum. Second: the "
+                 f"path runs down into the valley without crossing it, then along the floor to the minimum. "
+                 f"Third: a few steps cross the valley and end at the minimum. Fourth: the path bounces from wall "
+                 f"to wall in long zigzags that shrink only slowly. Fifth: the zigzags grow until the path leaves "
+                 f"the window, marked by an arrow and a black X labelled with the step where it diverged.")
+run.describe("lr_loss_gap",
+             caption="The loss gap L − L* per step on a log scale for each learning rate, with the theoretical "
+                     "rate max (1 − lr·λᵢ)² per step dashed: every converging run becomes a straight line on its "
+                     "dashed line, the fastest rate the steepest and the too small one the flattest; the "
+                     "diverging run, on an axis of its own, climbs just as straight.",
+             alt="Two panels of straight lines on logarithmic vertical axes against the step. The first: four "
+                 "falling lines with a dark dashed line along each and vermillion crosses on them, from nearly "
+                 "flat (the too small rate) to the steepest (the fastest rate, down to about 1e-10). The second: "
+                 "one line rising in a straight line to about 1e12, where a black X marks the step it diverged.")
 run.finish()

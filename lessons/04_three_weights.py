@@ -285,9 +285,12 @@ print(f"the weights that made the data, {DATA_WEIGHTS}, have loss {data_loss:.6f
 # over the plane through the end point, with the third weight held at its
 # end value. The path is drawn by its two weights on each slice, but the
 # third weight was moving too, so away from the end the path is NOT on the
-# slice. Each circle is therefore filled with the true loss at that step, on
-# the same colour scale: where its colour differs from the contour under it,
-# the third weight was elsewhere. The end star lies on all three slices.
+# slice: the contour under a step is the loss the network would have had
+# with the third weight already at its end value. The panel below the
+# slices draws both per step: the path's own loss (the twins), and what each
+# slice reads under the path. Where a slice's line leaves the path's, the
+# third weight was elsewhere; all of them meet at the end, whose star lies on
+# all three slices. We check the start by hand:
 
 # %%
 from toolkit.landscape import drawable_part
@@ -298,37 +301,40 @@ end = path_manual[shown - 1]
 losses_manual, _ = history.path_losses()
 names = ["w1", "w2", "w3"]
 unit = torch.eye(3, dtype=run.dtype, device=run.device)
-panels = []
+panels, start_readings = [], []
 for i, j in [(0, 1), (0, 2), (1, 2)]:
     k = 3 - i - j                                        # the weight held fixed
-    alphas, betas = grid_around(path_manual[:shown][:, [i, j]], margin=0.3)
+    pair = path_manual[:shown][:, [i, j]]
+    middle = (pair.max(dim=0).values + pair.min(dim=0).values) / 2
+    half = (pair.max(dim=0).values - pair.min(dim=0).values).max() / 2    # a square window, as wide as it is tall
+    alphas, betas = grid_around(pair, margin=0.3, include=torch.stack([middle - half, middle + half]))
     origin = end * unit[k]                               # 0 for w_i and w_j, w_k at its end value
     Z = loss_on_plane(by_autograd, twins.torch_loss, x, y, center=origin, d1=unit[i], d2=unit[j],
                       alphas=alphas, betas=betas, chunk_size=2048)
     start_on_slice = origin + path_manual[0, i] * unit[i] + path_manual[0, j] * unit[j]
     slice_loss = ((forward(x, *start_on_slice.tolist())[-1] - y) ** 2).mean().item()
+    start_readings.append(slice_loss)
     print(f"slice ({names[i]}, {names[j]}) at {names[k]} = {end[k].item():.3f}: loss under the start square "
           f"{slice_loss:.4f}, true loss at the start {losses_manual[0]:.4f}")
     panels.append({"alphas": alphas, "betas": betas, "Z": Z, "name": f"({names[i]}, {names[j]}) slice",
                    "manual_path": path_manual[:, [i, j]], "autograd_path": path_autograd[:, [i, j]],
                    "xlabel": names[i], "ylabel": names[j], "title": f"{names[k]} held at {end[k].item():.2f}"})
 held = "its end value" if shown == len(path_manual) else f"its value at step {shown - 1}"
-note = (f"the loss over each pair of weights, the third held at {held}; both twins' paths coincide; "
-        "below: the path's own loss against the loss each slice reads under it")
-run.save(plots.planes.path_on_planes(panels, history, caption=note),
-         "weight_slices",
-         caption=f"Three slices through the three-dimensional loss, one per pair of weights, each the true loss "
-                 f"with the third weight held at {held}, with the path drawn by its two weights. Away from the "
-                 f"end the path is not on the slice (the third weight was moving too), so each circle is filled "
-                 f"with the true loss at that step: where its colour differs from the contour under it, the third "
-                 f"weight was elsewhere. Both twins' paths coincide; the end star lies on all three slices.",
-         alt=f"Three contour maps sharing one logarithmic colour bar: (w1, w2) with w3 held at "
-             f"{end[2].item():.2f}, (w1, w3) with w2 held at {end[1].item():.2f} and (w2, w3) with w1 held at "
-             f"{end[0].item():.2f}. In each a curved chain of circles, each with an orange cross inside, runs "
-             f"from a white square in the bright, high-loss part up to a yellow star in the dark valley; the "
-             f"circles' fill changes from green to dark blue along the way.")
+run.save(plots.planes.path_on_planes(panels, history,
+                                     caption=f"the loss over each pair of weights, the third held at {held}; "
+                                             "below: the path's own loss against the loss each slice reads under it"),
+         "weight_slices")
 
 # %% [markdown]
+# With the default seed the (w1, w2) slice reads 0.58 under the start
+# square, less than half the network's true loss there, 1.38: the slice
+# holds w3 at its end value, 1.61, while the network started with w3 close
+# to 0. The other two slices read 1.46 and 1.39, close to the truth, though
+# they hold w2 or w1 far from where it started. With w3 near 0 the output
+# ŷ = w3 · h2 hardly depends on w1 and w2, so moving those changes little,
+# and moving w3 changes everything. From about step 40 on the path is near
+# its end and all four curves agree.
+#
 # The three weights at every step, for both twins (autograd's crosses sit
 # on the hand-written lines), and the loss. With the default seed, w3 moves
 # first; w2 and w1 dip for the first steps, while w3 is still negative, and
@@ -336,15 +342,40 @@ run.save(plots.planes.path_on_planes(panels, history, caption=note),
 
 # %%
 run.save(plots.three_weights.weights_over_training(history, names, shown=shown,
-                                     title=f"The three weights, lr = {history.lr:g}"), "weights",
-         caption=f"The three weights (first panel) and the loss on a log scale (second panel) at every step, "
-                 f"for both twins: autograd's crosses sit on the hand-written lines. w3 moves first; once it has "
-                 f"grown, w1 and w2 follow, and the loss falls fastest while all three climb; from about step 40 "
-                 f"they settle near ({end[0].item():.2f}, {end[1].item():.2f}, {end[2].item():.2f}).",
-         alt=f"Two line charts against the step, 0 to {history.steps}. The first: three coloured lines for w1, "
-             f"w2 and w3 starting at {path_manual[0, 0].item():.2f}, {path_manual[0, 1].item():.2f} and "
-             f"{path_manual[0, 2].item():.2f}; w3 rises steeply first, then all three level off between 1.3 and "
-             f"1.7, crosses of the same colours on each line. The second: the training loss on a logarithmic "
-             f"axis falling in an S-shape from about {losses_manual[0]:.2g} to about "
-             f"{history.final_loss_manual:.1g}, with orange crosses on the blue line.")
+                                                   title=f"The three weights, lr = {history.lr:g}"), "weights")
+
+# %% [markdown]
+# ## Captions for course notes
+# What `python -m toolkit figures` prints under each figure in the gallery's
+# index: a caption for the notes and an alt text for readers who cannot see
+# the image.
+
+# %%
+run.describe("weight_slices",
+             caption=f"Three slices through the three-dimensional loss, one per pair of weights, each the true loss "
+                     f"with the third weight held at {held}, with the path drawn by its two weights (both twins: a "
+                     f"cross in every circle). Away from the end the path is not on a slice, because the third "
+                     f"weight was moving too. Below, per step, the path's own loss and the loss each slice reads "
+                     f"under it: at the start the (w1, w2) slice reads {start_readings[0]:.2f} where the true loss "
+                     f"was {losses_manual[0]:.2f}; the curves meet from about step 40, once the third weight is "
+                     f"near its end value.",
+             alt=f"Three contour maps sharing one logarithmic colour bar: (w1, w2) with w3 held at "
+                 f"{end[2].item():.2f}, (w1, w3) with w2 held at {end[1].item():.2f} and (w2, w3) with w1 held at "
+                 f"{end[0].item():.2f}. In each a chain of blue circles, each with a vermillion cross inside, runs "
+                 f"from a white square in the bright, high-loss part up to a yellow star in the dark valley. Below "
+                 f"them a wide panel of loss on a log axis against the step: the blue line of the path's own loss "
+                 f"falls in an S-shape from about {losses_manual[0]:.2g} to about {history.final_loss_manual:.1g}; "
+                 f"three grey lines, dashed, dotted and dash-dotted, one per slice, run beside it, the dashed one "
+                 f"(the (w1, w2) slice) starting at less than half of it, and all join it by about step 40.")
+run.describe("weights",
+             caption=f"The three weights (first panel) and the loss on a log scale (second panel) at every step, "
+                     f"for both twins. w3 moves first; once it has grown, w1 and w2 follow, and the loss falls "
+                     f"fastest while all three climb; from about step 40 they settle near ({end[0].item():.2f}, "
+                     f"{end[1].item():.2f}, {end[2].item():.2f}).",
+             alt=f"Two line charts against the step, 0 to {history.steps}. The first: three coloured lines for w1, "
+                 f"w2 and w3 starting at {path_manual[0, 0].item():.2f}, {path_manual[0, 1].item():.2f} and "
+                 f"{path_manual[0, 2].item():.2f}; w3 rises steeply first, then all three level off between 1.3 "
+                 f"and 1.7, vermillion crosses on each line. The second: the training loss on a logarithmic axis "
+                 f"falling in an S-shape from about {losses_manual[0]:.2g} to about "
+                 f"{history.final_loss_manual:.1g}, with vermillion crosses on the blue line.")
 run.finish()

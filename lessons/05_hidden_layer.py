@@ -27,20 +27,18 @@ run = lesson.start("05_hidden_layer", steps=400, lr=0.5)
 # (logits) per point; the cross-entropy loss turns them into probabilities
 # with a softmax and charges −log(probability of the right class).
 #
-# We draw 400 points and split them at random: the network learns from
-# 200 of them, and the other 200 are held out. It never trains on those,
-# so its loss there tells us how well it does on points it has not seen.
-# Both halves must be in the same coordinates: `two_moons` centres and
-# scales the 400 points together, before the split. (Drawing a second set
-# on its own would scale it by its own mean and spread, and that alone
-# shifts it by up to a tenth of the spread: in a trial with the default
-# seed, enough to nearly double the trained network's held-out loss.)
+# We draw 400 points and split them at random (`data.split`, fixed by the
+# seed): the network learns from 200 of them, and the other 200 are held
+# out. It never trains on those, so its loss there tells us how well it
+# does on points it has not seen. Both halves must be in the same
+# coordinates: `two_moons` centres and scales the 400 points together,
+# before the split. (A second set drawn on its own would be scaled by its
+# own mean and spread, which alone shifts it by up to a tenth of the
+# spread.) Lessons 06, 07 and 08 use these same 200 training points.
 
 # %%
 points, labels = data.two_moons(n=400, noise=0.15, seed=run.seed, device=run.device, dtype=run.dtype)
-order = torch.randperm(400, generator=torch.Generator().manual_seed(run.seed)).to(run.device)   # CPU: same split everywhere
-x, y = points[order[:200]], labels[order[:200]]                       # the training half
-x_val, y_val = points[order[200:]], labels[order[200:]]               # held out
+(x, y), (x_val, y_val) = data.split(points, labels, held_out=200, seed=run.seed)   # training half, held out
 twins = make_twins([2, 16, 16, 2], activation="tanh", loss=manual.CrossEntropyLoss(), seed=run.seed,
                    device=run.device, dtype=run.dtype)
 by_hand, by_autograd = twins.manual_net, twins.torch_net
@@ -182,15 +180,7 @@ if finite.any():
         print("the held-out loss is lowest at the end: still falling")
 run.save(plots.hidden_layer.train_validation_losses(
     history, val_manual, val_autograd, title=f"Training and held-out loss, lr = {history.lr:g}",
-    caption="held-out loss evaluated along each twin's path; the twins coincide"), "losses",
-    caption=f"The training loss and the loss on held-out points at every step, for both twins (they "
-            f"coincide). Both fall; the held-out loss falls less far and ends higher, {val_manual[-1].item():.3f} "
-            f"against {train_losses[-1]:.3f}: the network is surer of the points it was fitted to than of new ones.",
-    alt=f"Two falling blue curves on a logarithmic loss axis against the step, 0 to {history.steps}: the "
-        f"training loss (solid) from about {train_losses[0]:.2f} down to {train_losses[-1]:.3f}, and above it "
-        f"the held-out loss (dashed), ending at {val_manual[-1].item():.3f}. Both drop steeply over the first "
-        f"steps, stay on a plateau for a while, then fall again, the gap between them widening; orange "
-        f"crosses of the autograd twin sit on both lines.")
+    caption="held-out loss evaluated along each twin's path; the twins coincide"), "losses")
 
 # %% [markdown]
 # The training loss falls at every step. The held-out loss falls as well,
@@ -207,18 +197,23 @@ run.save(plots.hidden_layer.train_validation_losses(
 #
 # ## A landscape through 354 dimensions
 # We cannot draw a loss over 354 parameters, but we can draw it over a
-# plane. Principal component analysis finds the two directions along which
-# the parameters moved the most during training; the plane through the
-# final parameters spanned by those two directions holds most of the path.
-# We project the path onto it and evaluate the true loss at every grid
-# point of the plane.
+# plane. Principal component analysis (PCA) of the path finds the two
+# directions along which the parameters moved the most during training;
+# the plane through the final parameters spanned by those two directions
+# holds most of the path. We project the path onto it and evaluate the true
+# loss at every grid point of the plane. This is how Li et al. (2018,
+# section 7) draw training paths, and they explain there why two random
+# directions would not do: in a space of many dimensions a random direction
+# is nearly perpendicular to the path, so a random plane holds almost none
+# of it. (Their random planes, scaled filter by filter, serve another
+# purpose: the shape of the loss around one point. Lesson 15 draws both.)
 #
 # "Most of the path" is not all of it. A point of the path that is off the
 # plane is drawn at its projection, and the contour there is the loss at
-# the projection, not at the point. So each circle on the path is filled
-# with the loss the network really had at that step, on the same colour
-# scale as the contours: where the fill and the contour under it differ,
-# the path was off the plane. We check the start by hand.
+# the projection, not at the point. So a panel below the plane draws both,
+# step by step: the loss the network really had, and the loss the plane
+# reads under the path. Where the two curves part, the path was off the
+# plane. We check the start by hand.
 #
 # A diverged run gets the plane of its steps before the loss blew up (see
 # `drawable_part`). If it blew up at once there is no path to fit a plane
@@ -259,76 +254,19 @@ off_by = (history.path_manual[0] - (plane.center + a0 * plane.d1 + b0 * plane.d2
 print(f"start: true loss {train_losses[0]:.4f}; the plane's loss under the start square {under_start:.4f} "
       f"(the start lies {off_by:.3g} from the plane)")
 where = f"the start lies {off_by:.2g} off the plane" if shown > 1 else "the plane goes through the start"
-start_check = (f"under the start square the left plane's loss is {under_start:.2f}; the true loss at the start "
+start_check = (f"under the start square the plane's loss is {under_start:.2f}; the true loss at the start "
                f"is {train_losses[0]:.2f} ({where})")
+run.save(plots.planes.path_on_plane(alphas, betas, Z, manual_xy, autograd_xy, history, xlabel=xlabel, ylabel=ylabel,
+                                    title=title, note=note, path_losses=train_losses, name="PCA plane",
+                                    caption="both twins' paths coincide (a cross in every circle)\n" + start_check),
+         "pca_landscape")
 
 # %% [markdown]
-# With the default seed the plane holds 99.5% of the path, and the fills
-# match the contours everywhere except over the first few steps: under the
-# start square the plane reads 0.39, while the network's loss at the start
-# was 0.69. The first steps are off the plane (the start lies about 1 away
+# With the default seed the plane holds 99.5% of the path, and the two
+# curves below it agree except over the first few steps: under the start
+# square the plane reads 0.39, while the network's loss at the start was
+# 0.69. The first steps are off the plane (the start lies about 1 away
 # from it), and there the picture flatters them.
-#
-# ## Why not a random plane?
-# The other common picture (Li et al., 2018) takes two *random* directions
-# through the final point instead. To compare layers of different sizes
-# fairly, each direction is scaled filter by filter: every row of a weight
-# direction (the weights into one unit) gets the length of that unit's real
-# weights, and the biases get no direction at all. `filter_normalized_plane`
-# builds such a plane; we draw it in plain distance units, like the PCA
-# plane, over a square that reaches a little past the start in every
-# direction.
-#
-# In 354 dimensions a random direction is nearly perpendicular to any
-# given one. Two directions that treat every parameter alike would hold
-# about 2/354 ≈ 0.6% of the path. Filter normalisation does not treat them
-# alike: it gives a large share of each direction to the 32 weights of the
-# first layer and the 32 of the last, which is where this path moved most,
-# so it catches more: 9% with the default seed, and anywhere from under 1%
-# to about 15% for other draws of the directions, typically a few percent.
-# Still, a path that ends about 5.5 away from where it started projects
-# onto a short stub beside its end, and the true losses in its circles have
-# little to do with the contours under them. A random plane shows the shape
-# of the loss around one point, not how training got there.
-
-# %%
-from toolkit.landscape import filter_normalized_plane
-
-end = plane.center
-generator = torch.Generator().manual_seed(run.seed)        # on the CPU: the same directions on every device
-random_plane = filter_normalized_plane(by_autograd, generator, center=end, path=history.path_manual[:shown])
-u1, u2 = random_plane.d1 / random_plane.d1.norm(), random_plane.d2 / random_plane.d2.norm()
-if shown > 1:
-    print(f"the random plane holds {random_plane.captured:.2%} of {part}; the PCA plane {plane.captured:.1%}")
-radius = (history.path_manual[:shown] - end).norm(dim=1).max().item()
-half = 1.2 * radius if radius > 0 else 1.0
-axis = torch.linspace(-half, half, 61, dtype=run.dtype, device=run.device)
-random_panel = {
-    "alphas": axis, "betas": axis,
-    "Z": loss_on_plane(by_autograd, twins.torch_loss, x, y, end, u1, u2, alphas=axis, betas=axis),
-    "manual_path": project(history.path_manual, end, u1, u2),
-    "autograd_path": project(history.path_autograd, end, u1, u2),
-    "xlabel": "random direction 1 (filter-normalised)", "ylabel": "random direction 2",
-    "title": f"Random plane: holds {random_plane.captured:.1%} of {part}" if shown > 1 else "Random plane, same point",
-}
-run.save(plots.planes.path_on_plane(alphas, betas, Z, manual_xy, autograd_xy, history, xlabel=xlabel, ylabel=ylabel,
-                             title=title, note=note, path_losses=train_losses, second=random_panel,
-                             caption="both twins' paths coincide (a cross in every circle); "
-                                     "circle fill: the true loss at that step, on the contours' scale\n"
-                                     + start_check),
-         "pca_landscape",
-         caption=f"The loss on two planes through the end point, on one colour scale. First, the plane of the "
-                 f"path's two principal directions, which holds {plane.captured:.1%} of the path; each circle is "
-                 f"filled with the true loss at that step, and the fills match the contours except over the "
-                 f"first steps, which lie off the plane (the start square reads {under_start:.2f}, the true "
-                 f"loss was {train_losses[0]:.2f}). Second, a random filter-normalised plane: it holds only "
-                 f"{random_plane.captured:.1%} of the path, which shrinks to a short stub beside the end. Both "
-                 f"twins' paths coincide.",
-         alt="Two contour maps with a shared logarithmic colour bar. The first is wide and low: a long path "
-             "of circles, each with an orange cross inside, drops from a white square at the upper left, then "
-             "runs right along a valley that darkens towards a yellow star near the right edge. The second is "
-             "square, a dark basin surrounded by green and yellow, with the star near its centre and only a "
-             "short stub of a few circles leading to a white square just beside it.")
 
 # %% [markdown]
 # ## What the network learned
@@ -347,14 +285,44 @@ if history.diverged:
 else:
     when = f"after {history.steps} step{'s' if history.steps != 1 else ''}"
 run.save(plots.hidden_layer.decision_regions(probability_of_class_1, x, y,
-                                title=f"Decision regions {when}\n({train_accuracy:.1%} of the training points "
-                                      f"right, {val_accuracy:.1%} of the held-out ones)"),
-         "decision_regions",
-         caption=f"What the network learned: its probability of class 1 at every point of the input plane, with "
-                 f"the training points on top and the boundary P = 0.5 in black. The boundary bends between the "
-                 f"two moons; {train_accuracy:.1%} of the training points and {val_accuracy:.1%} of the "
-                 f"held-out ones are on the right side of it.",
-         alt="A square map shaded from blue (class 0) to red (class 1) with a black curved line where the two "
-             "meet. Two interleaved crescents of points: white circles for class 0 in the blue region and "
-             "black triangles for class 1 in the red region, the black line winding between them.")
+                                             title=f"Decision regions {when}\n({train_accuracy:.1%} of the training "
+                                                   f"points right, {val_accuracy:.1%} of the held-out ones)"),
+         "decision_regions")
+
+# %% [markdown]
+# ## Captions for course notes
+# What `python -m toolkit figures` prints under each figure in the gallery's
+# index: a caption for the notes and an alt text for readers who cannot see
+# the image.
+
+# %%
+run.describe("losses",
+             caption=f"The training loss and the loss on held-out points at every step, for both twins. Both "
+                     f"fall; the held-out loss falls less far and ends higher, {val_manual[-1].item():.3f} against "
+                     f"{train_losses[-1]:.3f}: the network is surer of the points it was fitted to than of new ones.",
+             alt=f"Two falling blue curves on a logarithmic loss axis against the step, 0 to {history.steps}: the "
+                 f"training loss (solid) from about {train_losses[0]:.2f} down to {train_losses[-1]:.3f}, and "
+                 f"above it the held-out loss (dashed), ending at {val_manual[-1].item():.3f}. Both drop steeply "
+                 f"over the first steps, stay on a plateau for a while, then fall again, the gap between them "
+                 f"widening; vermillion crosses of the autograd twin sit on both lines.")
+run.describe("pca_landscape",
+             caption=f"The loss on the plane of the path's two principal directions through the end point, which "
+                     f"holds {plane.captured:.1%} of the path, with both twins' paths. Below, per step, the "
+                     f"network's own loss and the loss the plane reads under the path: they agree except over the "
+                     f"first steps, which lie off the plane (the plane reads {under_start:.2f} under the start "
+                     f"square, where the true loss was {train_losses[0]:.2f}).",
+             alt=f"A wide, low contour map with a logarithmic colour bar: a long path of blue circles, each with a "
+                 f"vermillion cross inside, drops from a white square at the upper left, then runs right along a "
+                 f"valley that darkens towards a yellow star near the right edge. Below it, a loss panel on a "
+                 f"log axis against the step: the blue line of the true loss from about {train_losses[0]:.2f} "
+                 f"down to {train_losses[-1]:.3f}, and a grey dashed line of the plane's reading that starts "
+                 f"lower and joins it after the first steps.")
+run.describe("decision_regions",
+             caption=f"What the network learned: its probability of class 1 at every point of the input plane, with "
+                     f"the training points on top and the boundary P = 0.5 in black. The boundary bends between the "
+                     f"two moons; {train_accuracy:.1%} of the training points and {val_accuracy:.1%} of the "
+                     f"held-out ones are on the right side of it.",
+             alt="A square map shaded from blue (class 0) to red (class 1) with a black curved line where the two "
+                 "meet. Two interleaved crescents of points: white circles for class 0 in the blue region and "
+                 "black triangles for class 1 in the red region, the black line winding between them.")
 run.finish()

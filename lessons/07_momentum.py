@@ -18,9 +18,10 @@ import torch
 
 from toolkit import data, lesson, manual, plots
 from toolkit.landscape import grid_around, largest_stable_lr, loss_on_plane
+from toolkit.train import train
 from toolkit.twins import Twins, make_twins
 
-# lr: the one step size shared by the four runs of the paths figure; every other run sets its own.
+# lr: the one step size of the four walkers on the valley; every other run sets its own.
 run = lesson.start("07_momentum", steps=200, lr=0.3)
 
 # %% [markdown]
@@ -80,25 +81,18 @@ print(f"plain gradient descent is stable for η < 2/λmax = {lr_limit:.4g}")
 # x₂ by −0.6 (fast, flipping sign) per step. At η = 0.6 the factor across
 # the valley is 1 − 0.6·4 = −1.4: each step overshoots by more than it
 # corrects, and x₂ grows without end, while x₁ is still far from home.
-#
-# The recorded path holds every step, so after training we can read off
-# where each run stood after d2l's 20 steps.
+# The recorded path holds every step: we read off d2l's 20th.
 
 # %%
-def after(history, steps=20):
-    """(k, x₁, x₂): where a run stood after ``steps`` steps (or its last step, if it took fewer)."""
-    k = min(steps, history.steps)
-    return (k, *history.path_manual[k].tolist())
-
-
 def say_where(name, history, steps=20):
-    k, x1, x2 = after(history, steps)
-    print(f"{name}: after {k} steps (x₁, x₂) = ({x1:.6f}, {x2:.6f})")
+    """Print where a run stood after ``steps`` steps (or its last, if it took fewer); return that step."""
+    k = min(steps, history.steps)
+    print(f"{name}: after {k} steps (x₁, x₂) = ({history.path_manual[k, 0]:.6f}, {history.path_manual[k, 1]:.6f})")
+    return k
 
 
 gd_04 = run.train(valley_twins(), valley_x, valley_y, lr=0.4, label="valley: plain GD, η = 0.4", main=False)
-say_where("plain GD, η = 0.4", gd_04)
-k = after(gd_04)[0]
+k = say_where("plain GD, η = 0.4", gd_04)
 print(f"   the factors predict ({START[0] * (1 - 0.4 * lam_min) ** k:.6f}, {START[1] * (1 - 0.4 * lam_max) ** k:.6f})"
       + ("; d2l prints (−0.943467, −0.000073)" if k == 20 else ""))
 gd_06 = run.train(valley_twins(), valley_x, valley_y, lr=0.6, label="valley: plain GD, η = 0.6", main=False)
@@ -123,8 +117,7 @@ say_where("plain GD, η = 0.6", gd_06)
 # %%
 hb_06 = run.train(valley_twins(), valley_x, valley_y, lr=0.6, momentum=0.5,
                   label="valley: heavy ball β = 0.5, η = 0.6", main=False)
-say_where("heavy ball β = 0.5, η = 0.6", hb_06)
-if after(hb_06)[0] == 20:
+if say_where("heavy ball β = 0.5, η = 0.6", hb_06) == 20:
     print("   d2l prints (0.007188, 0.002553)")
 
 # %% [markdown]
@@ -187,10 +180,12 @@ print(f"with β = 0.5 the largest stable η is (2 + 2β)/λmax = {(2 + 2 * 0.5) 
 # only 1.36 for β = 0.9. With λmax = 4 that means η < 0.34, which is why
 # this comparison uses η = 0.3 and not d2l's 0.4.
 #
-# The rate per step predicts the race: a little momentum (β = 0.5) speeds
-# up the slow axis; a lot (β = 0.9) overshoots, and the ball rolls past the
-# minimum and back in wide loops, slower than plain descent. Nesterov's
-# braking keeps the same β = 0.9 in check.
+# At one η the four do not take the same effective step (the figure below
+# says which), so this is not yet a race between methods: it shows what β
+# does. The rate per step says what to expect: a little momentum (β = 0.5)
+# speeds up the slow axis; a lot (β = 0.9) overshoots, and the ball rolls
+# past the minimum and back in wide loops. Nesterov's braking keeps the
+# same β = 0.9 in check.
 
 # %%
 ceiling = (2 + 2 * 0.9) / (1 + 2 * 0.9) / lam_max
@@ -213,57 +208,40 @@ for name, options in walkers.items():
     print(f"   {name}: predicted factor per step {factor:.4f}; distance to the minimum after {k} steps {distance:.3g}")
 
 # %% [markdown]
-# ## The figure: four paths, and η = 0.6
+# ## The figure: six runs, one per panel
 # The same exact loss contour in every panel (the weight is the point, so
-# nothing is projected), three panels so the paths do not hide each other.
-# Top left: a little momentum against none at the shared η. Top right:
-# a lot of momentum, heavy ball against Nesterov. Bottom: d2l's η = 0.6,
-# where plain gradient descent is thrown out of the valley across its steep
-# walls while the heavy ball with β = 0.5 zigzags but settles. Every path
-# is drawn twice, once per twin; they coincide.
+# nothing is projected), one run per panel, each titled with its setting
+# and its **effective step** η/(1 − β): on a long even stretch, where the
+# gradient g stays the same, the velocity grows to g·(1 + β + β² + …) =
+# g/(1 − β), so the heavy ball moves like plain gradient descent with that
+# step. Comparing two methods fairly means comparing them at the same
+# effective step, and the figure holds one such pair: plain gradient
+# descent at η = 0.6 and the heavy ball with β = 0.5 at η = 0.3 both take
+# the effective step 0.6. The first is thrown out of the valley across its
+# steep walls; the second converges.
 
 # %%
-# Plain GD in black, so it stands out where it shares the valley floor with the heavy ball.
-colors = dict(zip(walkers, [plots.RUN_COLORS[4], *plots.RUN_COLORS[:3]]))
-shown_runs = [*paths.values(), gd_06, hb_06]
+shown_runs = {"plain GD": (paths["plain GD"], run.lr, 0.0), "plain GD, η = 0.6": (gd_06, 0.6, 0.0),
+              "heavy ball β = 0.5": (paths["heavy ball β = 0.5"], run.lr, 0.5),
+              "heavy ball β = 0.5, η = 0.6": (hb_06, 0.6, 0.5),
+              "heavy ball β = 0.9": (paths["heavy ball β = 0.9"], run.lr, 0.9),
+              "Nesterov β = 0.9": (paths["Nesterov β = 0.9"], run.lr, 0.9)}
 # Frame every point whose loss is at most three times the start's: a diverging run leaves through the edge.
 kept = []
-for history in shown_runs:
+for history, _, _ in shown_runs.values():
     losses, _ = history.path_losses()
     kept += [point for point, loss in zip(history.path_manual, losses) if loss <= 3 * losses[0]]
 alphas, betas = grid_around(torch.stack(kept), margin=0.08)
 eye = torch.eye(2, dtype=run.dtype, device=run.device)
 Z = loss_on_plane(valley.torch_net, valley.torch_loss, valley_x, valley_y, center=0 * eye[0], d1=eye[0], d2=eye[1],
                   alphas=alphas, betas=betas)
-
-
-def panel(title, runs):
-    return {"title": title, "alphas": alphas, "betas": betas, "Z": Z,
-            "runs": [{"label": name, "color": colors[name], "manual_path": history.path_manual,
-                      "autograd_path": history.path_autograd, "diverged_at": history.diverged_at_step}
-                     for name, history in runs]}
-
-
-panels = [
-    panel(f"η = {run.lr:g}: no momentum, a little", [(name, paths[name]) for name in list(walkers)[:2]]),
-    panel(f"η = {run.lr:g}: a lot of momentum", [(name, paths[name]) for name in list(walkers)[2:]]),
-    panel("η = 0.6: GD diverges, momentum converges", [("plain GD", gd_06), ("heavy ball β = 0.5", hb_06)]),
-]
-run.save(plots.momentum.momentum_paths(panels, xlabel="x₁", ylabel="x₂",
-                              note=f"f(x₁, x₂) = 0.1·x₁² + 2·x₂²\nfrom (−5, −2), {run.steps} steps"),
-         "momentum_paths",
-         caption=f"d2l's valley f = 0.1·x₁² + 2·x₂², exactly, from (−5, −2). At η = {run.lr:g}: plain gradient "
-                 f"descent against a little momentum (β = 0.5), then a lot (β = 0.9) as heavy ball and as "
-                 f"Nesterov, which overshoot in wide swings before they settle. At η = 0.6 plain gradient descent "
-                 f"breaks the limit ηλmax < 2 and is thrown out across the steep walls, while the heavy ball with "
-                 f"β = 0.5 (limit 2 + 2β = 3) zigzags but converges. Both twins' paths coincide.",
-         alt="Three contour maps of the same long, flat valley lying along the horizontal axis, with a minimum "
-             "at the origin marked by a star, and a legend in the fourth place of a two-by-two grid. First: a "
-             "black path and a light blue one from a white square at the lower left to the minimum, the light "
-             "blue one swinging up and down a little on the way. Second: green (heavy ball) and orange "
-             "(Nesterov) paths swinging in wide zigzags back and forth past the minimum before settling on it. "
-             "Third: the light blue path zigzags into the minimum, while a dashed black arrow shows plain "
-             "gradient descent leaving the bottom edge, a black X marking where it diverged.")
+panels = [{"title": f"{name.split(',')[0]}: η = {lr:g}\neffective step {lr / (1 - beta):.2g}",
+           "manual_path": history.path_manual, "autograd_path": history.path_autograd,
+           "diverged_at": history.diverged_at_step}
+          for name, (history, lr, beta) in shown_runs.items()]
+run.save(plots.momentum.momentum_paths(alphas, betas, Z, panels, xlabel="x₁", ylabel="x₂",
+                                       note=f"f(x₁, x₂) = 0.1·x₁² + 2·x₂² from (−5, −2), {run.steps} steps"),
+         "momentum_paths")
 
 # %% [markdown]
 # ## The best momentum for a valley
@@ -353,37 +331,23 @@ for color, (name, history) in zip(plots.RUN_COLORS, races.items()):
               f"({(measured / theory[name] - 1):+.2%})")
     rate_runs.append(entry)
 run.save(plots.momentum.distance_rates(rate_runs, floor=floor,
-                              title=f"Lesson 03's bowl, κ = {kappa:.2f}: the best step with and without momentum",
+                              title=f"Lesson 03's bowl, κ = {kappa:.2f}:\nthe best step with and without momentum",
                               note="dashed: the theoretical rate, drawn through the middle of the fitted steps"),
-         "momentum_rates",
-         caption=f"Lesson 03's bowl (κ = {kappa:.2f}): the distance to the minimum per step on a log scale for "
-                 f"the best plain step, η = 2/(λmin + λmax), and Polyak's best heavy ball, η* and β*. Both are "
-                 f"straight lines on their theoretical rates (dashed): (κ − 1)/(κ + 1) = "
-                 f"{theory['plain GD']:.4f} per step without momentum, √β* = {theory['heavy ball']:.4f} with "
-                 f"it, which reaches rounding noise in less than half the steps. Both twins coincide.",
-         alt="Two straight falling lines on a logarithmic axis of distance against the step, each with a black "
-             "dashed theory line along it and crosses of the autograd twin on it: a green line (heavy ball) "
-             "plunging from about 1 to the grey band of rounding noise near 1e-15 by step 50, and a shallower "
-             "light blue line (plain gradient descent) reaching the band only near step 140. Thick pale "
-             "segments mark the steps each rate was fitted over.")
+         "momentum_rates")
 
 # %% [markdown]
 # ## A network: the same effective step
-# A gradient that stays the same, g, makes the velocity grow to
-# g·(1 + β + β² + …) = g/(1 − β). So on long, even stretches the heavy ball
-# moves like plain gradient descent with the step η/(1 − β), ten times η
-# for β = 0.9. An earlier version of lesson 05 trained this network with
-# η = 0.5 and β = 0.9, an effective step of 5, and credited momentum for the
-# speed. Was that momentum, or just a big step? A fair test compares
-# momentum with plain gradient descent at the same *effective* step, not at
-# the same η: here plain GD with η = 0.5 against β = 0.9 with η = 0.05, both
-# 0.5 in effect, and that old setting (η = 0.5, β = 0.9) beside them.
-#
-# The curvature at the start says which steps are safe: the stability
-# conditions above, with the network's λmax in place of the valley's.
+# On lesson 05's network and data (the same 400 points, split by the same
+# seed), is it momentum that helps, or just a larger effective step? Plain
+# GD with η = 0.5 against the heavy ball with β = 0.9 and η = 0.05, both 0.5
+# in effect; beside them the heavy ball at η = 0.5, β = 0.9: an effective
+# step of 5. Each network is also scored on the 200 held-out points. This
+# is one seed (`--seed` gives others). The stability conditions above, with
+# the network's λmax at the start, say which steps are safe.
 
 # %%
-x, y = data.two_moons(n=200, noise=0.15, seed=run.seed, device=run.device, dtype=run.dtype)
+points, labels = data.two_moons(n=400, noise=0.15, seed=run.seed, device=run.device, dtype=run.dtype)
+(x, y), (x_val, y_val) = data.split(points, labels, held_out=200, seed=run.seed)      # lesson 05's halves
 
 
 def moons_twins():
@@ -397,67 +361,97 @@ moons_limit, moons_curvatures = largest_stable_lr(moons.torch_net, moons.torch_l
 moons_max = moons_curvatures[-1].item()
 print(f"at the start λmax = {moons_max:.3g}: plain GD needs η < 2/λmax = {moons_limit:.3g}; "
       f"the heavy ball with β = 0.9 needs η < 3.8/λmax = {3.8 / moons_max:.3g}, "
-      f"an effective step up to {3.8 / moons_max / (1 - 0.9):.3g}; plain GD at η = 5 would start at "
-      f"ηλmax = {5 * moons_max:.2g}")
+      f"an effective step up to {3.8 / moons_max / (1 - 0.9):.3g}")
 settings = {
     "plain GD, η = 0.5": {"lr": 0.5},
     "heavy ball β = 0.9, η = 0.05": {"lr": 0.05, "momentum": 0.9},
     "heavy ball β = 0.9, η = 0.5": {"lr": 0.5, "momentum": 0.9},
 }
-moons_runs = {}
+moons_runs, shown_as = {}, {}
 for name, options in settings.items():
-    history = run.train(moons_twins(), x, y, label=f"moons: {name}", main=False, **options)
+    moons = moons_twins()
+    history = run.train(moons, x, y, label=f"moons: {name}", main=False, **options)
     moons_runs[name] = history
     losses, _ = history.path_losses()
-    effective = options["lr"] / (1 - options.get("momentum", 0.0))
-    rises = sum(later > earlier for earlier, later in zip(losses, losses[1:]))
     reached = next((f"from step {k}" for k, value in enumerate(losses) if value < 0.05), "never")
-    print(f"   {name} (effective step {effective:.2g}): final loss {losses[-1]:.4g}; "
-          f"below 0.05 {reached}; the loss rose on {rises} of {len(losses) - 1} steps")
+    with torch.no_grad():
+        held_loss = moons.torch_loss(moons.torch_net(x_val), y_val).item()
+        held_right = (moons.torch_net(x_val).argmax(dim=1) == y_val).double().mean().item()
+    print(f"   {name} (effective step {options['lr'] / (1 - options.get('momentum', 0.0)):.2g}): final loss "
+          f"{losses[-1]:.4g}, below 0.05 {reached}; held out: loss {held_loss:.4g}, {held_right:.1%} right")
+    shown_as[name] = f"{name}\n(held out: {held_right:.1%} right)"
 
 colors = dict(zip(settings, plots.RUN_COLORS))
-panels = [
-    {"title": "the same effective step η/(1 − β) = 0.5",
-     "runs": {name: (moons_runs[name], colors[name]) for name in list(settings)[:2]}},
-    {"title": "momentum at η = 0.5, β = 0.9: effective step 5",
-     "runs": {name: (moons_runs[name], colors[name]) for name in (list(settings)[0], list(settings)[2])}},
-]
-run.save(plots.momentum.loss_curve_panels(panels, note=f"Plain GD with η = 5 is not drawn: it would start past its limit "
-                                              f"2/λmax = {moons_limit:.2f} (see the text)."), "effective_step",
-         caption="Lesson 05's network on the moons. At the same effective step η/(1 − β) = 0.5, plain gradient "
-                 "descent (η = 0.5) and the heavy ball (η = 0.05, β = 0.9) follow curves of the same shape, "
-                 "momentum a little behind all the way: at the same effective step it buys nothing. The old "
-                 "setting η = 0.5, β = 0.9 is much faster because its effective step is ten times larger, 5. "
-                 "Both twins' losses coincide.",
-         alt="Two panels of training loss on a logarithmic axis against the step, 0 to 200, sharing the "
-             "vertical axis. First: a light blue and a green curve, both dropping quickly, resting on a plateau "
-             "near 0.2 and then falling slowly to about 0.03, the green one later. Second: the same light blue "
-             "curve and an orange one that leaves the plateau early and falls steeply to below 0.001.")
+panels = [{"title": title, "runs": {shown_as[name]: (moons_runs[name], colors[name]) for name in names}}
+          for title, names in [("the same effective step η/(1 − β) = 0.5", list(settings)[:2]),
+                               ("η = 0.5, β = 0.9: effective step 5", [list(settings)[0], list(settings)[2]])]]
+run.save(plots.momentum.loss_curve_panels(panels, note=f"Plain GD at η = 5 is not drawn:\nit starts past "
+                                                       f"its limit 2/λmax = {moons_limit:.2f}"),
+         "effective_step")
 
 # %% [markdown]
 # ## What momentum buys
 # At the same effective step, 0.5, the two curves have the same shape: the
 # quick drop, the long plateau, the slow descent. Momentum is behind all the
 # way (its velocity needs about 1/(1 − β) = 10 steps to build up, and it
-# leaves the plateau later), reaching a loss of 0.05 some twenty steps after
-# plain gradient descent and ending a little higher. At the same effective
-# step it bought nothing; a ten times larger η would have done as well.
+# leaves the plateau later), and it reaches a loss of 0.05 later than plain
+# gradient descent. At the same effective step it bought nothing: plain
+# gradient descent with a ten times larger η did as well, on the held-out
+# points too.
 #
-# The effective step 5 (η = 0.5, β = 0.9) is much faster, but plain gradient descent
-# cannot simply copy it. With η = 5 it would start at ηλmax ≈ 7, far past
-# its limit of 2: the steep direction is thrown from wall to wall and grows
-# until the network has moved somewhere flatter. Such runs are erratic (the
-# loss can climb far above where it started) and so sensitive to the last
-# digit that even our two twins, whose gradients differ around the 17th
-# digit, drift apart (we tried: at η = 5 the loss leapt to about 13, and
-# after 200 steps the twins' weights differed by up to 7·10⁻⁴); that is why
-# it is not drawn. The heavy ball
-# takes the same effective step calmly, a few small wiggles in its first
-# twenty steps and never above where it started. At effective step
-# s = η/(1 − β) plain descent needs s·λ < 2, the heavy ball only
-# s·λ < 2(1 + β)/(1 − β), which is 38 for β = 0.9. In steep directions its velocity averages the flip-flopping
-# gradient away; along flat ones it adds the steady gradient up. That, and
-# not extra speed at a given effective step, is what momentum buys.
+# The effective step 5 (η = 0.5, β = 0.9) is much faster. Can plain
+# gradient descent simply copy it? With η = 5 it starts at ηλmax ≈ 7, far
+# past its limit of 2: the steep direction is thrown from wall to wall, and
+# the run becomes so sensitive to the last digit that even our two twins,
+# whose gradients differ around the 17th digit, drift apart. A few steps,
+# outside the lesson's record (kept for twins meant to agree), show it:
 
 # %%
+wild = train(moons_twins(), x, y, steps=min(50, run.steps), lr=5.0, quiet=True)
+drift = (wild.path_manual - wild.path_autograd).abs().max().item()
+print(f"plain GD, η = 5: the loss went from {wild.loss_manual[0]:.2f} up to {max(wild.loss_manual):.3g}; after "
+      f"{wild.steps} steps the twins' weights differ by up to {drift:.1g}")
+
+# %% [markdown]
+# The heavy ball takes the same effective step calmly. At effective step
+# s = η/(1 − β) plain descent needs s·λ < 2, the heavy ball only
+# s·λ < 2(1 + β)/(1 − β), which is 38 for β = 0.9. In steep directions its
+# velocity averages the flip-flopping gradient away; along flat ones it
+# adds the steady gradient up. That, and not extra speed at a given
+# effective step, is what momentum buys.
+
+# %% [markdown]
+# ## Captions for course notes
+# What `python -m toolkit figures` prints under each figure in the gallery's
+# index: a caption for the notes and an alt text for readers who cannot see
+# the image.
+
+# %%
+run.describe("momentum_paths",
+             caption="d2l's valley f = 0.1·x₁² + 2·x₂², exactly, from (−5, −2), one run per panel, titled with its "
+                     "η and effective step η/(1 − β). Plain gradient descent at η = 0.6 breaks ηλmax < 2 and is "
+                     "thrown out; the heavy ball with β = 0.5 at η = 0.3, the same effective step, converges (at "
+                     "η = 0.6 too: its limit is 2 + 2β = 3). With β = 0.9 the heavy ball swings past the minimum "
+                     "and back; Nesterov's braking keeps the same β in check.",
+             alt="Six contour maps of one long, flat valley in three rows of two, each with one blue path of "
+                 "circles with vermillion crosses from a white square at the lower left. Top: plain gradient "
+                 "descent runs smoothly to a star at the centre; at η = 0.6 one step flies up and a dashed arrow "
+                 "leaves through the bottom edge to a black X. Middle: the heavy ball zigzags into the centre. "
+                 "Bottom: wide loops back and forth past the centre for β = 0.9; Nesterov's swing less.")
+run.describe("momentum_rates",
+             caption=f"Lesson 03's bowl (κ = {kappa:.2f}): the distance to the minimum per step on a log scale for "
+                     f"the best plain step and Polyak's best heavy ball, straight lines on their theoretical rates "
+                     f"(dashed): (κ − 1)/(κ + 1) = {theory['plain GD']:.4f} per step without momentum, "
+                     f"√β* = {theory['heavy ball']:.4f} with it, which reaches rounding noise in under half the steps.",
+             alt="Two straight falling lines on a log axis against the step, a dark dashed theory line along each "
+                 "and vermillion crosses on them: the heavy ball's plunges to the grey band of rounding noise by "
+                 "step 50, plain gradient descent's reaches it near step 140; thick pale segments mark the fits.")
+run.describe("effective_step",
+             caption="Lesson 05's network and training points (one seed). At the same effective step η/(1 − β) = "
+                     "0.5, plain gradient descent and the heavy ball (η = 0.05, β = 0.9) follow curves of the same "
+                     "shape, momentum a little behind, and end with the same held-out accuracy. At η = 0.5, "
+                     "β = 0.9 the effective step is ten times larger, and the loss falls much faster.",
+             alt="Two panels of training loss on a log axis against the step, 0 to 200: a light blue and a green "
+                 "curve that drop, rest on a plateau near 0.2 and fall slowly, the green one later; then the same "
+                 "light blue curve beside a purple one that leaves the plateau early and falls far below it.")
 run.finish()

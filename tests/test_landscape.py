@@ -506,3 +506,82 @@ def test_sharpness_functions_refuse_bad_input():
         largest_eigenvalue(hvp, torch.zeros(2))
     with pytest.raises(ValueError, match="iterations must be >= 1"):
         largest_eigenvalue(hvp, torch.ones(2), iterations=0)
+
+
+# ---------------------------------------------------------------- filter-normalised random planes (Li et al. 2018)
+
+from helpers import gen  # noqa: E402  (this section's own imports)
+from toolkit.landscape import filter_normalized_direction, filter_normalized_plane  # noqa: E402
+
+
+def small_net(device="cpu"):
+    """Linear layers of different widths and a Conv1d (its filters are its output channels)."""
+    torch.manual_seed(3)
+    return nn.Sequential(nn.Conv1d(2, 3, kernel_size=2), nn.Flatten(), nn.Linear(6, 5), nn.Tanh(),
+                         nn.Linear(5, 2)).to(device=device, dtype=torch.float64)
+
+
+def rows(vector, net):
+    """The flat vector as the network's tensors, each weight as (filters, fan_in) rows."""
+    return {name: (t.reshape(t.shape[0], -1) if t.dim() >= 2 else t)
+            for name, t in unflatten(vector, dict(net.named_parameters())).items()}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_filter_normalised_direction_has_the_weights_row_norms_and_no_bias(seed):
+    net = small_net()
+    direction = filter_normalized_direction(net, gen(seed))
+    weights = rows(flatten(net.named_parameters()), net)
+    for name, part in rows(direction, net).items():
+        if name.endswith("bias"):
+            assert (part == 0).all(), name
+        else:
+            torch.testing.assert_close(part.norm(dim=1), weights[name].norm(dim=1), rtol=1e-12, atol=0)
+            # random, not the weights themselves: no row points along its weight row
+            cosine = (part * weights[name]).sum(dim=1) / (part.norm(dim=1) * weights[name].norm(dim=1))
+            assert (cosine.abs() < 0.999).all(), name
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_plane_orthogonalises_the_second_direction_after_normalising(seed):
+    net = small_net()
+    generator = gen(seed)
+    first, second = filter_normalized_direction(net, generator), filter_normalized_direction(net, generator)
+    plane = filter_normalized_plane(net, gen(seed))
+    assert torch.equal(plane.center, flatten(net.named_parameters()))
+    torch.testing.assert_close(plane.d1, first, rtol=0, atol=0)                 # d1: the first direction as drawn
+    torch.testing.assert_close(plane.d2, second - (second @ first) / (first @ first) * first, rtol=1e-14, atol=1e-15)
+    assert abs(plane.d1 @ plane.d2) < 1e-12 * plane.d1.norm() * plane.d2.norm()
+    weights = rows(plane.center, net)
+    for name, part in rows(plane.d2, net).items():
+        if name.endswith("bias"):
+            assert (part == 0).all(), name
+        else:       # only slightly off the weights' row norms: the removed part is small
+            ratio = part.norm(dim=1) / weights[name].norm(dim=1)
+            assert ((ratio > 0.5) & (ratio < 1.5)).all(), (name, ratio)
+
+
+def test_directions_come_from_the_cpu_generator_whatever_the_device(device):
+    cpu, there = small_net(), small_net(device)
+    on_cpu = filter_normalized_plane(cpu, gen(5))
+    on_device = filter_normalized_plane(there, gen(5))
+    assert on_device.d1.device.type == device
+    torch.testing.assert_close(on_device.d1.cpu(), on_cpu.d1, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(on_device.d2.cpu(), on_cpu.d2, rtol=1e-12, atol=1e-14)
+    if device != "cpu":
+        with pytest.raises(ValueError, match="CPU"):
+            filter_normalized_direction(there, torch.Generator(device=device))
+
+
+def test_the_plane_measures_a_path_in_it_and_one_across_it():
+    net = small_net()
+    plane = filter_normalized_plane(net, gen(0))
+    t = torch.linspace(0, 1, 7).unsqueeze(1)
+    inside = plane.center + t * plane.d1 + t**2 * plane.d2
+    assert filter_normalized_plane(net, gen(0), path=inside).captured == pytest.approx(1.0, abs=1e-12)
+    across = torch.randn(plane.center.shape[0], generator=gen(9), dtype=torch.float64)
+    for d in (plane.d1, plane.d2):
+        across = across - (across @ d) / (d @ d) * d
+    measured = filter_normalized_plane(net, gen(0), path=plane.center + t * across)
+    assert measured.captured == pytest.approx(0.0, abs=1e-12)
+    assert sum(measured.explained) == pytest.approx(0.0, abs=1e-12)

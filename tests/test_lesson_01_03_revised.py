@@ -63,11 +63,11 @@ def test_lesson_01_the_slopes_on_its_figure_are_the_twins_gradients_on_a_straigh
 
 
 @lesson_group(LESSON_03)
-def test_lesson_03_its_four_rates_are_the_formulas_of_the_hessians_eigenvalues(lesson_03):
+def test_lesson_03_its_five_rates_are_the_formulas_of_the_hessians_eigenvalues(lesson_03):
     best, _, H = least_squares(lesson_03["x"], lesson_03["y"])
     low, high = torch.linalg.eigvalsh(H).tolist()
     histories = lesson_03["histories"]
-    expected = {"no zigzag": 1 / high, "fastest": 2 / (low + high), "oscillating": 0.99 * 2 / high,
+    expected = {"too small": 0.1 / high, "no zigzag": 1 / high, "fastest": 2 / (low + high), "oscillating": 0.99 * 2 / high,
                 "diverging": 1.2 * 2 / high}
     assert list(histories) == list(expected)
     for label, lr in expected.items():
@@ -79,7 +79,7 @@ def test_lesson_03_its_four_rates_are_the_formulas_of_the_hessians_eigenvalues(l
 @lesson_group(LESSON_03)
 def test_lesson_03_the_loss_falls_at_every_step_below_2_over_lambda_max_even_while_zigzagging(lesson_03):
     histories = lesson_03["histories"]
-    for label in ["no zigzag", "fastest", "oscillating"]:
+    for label in ["too small", "no zigzag", "fastest", "oscillating"]:
         history = histories[label]
         losses = np.array(history.path_losses()[0])
         assert not history.diverged and len(losses) == history.steps + 1 == 51, label
@@ -109,6 +109,24 @@ def test_lesson_03_one_over_lambda_max_does_not_zigzag_and_the_barely_stable_rat
     error = steep_errors(lesson_03, "oscillating")
     assert (error[1:] * error[:-1] < 0).all()
     assert np.abs(error[1:] / error[:-1]) == pytest.approx(np.full(len(error) - 1, 0.98), rel=1e-6)
+
+
+@lesson_group(LESSON_03)
+def test_lesson_03_the_too_small_rate_is_safe_and_slow(lesson_03):
+    # 0.1/λmax: the steep error keeps 0.9 of itself per step, never flipping sign, and the
+    # shallow error 1 − 0.1/κ: after 50 steps the run is still far from the minimum, with a
+    # loss gap far above the slowest stable rate's (the barely stable one).
+    best, best_loss, H = least_squares(lesson_03["x"], lesson_03["y"])
+    low, high = torch.linalg.eigvalsh(H).tolist()
+    error = steep_errors(lesson_03, "too small")
+    assert np.abs(error[1:] / error[:-1]) == pytest.approx(np.full(len(error) - 1, 0.9), rel=1e-6)
+    assert (error[1:] * error[:-1] > 0).all()
+    histories = lesson_03["histories"]
+    path = histories["too small"].path_manual
+    left = (path[-1] - best).norm() / (path[0] - best).norm()
+    assert left > 0.5 * (1 - 0.1 * low / high) ** 50
+    gaps = {label: histories[label].path_losses()[0][-1] - best_loss for label in ("too small", "oscillating")}
+    assert gaps["too small"] > 2 * gaps["oscillating"]
 
 
 @lesson_group(LESSON_03)

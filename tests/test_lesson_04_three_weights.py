@@ -124,6 +124,23 @@ def test_the_slices_hold_the_true_loss(lesson):
             torch.testing.assert_close(Z[b, a], expected, rtol=1e-12, atol=0)
 
 
+def test_what_each_slice_reads_under_the_start_is_the_loss_with_the_third_weight_at_its_end(lesson):
+    # The figure's panel below the slices reads each grid under the path; at the start that is the
+    # loss with the start's two weights and the third at its end value (the lesson's start_readings),
+    # up to the grid's interpolation. The (w1, w2) slice reads under half the true loss there.
+    _, namespace = lesson
+    from toolkit.plots.planes import grid_value
+
+    true_start = namespace["losses_manual"][0]
+    for panel, reading in zip(namespace["panels"], namespace["start_readings"]):
+        drawn = grid_value(panel["alphas"].numpy(), panel["betas"].numpy(), panel["Z"].numpy(),
+                           panel["manual_path"][:1].numpy())[0]
+        assert drawn == pytest.approx(reading, rel=1e-3)
+        assert panel["alphas"][-1] - panel["alphas"][0] == pytest.approx(panel["betas"][-1] - panel["betas"][0])
+    assert namespace["start_readings"][0] < 0.5 * true_start
+    assert namespace["start_readings"][2] == pytest.approx(true_start, rel=0.05)
+
+
 def test_figures_exist(lesson):
     folder, _ = lesson
     summary = json.loads((folder / "summary.json").read_text())

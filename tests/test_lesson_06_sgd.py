@@ -25,7 +25,7 @@ from toolkit.parameters import flatten
 from toolkit.twins import make_twins
 
 LESSON = lessons_folder() / "06_sgd.py"
-FIGURES = {"sgd_paths.png", "sgd_losses.png", "gradient_variance.png"}
+FIGURES = {"sgd_paths.png", "sgd_ball.png", "sgd_losses.png", "gradient_variance.png"}
 
 pytestmark = lesson_group(LESSON.stem)
 
@@ -36,7 +36,8 @@ def line(seed: int = 0):
 
 
 def moons(seed: int = 0):
-    x, y = data.two_moons(n=200, noise=0.15, seed=seed)
+    points, labels = data.two_moons(n=400, noise=0.15, seed=seed)
+    (x, y), _ = data.split(points, labels, held_out=200, seed=seed)       # lesson 05's training half
     return make_twins([2, 16, 16, 2], "tanh", loss=manual.CrossEntropyLoss(), seed=seed), x, y
 
 
@@ -148,14 +149,15 @@ def test_every_run_and_the_figures(lesson_run):
     out, names = lesson_run
     run = names["run"]
     assert run.finished and all(report.ok for report in run.reports) and len(run.reports) == 4   # 2 networks
-    assert run.steps == 20                               # the epochs, put back after every run
-    # Three batch sizes on each problem (and B = 1 at half the rate on the line), one main run.
-    assert [label for label in run.histories] == [
-        "line, B = 40 (full batch: GD)", "line, B = 8", "line, B = 1", "line, B = 1, half the learning rate",
-        "moons, B = 200 (full batch: GD)", "moons, B = 8", "moons, B = 1"]
+    # On the line: three batch sizes and B = 1 at half the rate, the same number of steps each; one main run.
+    line = ["line, B = 40 (full batch: GD)", "line, B = 8", "line, B = 1", "line, B = 1, half the rate"]
+    rates = [f"{lr:g}" for lr in names["RATES"]]
+    moons = [f"moons, B = {size}, lr = {lr}" for size in (200, 8) for lr in rates] + ["moons, B = 200, 100 steps"]
+    assert list(run.histories) == line + moons
     assert run.main is run.histories["line, B = 8"]
-    # The same number of epochs for every batch size: N / B steps per epoch (20 epochs on the line, 4 on the moons).
-    assert [h.steps for h in run.histories.values()] == [20, 100, 800, 800, 4, 100, 800]
+    assert [run.histories[label].steps for label in line] == [run.steps] * 4
+    # On the moons, the same work (4 epochs of 200 examples) for both batch sizes, at every rate of the sweep.
+    assert [run.histories[label].steps for label in moons] == [4] * len(rates) + [100] * len(rates) + [100]
     assert all(h.twins_agree for h in run.histories.values())
     # The recorded loop shuffled exactly as the lesson showed: its first loss is batch 1's.
     assert names["line_histories"]["B = 8"].loss_manual[0] == pytest.approx(names["first_batch_loss"], rel=1e-14)
@@ -164,3 +166,31 @@ def test_every_run_and_the_figures(lesson_run):
     assert set(summary["figures"]) == FIGURES
     for figure in FIGURES:
         assert (folder / figure).stat().st_size > 20_000, figure
+
+
+def test_gradient_descent_settles_and_the_ball_grows_with_the_rate_and_the_noise(lesson_run):
+    _, names = lesson_run
+    radii, histories, best = names["radii"], names["line_histories"], names["best"]
+    full, eight, one, half = (radii[label] for label in names["line_runs"])
+    assert full < 0.02 * eight < eight < half < one
+    # Halving the rate shrinks the ball (to 0.57 of it with the default seed); B = 8's is a quarter of B = 1's.
+    assert 0.4 < half / one < 0.8 and 0.15 < eight / one < 0.35
+    # Gradient descent closes in by 1 − lr·λmin per step along the valley's floor: 200 steps leave 1e-5 of the way.
+    start = (histories["B = 40 (full batch: GD)"].path_manual[0] - best).norm()
+    assert (histories["B = 40 (full batch: GD)"].path_manual[-1] - best).norm() < 1e-5 * start
+
+
+def test_the_races_are_fair_each_at_its_own_rate_over_seeds(lesson_run):
+    _, names = lesson_run
+    sweep, best_rate, results = names["sweep"], names["best_rate"], names["results"]
+    for size in (200, 8):
+        # The best rate is the sweep's lowest training loss after the same work.
+        assert best_rate[size] == min(names["RATES"], key=lambda lr: sweep[size, lr].final_loss_manual)
+        assert len(results[size]) == 5 and all(row[3] for row in results[size])       # the twins agreed
+    # What the text says: B = 8 ends lower on average, on the training and on the held-out points,
+    # and with the lower training loss on 4 of the 5 seeds.
+    mean = {size: torch.tensor([row[:3] for row in rows]).mean(dim=0) for size, rows in results.items()}
+    assert mean[8][0] < mean[200][0] and mean[8][1] < mean[200][1] and mean[8][2] > mean[200][2]
+    assert sum(small[0] < full[0] for small, full in zip(results[8], results[200])) == 4
+    # At the same number of steps gradient descent (25 times the work) ends far lower.
+    assert names["same_steps"].steps == 100 and names["same_steps"].final_loss_manual < 0.2 * names["small_path"][-1]

@@ -109,3 +109,12 @@ def test_lesson_writes_its_figures_and_reproduces_d2l(lesson_runs):
         (0.007188, 0.002553), abs=1e-6)
     assert all(history.twins_agree for history in histories.values())
     assert summary["lr"] == 0.3 and not summary["diverged"]
+    # The network trains on lesson 05's data exactly: its training half of the same 400 points.
+    points, labels = data.two_moons(n=400, noise=0.15, seed=0)
+    (x, y), _ = data.split(points, labels, held_out=200, seed=0)
+    twins = make_twins([2, 16, 16, 2], "tanh", loss=manual.CrossEntropyLoss(), seed=0)
+    first = twins.torch_loss(twins.torch_net(x), y).item()
+    same_step = [histories["moons: plain GD, η = 0.5"], histories["moons: heavy ball β = 0.9, η = 0.05"]]
+    assert [h.loss_manual[0] for h in same_step] == pytest.approx([first, first], rel=1e-14)
+    # ... at the same effective step η/(1 − β) = 0.5.
+    assert same_step[0].lr == pytest.approx(same_step[1].lr / (1 - 0.9))

@@ -209,3 +209,20 @@ def test_figures_exist(lesson):
         assert pixels.shape[1] > 500 and pixels.std() > 0.05, figure
         rgb = (pixels.reshape(-1, 3) * 255).astype(np.uint32)
         assert len(np.unique(rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2])) > 50, f"{figure} looks blank"
+
+
+def test_the_gradient_changes_by_the_theorys_factor_per_relu_layer_on_lesson_05s_points(lesson):
+    # On the way back through a ReLU layer the gradient's std changes by √(n·σ²/2) per layer,
+    # measured over the nine hidden layers from the input of layer 11 back to that of layer 2.
+    _, namespace = lesson
+    from toolkit import data
+
+    points, labels = data.two_moons(n=400, noise=0.15, seed=0)
+    (x, _), _ = data.split(points, labels, held_out=200, seed=0)
+    assert torch.equal(namespace["x"], x)                           # lesson 05's 200 training points
+    width, flow = namespace["WIDTH"], namespace["flow"]
+    for scheme, sigma2 in namespace["SIGMA2"].items():
+        spread = flow["ReLU"][scheme]["input_manual"]
+        measured = float((spread[1] / spread[-1]) ** (1 / (len(spread) - 2)))
+        assert measured == pytest.approx(math.sqrt(width * sigma2 / 2), rel=0.1), scheme
+        torch.testing.assert_close(spread, flow["ReLU"][scheme]["input_autograd"], rtol=1e-10, atol=0)

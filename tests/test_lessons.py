@@ -17,7 +17,7 @@ EXPECTED_FIGURES = {
     "03_learning_rate": {"lr_paths.png", "lr_loss_gap.png"},
     "04_three_weights": {"weight_slices.png", "weights.png"},
     "05_hidden_layer": {"pca_landscape.png", "losses.png", "decision_regions.png"},
-    "06_sgd": {"sgd_paths.png", "sgd_losses.png", "gradient_variance.png"},
+    "06_sgd": {"sgd_paths.png", "sgd_ball.png", "sgd_losses.png", "gradient_variance.png"},
     "07_momentum": {"momentum_paths.png", "momentum_rates.png", "effective_step.png"},
     "08_initialisation": {"activations.png", "gradient_flow.png", "init_losses.png"},
     "09_real_mountain": {"basins.png", "plateau.png", "saddle_curvature.png"},
@@ -78,7 +78,7 @@ def test_figures_exist_and_are_not_blank(lesson_runs, name):
 @lesson_group("03_learning_rate")
 def test_lesson_03_finds_the_stability_limit_and_shows_every_regime(lesson_runs):
     histories = lesson_runs("03_learning_rate").run.histories
-    assert list(histories) == ["no zigzag", "fastest", "oscillating", "diverging"]
+    assert list(histories) == ["too small", "no zigzag", "fastest", "oscillating", "diverging"]
     assert histories["diverging"].diverged and not histories["oscillating"].diverged
     assert histories["fastest"].final_loss_manual < histories["no zigzag"].final_loss_manual
     losses = np.array(histories["oscillating"].loss_manual)

@@ -117,6 +117,26 @@ def noisy_sine(
     return x.to(device=device, dtype=dtype), y.to(device=device, dtype=dtype)
 
 
+def split(x: torch.Tensor, y: torch.Tensor, *, held_out: int, seed: int = 0):
+    """A random split of the samples (x, y) into a training part and a held-out part, fixed by ``seed``.
+
+    The order is a random permutation of the N samples, drawn on the CPU from its own generator (the
+    same split on every device); the first N - held_out samples are for training, the rest are held
+    out. x: (N, ...), y: (N, ...). Returns ((x_train, y_train), (x_held, y_held)).
+
+    Split a data set drawn once, rather than drawing a second set: ``two_moons`` centres and scales
+    the points it draws, so a second draw would be in slightly different coordinates.
+    """
+    n = len(x)
+    if len(y) != n:
+        raise ValueError(f"split: x and y must hold the same number of samples, got {n} and {len(y)}")
+    if isinstance(held_out, bool) or not isinstance(held_out, int) or not 0 < held_out < n:
+        raise ValueError(f"split: held_out must be a whole number between 1 and {n - 1}, got {held_out!r}")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).to(x.device)
+    train, held = order[:n - held_out], order[n - held_out:]
+    return (x[train], y[train]), (x[held], y[held])
+
+
 # --------------------------------------------------------------------------- real data: handwritten digits
 
 DIGITS_FILE = "digits.csv.gz"          # in toolkit/datasets/, with its provenance and licence (README.md there)

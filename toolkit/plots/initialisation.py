@@ -1,4 +1,4 @@
-"""toolkit.plots.initialisation."""
+"""Lesson 08's figures: each hidden layer's activations, the gradient at every depth, the loss from each start."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def activation_histograms(values: dict[str, dict[str, Sequence]], layers: Sequen
     an odd number of bins puts 0 in the middle of one);
     a column named in ``log_columns`` (ReLU: values >= 0 across many
     decades) gets log-spaced bins over its positive values, and the exact
-    zeros, which a log axis cannot show, are counted in the panel's title.
+    zeros, which a log axis cannot show, are counted in the panel's title
+    ("56% zeros": say in the caption that they are not drawn).
     Each title also gives the standard deviation of the first and the last
     layer drawn.
     """
@@ -82,15 +83,16 @@ def activation_histograms(values: dict[str, dict[str, Sequence]], layers: Sequen
                 text = f"{column}: std {_two_digits(first.std())} → {_two_digits(last.std())}"
                 if log:
                     everything = np.concatenate([as_array(values[row][column][k - 1]).ravel() for k in layers])
-                    text += f", {np.mean(everything == 0):.0%} exact zeros (not drawn)"
-                ax.set_title(text, loc="left")
+                    text += f", {np.mean(everything == 0):.0%} zeros"
+                reflowed = style.columns_for(len(columns)) < len(columns)    # one column: the row's name on top
+                ax.set_title(f"{row}\n{text}" if reflowed else text, loc="left")
                 if log:
                     ax.set_xscale("log")
                 ax.set_ylim(bottom=0)
-                ax.yaxis.set_major_locator(MaxNLocator(nbins=3))
+                ax.yaxis.set_major_locator(MaxNLocator(nbins=2 if reflowed else 3))
                 if ax.get_subplotspec().is_first_col():
-                    ax.set_ylabel(f"{row}\nfraction per bin")
-                if i == len(rows) - 1 or style.columns_for(len(columns)) < len(columns):
+                    ax.set_ylabel("fraction" if reflowed else f"{row}\nfraction per bin")
+                if i == len(rows) - 1:      # stacked in one column, the titles name each panel's activation
                     ax.set_xlabel(f"activation ({column})" + (", log scale" if log else ""))
         handles = [Line2D([], [], color=color, linewidth=2) for color in colors]
         legend = figure_legend(fig, handles, [f"hidden layer {k}" for k in layers], ncols=len(layers))

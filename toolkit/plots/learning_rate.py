@@ -1,4 +1,4 @@
-"""Lesson 03's figure: four learning rates on the same valley, each on a panel of its own."""
+"""Lesson 03's figure: five learning rates on the same valley, each on a panel of its own."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def learning_rate_panels(panels: Sequence[dict], *, xlabel: str, ylabel: str, mi
     share their axes; parameter space is drawn at equal aspect. title: a line
     above the panels (say there whether they share axes). valley_axes:
     directions (2,), e.g. the Hessian's eigenvectors, drawn as dotted lines
-    through ``minimum``.
+    through ``minimum``. Up to four panels go two a row, more three a row;
+    the legend takes the place of a missing panel (else it goes below).
     """
     grids = [(as_array(p["alphas"]), as_array(p["betas"])) for p in panels]
     shared = all(np.array_equal(a, grids[0][0]) and np.array_equal(b, grids[0][1]) for a, b in grids)
@@ -37,7 +38,11 @@ def learning_rate_panels(panels: Sequence[dict], *, xlabel: str, ylabel: str, mi
     levels = log_levels(all_z, count=20)
     norm = LogNorm(levels[0], levels[-1]) if levels is not None else None
     with house_style():
-        fig, axes = style.panels(7.6, 6.9 if title else 6.6, len(panels), 2, sharex=shared, sharey=shared)
+        columns = 2 if len(panels) <= 4 else 3
+        width, height = (7.6, 6.6) if columns == 2 else (10.2, 6.4)
+        fig, cells = style.panels(width, height + (0.3 if title else 0.0), len(panels), columns,
+                                  sharex=shared, sharey=shared)
+        axes, spare = cells[:len(panels)], cells[len(panels):]
         for ax, panel, (alphas, betas) in zip(axes, panels, grids):
             if levels is not None:
                 filled = draw_contour(ax, alphas, betas, as_array(panel["Z"]), levels, norm)
@@ -59,16 +64,29 @@ def learning_rate_panels(panels: Sequence[dict], *, xlabel: str, ylabel: str, mi
             ax.set_aspect("equal", adjustable="box")
             ax.set_title(panel["title"])
             place = ax.get_subplotspec()
-            if not shared or place.is_last_row():
+            if not shared or _nothing_below(ax, axes):
+                ax.tick_params(labelbottom=True)
                 ax.set_xlabel(xlabel)
             if not shared or place.is_first_col():
                 ax.set_ylabel(ylabel)
         handles, labels = merged_handles(axes)
         if VALLEY_AXES in labels:     # white dots would not show on the legend's white
             handles[labels.index(VALLEY_AXES)] = Line2D([], [], color=style.MID, linestyle=(0, (1, 2)), linewidth=1.2)
-        figure_legend(fig, handles, labels, ncols=4)
+        for ax in spare:
+            ax.axis("off")
+        if spare:
+            spare[0].legend(handles, labels, loc="center", ncols=1, frameon=False)
+        else:
+            figure_legend(fig, handles, labels, ncols=4)
         if levels is not None:
             loss_colorbar(fig, filled, list(axes), levels)
         if title:
             fig.suptitle(title)
     return fig
+
+
+def _nothing_below(ax, panels) -> bool:
+    """True when no panel of ``panels`` sits right under ``ax`` (its x tick labels must then show)."""
+    place = ax.get_subplotspec()
+    return not any(other.get_subplotspec().colspan == place.colspan
+                   and other.get_subplotspec().rowspan.start == place.rowspan.stop for other in panels)

@@ -49,7 +49,8 @@ def contour_with_paths(alphas, betas, Z, manual_path, autograd_path, *, xlabel: 
         ax.set_xlim(*window[0])
         ax.set_ylim(*window[1])
         if equal_aspect:
-            ax.set_aspect("equal", adjustable="box")
+            # Kept at the left of its box when the aspect narrows it: the y label stays where the layout put it.
+            ax.set_aspect("equal", adjustable="box", anchor="W")
         figure_legend(fig, *merged_handles([ax]), ncols=3)     # outside the axes: it never hides the path
     return fig
 

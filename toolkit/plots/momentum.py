@@ -1,4 +1,4 @@
-"""toolkit.plots.momentum."""
+"""Lesson 07's figures: one run per panel on the valley, the distance to the minimum against its rate, loss curves."""
 
 from __future__ import annotations
 
@@ -10,61 +10,49 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from toolkit.plots import style
-from toolkit.plots.shared import (NO_LANDSCAPE, as_array, draw_contour, draw_run_losses, draw_run_path, figure_legend,
-                                  integer_steps, legend_caption, log_levels, loss_colorbar, mark_start, panel_note,
-                                  readable_log_range, run_path_legend)
+from toolkit.plots.shared import (NO_LANDSCAPE, as_array, draw_contour, draw_run_losses, draw_twin_paths,
+                                  figure_legend, integer_steps, legend_caption, log_levels, loss_colorbar,
+                                  merged_handles, panel_note, readable_log_range, run_path_legend)
 from toolkit.plots.style import AUTOGRAD_CROSS, MANUAL_LINE, house_style
 
 
-def momentum_paths(panels: Sequence[dict], *, xlabel: str, ylabel: str, note: str | None = None) -> Figure:
-    """Several runs' descent paths on panels of the same loss contour, one colour scale, two panels a row.
+def momentum_paths(alphas, betas, Z, panels: Sequence[dict], *, xlabel: str, ylabel: str,
+                   note: str | None = None) -> Figure:
+    """One run per panel, every panel the same exact loss contour and window, two panels a row.
 
-    Each panel is a dict with keys
-        title; alphas (A,), betas (B,), Z (B, A): the loss, Z[i, j] at (alphas[j], betas[i]);
-        runs: a list of dicts with label, color, manual_path and autograd_path
-              ((T, 2) each) and diverged_at (the step where the run diverged, or None).
-    Equal aspect (both axes are parameters). A label used in several panels
-    (the same setting, the same colour) appears once in the legend, which
-    takes the empty place of an odd panel count (else goes below).
-    ``note``: a line heading the legend.
+    alphas (A,), betas (B,), Z (B, A): the loss, Z[i, j] at (alphas[j], betas[i]).
+    Each panel is a dict with keys title (say the setting and the effective
+    step), manual_path, autograd_path ((T, 2) each) and diverged_at (the
+    step where the run diverged, or None: drawn until it leaves the window,
+    see ``draw_twin_paths``). Equal aspect (both axes are parameters).
+    ``note``: a line heading the legend below.
     """
-
-    levels = log_levels(np.concatenate([as_array(panel["Z"]).ravel() for panel in panels]), count=20)
+    alphas, betas, z = as_array(alphas), as_array(betas), as_array(Z)
+    levels = log_levels(z, count=20)
     norm = LogNorm(levels[0], levels[-1]) if levels is not None else None
-    columns = min(2, len(panels))
-    rows = -(-len(panels) // columns)
+    window = ((alphas[0], alphas[-1]), (betas[0], betas[-1]))
     with house_style():
-        fig, grid = style.panels(7.6, 2.35 * rows + 0.3, len(panels), columns)
-        axes, spare = grid[:len(panels)], grid[len(panels):]
+        fig, axes = style.panels(7.6, 2.3 * -(-len(panels) // 2) + 0.6, len(panels), 2, sharex=True, sharey=True)
+        filled = None
         for ax, panel in zip(axes, panels):
-            alphas, betas = as_array(panel["alphas"]), as_array(panel["betas"])
-            window = ((alphas[0], alphas[-1]), (betas[0], betas[-1]))
             if levels is not None:
-                filled = draw_contour(ax, alphas, betas, as_array(panel["Z"]), levels, norm)
+                filled = draw_contour(ax, alphas, betas, z, levels, norm)
             else:
                 panel_note(ax, NO_LANDSCAPE)
-            for run in panel["runs"]:
-                draw_run_path(ax, as_array(run["manual_path"]), as_array(run["autograd_path"]), color=run["color"],
-                               label=run["label"], window=window, diverged_at=run.get("diverged_at"))
-            if panel["runs"]:
-                mark_start(ax, as_array(panel["runs"][0]["manual_path"]), zorder=8)
+            draw_twin_paths(ax, as_array(panel["manual_path"]), as_array(panel["autograd_path"]),
+                            diverged_at=panel.get("diverged_at"), window=window, thin=True)
             ax.set_xlim(*window[0])
             ax.set_ylim(*window[1])
             ax.set_aspect("equal", adjustable="box")
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(ylabel)
             ax.set_title(panel["title"])
+            if ax.get_subplotspec().is_last_row():
+                ax.set_xlabel(xlabel)
+            if ax.get_subplotspec().is_first_col():
+                ax.set_ylabel(ylabel)
             ax.grid(False)
-        if levels is not None:
-            loss_colorbar(fig, filled, list(grid), levels)
-        handles, labels = run_path_legend(axes, "circles: hand-written,\n× inside: autograd\n(the twins coincide)")
-        for ax in spare:
-            ax.axis("off")
-        if spare:
-            legend = spare[0].legend(handles, labels, loc="center", ncols=1, frameon=False)
-        else:
-            legend = figure_legend(fig, handles, labels, ncols=3)
-        legend_caption(fig, legend, note)
+        if filled is not None:
+            loss_colorbar(fig, filled, list(axes), levels)
+        figure_legend(fig, *merged_handles(axes), title=note, ncols=3)
     return fig
 
 
@@ -122,7 +110,7 @@ def distance_rates(runs: Sequence[dict], *, floor: float | None = None, title: s
             ax.text(0.98, floor, "rounding noise", transform=ax.get_yaxis_transform(), ha="right", va="top", color=style.MID)
         ax.set_xlabel("step")
         integer_steps(ax)
-        ax.set_ylabel("distance to the minimum ‖θ − θ*‖ (log scale)")
+        ax.set_ylabel("distance ‖θ − θ*‖ (log scale)")
         ax.set_title(title)
         handles, labels = ax.get_legend_handles_labels()
         handles += [Line2D([], [], color=style.MID, linewidth=4.0, alpha=0.45), Line2D([], [], **AUTOGRAD_CROSS)]
@@ -136,9 +124,10 @@ def loss_curve_panels(panels: Sequence[dict], *, note: str | None = None) -> Fig
     """Groups of runs' loss curves, one panel per group, sharing a log loss axis.
 
     Each panel is a dict with keys title and runs: a dict label -> (History,
-    colour). The manual twin is the line and autograd the crosses on it; a
-    diverged run ends in its X (see ``mark_divergence``). ``note``: a caption
-    line under the legend.
+    colour); a run in several panels keeps its label and colour. The manual
+    twin is the line and autograd the crosses on it; a diverged run ends in
+    its X (see ``mark_divergence``). One legend below the panels, so that no
+    curve hides under it. ``note``: a line above the panels.
     """
     with house_style():
         fig, axes = style.panels(3.6 * len(panels) + 0.4, 3.6, len(panels), len(panels), sharey=True)
@@ -151,10 +140,10 @@ def loss_curve_panels(panels: Sequence[dict], *, note: str | None = None) -> Fig
             ax.set_xlabel("step")
             integer_steps(ax)
             ax.set_title(panel["title"])
-            ax.legend(*run_path_legend([ax]), loc="upper right")
             if ax.get_subplotspec().is_first_col():
                 ax.set_ylabel("training loss (log scale)")
         readable_log_range(axes[0], *curves)
+        figure_legend(fig, *run_path_legend(axes), ncols=3)
         if note:
             fig.suptitle(note)
     return fig

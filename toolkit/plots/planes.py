@@ -74,15 +74,17 @@ def path_on_planes(panels: Sequence[dict], history: History, *, path_losses=None
     with house_style():
         fig = style.figure(3.6 * count + 1.0 if count > 1 else 5.0, 6.0, count=count + 1, columns=count)
         rows, columns = style.grid(count, count)
-        top, bottom = fig.subfigures(2, 1, height_ratios=[1.6 * rows, 1])
-        axes = list(np.ravel(top.subplots(rows, columns, squeeze=False,
-                                          **({"width_ratios": ratios} if columns == count else {}))))
+        # Below the planes, the loss per step, across the whole width: as tall as a row of planes once they
+        # stack (a course-notes column). One grid, so that every panel's place is in figure coordinates.
+        grid = fig.add_gridspec(rows + 1, columns, height_ratios=[1.6, 1] if rows == 1 else [1] * (rows + 1),
+                                **({"width_ratios": ratios} if columns == count else {}))
+        axes = [fig.add_subplot(grid[k // columns, k % columns]) for k in range(count)]
         filled = None
         for ax, data in zip(axes, drawn):
             filled = _draw_panel(ax, data, levels, norm, diverged_at) or filled
         if filled is not None:
-            loss_colorbar(top, filled, axes, levels)
-        along = bottom.subplots()
+            loss_colorbar(fig, filled, axes, levels)
+        along = fig.add_subplot(grid[rows, :])
         _draw_losses_along(along, history, losses, drawn)
         handles, labels = merged_handles([*axes, along])
         figure_legend(fig, handles, labels, title=caption, ncols=4)

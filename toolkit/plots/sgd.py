@@ -1,4 +1,4 @@
-"""toolkit.plots.sgd."""
+"""Lesson 06's figures: SGD's paths and the ball it wanders in, mini-batch noise and fair races, the gradient's variance."""
 
 from __future__ import annotations
 
@@ -7,167 +7,210 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from toolkit.plots import style
-from toolkit.plots.shared import (NO_LANDSCAPE, as_array, draw_contour, draw_twin_paths, figure_legend, legend_caption,
-                                  log_levels, loss_colorbar, on_scale, panel_note)
-from toolkit.plots.style import AUTOGRAD, CMAP, MANUAL, RUN_COLORS, TEXT_BOX, house_style
+from toolkit.plots.shared import (NO_LANDSCAPE, as_array, draw_contour, draw_run_losses, draw_twin_paths, figure_legend,
+                                  integer_steps, legend_caption, log_levels, loss_colorbar, mark_minimum, merged_handles, on_scale,
+                                  panel_note, round_log_axis, twins_key)
+from toolkit.plots.style import AUTOGRAD, AUTOGRAD_CROSS, MANUAL, MANUAL_LINE, RUN_COLORS, house_style
+
+
+MINIMUM_LABEL = "minimum (least squares)"
 
 
 def sgd_paths(alphas, betas, Z, panels: Sequence[dict], *, xlabel: str, ylabel: str, minimum: Sequence[float],
-              zoom=None, title: str = "", note: str | None = None) -> Figure:
+              title: str = "") -> Figure:
     """The same exact loss contour once per run, each panel with that run's descent path.
 
     alphas (A,), betas (B,), Z (B, A): the loss over one window shared by
     every panel (Z[i, j] at alphas[j], betas[i]), so the panels compare.
     Each panel is a dict with keys title, manual_path, autograd_path (T, 2)
     and optionally ``diverged_at`` (the step where that run diverged, if it
-    did: drawn as ``draw_twin_paths`` draws it), ``last`` (how many points
-    the run's last epoch holds) and ``radius`` (their root-mean-square
-    distance from ``minimum``). A panel with ``last`` gets an inset: ``zoom`` = (alphas, betas, Z), a finer grid around
-    the minimum, the same for every inset so that their scales compare, with
-    the last epoch's points and a dashed circle of that radius around the
-    minimum, the "ball" a noisy run wanders in. Equal aspect everywhere, so a
-    circle is round. ``note``: a caption line under the legend.
+    did: drawn as ``draw_twin_paths`` draws it). The minimum is a thin plus,
+    so that nothing hides under it. Equal aspect everywhere.
     """
-    from matplotlib.patches import Circle
-
     alphas, betas, z = as_array(alphas), as_array(betas), as_array(Z)
     levels = log_levels(z, count=20)
     norm = LogNorm(levels[0], levels[-1]) if levels is not None else None
-    ball = {"fill": False, "edgecolor": style.INK, "linestyle": (0, (3, 2)), "linewidth": 1.2, "zorder": 6}
+    window = ((alphas[0], alphas[-1]), (betas[0], betas[-1]))
     with house_style():
-        columns = 2 if len(panels) == 4 else len(panels)
-        fig, axes = style.panels(7.2 if columns == 2 else 3.2 * columns + 1.0, 8.1 if columns == 2 else 4.2,
-                                 len(panels), columns, sharex=True, sharey=True)
+        fig, axes = style.panels(7.2, 7.4, len(panels), 2, sharex=True, sharey=True)
+        filled = None
         for ax, panel in zip(axes, panels):
             if levels is not None:
                 filled = draw_contour(ax, alphas, betas, z, levels, norm)
             else:
                 panel_note(ax, NO_LANDSCAPE)
             manual_path, autograd_path = as_array(panel["manual_path"]), as_array(panel["autograd_path"])
-            if panel.get("diverged_at") is None:
-                draw_twin_paths(ax, manual_path, autograd_path, small=len(manual_path) > 100)
-            else:       # drawn while inside the window, where it leaves an arrow and the X (house style)
-                draw_twin_paths(ax, manual_path, autograd_path, diverged_at=panel["diverged_at"],
-                                 window=((alphas[0], alphas[-1]), (betas[0], betas[-1])))
-            ax.plot(*minimum, marker="P", markersize=9, color=style.PAPER, markeredgecolor=style.INK,
-                    linestyle="none", label="minimum (least squares)", zorder=7)
-            ax.set_xlim(alphas[0], alphas[-1])
-            ax.set_ylim(betas[0], betas[-1])
-            ax.set_aspect("equal", adjustable="box")
-            ax.set_title(panel["title"])
-            if ax.get_subplotspec().is_last_row():
-                ax.set_xlabel(xlabel)
-            if ax.get_subplotspec().is_first_col():
-                ax.set_ylabel(ylabel)
-            ax.grid(False)
-            if zoom is None or panel.get("last") is None:
-                continue
-            za, zb, zz = (as_array(v) for v in zoom)
-            inset = ax.inset_axes([0.02, 0.02, 0.47, 0.47])     # the high-loss corner, away from the paths
-            if levels is not None:
-                inset.contourf(za, zb, zz, levels=levels, norm=norm, cmap=CMAP)
-            fine = log_levels(zz, count=8)
-            if fine is not None:
-                inset.contour(za, zb, zz, levels=fine, colors=style.PAPER, linewidths=0.4, alpha=0.6)
-            last = panel["last"]
-            inset.plot(manual_path[-last:, 0], manual_path[-last:, 1], color=MANUAL["color"], marker="o",
-                       markersize=3.4, markeredgecolor=style.PAPER, markeredgewidth=0.3, linewidth=0.7, zorder=4)
-            inset.plot(autograd_path[-last:, 0], autograd_path[-last:, 1], color=AUTOGRAD["color"], marker="x",
-                       markersize=2.0, markeredgewidth=0.7, linestyle="none", zorder=5)
-            inset.plot(*minimum, marker="+", markersize=7, markeredgewidth=1.0, color=style.PAPER,
-                       linestyle="none", zorder=7)     # thin, so a tiny ball stays visible
-            radius = panel.get("radius")
-            if radius is not None:
-                inset.add_patch(Circle(tuple(minimum), radius, **ball))
-                inset.text(0.96, 0.04, f"radius {radius:.2g}", transform=inset.transAxes, ha="right", va="bottom", bbox=TEXT_BOX, zorder=9)
-            inset.set_xlim(za[0], za[-1])
-            inset.set_ylim(zb[0], zb[-1])
-            inset.set_aspect("equal", adjustable="box")
-            inset.set_xticks([])
-            inset.set_yticks([])
-            inset.text(0.04, 0.96, "last epoch, zoomed in", transform=inset.transAxes, ha="left", va="top", bbox=TEXT_BOX, zorder=9)
-            inset.set_in_layout(False)     # inside its panel: the layout need not make room for it
-            ax.indicate_inset_zoom(inset, edgecolor=style.INK, alpha=0.8)
-        if zoom is not None and any(panel.get("radius") is not None for panel in panels):
-            axes[0].plot([], [], color=style.INK, linestyle=ball["linestyle"], linewidth=ball["linewidth"],
-                         label="last epoch: root-mean-square distance\nfrom the minimum (dashed circle)")
-        handles = {}
-        for ax in axes:
-            for handle, label in zip(*ax.get_legend_handles_labels()):
-                handles.setdefault(label, handle)
-        legend = figure_legend(fig, list(handles.values()), list(handles), ncols=3)
-        legend_caption(fig, legend, note)
-        if levels is not None:
+            draw_twin_paths(ax, manual_path, autograd_path, diverged_at=panel.get("diverged_at"), window=window,
+                            small=len(manual_path) > 100)
+            _thin_minimum(ax, minimum)
+            _parameter_axes(ax, window, panel["title"], xlabel, ylabel)
+        _legend(fig, axes, ncols=3)
+        if filled is not None:
             loss_colorbar(fig, filled, list(axes), levels)
         if title:
             fig.suptitle(title)
     return fig
 
 
-def minibatch_losses(runs: Sequence[dict], *, title: str = "", note: str | None = None) -> Figure:
-    """The loss each step saw on its mini-batch, against the loss on all the data after each epoch.
+def sgd_balls(alphas, betas, Z, panels: Sequence[dict], *, last: int, xlabel: str, ylabel: str,
+              minimum: Sequence[float], title: str = "") -> Figure:
+    """The last steps of each run in one zoomed window around the minimum, with the ball they wander in.
 
-    Each run is a dict with keys
-        label, batch_size, n (the number of examples), history (a ``History``);
-        epoch_manual, epoch_autograd (E + 1,): the full-data loss at each
-        twin's parameters at the start and after every epoch.
-    The x axis counts epochs, so runs with different batch sizes line up:
-    step k has seen k * batch_size / n epochs. One panel per run (at most
-    three, in RUN_COLORS): its
-    per-step losses as a thin, pale line (the hand-written twin; autograd's
-    as small crosses on it, every few steps) and its epoch losses as circles
-    joined by a line (autograd: crosses in the circles). A last panel puts
-    the epoch losses of every run together. All panels share the log axis.
+    alphas (A,), betas (B,), Z (B, A): the loss on a fine grid around the
+    minimum, the same window for every panel so that the balls compare.
+    Each panel is a dict as for ``sgd_paths`` with ``radius``: the
+    root-mean-square distance of the run's ``last`` points from ``minimum``,
+    drawn as a dashed circle and written in the panel (a diverged run has
+    None and gets no ball). The points are the hand-written twin's circles
+    with autograd's crosses in them, no line: a cloud, not a walk.
     """
-    from matplotlib.lines import Line2D
+    from matplotlib import patheffects
+    from matplotlib.patches import Circle
 
+    alphas, betas, z = as_array(alphas), as_array(betas), as_array(Z)
+    levels = log_levels(z, count=14)
+    norm = LogNorm(levels[0], levels[-1]) if levels is not None else None
+    window = ((alphas[0], alphas[-1]), (betas[0], betas[-1]))
     with house_style():
-        fig, axes = style.panels(7.4, 5.8, 4, 2, sharex=True, sharey=True)
-        together = axes[len(runs)] if len(runs) < len(axes) else None
-        for ax, color, run in zip(axes, RUN_COLORS, runs):
-            history, size, n = run["history"], run["batch_size"], run["n"]
-            steps = np.arange(len(history.loss_manual))
-            at = steps * size / n
-            first = history.loss_manual[0] if history.loss_manual else np.nan
-            ax.plot(at, on_scale(history.loss_manual, first), color=color, linewidth=0.6, alpha=0.55, zorder=2)
-            every = max(1, len(steps) // 40)
-            ax.plot(at[::every], on_scale(history.loss_autograd, first)[::every], color=AUTOGRAD["color"],
-                    marker="x", markersize=2.5, markeredgewidth=0.6, linestyle="none", alpha=0.7, zorder=3)
-            for target in (ax, together):
-                if target is None:
-                    continue
-                epochs = np.arange(len(run["epoch_manual"]))
-                target.plot(epochs, on_scale(run["epoch_manual"], first), color=color, marker="o", markersize=5.5,
-                            markeredgecolor=style.INK, markeredgewidth=0.6, linewidth=1.6, zorder=4,
-                            label=run["label"] if target is together else None)
-                target.plot(epochs, on_scale(run["epoch_autograd"], first), color=AUTOGRAD["color"], marker="x",
-                            markersize=3.2, markeredgewidth=1.1, linestyle="none", zorder=5)
-            ax.set_title(run["label"])
-        if together is not None:
-            together.set_title("the loss on all the data, every run")
-            together.legend(loc="lower left")
+        fig, axes = style.panels(7.2, 7.4, len(panels), 2, sharex=True, sharey=True)
+        filled = None
+        for ax, panel in zip(axes, panels):
+            if levels is not None:
+                filled = draw_contour(ax, alphas, betas, z, levels, norm)
+            radius = panel.get("radius")
+            if radius is not None:
+                manual_path, autograd_path = as_array(panel["manual_path"]), as_array(panel["autograd_path"])
+                ax.plot(manual_path[-last:, 0], manual_path[-last:, 1], color=MANUAL["color"],
+                        **{**MANUAL_LINE, "linestyle": "none", "markersize": 4}, label=MANUAL["label"], zorder=4)
+                ax.plot(autograd_path[-last:, 0], autograd_path[-last:, 1], label=AUTOGRAD["label"], zorder=5,
+                        **{**AUTOGRAD_CROSS, "markersize": 2.6, "markeredgewidth": 0.8})
+                # Dashed white with a dark outline, on top of the points: it reads however small the ball is.
+                ax.add_patch(Circle(tuple(minimum), radius, fill=False, edgecolor=style.PAPER, linewidth=1.4,
+                                    linestyle=(0, (3, 2)), zorder=6,
+                                    path_effects=[patheffects.withStroke(linewidth=2.8, foreground=style.INK)]))
+                ax.plot([], [], color=style.MID, linewidth=1.4, linestyle=(0, (3, 2)),
+                        label=f"root-mean-square distance of the last {last} steps from the minimum")
+                panel_note(ax, f"radius {radius:.2g}")
+            else:
+                panel_note(ax, "diverged: no ball to measure")
+            _thin_minimum(ax, minimum)
+            _parameter_axes(ax, window, panel["title"], xlabel, ylabel)
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=3))
+        _legend(fig, axes, ncols=2)
+        if filled is not None:
+            loss_colorbar(fig, filled, list(axes), levels)
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+def _legend(fig, axes, ncols: int) -> None:
+    """The figure legend below the panels; the minimum's white plus is drawn dark there, on the legend's white."""
+    handles, labels = merged_handles(axes)
+    if MINIMUM_LABEL in labels:
+        handles[labels.index(MINIMUM_LABEL)] = Line2D([], [], marker="+", color=style.INK, markersize=8,
+                                                      markeredgewidth=1.0, linestyle="none")
+    figure_legend(fig, handles, labels, ncols=ncols)
+
+
+def _thin_minimum(ax, minimum) -> None:
+    """The least-squares minimum as a thin white plus: a small ball or a path's end stays visible under it."""
+    mark_minimum(ax, minimum, label=MINIMUM_LABEL, marker="+", color=style.PAPER,
+                 markeredgecolor=style.PAPER, markersize=8, markeredgewidth=1.0, zorder=7)
+
+
+def _parameter_axes(ax, window, title: str, xlabel: str, ylabel: str) -> None:
+    """A panel of parameter space: the window, equal aspect, its title, labels on the outer panels only."""
+    (x0, x1), (y0, y1) = window
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_title(title)
+    if ax.get_subplotspec().is_last_row():
+        ax.set_xlabel(xlabel)
+    if ax.get_subplotspec().is_first_col():
+        ax.set_ylabel(ylabel)
+    ax.grid(False)
+
+
+def minibatch_losses(runs: Sequence[dict], per_step: Sequence[dict], *, title: str = "") -> Figure:
+    """Mini-batch noise, then two fair comparisons: the same work (epochs) and the same number of steps.
+
+    runs: the runs compared at the same work, each a dict with keys
+        label, batch_size, n (the number of training examples), history (a ``History``);
+        epoch_manual, epoch_autograd (E + 1,): the loss on all the training data at each twin's
+        parameters at the start and after every epoch; held_manual, held_autograd (E + 1,): the
+        same on the held-out data.
+    per_step: the runs compared at the same number of steps, each a dict with keys label and
+        manual, autograd (T + 1,): the loss on all the training data at every step.
+    First panel: the last of ``runs`` (the smallest batch), its loss on each step's mini-batch
+    (thin line; the x axis counts epochs: step k has seen k * batch_size / n of them) against its
+    loss on all the data after each epoch (circles). Second: every run's epoch losses, training
+    (solid) and held-out (dashed). Third: per_step against the step. Each run has one colour in
+    every panel; the autograd twin is the vermillion crosses on the hand-written twin's line.
+    """
+    colors = dict(zip([run["label"] for run in runs], RUN_COLORS))
+    with house_style():
+        fig, axes = style.panels(10.2, 3.9, 3, 3)
+        noisy, work, steps_ax = axes
+        _draw_batch_noise(noisy, runs[-1], colors[runs[-1]["label"]])
+        curves: list = []
+        for run in runs:
+            history, color = run["history"], colors[run["label"]]
+            draw_run_losses(work, history, label=run["label"], color=color, last_step=len(run["epoch_manual"]) - 1,
+                            curves=curves, values=(run["epoch_manual"], run["epoch_autograd"]), crosses=40)
+            draw_run_losses(work, history, label="_held", color=color, last_step=len(run["held_manual"]) - 1,
+                            curves=curves, values=(run["held_manual"], run["held_autograd"]), crosses=40,
+                            line_style={"linestyle": "--"})
+        work.set_xlabel("epoch (passes through the data)")
+        work.set_title("The same work: the loss after each epoch")
+        for entry in per_step:
+            color = colors.get(entry["label"], style.MID)
+            draw_run_losses(steps_ax, runs[0]["history"], label=entry["label"], color=color,
+                            last_step=len(entry["manual"]) - 1, curves=curves,
+                            values=(entry["manual"], entry["autograd"]), crosses=25)
+        steps_ax.set_title("The same number of steps")
         for ax in axes:
             ax.set_yscale("log")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            round_log_axis(ax)
+        steps_ax.set_xlabel("step")
+        integer_steps(steps_ax)
         for ax in axes:
-            if ax.get_subplotspec().is_last_row():
-                ax.set_xlabel("epoch (passes through the data)")
             if ax.get_subplotspec().is_first_col():
                 ax.set_ylabel("loss (log scale)")
-        handles = [Line2D([], [], color=style.MID, linewidth=0.6, alpha=0.7),
-                   Line2D([], [], color=style.MID, marker="o", markersize=5.5, markeredgecolor=style.INK,
-                          markeredgewidth=0.6, linewidth=1.6),
-                   Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=3.2, markeredgewidth=1.1,
-                          linestyle="none")]
-        labels = ["loss on the step's mini-batch (hand-written twin)",
-                  "loss on all the data after each epoch (hand-written twin)",
-                  "the same two, autograd twin"]
-        legend = figure_legend(fig, handles, labels, ncols=2)
-        legend_caption(fig, legend, note, title)
+        handles, labels = merged_handles(axes)
+        handles += [Line2D([], [], color=style.MID, linewidth=1.6),
+                    Line2D([], [], color=style.MID, linewidth=1.6, linestyle="--"),
+                    Line2D([], [], color=style.MID, linewidth=0.6, alpha=0.7), twins_key()[0]]
+        labels += ["on all the training data", "on the held-out data",
+                   "on the step's own mini-batch", twins_key()[1]]
+        figure_legend(fig, handles, labels, ncols=3)
+        if title:
+            fig.suptitle(title)
     return fig
+
+
+def _draw_batch_noise(ax, run: dict, color: str) -> None:
+    """One run's loss on each step's mini-batch (thin) and on all the data after each epoch (circles)."""
+    history, size, n = run["history"], run["batch_size"], run["n"]
+    steps = np.arange(len(history.loss_manual))
+    at = steps * size / n
+    first = history.loss_manual[0] if history.loss_manual else np.nan
+    ax.plot(at, on_scale(history.loss_manual, first), color=color, linewidth=0.6, alpha=0.7, zorder=2)
+    every = max(1, len(steps) // 40)
+    ax.plot(at[::every], on_scale(history.loss_autograd, first)[::every],
+            **{**AUTOGRAD_CROSS, "markersize": 2.5, "markeredgewidth": 0.6}, zorder=3)
+    epochs = np.arange(len(run["epoch_manual"]))
+    ax.plot(epochs, on_scale(run["epoch_manual"], first), color=color, zorder=4,
+            **{**MANUAL_LINE, "markersize": 5.5})
+    ax.plot(epochs, on_scale(run["epoch_autograd"], first), **AUTOGRAD_CROSS, zorder=5)
+    ax.set_xlabel("epoch (passes through the data)")
+    ax.set_title(f"{run['label']}: noisy steps")
 
 
 def gradient_variance(batch_sizes, measured, standard_error, *, sigma2: float, n: int, title: str = "",
@@ -205,15 +248,19 @@ def gradient_variance(batch_sizes, measured, standard_error, *, sigma2: float, n
             ax.annotate("", xy=(size, low), xytext=(size, low * 6),
                         arrowprops={"arrowstyle": "-|>", "color": style.GREEN, "lw": 1.4})
             text = "exactly 0" if value == 0 else f"{value:.0e} (rounding)"
-            ax.annotate(f"B = N = {size:g}: measured\n{text}, below\nany log axis", (size, low * 2.5),
-                        textcoords="offset points", xytext=(-8, 0), ha="right", va="center",
-                        bbox=TEXT_BOX)
+            # In the empty lower left, clear of the axis and the curves, with a thin line to the arrow.
+            ax.annotate(f"B = N = {size:g}: measured {text},\nbelow any log axis", xy=(size, low * 3),
+                        xytext=(0.2, 0.08), textcoords="axes fraction", ha="left", va="bottom",
+                        arrowprops={"arrowstyle": "-", "color": style.MID, "lw": 0.8, "shrinkB": 3})
         ax.axhline(sigma2, color=style.LIGHT, linewidth=0.8, zorder=1)
         ax.annotate(f"σ² = {sigma2:.3g} (one example)", (1, sigma2), textcoords="offset points", xytext=(4, 4))
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xticks(sizes)
-        ax.set_xticklabels([f"{s:g}" for s in sizes])
+        # In a narrow figure two sizes less than a factor 1.4 apart (32 and 40) would print as one number.
+        narrow = style.active_width() is not None and style.active_width().width < 4
+        crowded = [narrow and k + 1 < len(sizes) and sizes[k + 1] < 1.4 * s for k, s in enumerate(sizes)]
+        ax.set_xticklabels(["" if skip else f"{s:g}" for s, skip in zip(sizes, crowded)])
         ax.minorticks_off()
         ax.set_xlim(sizes.min() / 1.3, sizes.max() * 1.3)
         ax.set_ylim(low, high)
