@@ -122,7 +122,7 @@ run.check(chain, x, y, first_layer=True)
 
 # %%
 def chain_hessian_formula(theta):
-    """H = [[2a·w2², 4a·p − 2c], [4a·p − 2c, 2a·w1²]] at every row theta = (w1, w2) of a (T, 2) tensor: (T, 2, 2)."""
+    """H = [[2a·w2², 4a·p − 2c], [4a·p − 2c, 2a·w1²]] at every row (w1, w2) of theta (T, 2): (T, 2, 2)."""
     # exercise chain_hessian: H by the formula above at every row (w1, w2) of theta, with p = w1·w2
     w1, w2 = theta[:, 0], theta[:, 1]
     cross = 4 * a * w1 * w2 - 2 * c
@@ -288,8 +288,7 @@ line = None if fit is None else {"slope": steps_per_e, "offset": sum(
 run.save(plots.saddles_and_plateaus.plateau_curves(
     curves, {"distances": distances, "manual": [scan[e][0] for e in distances],
              "autograd": [scan[e][1] for e in distances],
-             "label": (f"theory: ln(1/ε)/ln(1 + 2·lr·c) + const,\n"
-                       f"{steps_per_e * math.log(10):.2f} steps per factor of 10"),
+             "label": f"theory: slope 1/ln(1 + 2·lr·c),\n{steps_per_e * math.log(10):.2f} steps per factor of 10",
              **(line or {})},
     best_loss=best_loss, saddle_loss=d, title=f"A plateau near the saddle of ŷ = w2·w1·x, lr = {run.lr:g}"),
     "plateau")
@@ -352,7 +351,8 @@ print(f"at the end: {eigenvalues[-1, 0].item():.4f} along (1, 1), now across the
 for name, history in (("near", near), ("far", far)):
     start, end = history.path_manual[0], history.path_manual[-1]
     print(f"the {name} run ends at w1·w2 = {end.prod().item():.10f} (p* = {best_slope:.10f}); "
-          f"w1² − w2² went from {(start[0] ** 2 - start[1] ** 2).item():.2e} to {(end[0] ** 2 - end[1] ** 2).item():.2e}")
+          f"w1² − w2² went from {(start[0] ** 2 - start[1] ** 2).item():.2e} "
+          f"to {(end[0] ** 2 - end[1] ** 2).item():.2e}")
 run.record("curvature_along_path", {"leaves_saddle_region_at_step": leaves,
                                     "start": eigenvalues[0].tolist(), "end": eigenvalues[-1].tolist()})
 
@@ -426,13 +426,14 @@ run.save(plots.saddles_and_plateaus.curvature_along_path(
 # Printed under each figure in the gallery's index, with an alt text.
 
 # %%
+waited = f"{near_plateau:.0f}" if near_plateau is not None else f"all {run.steps}"     # the near run's plateau
 run.describe(
     "plateau",
     caption=(f"Left: the loss per step of the two-weight network started {NEAR:g} from the saddle at the origin "
              f"and at ({FAR:g}, 0), both twins (a vermillion cross in every circle). Both start at the saddle's "
-             f"loss; near the saddle the loss stays there for {near_plateau:.0f} steps, on the slope it drops at "
-             f"once. Right: the plateau's length (steps until the loss gap is halved) against the starting "
-             f"distance, measured on each twin's losses (ringed: the near run). The points lie on a line whose "
+             f"loss; near the saddle the loss stays there for {waited} steps, on the slope it drops at once. "
+             f"Right: the plateau's length (steps until the loss gap is halved) against the starting distance, "
+             f"measured on each twin's losses (ringed: the near run). The points lie on a line whose "
              f"slope is the predicted 1/ln(1 + 2·lr·c), {steps_per_e * math.log(10):.2f} steps per factor of ten; "
              f"only its height is fitted."),
     alt=("Two panels. Left, loss against step: two curves start at the saddle's loss; the sky-blue one stays "

@@ -171,11 +171,23 @@ newton = torch.stack(groups)                                  # every group's fi
 for _ in range(10):
     newton = newton - torch.linalg.solve(vmap(torch.func.hessian(wave_loss_at))(newton),
                                          vmap(torch.func.grad(wave_loss_at))(newton))
-minima = []
-for point in wrapped(newton):                                  # two groups may have found the same minimum
-    if not any(apart(point, other) < 1e-6 for other in minima):
-        minima.append(point)
-minima = sorted(minima, key=lambda m: wave_loss_at(m).item())
+found = []
+for point in wrapped(newton):                                  # two groups may have found the same point
+    if torch.isfinite(point).all() and not any(apart(point, other) < 1e-6 for other in found):
+        found.append(point)
+flat = 1e-10 if run.dtype == torch.float64 else 1e-4              # a zero gradient, to the dtype's rounding
+
+
+def is_minimum(point):
+    """Zero gradient, and both eigenvalues of the Hessian positive."""
+    curvatures = torch.linalg.eigvalsh(torch.func.hessian(wave_loss_at)(point))
+    return torch.func.grad(wave_loss_at)(point).norm().item() < flat and curvatures[0].item() > 0
+
+
+minima = sorted([point for point in found if is_minimum(point)], key=lambda m: wave_loss_at(m).item())
+if len(minima) < len(found):
+    print(f"Newton also found {len(found) - len(minima)} flat points that are no minima (walkers still on their "
+          f"way, near a saddle or a top); they are left out")
 names = [chr(ord("A") + k) for k in range(len(minima))]
 
 
@@ -194,11 +206,9 @@ for k, (name, m) in enumerate(zip(names, minima)):
     reached = int((basin == k).sum())
     basins.append({"name": name, "frequency": m[0].item(), "phase": m[1].item(), "loss": losses[k],
                    "gradient_norm": slope, "eigenvalues": curvatures.tolist(), "starts": reached})
-    flat = 1e-10 if run.dtype == torch.float64 else 1e-4              # zero, to the dtype's rounding
-    verdict = "a local minimum" if slope < flat and curvatures[0] > 0 else "NOT A MINIMUM"
     print(f"{name}: (a, b) = ({m[0].item():+.4f}, {m[1].item():+.4f}), loss {losses[k]:.4f}, "
           f"|gradient| {slope:.0e}, curvatures {curvatures[0].item():.3f} and {curvatures[1].item():.3f}: "
-          f"{verdict}; {reached} starts end here")
+          f"a local minimum; {reached} starts end here")
 zero_loss = (wave_y * wave_y).mean().item()
 print(f"for comparison: predicting 0 for every x scores mean(y²) = {zero_loss:.4f}")
 run.record("basins", basins)
@@ -207,8 +217,8 @@ run.record("loss_of_predicting_zero", zero_loss)
 # %% [markdown]
 # Two of the minima are one network twice: sin(−a·x + π − b) = sin(a·x + b),
 # so every minimum (a, b) has a mirror image (−a, π − b) with the same loss.
-# (Lesson 09's chain had the same kind of twin: (w1, w2) and (−w1, −w2) give
-# the same product.) Such copies come from symmetries of the network, not
+# (Lesson 09's chain has the same kind of symmetry: (w1, w2) and (−w1, −w2)
+# give the same product, and its valley has two branches.) Such copies come from symmetries of the network, not
 # from the data. Most mirror images lie at negative frequencies, outside our
 # grid of starts; only minima with a frequency near 0 have theirs close
 # enough for walkers to reach both.
@@ -284,9 +294,10 @@ run.save(plots.many_valleys.basin_paths(
 
 # %%
 BATCHES, SEEDS, FINISH = (5, 2), range(run.seed, run.seed + 20), 300
-shallow = max(range(len(minima)), key=lambda k: losses[k])
+reached = [k for k in range(len(minima)) if (basin == k).any()]
+shallow, deep = max(reached, key=lambda k: losses[k]), min(reached, key=lambda k: losses[k])
 nearest_start = {k: min((i for i in range(len(starts)) if basin[i] == k), key=lambda i: apart(starts[i], minima[k]))
-                 for k in (shallow, 0)}                      # the grid start nearest the shallowest and the deepest
+                 for k in (shallow, deep)}                   # the grid start nearest the shallowest and the deepest
 n = len(wave_x)
 start = starts[nearest_start[shallow]]
 full = torch.func.grad(wave_loss_at)(start)
@@ -310,7 +321,7 @@ def sgd_walkers(begin, size):
     return torch.stack(points).unflatten(1, (len(begin), len(SEEDS)))
 
 
-valleys = (shallow, 0)
+valleys = (shallow, deep)
 walks = torch.stack([sgd_walkers(starts[[nearest_start[k] for k in valleys]], size) for size in BATCHES], dim=2)
 found = nearest_minimum(descend(walks[-1].reshape(-1, 2), FINISH, run.lr)[-1])[0].reshape(walks.shape[1:-1])
 escape = {}
@@ -318,7 +329,8 @@ for v, k in enumerate(valleys):                                              # w
     for b, size in enumerate(BATCHES):
         ended = found[v, b].tolist()
         counts = {names[j]: ended.count(j) for j in sorted(set(ended))}
-        lower, higher = sum(losses[j] < losses[k] - 1e-9 for j in ended), sum(losses[j] > losses[k] + 1e-9 for j in ended)
+        lower = sum(losses[j] < losses[k] - 1e-9 for j in ended)
+        higher = sum(losses[j] > losses[k] + 1e-9 for j in ended)
         escape[f"{names[k]}, B = {size}"] = {"left": len(ended) - counts.get(names[k], 0), "lower": lower,
                                              "higher": higher, "ended_in": counts}
         print(f"from {names[k]}'s valley, B = {size}: {escape[f'{names[k]}, B = {size}']['left']} of {len(SEEDS)} "
@@ -338,9 +350,11 @@ run.record("escape", {"start": start.tolist(), "valley": names[shallow], "steps"
 # below F. With batches of 2, the noisier walk, 19 leave, and 12 of them
 # go on to A, the best fit. From A's valley no walker leaves, at either
 # batch size. The noise does not aim for deeper valleys: a kick carries a
-# walker over a low ridge but not over a high one, and A's walls are the
-# highest. How far it carries one depends on the size of the kicks,
-# lr·σ/√B: the smaller batch reached A, the larger mostly stopped in D.
+# walker over a low ridge but not over a high one, and the ridges around A
+# stand far higher above its floor than those around F. How far a walker
+# gets depends on the size of the kicks, about lr·σ/√B: the smaller batch
+# reached A, the larger mostly stopped in D. With `--lr 0.1` the kicks are
+# a third as large: at B = 5 no seed leaves F, at B = 2 seven do.
 #
 # The figure shows the control beside the first seed with B = 5, trained
 # as twins.
@@ -367,7 +381,7 @@ Z_escape = loss_on_plane(wave.torch_net, wave.torch_loss, wave_x, wave_y, center
                          alphas=window[0], betas=window[1])
 counts = ("; ".join(f"B = {size}: {escape[f'{names[shallow]}, B = {size}']['left']} of {len(SEEDS)} seeds left "
                     f"{names[shallow]}" for size in BATCHES)
-          + f"; from {names[0]}'s valley {sum(escape[f'{names[0]}, B = {size}']['left'] for size in BATCHES)} of "
+          + f"; from {names[deep]}'s valley {sum(escape[f'{names[deep]}, B = {size}']['left'] for size in BATCHES)} of "
             f"{len(SEEDS) * len(BATCHES)} left")
 marked = [{"point": minima[k], "name": names[k], "loss": losses[k], "level": names[k] in (control_end, noisy_end)}
           for k in range(len(minima))]
@@ -385,16 +399,14 @@ run.save(plots.many_valleys.valley_escape(
 # carries it over a low ridge into the next valley; the deepest valleys
 # hold it best. This is one reason the noise of SGD is not only a nuisance
 # (lesson 06 measured its price, the ball it wanders in). It is no
-# guarantee either: from D's or E's starts a walker can be kicked into a
-# higher valley too, and with larger batches or a smaller lr the kicks are
-# too small to leave any valley at all. In networks with many parameters
-# the landscape has far more valleys, and which of them generalise best to
-# new data is a question of its own (lesson 16).
+# guarantee either: the kicks know nothing of depth, so a walker can land
+# in a higher valley as well (none of the 40 from F did), and kicks too
+# small for the ridges leave every walker where it is. In networks with many
+# parameters there are far more valleys, and which of them generalise best
+# to new data is a question of its own (lesson 16).
 #
 # ## Captions for course notes
-# What `python -m toolkit figures` prints under each figure in the gallery's
-# index: a caption for the notes and an alt text for readers who cannot see
-# the image.
+# Printed under each figure in the gallery's index, with an alt text.
 
 # %%
 run.describe(

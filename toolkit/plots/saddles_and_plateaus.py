@@ -16,7 +16,8 @@ from matplotlib.figure import Figure
 
 from toolkit.plots import style
 from toolkit.plots.shared import (as_array, draw_contour, draw_run_losses, draw_run_path, figure_legend,
-                                  integer_steps, legend_caption, log_levels, loss_colorbar, mark_start, panel_note)
+                                  integer_steps, legend_caption, log_levels, loss_colorbar, mark_start, panel_note,
+                                  twins_key)
 from toolkit.plots.style import AUTOGRAD, RUN_COLORS, SADDLE, TEXT_BOX, house_style
 
 
@@ -37,8 +38,6 @@ def plateau_curves(runs: Sequence[dict], scan: dict, *, best_loss: float, saddle
     the line is straight. A run of ``runs`` whose start is in the scan
     (``distance``) is ringed in its colour there.
     """
-    from matplotlib.lines import Line2D
-
     with house_style():
         fig, (left, right) = style.panels(8.6, 3.8, 2, 2, width_ratios=[1.25, 1])
         last_step = max(len(run["history"].loss_manual) - 1 for run in runs)
@@ -47,6 +46,7 @@ def plateau_curves(runs: Sequence[dict], scan: dict, *, best_loss: float, saddle
         left.text(last_step, saddle_loss, f"loss at the saddle, {saddle_loss:.3g}", ha="right", va="bottom", color=style.MID)
         left.text(last_step, best_loss, f"lowest loss L* = {best_loss:.3g}", ha="right", va="bottom",
                   color=style.MID)
+        plateaus = [run["plateau"] for run in runs if run.get("plateau") is not None]
         for run in runs:
             history = run["history"]
             draw_run_losses(left, history, label=run["label"], color=run["color"], last_step=last_step, curves=[])
@@ -55,9 +55,11 @@ def plateau_curves(runs: Sequence[dict], scan: dict, *, best_loss: float, saddle
                 half = best_loss + (start - best_loss) / 2
                 left.plot(run["plateau"], half, marker="o", markersize=9, color=style.NONE, markeredgecolor=style.INK,
                           markeredgewidth=1.2, linestyle="none", zorder=6)
+                # The shortest plateau's note below its mark, the others above: on a narrow panel they stay apart.
+                below = len(plateaus) > 1 and run["plateau"] == min(plateaus)
                 left.annotate(f"half-way down\nafter {run['plateau']:.1f} steps", (run["plateau"], half),
-                              textcoords="offset points", xytext=(9, 4), ha="left", va="bottom",
-                              bbox=TEXT_BOX, zorder=7)
+                              textcoords="offset points", xytext=(9, -6) if below else (11, 5), ha="left",
+                              va="top" if below else "bottom", bbox=TEXT_BOX, zorder=7)
         left.set_xlabel("step")
         integer_steps(left)
         left.set_ylabel("training loss")
@@ -86,11 +88,12 @@ def plateau_curves(runs: Sequence[dict], scan: dict, *, best_loss: float, saddle
         right.set_xscale("log")
         right.set_xlabel("start's distance ε from the saddle (log scale)")
         right.set_ylabel("plateau length (steps)")
-        right.set_title("Each factor of ten closer: the same steps more")
+        right.set_title("Ten times closer: the same steps more")
         handles, labels = left.get_legend_handles_labels()
         more, more_labels = right.get_legend_handles_labels()
-        handles += [Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=4.5)] + more
-        labels += ["line: manual, x: autograd"] + more_labels
+        key, text = twins_key()
+        handles += [key] + more
+        labels += [text] + more_labels
         legend = figure_legend(fig, handles, labels, ncols=3)
         legend_caption(fig, legend, note, title)
     return fig
