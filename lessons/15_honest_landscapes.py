@@ -11,8 +11,9 @@
 #
 # * a **line**: the loss on the straight segment from the start of training
 #   to its end. Exact at every point, but the path did not walk along it.
-# * a **plane**: lesson 05's PCA plane and random plane. Exact on the
-#   plane; the path is only projected onto it.
+# * a **plane**: the PCA plane of the path (lesson 05's) and a random
+#   plane scaled filter by filter (Li et al., 2018). Exact on the plane;
+#   the path is only projected onto it.
 # * a **number**: the curvature along the way, the largest eigenvalue of the
 #   Hessian (the *sharpness*), computed at every step from the hand-written
 #   gradient alone and set against lesson 03's limit 2/lr.
@@ -42,11 +43,9 @@ run = lesson.start("15_honest_landscapes", steps=100, lr=2.0)
 # %% [markdown]
 # ## The data, the network, and a learning rate past the limit
 # Lesson 05's moons and its 2 → 16 → 16 → 2 tanh network, from the same
-# seed, so its landscape is already familiar. It is also small enough that
-# its whole Hessian, 354 × 354 numbers, costs a fraction of a second; so
-# every curvature number below can be checked against the exact
-# eigenvalues. (A network a hundred times bigger would have to trust the
-# power iteration alone.)
+# seed. It is small enough that its whole Hessian, 354 × 354 numbers, costs
+# a fraction of a second, so every curvature number below can be checked
+# against the exact eigenvalues.
 #
 # This time we train at lr = 2, four times lesson 05's rate. At the start
 # the sharpness is λmax ≈ 1.43, so 2/lr = 1 lies below it: by lesson 03's
@@ -74,14 +73,12 @@ theta_0, theta_T = path[0], path[-1]
 #
 #     θ(α) = (1 − α)·θ0 + α·θT,
 #
-# with α = 0 at the start, α = 1 at the end, and a quarter of the way
-# beyond each. Every point of the line is a parameter vector the network
-# can really have, so its loss there is exact. We evaluate both twins on
-# it: the hand-written forward pass (each θ(α) swapped into the
-# `toolkit.manual` network for one pass) and `torch.nn`'s (through
-# `functional_call`). `torch.lerp` computes the line and gives exactly θ0
-# at α = 0 and exactly θT at α = 1, so the two ends must reproduce the
-# recorded first and last losses.
+# from a quarter before the start (α = 0) to a quarter past the end
+# (α = 1). Every point of the line is a network we can evaluate exactly,
+# and we do it with both twins: the hand-written forward pass (each θ(α)
+# swapped into the `toolkit.manual` network) and `torch.nn`'s (through
+# `functional_call`). `torch.lerp` gives exactly θ0 at α = 0 and θT at
+# α = 1, so the ends must reproduce the recorded first and last losses.
 
 # %%
 alphas = torch.arange(-10, 51, dtype=run.dtype, device=run.device) / 40      # -0.25, -0.225, ..., 1.25: 0 and 1 exactly
@@ -108,58 +105,50 @@ else:                                                                         # 
     path_alphas = torch.zeros(len(path), dtype=run.dtype, device=run.device)
 off_line = (path - torch.lerp(theta_0, theta_T, path_alphas.unsqueeze(1))).norm(dim=1)
 print(f"the line is {direction.norm():.2f} long; the path strays up to {off_line.max():.2f} from it")
-if len(path) > 1:
-    worst = int(torch.as_tensor(losses[1:]).argmax()) + 1                     # the highest loss after the start
+worst = int(torch.as_tensor(losses[1:]).argmax()) + 1 if len(path) > 1 else 0   # the highest loss after the start
+if worst:
     on_line = loss_along_path(twins.manual_net, twins.manual_loss, x, y,
                               torch.lerp(theta_0, theta_T, path_alphas[worst]).unsqueeze(0))
     print(f"step {worst}: the path's loss is {losses[worst]:.3f}; the line's at the same α = "
           f"{path_alphas[worst]:.2f} is {on_line.item():.3f}")
 
-run.save(plots.honest_landscapes.interpolation_curve(alphas, line_by_hand, line_by_autograd, path_alphas=path_alphas, path_losses=losses,
-                                   title=r"The loss on the straight line from $\theta_0$ to $\theta_T$"),
-         "interpolation",
-         caption="The loss on the straight line from the start (α = 0) to the end of training (α = 1) and a "
-                 "quarter beyond each end (shaded), for both twins: they coincide, a cross in every circle. "
-                 "The green points are the training path's own losses, each placed where that step projects "
-                 "onto the line. They do not lie on the curve: the path went around the line, and its spike "
-                 "at step 39 does not show on the line at all.",
-         alt="A loss curve on a log scale against alpha from -0.25 to 1.25. The line's loss falls smoothly "
-             "from about 0.7 at the start square to about 0.01 at the end star; it is a little higher before "
-             "the start and dips slightly past the end. A green path of points leaves the same square, drops "
-             "well below the line within three steps, creeps right near alpha 0.2, falls below the line to "
-             "about 0.08 near alpha 0.55, shoots up to about 0.8 near alpha 0.63, and then runs just above "
-             "the line down to the end star.")
+run.save(plots.honest_landscapes.interpolation_curve(
+    alphas, line_by_hand, line_by_autograd, path_alphas=path_alphas, path_losses=losses,
+    title=r"The loss on the straight line from $\theta_0$ to $\theta_T$"), "interpolation")
 
 # %% [markdown]
 # With the default seed the loss falls at every point of the line, from
 # 0.69 to 0.010: no hill between the start and the end, as Goodfellow et
-# al. found for many networks. Behind the start it climbs a little; past
-# the end it keeps falling for a while (to 0.0078 near α ≈ 1.1), because
-# 100 steps did not reach the bottom of this line.
+# al. found for many networks; past the end it keeps falling for a while
+# (to 0.0078 near α ≈ 1.1), because 100 steps did not reach its bottom.
+# But the line is not the path. The first three steps go mostly sideways,
+# from 0.69 to 0.29 while getting 15% of the way along, where the line
+# reads 0.53. The path strays up to 1.8 from a line 5.6 long, and at step
+# 39 its loss jumps to 0.83 where the line reads 0.09. A smooth line says
+# that an easy straight route exists, not that gradient descent took it.
 #
-# But the line is not the path. The first three steps go mostly sideways:
-# they take the loss from 0.69 to 0.29 while getting only 15% of the way
-# along, where the line reads 0.53. The path strays up to 1.8 from a line
-# 5.6 long, and at step 39 its loss jumps to 0.83 where the line reads
-# 0.09. A smooth line says that an easy straight route exists. It does not
-# say that gradient descent took it, or what the path met on its way.
+# ## Two planes: one for the path, one for the ground around the end
+# Lesson 05 drew this network's path on its PCA plane: the plane through
+# the end θT spanned by the two directions along which the path moved most.
+# That is how Li et al. (2018, section 7) draw training paths, and they
+# explain there why random directions will not do: in many dimensions a
+# random direction is nearly perpendicular to any path, so a random plane
+# holds almost none of it. Their random planes answer another question,
+# the shape of the loss around one point; to compare it between networks
+# whose weights differ in scale, they scale each random direction filter
+# by filter (for our layers, row by row) to the norm of the weights it
+# moves: *filter normalisation*. We draw both planes through θT, in the
+# same distance units, on one colour scale.
 #
-# ## A plane: how much of the path it holds
-# Lesson 05's two planes, for this run: the PCA plane of the path through
-# its end, and a random filter-normalised plane through the same end,
-# drawn in the same distance units. One colour scale serves both panels,
-# and every circle of the path is filled with the loss the network really
-# had at that step. Where a circle's fill differs from the contour under
-# it, the path was off the plane. Each title says how much of the path
-# the plane holds: the share of the path's squared distance from the end
-# that lies in the plane. Each axis label gives its own direction's share
-# of the same sum; the directions are orthonormal, so the two labels add up
-# to the title. (PCA ranks its directions by a different measure, the
-# share of the path's *variance*, its spread about its own mean: 91% and
-# 6% here, recorded in summary.json. The plane is drawn through the end,
-# not through the mean, so the share measured from the end is the one
-# that says how much of the drawn path is really in the picture.) We
-# check the start on both.
+# The path is in neither plane. A step off the plane is drawn at its
+# projection, and the contour there is not the loss the network had. So a
+# panel below the planes draws, per step, the true loss and the loss each
+# plane reads under the path: where they part, the path was off the plane.
+# Each title gives the share of the path's squared distance from θT that
+# lies in the plane, each axis label its own direction's share. (PCA ranks
+# directions by the path's spread about its own mean instead, recorded in
+# summary.json; the share from θT says how much of the drawn path is in
+# the picture.)
 
 # %%
 plane = pca_plane(path)
@@ -179,10 +168,7 @@ random_xy = project(history.path_manual, theta_T, u1, u2)
 
 
 def shares(xy, center):
-    """Each direction's share of the path's squared distance from center; the two add up to `captured`.
-
-    xy: (steps + 1, 2) the path's coordinates along two orthonormal directions through center.
-    """
+    """Each direction's share of the path's squared distance from center (xy: (T, 2) along orthonormal d1, d2)."""
     total = (path - center).pow(2).sum()
     return (xy[:shown].pow(2).sum(dim=0) / total).tolist() if total > 0 else [0.0, 0.0]
 
@@ -193,7 +179,7 @@ random_panel = {
     "Z": loss_on_plane(twins.torch_net, twins.torch_loss, x, y, theta_T, u1, u2, alphas=square, betas=square),
     "manual_path": random_xy, "autograd_path": project(history.path_autograd, theta_T, u1, u2),
     "xlabel": f"random direction 1: {random_shares[0]:.1%}", "ylabel": f"random direction 2: {random_shares[1]:.1%}",
-    "title": f"Random plane: {random_plane.captured:.1%} of the path",
+    "title": f"Random plane ({random_plane.captured:.1%})", "name": "random plane",
 }
 
 
@@ -205,64 +191,57 @@ def loss_under(center, d1, d2, a, b):
 
 under_pca = loss_under(plane.center, plane.d1, plane.d2, *manual_xy[0])
 under_random = loss_under(theta_T, u1, u2, *random_xy[0])
-print(f"the PCA plane holds {plane.captured:.1%} of the path, the random plane {random_plane.captured:.1%}")
-print(f"under the start square: {under_pca:.3f} on the PCA plane, {under_random:.3f} on the random plane; "
-      f"the true loss at the start is {losses[0]:.3f}")
+under_spike = loss_under(plane.center, plane.d1, plane.d2, *manual_xy[worst])
+jump = path[worst] - path[max(worst - 1, 0)]                         # the step into the spike
+in_plane = ((jump @ plane.d1) ** 2 + (jump @ plane.d2) ** 2).sqrt().item() / max(jump.norm().item(), 1e-300)
+print(f"the PCA plane holds {plane.captured:.1%} of the path, the random plane {random_plane.captured:.1%}; under "
+      f"the start square they read {under_pca:.3f} and {under_random:.3f}, the true loss is {losses[0]:.3f}")
+print(f"at step {worst} the loss is {losses[worst]:.3f}, the PCA plane reads {under_spike:.3f} under it; the step "
+      f"into it is {jump.norm():.2f} long, its projection onto the plane {in_plane:.0%} of that")
 run.record("planes", {"pca_captured": plane.captured, "random_captured": random_plane.captured,
                       "pca_shares": pca_shares, "random_shares": random_shares,
                       "pca_explained_variance": list(plane.explained),
-                      "under_start": {"pca": under_pca, "random": under_random, "true": losses[0]}})
-run.save(plots.planes.path_on_plane(plane_alphas, plane_betas, Z, manual_xy, autograd_xy, history,
-                             xlabel=f"PC1: {pca_shares[0]:.1%} of the path", ylabel=f"PC2: {pca_shares[1]:.1%}",
-                             title=f"PCA plane: {plane.captured:.1%} of the path", second=random_panel,
-                             caption="both twins' paths coincide (a cross in every circle); "
-                                     "circle fill: the true loss at that step, on the contours' scale;\n"
-                                     f"under the start square the planes read {under_pca:.2f} (PCA) and "
-                                     f"{under_random:.2f} (random); the true loss at the start is {losses[0]:.2f}"),
-         "planes",
-         caption="The same run seen through two planes with one colour scale and equal aspect: the PCA plane "
-                 "of the path (left) and a random filter-normalised plane through its end (right). Each circle "
-                 "is filled with the network's true loss at that step; where the fill differs from the contour "
-                 "under it, the path was off the plane. The titles say how much of the path each plane holds, "
-                 "each axis label its own direction's share of it: the two labels add up to the title.",
-         alt="Two contour maps side by side sharing one log colour bar from about 0.01 to 3. Left, the PCA "
-             "plane: the path leaves a square on the left, runs right across the valley to a kink where one "
-             "circle is filled bright, drops straight down, and then climbs diagonally to a star in the dark "
-             "low region on the right. Right, the random plane: a square window around the end star, where "
-             "the whole path is a short stub from the start square to the star, on dark contours.")
+                      "under_start": {"pca": under_pca, "random": under_random, "true": losses[0]},
+                      "under_spike": {"step": worst, "pca": under_spike, "true": losses[worst],
+                                      "step_into_it_in_plane": in_plane}})
+run.save(plots.planes.path_on_plane(
+    plane_alphas, plane_betas, Z, manual_xy, autograd_xy, history, name="PCA plane", second=random_panel,
+    xlabel=f"PC1: {pca_shares[0]:.1%} of the path", ylabel=f"PC2: {pca_shares[1]:.1%}",
+    title=f"PCA plane ({plane.captured:.1%})",
+    caption=(f"both twins' paths coincide (a cross in every circle); under the start square the planes read "
+             f"{under_pca:.2f} (PCA) and {under_random:.2f} (random), the true loss is {losses[0]:.2f}")),
+    "planes")
 
 # %% [markdown]
-# The PCA plane holds about 98% of this path. Its fills match the
-# contours except over the first steps and at the spike. The start square
-# is drawn white, so the note under the figure gives its numbers: the
-# plane reads 0.21 there, against a true 0.69. The next three circles
-# (true losses 0.41, 0.26 and 0.29) are still a shade lighter than the
-# 0.20 under them. At the spike a bright circle sits on a dark contour:
-# there the path left the plane. The random plane holds about 11% (10.1%
-# along one direction, 1.0% along the other): two random directions out
-# of 354 miss most of where training went, and the whole path shrinks
-# into a stub beside the end, its start square on a contour of 0.03
-# although the network's loss there was 0.69. It shows the shape of the
-# loss around the end, not the route there.
+# The PCA plane holds about 98% of this path, and the panel below says
+# where the rest went. Under the start square the plane reads 0.21, against
+# a true 0.69: the first steps are off the plane, and the picture flatters
+# them. At step 39 the network's loss spikes to 0.83, while the PCA plane
+# reads 0.08 under it: the contour shows a smooth descent where the network
+# had its worst step since the start. The spike happened off the plane: the
+# step into it is 1.7 long, and its projection onto the plane only 11% of
+# that. The random plane holds about 11% of the path (10.1% along one
+# direction, 1.0% along the other): the whole path shrinks into a stub
+# beside the end, and the plane reads 0.03 to 0.01 under it, the loss near
+# θT. It shows the shape of the ground around the end, which is what it is
+# for, not the route there.
 #
 # ## Sharpness: the curvature, from the hand-written gradient
 # Lesson 03 read its limit off the Hessian H: on a quadratic loss,
 # gradient descent is stable when lr·λmax < 2, λmax being H's largest
-# eigenvalue. Here H has 354² = 125,316 entries, and a bigger network
-# would have far too many to store. We need only λmax, and for that only
-# products H·v, one vector at a time, which we can get from the gradient
-# we already have. Moving a distance h along v changes the gradient g by
-# about h·H·v, so a central difference gives
+# eigenvalue. Here H has 354² entries, and a bigger network would have far
+# too many to store. For λmax we need only products H·v, which the gradient
+# we already have gives: moving a distance h along v changes the gradient
+# g by about h·H·v, so
 #
 #     H·v ≈ (g(θ + h·v) − g(θ − h·v)) / 2h,
 #
-# wrong by O(h²). The step must not be too small either, since each
-# gradient carries rounding errors of about u·‖g‖ (u ≈ 2·10⁻¹⁶, float64's
-# machine epsilon) and the difference divides them by h. The two errors
-# balance at h ≈ u^(1/3), about 6·10⁻⁶. With g the hand-written backward
-# pass, this uses no second derivative and no autograd at all. We check it
-# against `torch.func`, which differentiates autograd's gradient along v
-# exactly (forward mode over reverse mode: `jvp` of `grad`).
+# wrong by O(h²). Each gradient also carries rounding errors of about
+# u·‖g‖ (u ≈ 2·10⁻¹⁶, float64's machine epsilon), which the difference
+# divides by h; the two errors balance at h ≈ u^(1/3), about 6·10⁻⁶. With
+# g the hand-written backward pass this needs no autograd at all. We check
+# it against `torch.func`, which differentiates autograd's gradient along v
+# exactly (`jvp` of `grad`).
 
 # %%
 eps = torch.finfo(run.dtype).eps ** (1 / 3)       # the step along v: 6e-6 in float64
@@ -334,20 +313,15 @@ if not start_gap < hvp_tolerance:
                      "again")
 
 # %% [markdown]
-# Power iteration finds the eigenvalue of largest *magnitude*. Here that is
-# λmax, but at a saddle a steeply negative eigenvalue could win (at the
-# start λmin ≈ −0.82). `toolkit.landscape.largest_eigenvalue` does the same
-# iteration, runs it a second time on H − μI when the first answer μ is
-# negative, and stops once λ changes by less than a tolerance (here one
-# part in a million). Along training it starts from the eigenvector found
-# at the step before, which is nearly right already, so a handful of
-# products does.
-#
-# How often to measure? One measurement costs more than a dozen
-# hand-written gradients, against one for a training step, so a long run
-# would measure every k steps. This run is short, and around step 35 the
-# sharpness alternates between consecutive steps: measuring every second
-# step would see only one side of it. So here k = 1, every step.
+# Power iteration finds the eigenvalue of largest *magnitude*; at a saddle
+# a steeply negative one could win (at the start λmin ≈ −0.82).
+# `toolkit.landscape.largest_eigenvalue` runs it a second time on H − μI
+# when the first answer μ is negative, stops once λ changes by less than
+# one part in a million, and along training starts from the eigenvector of
+# the step before, so a handful of products does. One measurement costs
+# more than a dozen gradients, so a long run would measure every k steps;
+# here the sharpness alternates between consecutive steps around step 35,
+# so k = 1.
 
 # %%
 every = 1
@@ -382,10 +356,6 @@ crossed_upward = [step for before, (step, value) in zip(sharpness, zip(measured_
                   if before <= limit < value]          # the steps where it goes from at most 2/lr to above it
 print(f"2/lr = {limit:.3g}: the sharpness is above it at {len(above)} of the {len(measured_steps)} steps; "
       f"it crosses it upwards at steps {crossed_upward}; at the end it is {sharpness[-1]:.4f}")
-for step in crossed_upward:
-    before = measured_steps[measured_steps.index(step) - 1]
-    print(f"  step {before:3d}: {sharpness[measured_steps.index(before)]:.4f}, "
-          f"step {step:3d}: {sharpness[measured_steps.index(step)]:.4f}")
 print(f"the highest sharpness: {max(sharpness):.2f} at step {sharpest} (lr·λmax = {history.lr * max(sharpness):.1f})")
 run.record("sharpness", {
     "every": every, "two_over_lr": limit, "final": sharpness[-1], "crossed_upward_at": crossed_upward,
@@ -397,20 +367,10 @@ run.record("interpolation", {"max_abs_twin_diff": twin_gap, "max_abs_end_diff": 
                              "lowest": {"alpha": alphas[lowest].item(), "loss": line_by_hand[lowest].item()},
                              "max_off_line": off_line.max().item(), "line_length": direction.norm().item()})
 
-run.save(plots.honest_landscapes.sharpness_curve(measured_steps, sharpness, history.lr, history, checks=(check_steps, check_values),
-                               title=f"Sharpness along training, lr = {history.lr:g}"),
-         "sharpness",
-         caption="Top: the largest eigenvalue of the Hessian at every step, by power iteration on "
-                 "Hessian-vector products from the hand-written gradient, against 2/lr (dashed); the open "
-                 "diamonds are the largest eigenvalues of the full Hessian, computed exactly. Bottom: both "
-                 "twins' loss (they coincide). The sharpness climbs past 2/lr, shoots up as the loss spikes, "
-                 "collapses, climbs back and then stays at 2/lr.",
-         alt="Two panels sharing a step axis from 0 to 100. Top: the sharpness starts at 1.43, above a "
-             "dashed line at 1, drops to about 0.8 within ten steps, climbs steadily past the line at step "
-             "23, zigzags and shoots up to about 3.9 at step 38, collapses to 0.35 at step 41, climbs back to "
-             "the line by step 59 and then runs along it to the end. Open diamonds sit on the curve at steps "
-             "0, 38 and 100. Bottom: the loss on a log scale falls from 0.7, with a small bump at step 3 and "
-             "a spike to about 0.8 at step 39, and falls smoothly after it.")
+run.save(plots.honest_landscapes.sharpness_curve(measured_steps, sharpness, history.lr, history,
+                                                 checks=(check_steps, check_values),
+                                                 title=f"Sharpness along training, lr = {history.lr:g}"),
+         "sharpness")
 
 # %% [markdown]
 # ## Reading the sharpness
@@ -421,13 +381,11 @@ run.save(plots.honest_landscapes.sharpness_curve(measured_steps, sharpness, hist
 #   the landscape is not a fixed bowl: within a few steps the walk reaches
 #   flatter ground (λmax ≈ 0.7 to 0.9), and the overshoot stops.
 # * **Steps 8 to 36, progressive sharpening**: while the loss falls, the
-#   sharpness climbs, past 2/lr at step 23 and on to about 1.9. (At step
-#   22 it is 0.999, a hair under the line, so on the figure the curve
-#   seems to meet it a step early; the printout above lists the steps
-#   where it crosses.) Above the line one step multiplies the error along
-#   the top eigenvector by |1 − lr·λmax| > 1. That error starts tiny, so
-#   for a while nothing shows; then the steps begin to alternate (the
-#   zigzag from step 32).
+#   sharpness climbs, past 2/lr at step 23 (at step 22 it is 0.999, a
+#   hair under the line) and on to about 1.9. Above the line one step
+#   multiplies the error along the top eigenvector by |1 − lr·λmax| > 1.
+#   That error starts tiny, so for a while nothing shows; then the steps
+#   begin to alternate (the zigzag from step 32).
 # * **Steps 37 to 41, the spike**: the oscillation has grown large. λmax
 #   first shoots up to 3.9 at step 38 (the diamond in the middle; the loss
 #   spikes with it, from 0.08 at step 36 to 0.83 at step 39), then
@@ -446,24 +404,54 @@ run.save(plots.honest_landscapes.sharpness_curve(measured_steps, sharpness, hist
 # parameters. Gradient descent tends to push it up until it reaches 2/lr
 # (progressive sharpening), and then holds it there instead of diverging:
 # Cohen et al. (2021) found this on many networks and named it the *edge
-# of stability*. With this cross-entropy loss the sharpness later drifts
-# down as the network grows confident and the loss flattens (to about
-# 0.94 by step 150; try `--steps 150`). It is a tendency, not a law:
-# with `--lr 1.5` the sharpness overshoots and spikes the same way, but
-# then settles near 1.06, below 2/lr ≈ 1.33. With `--seed 2` it never
-# settles: for most of the run it jumps between about 0.6 and 2.6 on
-# alternate steps, a two-step cycle around 2/lr, the loss zigzags with
-# it and spikes twice, and it ends near 0.04 instead of 0.01. (That run
-# also shows why we measure at every step: every second step would have
-# seen only one side of the cycle, a flat line at 0.6 or at 2.6.)
+# of stability*. It is a tendency, not a law: with `--lr 1.5` the
+# sharpness overshoots and spikes the same way, but then settles near
+# 1.06, below 2/lr ≈ 1.33; with `--seed 2` it never settles, jumping
+# between about 0.6 and 2.6 on alternate steps around 2/lr while the loss
+# zigzags (measured every second step, it would look like a flat line).
 #
 # What the three windows add up to: the line showed an easy straight
 # route that training did not take; the PCA plane held nearly all of the
 # path, but its contours flattered the first steps and missed the spike
-# (only the true-loss fills showed it); the random plane held almost
-# nothing of the path. The curvature, never drawn as a landscape at all,
-# explained the spike that the pictures could only show or hide: it came
-# after the sharpness had crossed 2/lr.
+# (only the true loss beside the plane's reading showed it); the random
+# plane held almost nothing of the path. The curvature, never drawn as a
+# landscape, explained the spike: it came after the sharpness had crossed
+# 2/lr, as a jump across the valley, out of the plane of the rest of the path.
+#
+# ## Captions for course notes
+# Printed under each figure in the gallery's index, with an alt text.
 
 # %%
+run.describe(
+    "interpolation",
+    caption=(f"The loss on the straight line from the start (α = 0) to the end of training (α = 1) and a quarter "
+             f"beyond each end (shaded), for both twins (a vermillion cross in every circle). The green points "
+             f"are the training path's own losses, each placed where that step projects onto the line: the path "
+             f"went around the line, and its spike at step {worst} does not show on the line at all."),
+    alt=("A loss curve on a log scale against alpha from -0.25 to 1.25: the line's loss falls smoothly from "
+         "about 0.7 at the start square to about 0.01 at the end star. A green path of points leaves the same "
+         "square, drops below the line within three steps, shoots up to about 0.8 near alpha 0.63, and then "
+         "runs just above the line down to the end star."))
+run.describe(
+    "planes",
+    caption=(f"One run seen through two planes through its end, on one colour scale at equal aspect: the PCA "
+             f"plane of the path (left) and a random filter-normalised plane (right); the titles give the share "
+             f"of the path each plane holds. Below, per step: the network's true loss (both twins) and what each "
+             f"plane reads under the path. Where they part, the path was off the plane: over the first steps, "
+             f"and at step {worst}, where the PCA plane reads {under_spike:.2f} under a true {losses[worst]:.2f}."),
+    alt=("Two contour maps sharing a log colour bar, above loss curves. Left, the PCA plane: the path runs from "
+         "a square on the left across the valley, drops straight down and climbs to a star in the dark region "
+         "on the right. Right, the random plane: the path is a short stub beside the end star. Below, against "
+         "the step: the blue true loss spikes to about 0.8 at step 39; the PCA plane's dashed reading follows "
+         "it except over the first steps and shows no spike; the random plane's dotted reading stays near 0.02."))
+run.describe(
+    "sharpness",
+    caption=("Top: the Hessian's largest eigenvalue at every step, by power iteration on Hessian-vector products "
+             "from the hand-written gradient, against 2/lr (dashed); open black diamonds: the full Hessian's "
+             "largest eigenvalue, computed exactly. Bottom: both twins' loss (they coincide). The sharpness "
+             "climbs past 2/lr, shoots up as the loss spikes, collapses, climbs back and stays at 2/lr."),
+    alt=("Two panels sharing a step axis from 0 to 100. Top: the sharpness starts at 1.43, above a dashed line "
+         "at 1, drops to about 0.8, climbs past the line at step 23, shoots up to 3.9 at step 38, collapses to "
+         "0.35 at step 41, and from step 59 runs along the line; open diamonds sit on it at steps 0, 38 and 100. "
+         "Bottom: the loss on a log scale falls from 0.7, with a spike to about 0.8 at step 39."))
 run.finish()

@@ -583,12 +583,12 @@ def test_a_lesson_script_ends_in_one_line_on_ctrl_c_and_sigterm(tmp_path, signal
 
 
 def test_a_lesson_script_ends_in_one_line_when_its_numbers_give_out(monkeypatch, capsys):
-    # As a script (python lessons/09_real_mountain.py --lr 1e-17) the same error was a traceback. What Python
+    # As a script (python lessons/09_saddles_and_plateaus.py --lr 1e-17) the same error was a traceback. What Python
     # does with an error nobody caught: it calls sys.excepthook, then exits with code 1.
     import signal
 
     monkeypatch.setattr(sys, "excepthook", sys.__excepthook__)
-    monkeypatch.setattr(sys, "argv", ["lessons/09_real_mountain.py", "--lr", "1e-17", "--no-figures"])
+    monkeypatch.setattr(sys, "argv", ["lessons/09_saddles_and_plateaus.py", "--lr", "1e-17", "--no-figures"])
     previous = signal.getsignal(signal.SIGTERM)
     lesson._handle_the_end_of_a_script()
     signal.signal(signal.SIGTERM, previous)

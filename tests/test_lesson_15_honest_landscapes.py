@@ -2,8 +2,9 @@
 
 The lesson runs once with its defaults (as ``python lessons/15_honest_landscapes.py``
 would, into a temporary folder), keeping the figures it draws; then the line
-is checked against the recorded losses and a direct evaluation, the planes'
-circles against the true losses, the finite-difference Hessian-vector
+is checked against the recorded losses and a direct evaluation, the panel
+below the planes against the true losses and the grids, the spike that the
+PCA plane does not show, the finite-difference Hessian-vector
 products and the power iteration against torch.func and eigvalsh, the
 sharpness's course against 2/lr, summary.json, and the exercise markers.
 """
@@ -105,6 +106,27 @@ def test_the_planes_share_one_colour_scale_and_the_true_loss_is_drawn_below_them
         assert f"{shares[0]:.1%}" in ax.get_xlabel() and f"{shares[1]:.1%}" in ax.get_ylabel()
     caption = fig.legends[0].get_title().get_text()
     assert f"{namespace['under_pca']:.2f}" in caption and f"{namespace['losses'][0]:.2f}" in caption
+    # The panel below names each plane, and reads each grid under the path.
+    assert set(readings) == {"the path's own loss", "the PCA plane's loss under each step",
+                             "the random plane's loss under each step"}
+    pca_reading = readings["the PCA plane's loss under each step"]
+    grid = plots.planes.grid_value(namespace["plane_alphas"], namespace["plane_betas"], namespace["Z"],
+                                   namespace["manual_xy"])
+    np.testing.assert_allclose(pca_reading, grid, rtol=1e-12)
+
+
+def test_the_pca_plane_flatters_the_start_and_hides_the_spike(lesson):
+    _, namespace, made = lesson
+    losses, worst = namespace["losses"], namespace["worst"]
+    readings = plots.planes.plane_readings(made["planes.path_on_plane"])
+    pca, random = readings["the PCA plane's loss under each step"], readings["the random plane's loss under each step"]
+    assert worst == 39 and losses[worst] > 0.8
+    # Under the spike the plane reads the loss at the projection (exactly, and on its grid): a tenth of the truth.
+    assert namespace["under_spike"] < 0.1 * losses[worst] and pca[worst] < 0.15 * losses[worst]
+    assert pca[worst] < pca[worst - 3]                        # no spike at all in the plane's reading: a dip
+    assert namespace["in_plane"] < 0.2                        # the step into the spike left the plane
+    assert namespace["under_pca"] < 0.5 * losses[0]          # the start is flattered
+    assert np.nanmax(random) < 0.05 and np.abs(pca[60:] / np.array(losses[60:]) - 1).max() < 0.5
 
 
 # ---------------------------------------------------------------- Hessian-vector products and power iteration

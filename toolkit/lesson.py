@@ -274,19 +274,22 @@ class Lesson:
         check_update(self, update, self.lr if lr is None else lr, tuple(like.shape) if like is not None else (3, 4))
 
     def train(self, twins: Twins, x, y, *, lr: float | None = None, steps: int | None = None,
-              label: str = "main", main: bool = True, **options) -> History:
+              label: str = "main", main: bool = True, seed: int | None = None, **options) -> History:
         """Train both twins with this run's seed and (unless given) its steps and learning rate.
 
         ``steps`` overrides the run's step count for this one run (a lesson
         that counts in epochs, say). ``options`` go to ``toolkit.train.train``:
         ``optimizer=``, its options (``momentum=0.9``), ``scheduler=``,
         ``batch_size=``, ``max_grad_norm=``.
+
+        ``seed`` overrides the run's seed for the shuffling of this run's
+        mini-batches (several runs that differ only in their batches).
         """
         lr = self.lr if lr is None else lr
         if lr is None:
             raise ValueError(f"{self.name}: no learning rate given to run.train and none set for the lesson")
         steps = self.steps if steps is None else steps
-        history = train(twins, x, y, steps=steps, lr=lr, seed=self.seed, quiet=self.quiet,
+        history = train(twins, x, y, steps=steps, lr=lr, seed=self.seed if seed is None else seed, quiet=self.quiet,
                         desc=f"{self.name} lr={lr:.3g}", **options)
         self.histories[label] = history
         if main:

@@ -161,11 +161,11 @@ def figure_legend(fig, handles, labels, *, title: str | None = None, ncols: int 
 
 def legend_caption(fig, legend, note: str | None = None, title: str | None = None) -> None:
     """A figure's caption (``note``) as the title of its legend below, and its ``title`` above."""
+    preset = style.active_width()
     if note:
-        preset = style.active_width()
         legend.set_title(_wrapped(note, int(preset.width * 16)) if preset is not None else note)
-    if title:
-        fig.suptitle(title)
+    if title:       # at a course-notes width the title is broken into lines that fit, as the caption is
+        fig.suptitle(_wrapped(title, int(preset.width * 14)) if preset is not None else title)
 
 
 def _wrapped(text: str, width: int) -> str:

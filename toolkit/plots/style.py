@@ -23,12 +23,13 @@ import weakref
 from dataclasses import dataclass
 
 import matplotlib
+from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
 # Okabe & Ito's colour-blind-safe palette, and one more from Paul Tol's for a sixth run.
 BLUE, VERMILLION, ORANGE = "#0072B2", "#D55E00", "#E69F00"
 SKY_BLUE, GREEN, YELLOW, PURPLE, BLACK = "#56B4E9", "#009E73", "#F0E442", "#CC79A7", "#000000"
-WINE = "#882255"
+WINE, OLIVE = "#882255", "#999933"
 # Neutrals: text and marker edges (INK), lines that explain rather than measure (DARK to LIGHT greys).
 INK, DARK, MID, LIGHT, PALE, PAPER, NONE = "black", "0.2", "0.4", "0.6", "0.87", "white", "none"
 
@@ -42,7 +43,10 @@ RUN_COLORS = [SKY_BLUE, GREEN, PURPLE, BLACK, WINE, MID]
 CLASS_COLORS = [SKY_BLUE, ORANGE, GREEN, PURPLE, WINE, MID]
 CLASS_MARKERS = ["o", "^", "D", "v", "P", "h"]
 # Minima of one landscape, each with the paths that reach it (a marker each too, so they read in grey).
-BASIN_COLORS = [SKY_BLUE, GREEN, PURPLE, BLACK, WINE, LIGHT, MID]
+BASIN_COLORS = [SKY_BLUE, GREEN, PURPLE, BLACK, WINE, OLIVE, MID]
+# The landscape under those coloured paths: greys only, from a mid grey where the loss is lowest (dark where
+# low, as CMAP) to almost white where it is highest, so that every basin's colour shows on it.
+BASIN_CMAP = LinearSegmentedColormap.from_list("toolkit_basin_greys", ["0.42", "0.97"])
 
 # The hand-written twin's circles and autograd's crosses, as drawn on a path and on a loss curve.
 MANUAL_LINE = {"marker": "o", "markersize": 5.5, "markeredgecolor": PAPER, "markeredgewidth": 0.5, "linewidth": 1.3}

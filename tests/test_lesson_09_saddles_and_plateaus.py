@@ -1,26 +1,22 @@
-"""Lesson 09: the saddle and the valley of minima of ŷ = w2·w1·x, the plateau near the saddle, the basins of a sine fit.
+"""Lesson 09: the saddle and the valley of minima of ŷ = w2·w1·x, and the plateau near the saddle.
 
 The lesson runs once as a script with its defaults (no figure files: the
 gallery test draws them); its numbers are then checked against the closed forms it derives:
-the Hessian at the origin, the hyperbola w1·w2 = c/a of minima, the plateau
-that grows by ln 10/ln(1 + 2·lr·c) steps per factor of ten, and the minima
-the grid of starts reaches, each a true local minimum.
+the Hessian at the origin and along the path, the hyperbola w1·w2 = c/a of minima, and the
+plateau that grows by ln 10/ln(1 + 2·lr·c) steps per factor of ten.
 """
 
-import json
 import math
 
 import pytest
 import torch
 
-from helpers import gen, lesson_group, randn
-from toolkit import catalogue
-from toolkit.gradient_check import gradient_report
+from helpers import gen, lesson_group, randn, run_lesson_script
+from toolkit import catalogue, exercises
 from toolkit.landscape import hessian
-from toolkit.twins import Twins
 
 PATH = catalogue.find_lesson("9")
-FIGURES = {"basins.png", "plateau.png", "saddle_curvature.png"}
+FIGURES = {"plateau.png", "saddle_curvature.png"}
 
 
 pytestmark = lesson_group(PATH.stem)
@@ -67,8 +63,7 @@ def test_the_minima_lie_on_the_hyperbola_of_the_best_slope(lesson):
     a, c, d = data_numbers(namespace)
     x, y = namespace["x"], namespace["y"]
     # Every run of the chain that left the saddle ends on w1·w2 = c/a, at the lowest loss d − c²/a.
-    runs = [h for label, h in namespace["run"].histories.items() if label != "exactly at the saddle"
-            and not label.startswith("sine")]
+    runs = [h for label, h in namespace["run"].histories.items() if label != "exactly at the saddle"]
     assert len(runs) == 9
     for history in runs:
         for path in (history.path_manual, history.path_autograd):
@@ -145,87 +140,27 @@ def test_the_plateau_grows_like_log_one_over_the_distance(lesson):
     assert plateau["near"]["length"] > 25 and plateau["far"]["length"] < 3
 
 
-# --------------------------------------------------------------------------- the sine fit and its basins
-
-def test_every_start_reaches_a_true_local_minimum(lesson):
-    summary, namespace = lesson
-    loss_at, apart = namespace["wave_loss_at"], namespace["apart"]
-    minima, basin, paths = namespace["minima"], namespace["basin"], namespace["paths"]
-    assert len(minima) >= 3 and len(basin) == 144 == len(paths[0])
-    for k, point in enumerate(minima):
-        gradient = torch.func.grad(loss_at)(point)
-        curvatures = torch.linalg.eigvalsh(torch.func.hessian(loss_at)(point))
-        assert gradient.norm() < 1e-10 and curvatures[0] > 1e-3, (k, gradient, curvatures)
-        # Strict: the loss is higher all round the minimum.
-        angles = torch.linspace(0, 2 * math.pi, 17, dtype=torch.float64)[:-1]
-        ring = point + 1e-3 * torch.stack([angles.cos(), angles.sin()], dim=1)
-        assert (torch.stack([loss_at(q) for q in ring]) > loss_at(point)).all()
-    # Each start ends at the minimum it is assigned to (the phase taken round its turn).
-    distances = apart(paths[-1], torch.stack(minima)[basin])
-    assert distances.max() < 1e-2
-    counts = [entry["starts"] for entry in summary["basins"]]
-    assert sum(counts) == 144 and all(count > 0 for count in counts)
-    assert counts == [int((basin == k).sum()) for k in range(len(minima))]
-    losses = [entry["loss"] for entry in summary["basins"]]
-    assert losses == sorted(losses) and losses[0] < 0.02     # A is the good fit: the noise is 0.1
-    assert losses[-1] > summary["loss_of_predicting_zero"]    # and some valleys are worse than predicting 0
-
-
-def test_only_b_and_c_are_mirror_images_the_others_mirrors_lie_at_negative_frequency(lesson):
-    _, namespace = lesson
-    minima, names, mirror_of = namespace["minima"], namespace["names"], namespace["mirror_of"]
-    mirrors = {name: mirror_of(k) for k, name in enumerate(names)}
-    assert mirrors["B"] == "C" and mirrors["C"] == "B"
-    for k, name in enumerate(names):
-        image = namespace["mirror_image"](minima[k])
-        # sin(−a·x + π − b) = sin(a·x + b): the same loss at the image
-        assert namespace["wave_loss_at"](image).item() == pytest.approx(namespace["wave_loss_at"](minima[k]).item(),
-                                                                        abs=1e-12)
-        if name not in ("B", "C"):
-            assert mirrors[name] is None and image[0] < 0
-
-
-def test_two_neighbours_trained_as_twins_walk_the_vmap_paths_into_different_valleys(lesson):
-    summary, namespace = lesson
-    starts, paths, basin = namespace["starts"], namespace["paths"], namespace["basin"]
-    here, there = namespace["pair"]
-    assert abs(here - there) in (1, 12)          # next to each other in the 12 × 12 grid
-    assert {int(basin[here]) == 0, int(basin[there]) == 0} == {True, False}
-    for index, neighbour in zip((here, there), namespace["neighbours"]):
-        history = neighbour["history"]
-        assert history.twins_agree and history.max_abs_grad_diff <= 1e-12
-        assert neighbour["start"] == tuple(starts[index].tolist())
-        for path in (history.path_manual, history.path_autograd):
-            torch.testing.assert_close(path, paths[:, index], rtol=0, atol=1e-12)
-    assert [n["minimum"] for n in summary["neighbours"]][0] != [n["minimum"] for n in summary["neighbours"]][1]
-
-
-def test_the_sine_layer_matches_autograd_and_a_wrong_one_is_caught(lesson):
-    _, namespace = lesson
-    Sin, TorchSin = namespace["Sin"], namespace["TorchSin"]
-    x = randn((7, 3), gen(1), "cpu", scale=2.0)
-    dout = randn((7, 3), gen(2), "cpu")
-    layer = Sin()
-    torch.testing.assert_close(layer(x), torch.sin(x), rtol=0, atol=0)
-    reference = x.clone().requires_grad_(True)
-    TorchSin()(reference).backward(dout)
-    torch.testing.assert_close(layer.backward(dout), reference.grad, rtol=1e-12, atol=1e-12)
-
-    class WrongSin(Sin):
-        def backward(self, dout, input_grad=True):
-            return dout * torch.sin(self._x)          # the function instead of its slope
-
-    wave = namespace["wave"]
-    first = wave.manual_net[0]
-    report = gradient_report(Twins.of(type(wave.manual_net)(first, WrongSin()), wave.manual_loss),
-                             namespace["wave_x"], namespace["wave_y"])
-    assert not report.ok and report.first_disagreement.startswith("layer 1")
-
-
 def test_the_figures_have_captions_and_alt_text(lesson):
     summary, _ = lesson
     assert {f"{name}.png" for name in summary["captions"]} == FIGURES      # the files: see test_lessons.py
     assert not summary["diverged"] and summary["lr"] == 0.2 and summary["steps"] == 100
-    for name in ("basins", "plateau", "saddle_curvature"):
+    for name in ("plateau", "saddle_curvature"):
         entry = summary["captions"][name]
         assert len(entry["caption"]) > 100 and len(entry["alt"]) > 100
+
+
+def test_the_exercise_is_marked_and_a_wrong_hessian_stops_the_lesson_at_its_check(tmp_path, capsys):
+    text = PATH.read_text(encoding="utf-8")
+    assert [e.name for e in exercises.find_exercises(text)] == ["chain_hessian"]
+    # The off-diagonal entry without the 4a·p term (the first derivative's −2c only): right at the origin,
+    # wrong everywhere else, so the random points catch it.
+    wrong = ("w1, w2 = theta[:, 0], theta[:, 1]\n"
+             "cross = -2 * c + 0 * w1\n"
+             "return torch.stack([torch.stack([2 * a * w2 * w2, cross], dim=1), "
+             "torch.stack([cross, 2 * a * w1 * w1], dim=1)], dim=1)")
+    file = tmp_path / PATH.name
+    file.write_text(exercises.fill_exercise(exercises.student_version(text), "chain_hessian", wrong), encoding="utf-8")
+    with pytest.raises(SystemExit) as stopped:
+        run_lesson_script(file, "--no-figures", "--quiet", "--steps", "2", "--device", "cpu")
+    assert "exercise chain_hessian" in str(stopped.value.code)
+    assert "THEY DISAGREE" in capsys.readouterr().out

@@ -1,4 +1,10 @@
-"""toolkit.plots.real_mountain."""
+"""Lesson 09's figures: the plateau near a saddle, and the Hessian along the path that leaves it.
+
+* ``plateau_curves``: the loss per step of runs started near and far from a saddle, beside the
+  plateau's length against the starting distance (log scale), with the predicted slope;
+* ``curvature_along_path``: the Hessian's two eigenvalues at every step of a path, beside the
+  exact loss contour with the paths, the valley of minima and the saddle.
+"""
 
 from __future__ import annotations
 
@@ -9,161 +15,10 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from toolkit.plots import style
-from toolkit.plots.shared import (NO_LANDSCAPE, as_array, draw_contour, draw_run_losses, draw_run_path, figure_legend,
+from toolkit.plots.shared import (as_array, draw_contour, draw_run_losses, draw_run_path, figure_legend,
                                   integer_steps, legend_caption, log_levels, loss_colorbar, mark_start, panel_note,
-                                  spread_out)
-from toolkit.plots.style import AUTOGRAD, MANUAL, RUN_COLORS, TEXT_BOX, house_style
-
-
-# One colour per minimum, from the same colour-blind-safe palette, the twins' blue and vermillion left out
-# (they mark the runs trained as twins) and so is the end star's yellow (Tol's wine instead); the marker
-# differs too, so the figure reads in grey.
-BASIN_COLORS = style.BASIN_COLORS
-
-
-BASIN_MARKERS = ["o", "p", "^", "D", "v", "P", "h"]
-
-
-# A twin run's end star, small enough to sit inside the marker of the minimum it ends on.
-_BASIN_END_SIZE = 8.5
-
-
-# A saddle: a hollow diamond (lesson 18 marks one too).
-SADDLE = style.SADDLE
-
-
-def _copies(values: np.ndarray, low: float, period: float | None) -> list[float]:
-    """The shifts k·period that bring some of ``values`` into [low, low + period); [0] without a period."""
-    if period is None:
-        return [0.0]
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return [0.0]
-    first = int(np.floor((low - finite.max()) / period))
-    last = int(np.ceil((low + period - finite.min()) / period))
-    return [k * period for k in range(first, last + 1)]
-
-
-def _into_period(values: np.ndarray, low: float, period: float | None) -> np.ndarray:
-    """Values put into [low, low + period), as an angle is; unchanged without a period."""
-    return values if period is None else low + np.mod(values - low, period)
-
-
-def _basin_style(index: int) -> tuple[str, str]:
-    return BASIN_COLORS[index % len(BASIN_COLORS)], BASIN_MARKERS[index % len(BASIN_MARKERS)]
-
-
-def basin_paths(alphas, betas, Z, paths, basin, minima: Sequence[dict], *, period: float | None = None,
-                highlighted: Sequence[dict] = (), xlabel: str, ylabel: str, title: str = "",
-                note: str | None = None) -> Figure:
-    """Gradient descent from a grid of starts on an exact 2-D loss contour, each path coloured by where it ends.
-
-    alphas (A,), betas (B,), Z (B, A): the true loss, Z[i, j] at (alphas[j], betas[i]).
-    paths: (T, S, 2), S descent paths of T points; basin: (S,), the index
-    into ``minima`` of the minimum each path reaches. minima: dicts with
-    ``point`` (2,) and ``label`` (for the legend, e.g. "A: loss 0.0085").
-    Each start is a dot in its minimum's colour, so the dots map the basins;
-    each minimum is a large marker of that colour and shape.
-
-    period: the second coordinate is an angle of this period (a phase): the
-    window [betas[0], betas[0] + period) shows all of it, and a path that
-    leaves through one edge comes back in through the other (every path is
-    drawn with its copies shifted by whole periods, and the axes clip them).
-
-    highlighted: runs trained as twins, dicts with ``manual_path`` and
-    ``autograd_path`` ((T, 2) each), drawn on top in the house style (a
-    cross in every circle), start square and end star. The contour is in
-    greys, with a colour bar: colour is kept for the basins.
-    """
-    from matplotlib import patheffects
-    from matplotlib.lines import Line2D
-
-    alphas, betas, z = as_array(alphas), as_array(betas), as_array(Z)
-    paths, basin = as_array(paths), np.asarray(as_array(basin), dtype=int)
-    low = betas[0]
-    levels = log_levels(z, count=18)
-    with house_style():
-        fig = style.figure(7.0, 4.9)
-        ax = fig.add_subplot()
-        if levels is not None:
-            norm = LogNorm(levels[0], levels[-1])
-            filled = ax.contourf(alphas, betas, z, levels=levels, norm=norm, cmap=_GREYS)
-            ax.contour(alphas, betas, z, levels=levels[::2], colors=style.PAPER, linewidths=0.5, alpha=0.8)
-        else:
-            panel_note(ax, NO_LANDSCAPE)
-        outline = [patheffects.withStroke(linewidth=2.2, foreground=style.PAPER)]
-        for s in range(paths.shape[1]):
-            color, _ = _basin_style(basin[s])
-            for shift in _copies(paths[:, s, 1], low, period):
-                ax.plot(paths[:, s, 0], paths[:, s, 1] + shift, color=color, linewidth=0.9, alpha=0.9, zorder=3,
-                        path_effects=outline)
-        starts = paths[0]
-        for k in np.unique(basin):
-            color, _ = _basin_style(k)
-            chosen = starts[basin == k]
-            ax.plot(chosen[:, 0], _into_period(chosen[:, 1], low, period), marker="o", markersize=3.8, color=color,
-                    markeredgecolor=style.INK, markeredgewidth=0.5, linestyle="none", zorder=4)
-        for run in highlighted:
-            _draw_periodic_twins(ax, as_array(run["manual_path"]), as_array(run["autograd_path"]), low, period)
-        handles, labels = [], []
-        for k, minimum in enumerate(minima):
-            color, marker = _basin_style(k)
-            point = as_array(minimum["point"])
-            ax.plot(point[0], _into_period(point[1:], low, period)[0], marker=marker, markersize=10, color=color,
-                    markeredgecolor=style.INK, markeredgewidth=1.1, linestyle="none", zorder=7)
-            handles.append(Line2D([], [], color=color, marker=marker, markersize=8, markeredgecolor=style.INK,
-                                  linewidth=1.2))
-            labels.append(minimum["label"])
-        handles.append(Line2D([], [], color=style.LIGHT, marker="o", markersize=3.8, markeredgecolor=style.INK,
-                              markeredgewidth=0.5, linestyle="none"))
-        labels.append("a start, coloured by\nthe minimum it reaches")
-        if highlighted:
-            handles += [Line2D([], [], color=MANUAL["color"], marker="o", markersize=5.5, markeredgecolor=style.PAPER),
-                        Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=4, linestyle="none"),
-                        Line2D([], [], marker="s", markersize=7, color=style.PAPER, markeredgecolor=style.INK,
-                               linestyle="none"),
-                        Line2D([], [], marker="*", markersize=_BASIN_END_SIZE, color=style.YELLOW,
-                               markeredgecolor=style.INK, linestyle="none")]
-            labels += [MANUAL["label"], AUTOGRAD["label"], "start", "end (on its minimum's marker)"]
-        if levels is not None:
-            loss_colorbar(fig, filled, ax, levels)
-        ax.set_xlim(alphas[0], alphas[-1])
-        ax.set_ylim(betas[0], betas[-1])
-        ax.set_aspect("equal", adjustable="box")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.grid(False)
-        ax.set_title(title)
-        legend = figure_legend(fig, handles, labels, ncols=3)
-        legend_caption(fig, legend, note)
-    return fig
-
-
-def _greys():
-    """Contour colours for a figure whose lines carry the colour: light greys, darker where the loss is low."""
-    from matplotlib import colormaps
-    from matplotlib.colors import ListedColormap
-
-    return ListedColormap(colormaps["Greys"](np.linspace(0.55, 0.06, 256)), name="toolkit_light_greys")
-
-
-_GREYS = _greys()
-
-
-def _draw_periodic_twins(ax, manual_path: np.ndarray, autograd_path: np.ndarray, low: float,
-                         period: float | None) -> None:
-    """Both twins' path in the house style, with its copies shifted by whole periods (see ``basin_paths``)."""
-    every = spread_out(np.column_stack([manual_path[:, 0], _into_period(manual_path[:, 1], low, period)]))
-    for shift in _copies(manual_path[:, 1], low, period):
-        ax.plot(manual_path[:, 0], manual_path[:, 1] + shift, color=MANUAL["color"], marker="o", markersize=5,
-                markeredgecolor=style.PAPER, markeredgewidth=0.5, markevery=every, linewidth=1.4, zorder=5)
-        ax.plot(autograd_path[every, 0], autograd_path[every, 1] + shift, color=AUTOGRAD["color"], marker="x",
-                markersize=3, markeredgewidth=1.0, linestyle="none", zorder=6)
-    ends = np.column_stack([manual_path[[0, -1], 0], _into_period(manual_path[[0, -1], 1], low, period)])
-    mark_start(ax, ends, zorder=8)
-    # The end lies on a minimum's marker: a star small enough to sit inside it, drawn on top, so both show.
-    ax.plot(*ends[-1], marker="*", markersize=_BASIN_END_SIZE, color=style.YELLOW, markeredgecolor=style.INK,
-            markeredgewidth=0.8, linestyle="none", label="end", zorder=8)
+                                  twins_key)
+from toolkit.plots.style import AUTOGRAD, RUN_COLORS, SADDLE, TEXT_BOX, house_style
 
 
 def plateau_curves(runs: Sequence[dict], scan: dict, *, best_loss: float, saddle_loss: float, title: str = "",
@@ -183,8 +38,6 @@ def plateau_curves(runs: Sequence[dict], scan: dict, *, best_loss: float, saddle
     the line is straight. A run of ``runs`` whose start is in the scan
     (``distance``) is ringed in its colour there.
     """
-    from matplotlib.lines import Line2D
-
     with house_style():
         fig, (left, right) = style.panels(8.6, 3.8, 2, 2, width_ratios=[1.25, 1])
         last_step = max(len(run["history"].loss_manual) - 1 for run in runs)
@@ -193,6 +46,7 @@ def plateau_curves(runs: Sequence[dict], scan: dict, *, best_loss: float, saddle
         left.text(last_step, saddle_loss, f"loss at the saddle, {saddle_loss:.3g}", ha="right", va="bottom", color=style.MID)
         left.text(last_step, best_loss, f"lowest loss L* = {best_loss:.3g}", ha="right", va="bottom",
                   color=style.MID)
+        plateaus = [run["plateau"] for run in runs if run.get("plateau") is not None]
         for run in runs:
             history = run["history"]
             draw_run_losses(left, history, label=run["label"], color=run["color"], last_step=last_step, curves=[])
@@ -201,9 +55,11 @@ def plateau_curves(runs: Sequence[dict], scan: dict, *, best_loss: float, saddle
                 half = best_loss + (start - best_loss) / 2
                 left.plot(run["plateau"], half, marker="o", markersize=9, color=style.NONE, markeredgecolor=style.INK,
                           markeredgewidth=1.2, linestyle="none", zorder=6)
+                # The shortest plateau's note below its mark, the others above: on a narrow panel they stay apart.
+                below = len(plateaus) > 1 and run["plateau"] == min(plateaus)
                 left.annotate(f"half-way down\nafter {run['plateau']:.1f} steps", (run["plateau"], half),
-                              textcoords="offset points", xytext=(9, 4), ha="left", va="bottom",
-                              bbox=TEXT_BOX, zorder=7)
+                              textcoords="offset points", xytext=(9, -6) if below else (11, 5), ha="left",
+                              va="top" if below else "bottom", bbox=TEXT_BOX, zorder=7)
         left.set_xlabel("step")
         integer_steps(left)
         left.set_ylabel("training loss")
@@ -232,11 +88,12 @@ def plateau_curves(runs: Sequence[dict], scan: dict, *, best_loss: float, saddle
         right.set_xscale("log")
         right.set_xlabel("start's distance ε from the saddle (log scale)")
         right.set_ylabel("plateau length (steps)")
-        right.set_title("Each factor of ten closer: the same steps more")
+        right.set_title("Ten times closer: the same steps more")
         handles, labels = left.get_legend_handles_labels()
         more, more_labels = right.get_legend_handles_labels()
-        handles += [Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=4.5)] + more
-        labels += ["line: manual, x: autograd"] + more_labels
+        key, text = twins_key()
+        handles += [key] + more
+        labels += [text] + more_labels
         legend = figure_legend(fig, handles, labels, ncols=3)
         legend_caption(fig, legend, note, title)
     return fig
