@@ -23,7 +23,7 @@ EXPECTED_FIGURES = {
     "09_real_mountain": {"basins.png", "plateau.png", "saddle_curvature.png"},
     "11_adaptive_steps": {"adaptive_paths.png", "step_sizes.png", "moons_losses.png", "weight_decay.png"},
     "12_schedules": {"schedules.png", "noise_floor.png", "warmup.png"},
-    "14_softmax_batchnorm": {"decision_regions.png", "bn_losses.png", "preactivations.png"},
+    "14_softmax_batchnorm": {"preactivations.png", "seeds_and_rates.png", "decision_regions.png"},
     "15_honest_landscapes": {"interpolation.png", "planes.png", "sharpness.png"},
     "16_digits": {"digits.png", "generalisation.png", "planes.png", "regularisers.png", "sharpness.png"},
     "17_practical_recipe": {"range_test.png", "update_ratios.png", "clipping.png", "adagrad.png"},
