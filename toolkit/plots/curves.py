@@ -212,10 +212,14 @@ def seed_sweep(panels: Sequence[dict], series: Sequence[dict], *, xlabel: str, n
             ax.set_xlabel(xlabel)
             ax.set_ylabel(panel["ylabel"])
         handles, labels = merged_handles(axes)
+        order = [label for label in labels if label in {entry["label"] for entry in series}]
+        order += [label for label in labels if label not in order]
+        handles, labels = [handles[labels.index(label)] for label in order], order
         handles.append(Line2D([], [], linestyle="none", marker="o", markersize=3, color=style.MID, alpha=0.6,
                               markeredgewidth=0))
-        mean = "geometric mean" if any(panel.get("geometric") for panel in panels) else "mean"
-        labels.append(f"dots: one {seeds_label} each; line: their {mean}")
+        geometric = [panel["ylabel"] for panel in panels if panel.get("geometric")]
+        labels.append(f"dots: one {seeds_label} each; line: their mean"
+                      + (f" (geometric for the {geometric[0]})" if geometric else ""))
         legend = figure_legend(fig, handles, labels, ncols=3)
         legend_caption(fig, legend, note)
     return fig
