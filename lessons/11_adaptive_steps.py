@@ -332,10 +332,10 @@ run.record("adam_first_step", {"lr": run.lr, "largest_gap_to_lr_sign_g": off_sig
 # race at one lr compares step sizes, not methods. Adam's and RMSprop's
 # rates are not even on the same scale: they are not multiplied by the
 # gradient's size, and lr is roughly how far each parameter moves per step.
-# So each optimiser gets its own rate, the best of three a factor of about
-# three apart (the heavy ball's on the same effective steps as gradient
-# descent's, shifted up once), and each setting runs with five seeds (a new
-# start, draw of the moons and split each). `toolkit.sweep` trains the
+# So each optimiser gets its own rate, the best of three about a factor of
+# three apart (the heavy ball's effective steps, 3, 10 and 30, overlap
+# gradient descent's 1, 3 and 10), and each setting runs with five seeds (a
+# new start, draw of the moons and split each). `toolkit.sweep` trains the
 # torch twins of all these runs at once, batched with `torch.func.vmap`;
 # with the lesson's seed it reproduces the twins' runs further down. The
 # score is the training loss after 150 steps, averaged over the seeds on a
@@ -414,9 +414,10 @@ run.save(plots.adaptive_steps.seed_band_losses(
 # 1.2·10⁻², as lesson 07 found. What it buys is stability: at 10, where
 # plain gradient descent no longer settles (0.69, one seed at 43), the heavy
 # ball does best, lesson 07's limit of 2(1 + β)/(1 − β) instead of 2 at
-# work. Adam gets there with no such care: its best rate is a tenth, and
-# a factor of three either way costs it less than the heavy ball's
-# neighbours do. RMSprop's loss saw-tooths at its best rate: its steps stay
+# work. Adam is the easier to tune: a rate three times smaller or larger
+# than its best costs it a factor of 2 to 4 in the final loss, where the
+# heavy ball loses a factor of 8 below its best and falls apart above it.
+# RMSprop's loss saw-tooths at its best rate: its steps stay
 # about lr long even where the gradient has become small, and they
 # overshoot; Adam averages the gradient over about ten steps before
 # dividing, which smooths them.
