@@ -1,7 +1,8 @@
-"""toolkit.plots.adaptive_steps."""
+"""toolkit.plots.adaptive_steps: lesson 11's figures (paths on the valley, step sizes, the race, weight decay)."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -9,11 +10,10 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from toolkit.plots import style
-from toolkit.plots.shared import (NO_LANDSCAPE, as_array, draw_contour, draw_run_losses, draw_run_path, figure_legend,
-                                  integer_steps, legend_caption, log_levels, loss_colorbar, mark_start, panel_note,
-                                  readable_log_range, round_log_axis, round_log_ticks, run_path_legend)
-from toolkit.plots.style import AUTOGRAD, house_style
-from toolkit.train import History
+from toolkit.plots.shared import (NO_LANDSCAPE, as_array, draw_contour, draw_run_path, figure_legend, integer_steps,
+                                  legend_caption, log_levels, loss_colorbar, mark_start, merged_handles, panel_note,
+                                  readable_log_range, round_log_axis, run_path_legend)
+from toolkit.plots.style import AUTOGRAD, AUTOGRAD_CROSS, house_style
 
 
 def adaptive_paths(alphas, betas, Z, runs: Sequence[dict], *, xlabel: str, ylabel: str,
@@ -143,27 +143,25 @@ def adaptive_step_sizes(runs: Sequence[dict], effective: dict[str, np.ndarray], 
     return fig
 
 
-def decay_comparison(runs: Sequence[dict], ratios: Sequence[dict], gradient_rms, *, note: str | None = None,
-                     bins: int = 6) -> Figure:
-    """Left: the length of the parameter vector per step, per run. Right: what the decay did to each weight.
+def decay_comparison(runs: Sequence[dict], ratios: Sequence[dict], gradient_rms, *, bins: int = 6,
+                     note: str | None = None) -> Figure:
+    """Weight decay three ways: the parameter vector's length, what the decay did by gradient size, held-out loss.
 
-    runs: dicts with label, color and History ``history``; the left panel
-    draws ||theta|| at every point of both twins' paths (manual: the line,
-    autograd: the crosses). ratios: dicts with label, color and ``ratio``
-    (P,), one number per parameter, e.g. |theta| at the end of a run with
-    decay over |theta| at the end of the same run without; the right panel
-    draws them against ``gradient_rms`` (P,) on log scales, with the
-    median of each of ``bins`` groups of equal count (from the smallest
-    gradients to the largest; ``np.array_split`` of the order, so the first
-    groups hold one more when the count does not divide) as a line through them.
+    runs: dicts with label, color, History ``history`` (left: ||theta|| at every point of both twins'
+    paths, the manual twin's line with autograd's crosses), and ``held_loss``, ``held_accuracy``
+    ((S,) one per seed; right: a dot per seed and the mean, the accuracy under the label).
+    ratios: dicts with label, color and ``ratio`` (N,), one number per weight, e.g. |theta| at the end
+    with decay over |theta| without, against ``gradient_rms`` (N,) (middle): the weights are split
+    into ``bins`` groups of equal count by gradient size, and each group's median is drawn at its
+    median gradient size, with a bar from its 25 % to its 75 % quantile.
     """
     from matplotlib.lines import Line2D
 
     rms = as_array(gradient_rms)
-    order = np.argsort(rms, kind="stable")
-    groups = np.array_split(order, bins)
+    groups = np.array_split(np.argsort(rms, kind="stable"), bins)
+    centres = np.array([np.median(rms[group]) for group in groups])
     with house_style():
-        fig, (left, right) = style.panels(8.6, 3.7, 2, 2)
+        fig, (left, middle, right) = style.panels(11.4, 3.7, 3, 3)
         for run in runs:
             history = run["history"]
             manual = np.linalg.norm(as_array(history.path_manual), axis=1)
@@ -171,68 +169,85 @@ def decay_comparison(runs: Sequence[dict], ratios: Sequence[dict], gradient_rms,
             steps = np.arange(len(manual))
             every = max(1, len(steps) // 20)
             left.plot(steps, manual, color=run["color"], label=run["label"])
-            left.plot(steps[::every], autograd[::every], color=AUTOGRAD["color"], marker="x", markersize=4.5,
-                      linestyle="none")
-        left.plot([], [], color=AUTOGRAD["color"], marker="x", markersize=4.5, label="line: manual, x: autograd")
+            left.plot(steps[::every], autograd[::every], **{**AUTOGRAD_CROSS, "markersize": 4})
         left.set_xlabel("step")
         integer_steps(left)
         left.set_ylabel("‖θ‖, all parameters")
         left.set_ylim(bottom=0)
-        left.set_title("The length of the parameter vector")
-        left.legend(loc="upper left")
+        left.set_title("The length of θ (one seed)")
 
-        for entry in ratios:
+        shifts = 10.0 ** (0.04 * (np.arange(len(ratios)) - (len(ratios) - 1) / 2))
+        for shift, entry in zip(shifts, ratios):
             ratio = as_array(entry["ratio"])
-            right.scatter(rms, ratio, s=9, color=entry["color"], alpha=0.45, edgecolors=style.NONE, zorder=2)
-            centres = [np.median(rms[group]) for group in groups]
-            medians = [np.median(ratio[group]) for group in groups]
-            right.plot(centres, medians, color=entry["color"], marker="o", markersize=6, markeredgecolor=style.INK,
-                       markeredgewidth=0.6, linewidth=1.8, zorder=3, label=f"{entry['label']}")
-        right.axhline(1.0, color=style.LIGHT, linestyle=":", linewidth=1.1, zorder=1)
-        right.set_xscale("log")
-        right.set_yscale("log")
-        right.set_xlabel("the weight's gradient size √v̂ under plain Adam (log scale)")
-        right.set_ylabel("|θ| with decay / |θ| without")
-        right.set_title("What the decay did to each weight")
-        handles, labels = right.get_legend_handles_labels()
-        handles.append(Line2D([], [], color=style.MID, marker="o", markersize=3, linestyle="none", alpha=0.6))
-        groups_name = {2: "half", 3: "third", 4: "quarter"}.get(bins)
-        labels.append("dots: one parameter each;\nline: " + (f"median of each {groups_name}\nof gradient size"
-                      if groups_name else f"medians of {bins} groups\nby gradient size"))
-        right.legend(handles, labels, loc="lower right")
-        if note:
-            fig.text(0.5, 0.0, note, ha="center", va="top", transform=fig.transFigure)
+            low, median, high = (np.array([np.quantile(ratio[group], q) for group in groups]) for q in (0.25, 0.5, 0.75))
+            middle.errorbar(centres * shift, median, yerr=[median - low, high - median], color=entry["color"],
+                            marker="D", markersize=5, markeredgecolor=style.INK, markeredgewidth=0.5, capsize=3,
+                            linewidth=1.6, label=entry["label"], zorder=3)
+        middle.axhline(1.0, **style.REFERENCE, zorder=1)
+        middle.set_xscale("log")
+        middle.set_yscale("log")
+        round_log_axis(middle)
+        middle.set_xlabel("gradient size √v̂ under plain Adam")
+        middle.set_ylabel("|θ| with decay / |θ| without")
+        middle.set_title(f"By gradient size ({len(rms):,} weights)")
+
+        for k, run in enumerate(runs):
+            loss = as_array(run["held_loss"])
+            right.plot(np.full(len(loss), k), loss, linestyle="none", marker="o", markersize=4, color=run["color"],
+                       alpha=0.6, markeredgewidth=0)
+            right.plot([k - 0.25, k + 0.25], [loss.mean()] * 2, color=run["color"], linewidth=2.5)
+        right.set_xticks(range(len(runs)))
+        right.set_xticklabels([f"{run['label'].split(' (')[0]}\n{100 * as_array(run['held_accuracy']).mean():.1f} % right"
+                               for run in runs])
+        right.set_xlim(-0.6, len(runs) - 0.4)
+        right.set_ylabel("held-out loss")
+        right.set_ylim(bottom=0)
+        right.set_title(f"Held out ({len(as_array(runs[0]['held_loss']))} seeds)")
+        handles, labels = merged_handles([left, middle])
+        handles += [Line2D([], [], **{**AUTOGRAD_CROSS, "markersize": 4}),
+                    Line2D([], [], color=style.MID, marker="D", markersize=5, markeredgecolor=style.INK,
+                           markeredgewidth=0.5),
+                    Line2D([], [], color=style.MID, marker="o", markersize=4, linestyle="none", alpha=0.6),
+                    Line2D([], [], **style.REFERENCE)]
+        labels += ["×: autograd on the manual line", "median of a sixth of the weights, bar: 25 % to 75 %",
+                   "held out: a dot per seed, a bar at their mean", "1: no change"]
+        legend = figure_legend(fig, handles, labels, ncols=3)
+        legend_caption(fig, legend, note)
     return fig
 
 
-def optimizer_losses(runs: dict[str, tuple[History, str]], *, title: str = "") -> Figure:
-    """Several runs' training losses on one log axis, each in its own colour, the legend below.
+def seed_band_losses(runs: Sequence[dict], *, title: str = "") -> Figure:
+    """Several optimisers' training losses over seeds: the median per step, and a band around it.
 
-    runs: label -> (History, colour). The hand-written twin is the line and
-    autograd the crosses on it (``draw_run_losses``); a diverged run ends in
-    its X.
+    runs: dicts with label, color and ``losses`` (S, T): the loss of each of S seeds at every step.
+    The band runs from the 25 % to the 75 % quantile of the seeds at each step (with five seeds, from
+    the second lowest to the second highest). A log axis; a seed whose run diverged leaves the band
+    from there on.
     """
-    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
-    last_step = max((len(h.loss_manual) - 1 for h, _ in runs.values()), default=0)
     with house_style():
         fig = style.figure(5.6, 4.4)
         ax = fig.add_subplot()
         curves = []
-        for label, (history, color) in runs.items():
-            draw_run_losses(ax, history, label=label, color=color, last_step=last_step, curves=curves)
+        for run in runs:
+            losses = as_array(run["losses"])
+            steps = np.arange(losses.shape[1])
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)       # a step where every seed diverged
+                low, median, high = np.nanquantile(losses, [0.25, 0.5, 0.75], axis=0)
+            curves += [low, high]
+            ax.fill_between(steps, low, high, color=run["color"], alpha=0.18, linewidth=0, zorder=2)
+            ax.plot(steps, median, color=run["color"], linewidth=1.8, label=run["label"], zorder=3)
         ax.set_yscale("log")
         readable_log_range(ax, *curves)
-        low, high = ax.get_ylim()
-        if 0 < low < high and round_log_ticks(low, high)[-1] < high / 2:
-            ax.set_ylim(low, 10.0 ** np.ceil(np.log10(high)))     # a labelled tick at the top, above the first losses
         round_log_axis(ax)
         ax.set_xlabel("step")
         integer_steps(ax)
         ax.set_ylabel("training loss (log scale)")
         ax.set_title(title)
         handles, labels = ax.get_legend_handles_labels()
-        handles.append(Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=4.5))
-        labels.append("line: manual, x: autograd")
+        handles.append(Patch(color=style.LIGHT, alpha=0.4, linewidth=0))
+        labels.append("line: the median seed at each step; band: the middle half of the seeds")
         figure_legend(fig, handles, labels, ncols=2)
     return fig

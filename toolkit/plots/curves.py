@@ -1,14 +1,19 @@
-"""Loss curves that several lessons draw: one run's twins, several runs, and the loss gap against theory."""
+"""Curves that several lessons draw: one run's twins, several runs, the loss gap against theory, and a
+measure against the learning rate over seeds."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from toolkit.plots import style
-from toolkit.plots.shared import (draw_loss_curves, draw_run_losses, figure_legend, integer_steps, on_scale,
-                                  readable_log_range, round_log_axis, twin_handles, twins_key)
+from toolkit.plots.shared import (as_array, draw_loss_curves, draw_run_losses, figure_legend, integer_steps,
+                                  legend_caption, mark_diverged, merged_handles, on_scale, readable_log_range,
+                                  round_log_axis, round_tick_text, twin_handles, twins_key)
 from toolkit.plots.style import house_style
 from toolkit.train import History
 
@@ -159,3 +164,62 @@ def _gap_legend(fig, axes, single: bool) -> None:
     else:
         ordered = runs
     figure_legend(fig, [h for h, _ in ordered], [t for _, t in ordered], ncols=2 if lines else min(len(ordered), 3))
+
+
+def seed_sweep(panels: Sequence[dict], series: Sequence[dict], *, xlabel: str, note: str | None = None,
+               seeds_label: str = "seed") -> Figure:
+    """Measures against the learning rate over several seeds: one panel per measure, one line per method.
+
+    panels: dicts with ``key``, ``ylabel``, ``log`` (a log y axis) and optionally ``geometric`` (the
+    line joins the geometric means over the seeds, for values that span decades; else the means).
+    series: dicts with ``label``, ``color``, ``lrs`` ((R,) the x positions, e.g. momentum's effective
+    step), under each panel's key the values (R, S), one column per seed, and optionally ``chosen``
+    (an index into lrs: that rate is ringed). Every seed is a small dot, the series side by side a
+    little around their rate so that the dots stay apart; a NaN (a run that diverged) is the
+    diverged X at the top of its panel. The x ticks are the rates themselves.
+    """
+    with house_style():
+        fig, axes = style.panels(3.8 * len(panels) + 0.4, 3.5, len(panels), len(panels))
+        spread = 0.03 * (np.arange(len(series)) - (len(series) - 1) / 2)       # decades, side by side
+        for ax, panel in zip(axes, panels):
+            for shift, entry in zip(spread, series):
+                values = as_array(entry[panel["key"]])
+                lrs = as_array(entry["lrs"]) * 10.0 ** shift
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    centre = (np.exp(np.nanmean(np.log(values), axis=1)) if panel.get("geometric")
+                              else np.nanmean(values, axis=1))
+                seeds = values.shape[1]
+                ax.plot(np.repeat(lrs, seeds), values.ravel(), linestyle="none", marker="o", markersize=3,
+                        color=entry["color"], alpha=0.45, markeredgewidth=0, zorder=2)
+                ax.plot(lrs, centre, color=entry["color"], marker="D", markersize=4.5, markeredgecolor=style.INK,
+                        markeredgewidth=0.5, label=entry["label"], zorder=3)
+                if entry.get("chosen") is not None:
+                    k = entry["chosen"]
+                    ax.plot(lrs[k], centre[k], linestyle="none", marker="o", markersize=11, markerfacecolor=style.NONE,
+                            markeredgecolor=style.INK, markeredgewidth=1.2, zorder=4, label="the rate chosen")
+                for k in np.flatnonzero(np.isnan(values).any(axis=1)):
+                    mark_diverged(ax, (lrs[k], 1.0), label="diverged (a seed or more)",
+                                  transform=ax.get_xaxis_transform(), clip_on=False)
+            ax.set_xscale("log")
+            rates = sorted({float(lr) for entry in series for lr in as_array(entry["lrs"])})
+            ax.xaxis.set_major_locator(FixedLocator(rates))
+            ax.xaxis.set_major_formatter(FuncFormatter(round_tick_text))
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.set_xlim(rates[0] / 10 ** 0.25, rates[-1] * 10 ** 0.25)
+            if panel["log"]:
+                ax.set_yscale("log")
+                round_log_axis(ax)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(panel["ylabel"])
+        handles, labels = merged_handles(axes)
+        order = [label for label in labels if label in {entry["label"] for entry in series}]
+        order += [label for label in labels if label not in order]
+        handles, labels = [handles[labels.index(label)] for label in order], order
+        handles.append(Line2D([], [], linestyle="none", marker="o", markersize=3, color=style.MID, alpha=0.6,
+                              markeredgewidth=0))
+        geometric = [panel["ylabel"] for panel in panels if panel.get("geometric")]
+        labels.append(f"dots: one {seeds_label} each; line: their mean"
+                      + (f" (geometric for the {geometric[0]})" if geometric else ""))
+        legend = figure_legend(fig, handles, labels, ncols=3)
+        legend_caption(fig, legend, note)
+    return fig

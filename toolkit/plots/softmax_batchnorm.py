@@ -1,4 +1,4 @@
-"""toolkit.plots.softmax_batchnorm."""
+"""toolkit.plots.softmax_batchnorm: lesson 14's figures (a classifier's regions, a layer's values over training)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from toolkit.plots import style
-from toolkit.plots.shared import (as_array, figure_legend, integer_steps, legend_caption, on_scale, panel_note,
-                                  readable_log_range, round_log_axis)
+from toolkit.plots.shared import as_array, figure_legend, integer_steps, legend_caption, panel_note
 from toolkit.plots.style import AUTOGRAD, TEXT_BOX, house_style
 
 
-
-
-
-
-def class_regions(panels: Sequence[dict], x, y, *, resolution: int = 200, note: str | None = None) -> Figure:
+def class_regions(panels: Sequence[dict], x, y, *, resolution: int = 200, note: str | None = None,
+                  columns: int = 2) -> Figure:
     """Where a classifier predicts each of K classes, one panel per network, the data on top.
 
     panels: dicts with ``title`` and ``probabilities``, a function taking
@@ -26,8 +22,9 @@ def class_regions(panels: Sequence[dict], x, y, *, resolution: int = 200, note: 
     plane gets its predicted class's colour, paler where the network is less
     sure (the largest probability near 1/K), and a black line runs along
     every boundary between two classes. The panels share their axes, at
-    equal aspect (both axes are the same input units). A network whose
-    output is not a number somewhere leaves that part white and says so.
+    equal aspect (both axes are the same input units), ``columns`` to a row.
+    A network whose output is not a number somewhere leaves that part white
+    and says so.
     """
     from matplotlib.colors import to_rgb
     from matplotlib.lines import Line2D
@@ -42,7 +39,7 @@ def class_regions(panels: Sequence[dict], x, y, *, resolution: int = 200, note: 
     mesh_a, mesh_b = np.meshgrid(grid_a, grid_b)
     grid = np.column_stack([mesh_a.ravel(), mesh_b.ravel()])
     colors = np.array([to_rgb(c) for c in style.CLASS_COLORS[:classes]])
-    columns = 2 if len(panels) > 1 else 1
+    columns = max(1, min(columns, len(panels)))
     rows = -(-len(panels) // columns)
     with house_style():
         fig, axes = style.panels(3.3 * columns + 0.3, 3.2 * rows + 0.5, rows * columns, columns, sharex=True,
@@ -78,10 +75,11 @@ def class_regions(panels: Sequence[dict], x, y, *, resolution: int = 200, note: 
             ax.grid(False)
         for ax in axes[len(panels):]:
             ax.set_visible(False)
-        for ax in axes[(rows - 1) * columns:]:
-            ax.set_xlabel("input x₁")
-        for ax in axes[::columns]:
-            ax.set_ylabel("input x₂")
+        for ax in axes[:len(panels)]:
+            if ax.get_subplotspec().is_last_row() or style.columns_for(columns) < columns:
+                ax.set_xlabel("input x₁")
+            if ax.get_subplotspec().is_first_col():
+                ax.set_ylabel("input x₂")
         handles = [Line2D([], [], marker=style.CLASS_MARKERS[k], color=style.CLASS_COLORS[k], markeredgecolor=style.INK,
                           markeredgewidth=0.45, linestyle="none", markersize=6) for k in range(classes)]
         labels_text = [f"class {k}" for k in range(classes)]
@@ -143,59 +141,5 @@ def quantile_bands(panels: Sequence[Sequence[dict]], *, ylabel: str, note: str |
         labels = ["5 % to 95 % of the values", "25 % to 75 %", "median (manual)", "median (autograd)",
                   "0: a ReLU passes only what lies above"]
         legend = figure_legend(fig, handles, labels, ncols=3)
-        legend_caption(fig, legend, note)
-    return fig
-
-
-def batch_and_full_losses(panels: Sequence[dict], *, reference: tuple[float, str] | None = None,
-                          note: str | None = None) -> Figure:
-    """Mini-batch training: the loss on each step's batch, and the loss on all the data, one panel per group.
-
-    Each panel is a dict with ``title`` and ``runs``: label -> dict with
-    ``color``, ``batch`` (the hand-written twin's loss on the mini-batch of
-    every step, as ``History.loss_manual``), ``steps`` ((T,) the steps at
-    which the loss on all the data was evaluated) and ``manual``,
-    ``autograd`` ((T,) that loss at those steps, from each twin's recorded
-    parameters). The batch losses are a thin pale line; the loss on all the
-    data is the thick line (manual) with crosses (autograd). The panels
-    share a log loss axis; ``reference`` (loss, label) is a dotted line in
-    each (e.g. ln K, the loss of guessing).
-    """
-    from matplotlib.lines import Line2D
-
-    with house_style():
-        fig, axes = style.panels(7.0, 3.6, len(panels), len(panels), sharey=True)
-        curves = []
-        handles = {}
-        for ax, panel in zip(axes, panels):
-            if reference is not None:
-                ax.axhline(reference[0], color=style.MID, linestyle=":", linewidth=1.1, zorder=1)
-            for label, run in panel["runs"].items():
-                batch = np.asarray(run["batch"], dtype=float)
-                first = batch[0] if batch.size else np.nan
-                batch = on_scale(batch, first)
-                steps = as_array(run["steps"])
-                manual, autograd = on_scale(as_array(run["manual"]), first), on_scale(as_array(run["autograd"]), first)
-                curves += [batch, manual, autograd]
-                ax.plot(np.arange(len(batch)), batch, color=run["color"], linewidth=0.7, alpha=0.45, zorder=2)
-                line, = ax.plot(steps, manual, color=run["color"], linewidth=2.0, zorder=3)
-                every = max(1, len(steps) // 16)
-                ax.plot(steps[::every], autograd[::every], color=AUTOGRAD["color"], marker="x", markersize=4,
-                        markeredgewidth=0.9, linestyle="none", zorder=4)
-                handles.setdefault(label, line)
-            ax.set_yscale("log")
-            ax.set_xlabel("step")
-            integer_steps(ax)
-            ax.set_title(panel["title"])
-        readable_log_range(axes[0], *curves)
-        round_log_axis(axes[0])
-        axes[0].set_ylabel("training loss (log scale)")
-        handles["thin, pale: on the step's mini-batch"] = Line2D([], [], color=style.LIGHT, linewidth=0.7, alpha=0.6)
-        handles["thick: on all the data (manual)"] = Line2D([], [], color=style.MID, linewidth=2.0)
-        handles["x: on all the data (autograd)"] = Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=4,
-                                                          linestyle="none")
-        if reference is not None:
-            handles[reference[1]] = Line2D([], [], color=style.MID, linestyle=":", linewidth=1.1)
-        legend = figure_legend(fig, list(handles.values()), list(handles), ncols=3)
         legend_caption(fig, legend, note)
     return fig
