@@ -305,3 +305,15 @@ def _batches(n: int, batch_size: int | None, seed: int, device: torch.device):
         order = torch.randperm(n, generator=generator).to(device)
         for start in range(0, n - batch_size + 1, batch_size):
             yield order[start:start + batch_size]
+
+
+def batch_indices(n: int, batch_size: int | None, seed: int, steps: int,
+                  device: torch.device | str = "cpu") -> list[torch.Tensor | None]:
+    """The batches ``train`` gives the twins at each of ``steps`` steps: index tensors (batch_size,), or None.
+
+    None stands for the full batch (``batch_size`` None, or at least ``n``).
+    With them, a computation outside ``train`` (many walkers at once under
+    ``vmap``, say) can walk on exactly the twins' batches.
+    """
+    batches = _batches(n, batch_size, seed, torch.device(device))
+    return [next(batches) for _ in range(steps)]
