@@ -1,4 +1,5 @@
-"""toolkit.plots.schedules."""
+"""Lesson 12's figures: each schedule's rate against its formula, and mini-batch SGD's noise floor under a
+constant rate and under decay."""
 
 from __future__ import annotations
 
@@ -8,27 +9,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from toolkit.plots import style
-from toolkit.plots.shared import (as_array, draw_run_losses, figure_legend, integer_steps, legend_caption,
-                                  mark_diverged, on_scale, readable_log_range, round_log_axis)
-from toolkit.plots.style import AUTOGRAD, RUN_COLORS, TEXT_BOX, house_style
-
-
-def _free_corner(ax, x: np.ndarray, y: np.ndarray) -> tuple[float, float, str, str]:
-    """The corner of ``ax`` (set its limits first) whose box, 45% wide and 30% tall, holds no point of (x, y).
-
-    Returns (x, y, ha, va) in axes coordinates for a text anchored there;
-    the bottom left if no corner is free.
-    """
-    to_axes = ax.transLimits.transform(np.column_stack([x, y])) if len(x) else np.zeros((0, 2))
-    corners = [(0.03, 0.04, "left", "bottom"), (0.97, 0.04, "right", "bottom"),
-               (0.97, 0.96, "right", "top"), (0.03, 0.96, "left", "top")]
-    for corner in corners:
-        _, _, ha, va = corner
-        in_x = (to_axes[:, 0] <= 0.45) if ha == "left" else (to_axes[:, 0] >= 0.55)
-        in_y = (to_axes[:, 1] <= 0.30) if va == "bottom" else (to_axes[:, 1] >= 0.70)
-        if not (in_x & in_y).any():
-            return corner
-    return corners[0]
+from toolkit.plots.shared import (as_array, figure_legend, integer_steps, legend_caption, mark_diverged, on_scale,
+                                  readable_log_range)
+from toolkit.plots.style import AUTOGRAD, RUN_COLORS, house_style
 
 
 def _schedule_color(entry: dict, index: int) -> str:
@@ -46,9 +29,10 @@ def schedule_panels(panels: Sequence[dict], *, note: str | None = None) -> Figur
     """Each schedule's rate per step: the scheduler's values as a wide line with dots, its formula dashed on top.
 
     panels: dicts with ``title`` (the schedule's name), ``formula`` (a short text), ``scheduler`` (the rates
-    the torch scheduler set at steps 0 .. T), ``formula_values`` (the formula's, the same steps),
-    ``max_diff`` (the largest difference) and optionally ``color``. One panel each, three to a row, sharing both axes; one more
-    panel shows every schedule on one axis. ``note``: a caption line under the legend.
+    the torch scheduler set at steps 0 .. T), ``formula_values`` (the formula's, the same steps) and
+    optionally ``color``. One panel each, three to a row, sharing both axes; one more panel shows every
+    schedule on one axis. How closely they agree is for the caption to say (the lines coincide at any size
+    a reader can see). ``note``: a caption line under the legend.
     """
     from matplotlib.lines import Line2D
 
@@ -72,9 +56,6 @@ def schedule_panels(panels: Sequence[dict], *, note: str | None = None) -> Figur
             ax.set_title(f"{panel['title']}\n{panel['formula']}")
             ax.set_ylim(0, top)
             ax.set_xlim(steps[0] - 0.02 * max(len(steps) - 1, 1), steps[-1] + 0.02 * max(len(steps) - 1, 1))
-            x, y, ha, va = _free_corner(ax, steps, scheduler)
-            diff = "0" if panel["max_diff"] == 0 else f"{panel['max_diff']:.0e}"
-            ax.text(x, y, f"max |diff| {diff}", transform=ax.transAxes, ha=ha, va=va, bbox=TEXT_BOX, zorder=5)
         overlay.set_title("all of them on one axis\n(colours as in their panels)")
         for ax in axes[count:]:
             ax.set_visible(False)
@@ -129,8 +110,8 @@ def noise_floor_runs(runs: Sequence[dict], *, floor: float | None = None, epoch:
             steps = np.arange(len(manual))
             gap_ax.plot(steps, manual, color=color, linewidth=0.9, alpha=0.85, zorder=2)
             every = max(1, len(steps) // 25)
-            gap_ax.plot(steps[::every], autograd[::every], color=AUTOGRAD["color"], marker="x", markersize=4, linestyle="none",
-                        zorder=3)
+            gap_ax.plot(steps[::every], autograd[::every], color=AUTOGRAD["color"], marker="x", markersize=4,
+                        linestyle="none", zorder=3)
             expected = on_scale(as_array(entry["expected"]), first)
             gap_ax.plot(np.arange(len(expected)), expected, color=color, linestyle=(0, (4, 2.5)), linewidth=1.3,
                         zorder=4, path_effects=[patheffects.withStroke(linewidth=2.8, foreground=style.DARK)])
@@ -172,93 +153,6 @@ def noise_floor_runs(runs: Sequence[dict], *, floor: float | None = None, epoch:
         blank = Line2D([], [], linestyle="none")
         handles = run_handles + [blank] * (rows - len(run_handles)) + handles + [blank] * (rows - len(handles))
         labels = run_labels + [" "] * (rows - len(run_labels)) + labels + [" "] * (rows - len(labels))
-        legend = figure_legend(fig, handles, labels, ncols=2)
-        legend_caption(fig, legend, note)
-    return fig
-
-
-def warmup_sharpness(runs: Sequence[dict], *, best_loss: float | None = None, note: str | None = None) -> Figure:
-    """Runs with and without warmup: the loss per step (left) and the sharpness against its limit (right).
-
-    runs: dicts with ``label``, ``history`` (a History), ``manual_sharpness``, ``autograd_sharpness``
-    (lambda_max of the Hessian at every point of each twin's path) and optionally ``color``. The right panel draws lambda_max per
-    step, and dashed in the run's colour its stability limit 2 / eta_t at that step's rate. A run that
-    diverged ends in its X in both panels (at the top where its values are off the scale).
-    """
-    from matplotlib.lines import Line2D
-
-    with house_style():
-        fig, (loss_ax, sharp_ax) = style.panels(7.0, 3.6, 2, 2)
-        last_step = max((len(entry["history"].loss_manual) - 1 for entry in runs), default=0)
-        curves = []
-        if best_loss is not None:
-            loss_ax.axhline(best_loss, color=style.MID, linestyle=":", linewidth=1.2, zorder=1)
-        colors = [_schedule_color(entry, index + 1) for index, entry in enumerate(runs)]
-        for color, entry in zip(colors, runs):
-            history = entry["history"]
-            draw_run_losses(loss_ax, history, label=entry["label"], color=color, last_step=last_step, curves=curves)
-        loss_ax.set_yscale("log")
-        readable_log_range(loss_ax, *curves)
-        loss_ax.set_xlabel("step")
-        integer_steps(loss_ax)
-        loss_ax.set_ylabel("training loss (log scale)")
-        loss_ax.set_title("The loss")
-
-        # The limits 2/eta_t and the sharpness of the runs that stayed finite set the window; a diverged
-        # run's sharpness leaves through the top.
-        limits, kept = [], []
-        for entry in runs:
-            history = entry["history"]
-            rates = np.asarray(history.lrs + history.lrs[-1:] * (len(entry["manual_sharpness"]) - len(history.lrs)),
-                               dtype=float)
-            with np.errstate(divide="ignore"):
-                limits.append(2 / rates)
-            values = as_array(entry["manual_sharpness"])
-            kept.append(values if not history.diverged else values[:1])
-        finite = np.concatenate([np.ravel(v) for v in limits + kept])
-        finite = finite[np.isfinite(finite) & (finite > 0)]
-        low, high = (finite.min() / 1.6, finite.max() * 3.0) if finite.size else (0.1, 10.0)
-        top = sharp_ax.get_xaxis_transform()
-        for color, entry, limit in zip(colors, runs, limits):
-            history = entry["history"]
-            manual, autograd = as_array(entry["manual_sharpness"]), as_array(entry["autograd_sharpness"])
-            steps = np.arange(len(manual))
-            sharp_ax.plot(steps, manual, color=color, linewidth=1.6, marker="o", markersize=3, zorder=3)
-            sharp_ax.plot(steps, autograd, color=AUTOGRAD["color"], marker="x", markersize=2.6, markeredgewidth=0.7,
-                          linestyle="none", zorder=4)
-            sharp_ax.plot(np.arange(len(limit)), limit, color=color, linestyle=(0, (4, 2.5)), linewidth=1.4,
-                          zorder=2)
-            if history.diverged:
-                step = history.diverged_at_step
-                value = manual[step] if step < len(manual) else np.nan
-                marker = {**style.DIVERGED, "zorder": 6}
-                if np.isfinite(value) and value <= high:
-                    sharp_ax.plot(step, value, **marker)
-                    where, coords = (step, value), "data"
-                else:       # off the scale: the X at the top of the axes, above its step
-                    sharp_ax.plot(step, 1.0, transform=top, clip_on=False, **marker)
-                    where, coords = (step, 1.0), top
-                sharp_ax.annotate(f"diverged at step {step}:\nλmax = {value:.2g}", where, xycoords=coords,
-                                  textcoords="offset points", xytext=(9, -6), ha="left", va="top",
-                                  bbox=TEXT_BOX, zorder=7)
-        sharp_ax.set_yscale("log")
-        sharp_ax.set_ylim(low, high)
-        sharp_ax.set_xlim(loss_ax.get_xlim())
-        sharp_ax.set_xlabel("step")
-        integer_steps(sharp_ax)
-        sharp_ax.set_ylabel("sharpness λmax (log scale)")
-        sharp_ax.set_title("The sharpness, and its limit 2/ηₜ")
-        round_log_axis(sharp_ax)
-
-        handles, labels = loss_ax.get_legend_handles_labels()
-        # How each run is drawn, in near-black: grey is a run's colour (a constant rate) here.
-        handles.append(Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=4.5))
-        labels.append("line: manual, x: autograd")
-        handles.append(Line2D([], [], color=style.DARK, linestyle=(0, (4, 2.5)), linewidth=1.4))
-        labels.append("2/ηₜ: the sharpest curvature the step's rate can take")
-        if best_loss is not None:
-            handles.append(Line2D([], [], color=style.MID, linestyle=":", linewidth=1.2))
-            labels.append(f"lowest loss L* = {best_loss:.3g}")
         legend = figure_legend(fig, handles, labels, ncols=2)
         legend_caption(fig, legend, note)
     return fig
