@@ -181,23 +181,49 @@ def run_lesson_once(path: Path, out: Path) -> LessonRun:
     """Run the lesson at ``path`` as a script with its defaults (CPU, quiet) into ``out/<lesson>``.
 
     The figures it saves are kept as well (by the name given to ``run.save``).
-    ``Lesson.save`` is put back afterwards.
+    Their files are drafts: rendered once, uncropped, at DRAFT_DPI, so every
+    artist is still drawn but the suite does not pay for the gallery's
+    resolution. (Files at full resolution are checked where the bytes matter:
+    test_lessons, test_figures_jobs, test_course_notes.) ``Lesson.save`` and
+    the renderer are put back afterwards.
     """
+    from toolkit import plots
     from toolkit.lesson import Lesson
 
     figures = {}
-    original = Lesson.save
+    original, render = Lesson.save, plots.figure_bytes
 
     def keeping(self, fig, name, **kwargs):
         figures[name] = fig
         return original(self, fig, name, **kwargs)
 
     Lesson.save = keeping
+    plots.figure_bytes = lambda fig, fmt, tight=True: render(fig, fmt, tight=False, dpi=DRAFT_DPI)
     try:
         names = run_lesson_script(path, "--device", "cpu", "--quiet", "--out", str(out))
     finally:
-        Lesson.save = original
+        Lesson.save, plots.figure_bytes = original, render
     return LessonRun(Path(path), Path(out) / Path(path).stem, names, figures)
+
+
+DRAFT_DPI = 30
+
+
+def assert_drawn(folder: Path, names) -> None:
+    """Each of these PNG files in a shared run's folder is a figure: of a figure's size, and not blank.
+
+    The shared runs write drafts at DRAFT_DPI, so the size is read in inches.
+    """
+    import numpy as np
+    from matplotlib.image import imread
+
+    for name in names:
+        pixels = imread(folder / name)[..., :3]
+        height, width = (size / DRAFT_DPI for size in pixels.shape[:2])
+        assert 2.5 < width < 12.5 and 2 < height < 12.5, (name, f"{width:.2f} × {height:.2f} inches")
+        rgb = (pixels.reshape(-1, 3) * 255).astype(np.uint32)
+        assert len(np.unique(rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2])) > 20, f"{name} looks blank"
+        assert pixels.std() > 0.05, f"{name} looks blank"
 
 
 def lesson_group(stem: str):

@@ -17,7 +17,7 @@ import math
 
 import pytest
 import torch
-from helpers import close, lesson_group
+from helpers import assert_drawn, close, lesson_group
 
 from toolkit import data, manual
 from toolkit.catalogue import lessons_folder
@@ -164,8 +164,7 @@ def test_every_run_and_the_figures(lesson_run):
     folder = out / "06_sgd"
     summary = json.loads((folder / "summary.json").read_text())
     assert set(summary["figures"]) == FIGURES
-    for figure in FIGURES:
-        assert (folder / figure).stat().st_size > 20_000, figure
+    assert_drawn(folder, FIGURES)
 
 
 def test_gradient_descent_settles_and_the_ball_grows_with_the_rate_and_the_noise(lesson_run):

@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch.optim import lr_scheduler
 
-from helpers import lesson_group, run_lesson_script
+from helpers import assert_drawn, lesson_group, run_lesson_script
 from toolkit import catalogue
 from toolkit.optim import SGD
 
@@ -187,7 +187,7 @@ def test_summary_and_figures(lesson):
     summary = json.loads((folder / "summary.json").read_text())
     assert set(summary["figures"]) == FIGURES
     for name in FIGURES:
-        assert (folder / name).stat().st_size > 10_000
+        assert_drawn(folder, [name])
         entry = summary["captions"][name.removesuffix(".png")]
         assert entry["caption"] and entry["alt"] and "orange" not in entry["caption"] + entry["alt"]
     assert set(summary["formula_vs_scheduler"]) == set(SCHEDULES)

@@ -16,7 +16,6 @@
   one line and exit code 2; a wrong average over the workers is named.
 """
 
-import json
 import os
 import re
 import signal
@@ -26,7 +25,7 @@ import time
 
 import pytest
 import torch
-from helpers import run_lesson_script
+from helpers import lesson_group
 
 from toolkit import cli, distributed, exercises
 from toolkit.catalogue import lessons_folder
@@ -36,14 +35,17 @@ LESSON = lessons_folder() / "20_data_parallel.py"
 PROJECT = lessons_folder().parent
 
 
-@pytest.fixture(scope="module")
-def lesson():
-    """Run the lesson once as `python lessons/20_data_parallel.py --no-figures` would; its names and summary.
+pytestmark = lesson_group(LESSON.stem)
 
-    (Its figures are drawn and checked with every other lesson's, in test_lessons.py.)
+
+@pytest.fixture(scope="module")
+def lesson(lesson_runs):
+    """The lesson's shared run with its defaults (read-only): its names and summary.json.
+
+    (Its figures are checked with every other lesson's, in test_lessons.py.)
     """
-    names = run_lesson_script(LESSON, "--no-figures", "--quiet", "--device", "cpu")
-    return names, json.loads(json.dumps(names["run"].summary()))
+    run = lesson_runs(LESSON.stem)
+    return run.names, run.summary()
 
 
 def test_two_workers_take_one_process_steps(lesson):

@@ -34,17 +34,18 @@ METADATA = {
 COLORBAR = "<colorbar>"     # the label matplotlib gives a colour bar's axes
 
 
-def figure_bytes(fig: Figure, fmt: str, *, tight: bool = True) -> bytes:
+def figure_bytes(fig: Figure, fmt: str, *, tight: bool = True, dpi: int = DPI) -> bytes:
     """Render a figure to PNG, SVG or PDF bytes, deterministically.
 
     tight: crop the file to what is drawn (plus a small margin), as the
     gallery does; False keeps the figure's own size exactly, as a width
-    preset needs (see ``fit_to_width``).
+    preset needs (see ``fit_to_width``). dpi: the resolution (the house
+    style's DPI unless a quick draft is wanted).
     """
     buffer = io.BytesIO()
     crop = {"bbox_inches": "tight", "pad_inches": 0.05} if tight else {}
     with house_style(), _rasterised_fills(fig, fmt in ("svg", "pdf")):
-        fig.savefig(buffer, format=fmt, dpi=DPI, metadata=METADATA[fmt], **crop)
+        fig.savefig(buffer, format=fmt, dpi=dpi, metadata=METADATA[fmt], **crop)
     return buffer.getvalue()
 
 
