@@ -34,7 +34,8 @@ run = lesson.start("09_saddles_and_plateaus", steps=100, lr=0.2)
 # origin whose slope is the product p = w1 · w2; one weight would do the same.
 # But the loss over the two weights is no longer a bowl, and it shows in
 # miniature what depth does to a landscape. The data are points around the
-# line y = 2x.
+# line y = 2x. (`chain_twins` is saved as `toolkit.twins.chain_twins_at` for
+# the later lessons that start from this chain.)
 
 # %%
 x, y = data.noisy_line(n=40, slope=2.0, intercept=0.0, noise=0.5, x_range=(-1.5, 1.5),

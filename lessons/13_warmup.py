@@ -25,12 +25,12 @@ import torch
 from torch.func import functional_call, hessian, vmap
 from torch.optim import lr_scheduler
 
-from toolkit import data, lesson, manual, plots
+from toolkit import data, lesson, plots
 from toolkit.exercises import stop_student_version
 from toolkit.landscape import largest_stable_lr
 from toolkit.parameters import unflatten
 from toolkit.train import train
-from toolkit.twins import Twins, make_twins
+from toolkit.twins import chain_twins_at
 
 # --steps: the steps of every run; --lr: the full rate η.
 run = lesson.start("13_warmup", steps=40, lr=0.2)
@@ -85,13 +85,8 @@ def diagonal_sharpness(w, a, c):
 
 
 def chain_twins(w1=START, w2=START):
-    """ŷ = w2·(w1·x): two Linear(1, 1) layers without bias, both twins at (w1, w2)."""
-    twins = make_twins([1, 1, 1], bias=False, loss=manual.MSELoss(), seed=run.seed, device=run.device,
-                       dtype=run.dtype)
-    with torch.no_grad():
-        twins.manual_net[0].weight.fill_(w1)
-        twins.manual_net[1].weight.fill_(w2)
-    return Twins.of(twins.manual_net, twins.manual_loss)
+    """Lesson 09's chain ŷ = w2·(w1·x) at (w1, w2), both twins."""
+    return chain_twins_at(w1, w2, device=run.device, dtype=run.dtype)
 
 
 (x, y), (held_x, held_y) = line(run.seed)

@@ -185,3 +185,13 @@ def test_twin_of_refuses_a_complex_network():
     layer.weight = layer.weight.to(torch.complex128)
     with pytest.raises(ValueError, match="complex128 tensors; the twins are real networks"):
         twin_of(layer)
+
+
+def test_chain_twins_at_starts_both_twins_at_the_given_weights():
+    from toolkit.twins import chain_twins_at
+
+    twins = chain_twins_at(0.8, -0.6)
+    x = torch.linspace(-1, 1, 5).reshape(5, 1)
+    for net in (twins.manual_net, twins.torch_net):
+        assert [net[k].weight.item() for k in (0, 1)] == [0.8, -0.6]
+        torch.testing.assert_close(net(x).detach(), -0.6 * (0.8 * x))
