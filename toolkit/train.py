@@ -45,7 +45,7 @@ class History:
     on the twins' device, in their dtype; plotting converts them.
     """
 
-    lr: float                                  # the learning rate of the first step
+    lr: float                                  # the rate it was given (a scheduler's base rate; each step's: lrs)
     loss_manual: list[float] = field(default_factory=list)
     loss_autograd: list[float] = field(default_factory=list)
     lrs: list[float] = field(default_factory=list)                    # per step, as a scheduler set it
@@ -175,12 +175,13 @@ def train(
         options = {"lr": lr, **options}
     optimizers = (optimizer(twins.manual_net.parameters(), **options),
                   optimizer(twins.torch_net.parameters(), **options))
+    base_lr = float(optimizers[0].param_groups[0]["lr"])      # before a scheduler rewrites it (LinearLR at once)
     schedulers = [scheduler(opt) for opt in optimizers] if scheduler is not None else []
     closures = _needs_closure(optimizers[0])
     (rtol, atol), _ = tolerances(first.dtype)
     batches = _batches(len(x), batch_size, seed, x.device)
 
-    history = History(lr=float(optimizers[0].param_groups[0]["lr"]))
+    history = History(lr=base_lr)
     path_manual = [flatten(twins.manual_net.named_parameters())]
     path_autograd = [flatten(twins.torch_net.named_parameters())]
     bound = math.inf
