@@ -204,3 +204,16 @@ def linear_twins_at(weight, loss: Any = None, *, seed: int = 0, device: torch.de
     with torch.no_grad():
         twins.manual_net[0].weight.copy_(weight)
     return Twins.of(twins.manual_net, twins.manual_loss)      # the torch twin is built from the new weight
+
+
+def chain_twins_at(w1: float, w2: float, *, device: torch.device | str = "cpu",
+                   dtype: torch.dtype = torch.float64) -> Twins:
+    """Twins of lesson 09's chain ŷ = w2·(w1·x): two Linear(1, 1) without a bias, starting at (w1, w2), MSE loss.
+
+    Lesson 09 builds it in the lesson; later lessons reuse it from here.
+    """
+    net = make_twins([1, 1, 1], bias=False, device=device, dtype=dtype).manual_net
+    with torch.no_grad():
+        net[0].weight.fill_(w1)
+        net[1].weight.fill_(w2)
+    return Twins.of(net, manual.MSELoss())
