@@ -1,12 +1,11 @@
 # %% [markdown]
 # # 18 · Stepping with curvature: Newton, line search, preconditioning, L-BFGS
 #
-# Since lesson 02 the Hessian H has explained why gradient descent is slow: a
-# step of lr·g is too long for steep directions and too short for flat ones,
-# by the condition number κ = λmax/λmin. Here we step with the curvature:
-# Newton divides each direction by its own, a line search finds a step length
-# without it, Adam is a rough diagonal Newton, and L-BFGS estimates the
-# curvature from the gradients it has already seen.
+# Since lesson 02 the Hessian H has explained why gradient descent is slow: one
+# step length is too long for steep directions and too short for flat ones, by
+# κ = λmax/λmin. Here we step with curvature: Newton divides each direction by
+# its own, a line search needs none, Adam is a rough diagonal Newton, and
+# L-BFGS estimates H from the gradients it has already seen.
 
 # %%
 import math
@@ -28,11 +27,10 @@ run = lesson.start("18_curvature", steps=40, lr=None)
 
 # %% [markdown]
 # ## Newton's step
-# Near θ the loss is, to second order, L(θ + d) ≈ L(θ) + gᵀd + ½·dᵀH·d. If H
-# is positive definite this model is a bowl, lowest where its slope g + H·d
-# is zero: d = −H⁻¹·g, which is −g/λ along an eigenvector of curvature λ:
-# long where the loss is flat, short where it is steep. One never forms H⁻¹;
-# one solves H·d = −g.
+# Near θ, L(θ + d) ≈ L(θ) + gᵀd + ½·dᵀH·d. For H positive definite this bowl
+# is lowest where its slope g + H·d is zero: d = −H⁻¹·g, −g/λ along an
+# eigenvector of curvature λ, long where the loss is flat, short where it is
+# steep. One never forms H⁻¹; one solves H·d = −g.
 
 # %%
 def newton_direction(H, g):
@@ -65,13 +63,11 @@ class Newton(torch.optim.Optimizer):
 
 # %% [markdown]
 # ## One step on lesson 02's valley, however narrow
-# The loss of lesson 02's line fit is exactly quadratic in (w, b), so one
-# Newton step must land on the least-squares minimum. We take it on lesson
-# 02's points, and on the same points moved six units right, x ∈ (5, 9):
-# the best line fits as well, but w and b become far more entangled (the
-# Hessian's off-diagonal Σx grows) and κ explodes. Gradient descent at its
-# best constant rate 2/(λmin + λmax) shrinks the error by (κ − 1)/(κ + 1)
-# per step (lesson 03), so the loss gap L − L* by the square of that.
+# Lesson 02's loss is exactly quadratic in (w, b), so one Newton step must
+# land on the least-squares minimum, on lesson 02's points and on the same
+# points moved to x ∈ (5, 9), where the Hessian's off-diagonal Σx grows and κ
+# explodes. Gradient descent at its best rate 2/(λmin + λmax) shrinks the gap
+# L − L* by ((κ − 1)/(κ + 1))² per step (lesson 03).
 
 # %%
 QUADRATIC_STEPS = 100
@@ -107,21 +103,18 @@ for name, x in valleys.items():
                            alphas=q["alphas"], betas=q["betas"])           # the exact loss over (w, b), to draw
 run.record("newton_on_the_quadratic", {name: {"kappa": q["kappa"], "landed_relative": q["landed"],
                                               "gd_gap_rate": q["gd_rate"]} for name, q in quadratic.items()})
-(first, moved) = quadratic.values()
 run.save(plots.curvature.newton_quadratic(quadratic, steps=QUADRATIC_STEPS), "newton_quadratic")
 
 # %% [markdown]
-# The moved valley's κ is hundreds of times lesson 02's and gradient
-# descent's progress per step collapses with it; Newton does not notice. It
-# pays otherwise: it needs H, and it trusts the quadratic model completely.
+# With κ hundreds of times larger, gradient descent's progress collapses;
+# Newton does not notice. It pays otherwise: it needs H, and trusts the model.
 #
 # ## Newton on a saddle: lesson 09's chain
-# Lesson 09's ŷ = w2·w1·x has a saddle at the origin and a valley of minima
-# on the hyperbola w1·w2 = p*. Newton steps to where the model's slope
-# vanishes, minimum or not: where H has a negative eigenvalue the model is a
-# saddle too, and the step heads for it. We start at lesson 09's (0.8, −0.6),
-# where H has a negative curvature, with lesson 09's formulas for g and H
-# (in a = mean(x²), c = mean(x·y); toolkit.landscape), checked by torch.func.
+# Lesson 09's ŷ = w2·w1·x has a saddle at the origin and minima on the
+# hyperbola w1·w2 = p*. Newton steps to where the model's slope vanishes,
+# minimum or not: where H has a negative eigenvalue, it heads for the saddle.
+# We start at (0.8, −0.6), with lesson 09's formulas for g and H (in
+# a = mean(x²), c = mean(x·y); toolkit.landscape), checked by torch.func.
 
 # %%
 chain_x, chain_y = data.noisy_line(n=40, slope=2.0, intercept=0.0, noise=0.5, x_range=(-1.5, 1.5),
@@ -144,12 +137,10 @@ print(f"at (0.8, −0.6): the formula's H and torch.func's differ by {gap:.1e}; 
 
 # %% [markdown]
 # **Saddle-free Newton** (Dauphin et al., 2014) divides each direction by the
-# size of its curvature, |H| = V·|Λ|·Vᵀ from H = V·Λ·Vᵀ: along a negative
-# curvature it steps downhill, −g/|λ|, not uphill, −g/λ. A small δ added to
-# every |λ| bounds the step where a curvature passes through zero (lesson
-# 09's curve det H = 0, and the valley floor). (Damping, H + μ·I with
-# μ > −λmin, is the other classic repair; near a saddle it divides every
-# direction by about μ, like gradient descent with the step 1/μ.)
+# size of its curvature, |H| = V·|Λ|·Vᵀ from H = V·Λ·Vᵀ: along a negative one
+# it steps downhill, −g/|λ|, not uphill. δ added to every |λ| bounds the step
+# where a curvature crosses zero. (Damping, H + μ·I with μ > −λmin, is the
+# other repair; near a saddle it is gradient descent with the step 1/μ.)
 
 # %%
 DELTA = 0.5
@@ -226,15 +217,14 @@ run.record("hessian_cost", costs)
 
 # %% [markdown]
 # ## A step length without the curvature: backtracking
-# A line search needs only loss values: try a long step t along a downhill
-# direction d and halve it until the loss has dropped enough, by Armijo's
+# A line search needs only loss values: try a long step t along a downhill d
+# and halve it until the loss drops by Armijo's condition
 #
 #     L(θ + t·d) ≤ L(θ) + c·t·gᵀd          (0 < c < 1; gᵀd < 0 downhill)
 #
-# a fraction c of what the tangent L(θ) + t·gᵀd promises. The loss curves
-# away from its tangent, so a short enough step always passes (udlbook,
-# notebook 6.1; d2l, 12.3; Boyd & Vandenberghe, §9.2). Here c = 0.25, on the
-# race's network: 16 tanh units fitting a noisy sine, 49 parameters.
+# a fraction c of what the tangent L(θ) + t·gᵀd promises; a short enough step
+# always passes (udlbook 6.1; d2l 12.3; Boyd & Vandenberghe §9.2). Here
+# c = 0.25, on the race's network: 16 tanh units fit a noisy sine, 49 parameters.
 
 # %%
 ARMIJO_C, SHRINK, FIRST_TRY = 0.25, 0.5, 4.0
@@ -309,9 +299,8 @@ adaptive = {"RMSprop, lr = 0.4, α = 0.9": (RMSprop, {"lr": 0.4, "alpha": 0.9}, 
             "Adam, lr = 0.3": (Adam, {"lr": 0.3}, 0.999, True)}
 conditioning = {}
 for name, (optimizer, options, beta2, corrected) in adaptive.items():
-    history = run.train(linear_twins_at([[-5.0, -2.0]], manual.MSELoss(), seed=run.seed, device=run.device,
-                                        dtype=run.dtype), valley_x, valley_y, optimizer=optimizer,
-                        label=f"valley: {name}", main=False, **options)
+    twins = linear_twins_at([[-5.0, -2.0]], manual.MSELoss(), seed=run.seed, device=run.device, dtype=run.dtype)
+    history = run.train(twins, valley_x, valley_y, optimizer=optimizer, label=f"valley: {name}", main=False, **options)
     v, kappas = torch.zeros(2, dtype=run.dtype, device=run.device), []
     for t, theta in enumerate(history.path_manual[:-1], start=1):
         g = valley_H @ theta
@@ -341,17 +330,14 @@ run.save(plots.curvature.preconditioning(conditioning, diagonal, raw=20.0), "pre
 
 # %% [markdown]
 # ## L-BFGS: curvature from the gradients already seen
-# A step s = θ_new − θ_old changes the gradient by y = g_new − g_old ≈ H·s:
-# the gradients measure H along the path, for free. L-BFGS keeps the last m
-# pairs and turns −g into a direction d by the two-loop recursion, 4·m·P
-# multiply-adds and no matrix (Nocedal & Wright, algorithm 7.4), written out
-# in `toolkit.optim.LBFGS` one formula per line, in torch.optim.LBFGS's
-# order. One `step(closure)` runs up to `max_iter` iterations, each stepping
-# t = lr along d; torch's default lr = 1 can overshoot on a network, so we
-# take half. torch's `line_search_fn="strong_wolfe"` is not written by hand
-# here; ours refuses it with a ValueError that says so. Ours on the
-# hand-written twin against torch's on the torch.nn twin, three calls of five
-# iterations each:
+# A step s = θ_new − θ_old changes the gradient by y = g_new − g_old ≈ H·s.
+# L-BFGS keeps the last m pairs and turns −g into a direction d by the
+# two-loop recursion, 4·m·P multiply-adds (Nocedal & Wright, algorithm 7.4),
+# one formula per line in `toolkit.optim.LBFGS`, in torch's order. One
+# `step(closure)` runs up to `max_iter` iterations of t = lr along d (half of
+# torch's default 1, which can overshoot on a network). `line_search_fn=
+# "strong_wolfe"` is refused with a ValueError. Ours on the hand-written twin
+# against torch's on the torch.nn twin, three calls of five iterations:
 
 # %%
 LBFGS_LR = 0.5
@@ -371,13 +357,10 @@ run.record("lbfgs_against_torch", {"calls": 3, "max_iter": 5, "lr": LBFGS_LR, "l
 # %% [markdown]
 # ## The race, counted in evaluations
 # Four methods from one start, each at its best of a few settings: gradient
-# descent at lr = 0.1, 0.2 or 0.3 (2/λmax is 0.29 at the start); gradient
-# descent with backtracking at every step, no rate needed; L-BFGS at
-# lr = 0.5, one iteration per step; saddle-free Newton with its exact Hessian
-# at δ = 0.1 or 0.5. Each is charged what it evaluates: a gradient per step,
-# plus a loss per step length tried for the line search, plus a Hessian
-# (about P = 49 gradients) for Newton. Both twins of each are compared at
-# every step, as always; one seed.
+# descent at lr = 0.1, 0.2 or 0.3 (2/λmax is 0.29 at the start); with
+# backtracking at every step; L-BFGS at lr = 0.5, one iteration per step;
+# saddle-free Newton at δ = 0.1 or 0.5. Each pays a gradient per step, plus a
+# loss per step length tried, plus a Hessian (about P = 49 gradients); one seed.
 
 # %%
 made = []                                     # both twins' LineSearchGD (toolkit.optim), to read their counts
@@ -397,7 +380,8 @@ searched = run.train(sine_twins(), sine_x, sine_y, lr=FIRST_TRY, optimizer=line_
                      label="race: gradient descent with backtracking", main=False)
 lbfgs = run.train(sine_twins(), sine_x, sine_y, lr=LBFGS_LR, optimizer=LBFGS, max_iter=1, label="race: L-BFGS")
 newtons = {delta: run.train(sine_twins(), sine_x, sine_y, lr=1.0, steps=NEWTON_STEPS, optimizer=Newton, main=False,
-                            hessian_at=lambda theta: hessian(net.torch_net, net.torch_loss, sine_x, sine_y, theta=theta),
+                            hessian_at=lambda theta: hessian(net.torch_net, net.torch_loss, sine_x, sine_y,
+                                                             theta=theta),
                             direction=lambda H, g, delta=delta: saddle_free_direction(H, g, delta),
                             label=f"race: saddle-free Newton, δ = {delta:g}")
            for delta in (0.1, DELTA)}
@@ -420,79 +404,67 @@ run.record("race", {name: {"final_loss": value["history"].path_losses()[0][-1], 
 run.save(plots.curvature.race(counted), "race")
 
 # %% [markdown]
-# L-BFGS's twins part more than the others': it divides by yᵀs, a difference
-# of gradients, and each step builds on the last, so rounding grows from
-# about 10⁻¹⁷ at the first step to just under 10⁻¹² after 40, far below
-# anything that shows. Per step Newton wins; per evaluation it loses, and on
-# a real network it cannot start. L-BFGS gets much of its speed at gradient
-# descent's price: the method for smooth, full-batch problems of moderate
-# size. On mini-batches its y mixes curvature with sampling noise, and the
-# diagonal preconditioners take over.
+# L-BFGS's twins part more than the others' (it divides by yᵀs, each step
+# building on the last): from about 10⁻¹⁷ to just under 10⁻¹² after 40 steps.
+# Newton wins per step, loses per evaluation, and cannot start on a real
+# network. L-BFGS gets much of its speed at gradient descent's price on smooth
+# full-batch problems; on mini-batches its y mixes curvature with noise.
 
 # %% [markdown]
 # ## Captions for course notes
-# A caption and an alt text for each figure, printed under it in the gallery's index.
 
 # %%
-landed = max(first["landed"], moved["landed"])
+(first, moved), landed = quadratic.values(), max(q["landed"] for q in quadratic.values())
 run.describe("newton_quadratic",
-             caption=f"Lesson 02's line fit, whose loss is exactly quadratic, on its own points (κ = {first['kappa']:.3g}) "
-                     f"and moved to x ∈ (5, 9) (κ = {moved['kappa']:,.0f}). One Newton step lands on the "
-                     f"least-squares minimum in both (to {landed:.0e} of its size); gradient descent at its best "
-                     f"constant rate 2/(λmin + λmax) crawls along the floor, its loss gap on the dashed theoretical "
-                     f"line ((κ − 1)/(κ + 1))² per step, {moved['gd_rate']:.4f} for the moved valley. Both twins "
-                     f"coincide: a cross in every circle.",
-             alt="Three panels. Two contour maps of narrow diagonal valleys, the second far narrower, each with a "
-                 "black gradient-descent path that drops to the valley floor and crawls along it, and a purple "
-                 "Newton path that jumps from the white start square onto the white plus of the minimum. Right: "
-                 "loss gaps on a log axis against the step: Newton's fall to the rounding line after one step; "
-                 "gradient descent's fall along a dashed theory line for lesson 02's valley and hardly at all for "
-                 "the moved one.")
+             caption=f"Lesson 02's line fit, whose loss is exactly quadratic, on its own points "
+                     f"(κ = {first['kappa']:.3g}) and moved to x ∈ (5, 9) (κ = {moved['kappa']:,.0f}). One Newton step "
+                     f"lands on the least-squares minimum in both (to {landed:.0e} of its size); gradient descent at "
+                     f"2/(λmin + λmax) crawls along the floor, its loss gap on the dashed line ((κ − 1)/(κ + 1))² "
+                     f"per step, {moved['gd_rate']:.4f} for the moved valley. Both twins coincide (a cross in each "
+                     f"circle).",
+             alt="Two contour maps of diagonal valleys, the second far narrower: black gradient-descent paths "
+                 "zigzag to the floor, a purple Newton path jumps from the white start square onto the white plus "
+                 "of the minimum. Right: loss gaps on a log axis per step; Newton's fall to the rounding line in one "
+                 "step, gradient descent's along a dashed theory line for lesson 02's valley, hardly at all moved.")
 run.describe("newton_saddle",
              caption=f"Lesson 09's chain ŷ = w₂·w₁·x. Left: from (0.8, −0.6), where H has a negative curvature, "
-                     f"Newton goes to the saddle at the origin and stays; saddle-free Newton (|λ| + δ, δ = {DELTA:g}) "
-                     f"and gradient descent (lr = 0.2) reach the valley floor. Middle and right: where 25 steps take "
-                     f"each start of a 61 × 61 grid: Newton sends {shares['Newton'][0]:.0%} of them to the saddle, "
-                     f"saddle-free Newton {shares['saddle-free Newton'][0]:.0%} (the starts on the line w₁ = −w₂, "
-                     f"which leads into it). Both twins coincide.",
-             alt="Three square panels over w1 and w2 from −2.5 to 2.5, each with dashed white hyperbola branches for "
-                 "the valley floor and a diamond at the origin for the saddle. Left: a contour map with a short "
-                 "purple path into the diamond, and green and black paths to the upper-right branch. Middle: a "
-                 "large purple region around the origin marks the starts Newton sends to the saddle. Right: the "
-                 "same map for saddle-free Newton, almost all light blue (the valley floor) with one purple "
-                 "diagonal line.")
+                     f"Newton goes to the saddle and stays; saddle-free Newton (|λ| + δ, δ = {DELTA:g}) and gradient "
+                     f"descent (lr = 0.2) reach the valley floor. Middle, right: where 25 steps take each start of a "
+                     f"61 × 61 grid: Newton sends {shares['Newton'][0]:.0%} to the saddle, saddle-free Newton "
+                     f"{shares['saddle-free Newton'][0]:.0%} (the line w₁ = −w₂, which leads into it). Twins coincide.",
+             alt="Three square maps over w1, w2 in [−2.5, 2.5] with dashed white hyperbolas (the valley floor) and a "
+                 "diamond at the origin (the saddle). Left: contours, a short purple path into the diamond, green "
+                 "and black paths to the upper-right branch. Middle: a large purple region around the origin, the "
+                 "starts Newton sends to the saddle. Right: almost all light blue (the floor), one purple diagonal.")
 run.describe("line_search",
              caption=f"Backtracking at the start of the sine network's training ({P} parameters), along d = −g: the "
-                     f"loss on that line (black), its tangent (dotted) and Armijo's line with c = {ARMIJO_C:g} "
-                     f"(dashed). The steps tried, t = {FIRST_TRY:g}, {FIRST_TRY * SHRINK:g}, ..., halve until one "
-                     f"lands on or below Armijo's line: t = {accepted:g}, where L = {tried[-1][1]:.4f} ≤ "
+                     f"loss on that line (black), its tangent (dotted) and Armijo's line, c = {ARMIJO_C:g} (dashed). "
+                     f"The steps t = {FIRST_TRY:g}, {FIRST_TRY * SHRINK:g}, ... halve until one lands on or below "
+                     f"Armijo's line: t = {accepted:g}, where L = {tried[-1][1]:.4f} ≤ "
                      f"{net_loss.item() + ARMIJO_C * accepted * slope0:.4f}. Right: the last steps enlarged.",
-             alt="Two panels of the loss against the step length t. Left, t from 0 to 4: a curve rising steeply "
-                 "from a dip near 0, with white circles at t = 4, 2 and 1 high above a dashed, slowly falling line. "
-                 "Right, t up to about 0.55: the curve dips and rises, a white circle at t = 0.5 above the dashed "
-                 "line, a green circle at t = 0.25 just below it, and a dotted tangent falling steeply from t = 0.")
+             alt="Two panels of the loss against the step length t. Left, t from 0 to 4: a steeply rising curve, "
+                 "white circles at t = 4, 2 and 1 high above a dashed, slowly falling line. Right, t up to about "
+                 "0.55: the curve dips and rises, a white circle at t = 0.5 above the dashed line, a green one at "
+                 "t = 0.25 just below it, and a dotted tangent falling steeply from t = 0.")
 everywhere = [k for values in conditioning.values() for k in values]
 (_, first_jacobi), (_, moved_jacobi) = diagonal.values()
 run.describe("preconditioning",
-             caption=f"RMSprop's and Adam's denominators √v̂ + ε as a diagonal preconditioner D. Left: on lesson "
-                     f"07's valley (κ = 20) the preconditioned Hessian D^(−½)·H·D^(−½) has κ between "
-                     f"{min(everywhere):.2g} and {max(everywhere):.2g} at every step of either, without any second "
-                     f"derivative. Right: no diagonal D undoes a valley that lies diagonally: on lesson 02's valleys "
-                     f"even D = diag(H) leaves κ = {first_jacobi:.3g} and {moved_jacobi:,.0f}; Newton's D = H makes it 1.",
-             alt="Left: two curves on a log axis against the step, staying between 2 and 5, far below a dashed line "
-                 "at 20 and above a dotted line at 1. Right: grouped bars on a log axis for two valleys, the raw "
-                 "condition number tall (about 8 and 3000), diag(H) a little lower, Newton's bar at 1.")
+             caption=f"RMSprop's and Adam's √v̂ + ε as a diagonal preconditioner D. Left: on lesson 07's valley "
+                     f"(κ = 20) D^(−½)·H·D^(−½) has κ between {min(everywhere):.2g} and {max(everywhere):.2g} at "
+                     f"every step, without a second derivative. Right: no diagonal D undoes a diagonal valley: on "
+                     f"lesson 02's, D = diag(H) leaves κ = {first_jacobi:.3g} and {moved_jacobi:,.0f}; Newton's D = H "
+                     f"leaves 1.",
+             alt="Left: two curves on a log axis against the step, between 2 and 5, below a dashed line at 20 and "
+                 "above a dotted line at 1. Right: grouped log-scale bars for two valleys: raw κ about 8 and 3000, "
+                 "diag(H) lower (6.8 and 227), Newton's at 1.")
 run.describe("race",
              caption=f"Four methods on the sine network ({P} parameters), one seed, both twins drawn (they coincide). "
-                     f"Left: loss against the gradient evaluations each needed: gradient descent at the best of "
-                     f"lr = 0.1, 0.2 and 0.3 ({best_lr:g}); with backtracking, "
-                     f"{sum(made[0].evaluations) / len(made[0].evaluations):.2g} evaluations per step; L-BFGS at "
-                     f"lr = {LBFGS_LR:g}; saddle-free Newton at the better of δ = 0.1 and 0.5 ({best_delta:g}), "
-                     f"charged P = {P} evaluations per Hessian. Right: the same losses per step. Newton is best per "
-                     f"step and worst per evaluation; L-BFGS gets close to Newton at the price of gradient descent.",
-             alt="Two panels of training loss on a log axis. Left, against gradient evaluations on a log axis: the "
-                 "wine-red L-BFGS curve drops below 0.01 within 40 evaluations; the black and light blue "
-                 "gradient-descent curves stay above 0.1; the green Newton curve reaches its lowest loss only after "
-                 "hundreds of evaluations. Right, against the step: the green Newton curve drops fastest, wine-red "
-                 "next, the two gradient-descent curves slowly.")
+                     f"Left: loss per gradient evaluation: gradient descent at the best of lr = 0.1, 0.2, 0.3 "
+                     f"({best_lr:g}); with backtracking, {sum(made[0].evaluations) / len(made[0].evaluations):.2g} "
+                     f"evaluations per step; L-BFGS at lr = {LBFGS_LR:g}; saddle-free Newton at the better of δ = 0.1 "
+                     f"and 0.5 ({best_delta:g}), a Hessian charged P = {P}. Right: per step. Newton is best per step, "
+                     f"worst per evaluation; L-BFGS gets close to Newton at the price of gradient descent.",
+             alt="Two panels of loss on a log axis. Left, against evaluations (log): wine-red L-BFGS drops below "
+                 "0.01 within 40; black and light-blue gradient descent stay above 0.1; green Newton gets lowest "
+                 "only after hundreds. Right, per step: green Newton fastest, wine-red next, the other two slowly.")
 run.finish()
