@@ -1,45 +1,36 @@
 # %% [markdown]
 # # 18 · Stepping with curvature: Newton, line search, preconditioning, L-BFGS
 #
-# Since lesson 02 the Hessian H, the matrix of second derivatives, has
-# explained why gradient descent is slow: a step of lr·g is too long for the
-# steep directions and too short for the flat ones, and the condition number
-# κ = λmax/λmin says how bad the mismatch is. Every lesson measured the
-# curvature; none stepped with it. Here we do: Newton's method divides each
-# direction by its own curvature, a line search finds a step length without
-# knowing any, Adam turns out to be a rough diagonal Newton, and L-BFGS builds
-# a curvature estimate from the gradients it has already seen.
+# Since lesson 02 the Hessian H has explained why gradient descent is slow: one
+# step length is too long for steep directions and too short for flat ones, by
+# κ = λmax/λmin. Here we step with curvature: Newton divides each direction by
+# its own, a line search needs none, Adam is a rough diagonal Newton, and
+# L-BFGS estimates H from the gradients it has already seen.
 
 # %%
 import math
+from functools import partial
 
 import torch
 
-from toolkit import data, diagnose, lesson, manual, plots
+from toolkit import data, diagnose, landscape, lesson, manual, plots
+from toolkit.console import BYTES, DURATIONS, in_units
 from toolkit.exercises import explain, stop_student_version
 from toolkit.landscape import (grid_around, hessian, largest_stable_lr, loss_along_path, loss_on_plane,
                                manual_gradient)
-from toolkit.optim import LBFGS, SGD, Adam, RMSprop
+from toolkit.optim import LBFGS, Adam, LineSearchGD, RMSprop
 from toolkit.train import twin_closures
-from toolkit.twins import Twins, linear_twins_at, make_twins
+from toolkit.twins import chain_twins_at, linear_twins_at, make_twins
 
 # steps: the iterations of every method in the last race; each earlier run sets its own.
 run = lesson.start("18_curvature", steps=40, lr=None)
 
 # %% [markdown]
 # ## Newton's step
-# Near the point θ, the loss is, to second order in a step d,
-#
-#     L(θ + d) ≈ L(θ) + gᵀd + ½·dᵀH·d
-#
-# If H is positive definite this model is a bowl, lowest where its slope
-# g + H·d is zero:
-#
-#     d = −H⁻¹·g
-#
-# Along an eigenvector of H with curvature λ, the step is −g/λ: long where the
-# loss is flat, short where it is steep, exactly what gradient descent lacks.
-# In code one never forms H⁻¹; one solves the linear system H·d = −g.
+# Near θ, L(θ + d) ≈ L(θ) + gᵀd + ½·dᵀH·d. For H positive definite this bowl
+# is lowest where its slope g + H·d is zero: d = −H⁻¹·g, −g/λ along an
+# eigenvector of curvature λ, long where the loss is flat, short where it is
+# steep. One never forms H⁻¹; one solves H·d = −g.
 
 # %%
 def newton_direction(H, g):
@@ -70,22 +61,13 @@ class Newton(torch.optim.Optimizer):
             p.add_(self.param_groups[0]["lr"] * piece.view_as(p))
 
 
-def hessian_of(twins, x, y):
-    """θ -> H at θ, by torch.func from the torch twin's loss (its own parameters are not touched)."""
-    return lambda theta: hessian(twins.torch_net, twins.torch_loss, x, y, theta=theta)
-
-
 # %% [markdown]
 # ## One step on lesson 02's valley, however narrow
-# The loss of lesson 02's line fit is exactly quadratic in (w, b), so the
-# model above is not an approximation: one Newton step must land on the
-# least-squares minimum. We take it from lesson 02's start, on lesson 02's
-# points, and on the same points moved six units to the right, x ∈ (5, 9).
-# Moving x does not change the best line's fit, but makes w and b far more
-# entangled (the valley's off-diagonal Σx grows): κ explodes. Gradient
-# descent, at its best constant rate 2/(λmin + λmax), shrinks the error by
-# (κ − 1)/(κ + 1) per step (lesson 03), so its loss gap L − L* shrinks by the
-# square of that.
+# Lesson 02's loss is exactly quadratic in (w, b), so one Newton step must
+# land on the least-squares minimum, on lesson 02's points and on the same
+# points moved to x ∈ (5, 9), where the Hessian's off-diagonal Σx grows and κ
+# explodes. Gradient descent at its best rate 2/(λmin + λmax) shrinks the gap
+# L − L* by ((κ − 1)/(κ + 1))² per step (lesson 03).
 
 # %%
 QUADRATIC_STEPS = 100
@@ -93,12 +75,8 @@ line_x, line_y = data.noisy_line(n=40, slope=-1.0, intercept=2.0, noise=0.5, x_r
                                  seed=run.seed, device=run.device, dtype=run.dtype)
 valleys = {"lesson 02's x": line_x, "x moved to (5, 9)": line_x + 6}
 
-
-def line_twins():
-    return make_twins([1, 1], loss=manual.MSELoss(), seed=run.seed, device=run.device, dtype=run.dtype)
-
-
-quadratic, line = {}, line_twins()
+line_twins = partial(make_twins, [1, 1], loss=manual.MSELoss(), seed=run.seed, device=run.device, dtype=run.dtype)
+quadratic, line, eye = {}, line_twins(), torch.eye(2, dtype=run.dtype, device=run.device)
 for name, x in valleys.items():
     design = torch.cat([x, torch.ones_like(x)], dim=1)                    # (N, 2): the columns x and 1
     best = torch.linalg.lstsq(design, line_y).solution.flatten()          # θ* = (w*, b*)
@@ -108,52 +86,35 @@ for name, x in valleys.items():
                        label=f"valley, {name}: Newton", main=False)
     gd = run.train(line_twins(), x, line_y, lr=2 / (low + high), steps=QUADRATIC_STEPS,
                    label=f"valley, {name}: gradient descent at 2/(λmin + λmax)", main=False)
-    landed = (newton.path_manual[1] - best).norm().item() / best.norm().item()
-    kappa = high / low
-    rate = ((kappa - 1) / (kappa + 1)) ** 2
-    best_loss = ((design @ best - line_y.flatten()) ** 2).mean().item()   # L* = L(w*, b*)
-    quadratic[name] = {"kappa": kappa, "best": best, "best_loss": best_loss, "newton": newton, "gd": gd,
-                       "landed": landed, "gd_rate": rate}
-    print(f"{name}: κ = {kappa:.4g}; one Newton step lands {landed:.1e} (relative) from the least-squares "
-          f"minimum; gradient descent's gap shrinks by {rate:.4f} per step and needs "
-          f"{math.log(1e-10) / math.log(rate):.3g} steps to shrink it 10¹⁰ times")
-    if landed > 100 * kappa * torch.finfo(run.dtype).eps:      # more than rounding: a wrong newton_direction?
+    q = quadratic[name] = {"kappa": high / low, "best": best, "newton": newton, "gd": gd,
+                           "landed": (newton.path_manual[1] - best).norm().item() / best.norm().item(),
+                           "gd_rate": ((high / low - 1) / (high / low + 1)) ** 2,
+                           "best_loss": ((design @ best - line_y.flatten()) ** 2).mean().item()}   # L*
+    print(f"{name}: κ = {q['kappa']:.4g}; one Newton step lands {q['landed']:.1e} (relative) from the minimum; "
+          f"gradient descent's gap shrinks by {q['gd_rate']:.4f} per step and needs "
+          f"{math.log(1e-10) / math.log(q['gd_rate']):.3g} steps to shrink it 10¹⁰ times")
+    if q["landed"] > 100 * q["kappa"] * torch.finfo(run.dtype).eps:     # more than rounding: a wrong direction?
         g = manual_gradient(line, x, line_y)
         diagnosis = diagnose.diagnose_newton(newton_direction(H, g), H, g)
         if diagnosis is not None:
             explain(run, diagnosis, newton_direction)           # say which mistake it is, and stop a student's
+    q["alphas"], q["betas"] = grid_around(torch.cat([gd.path_manual, newton.path_manual]), margin=0.15, include=best)
+    q["Z"] = loss_on_plane(line.torch_net, line.torch_loss, x, line_y, center=0 * eye[0], d1=eye[0], d2=eye[1],
+                           alphas=q["alphas"], betas=q["betas"])           # the exact loss over (w, b), to draw
 run.record("newton_on_the_quadratic", {name: {"kappa": q["kappa"], "landed_relative": q["landed"],
                                               "gd_gap_rate": q["gd_rate"]} for name, q in quadratic.items()})
-
-# %% [markdown]
-# For the figure: the exact loss over (w, b) around both paths, and the gap
-# L − L* along them (below about 10⁻¹⁶·L* it is rounding, not a gap).
-
-# %%
-eye = torch.eye(2, dtype=run.dtype, device=run.device)
-for name, q in quadratic.items():
-    q["alphas"], q["betas"] = grid_around(torch.cat([q["gd"].path_manual, q["newton"].path_manual]), margin=0.15,
-                                          include=q["best"])
-    q["Z"] = loss_on_plane(line.torch_net, line.torch_loss, valleys[name], line_y, center=0 * eye[0], d1=eye[0],
-                           d2=eye[1], alphas=q["alphas"], betas=q["betas"])
-    q["floor"] = torch.finfo(run.dtype).eps * q["best_loss"]
-    q["gaps"] = {method: tuple((torch.tensor(losses, dtype=torch.float64) - q["best_loss"]).clamp_min(q["floor"])
-                               for losses in q[method].path_losses()) for method in ("gd", "newton")}
-(first, moved) = quadratic.values()
 run.save(plots.curvature.newton_quadratic(quadratic, steps=QUADRATIC_STEPS), "newton_quadratic")
 
 # %% [markdown]
-# The κ of the moved valley is hundreds of times lesson 02's, and gradient
-# descent's progress per step collapses with it; Newton does not notice. It
-# pays differently: it needs H, and it trusts the quadratic model completely.
+# With κ hundreds of times larger, gradient descent's progress collapses;
+# Newton does not notice. It pays otherwise: it needs H, and trusts the model.
 #
 # ## Newton on a saddle: lesson 09's chain
-# Lesson 09's two weights in a row, ŷ = w2·w1·x, have a saddle at the origin
-# and a valley of minima on the hyperbola w1·w2 = p*. Newton's step goes to
-# where the model's slope vanishes, and nothing in that asks for a minimum:
-# where H has a negative eigenvalue, the model is a saddle too, and the step
-# heads for its stationary point. We start 1 from the origin in lesson 09's
-# direction (0.8, −0.6), where H already has one negative curvature.
+# Lesson 09's ŷ = w2·w1·x has a saddle at the origin and minima on the
+# hyperbola w1·w2 = p*. Newton steps to where the model's slope vanishes,
+# minimum or not: where H has a negative eigenvalue, it heads for the saddle.
+# We start at (0.8, −0.6), with lesson 09's formulas for g and H (in
+# a = mean(x²), c = mean(x·y); toolkit.landscape), checked by torch.func.
 
 # %%
 chain_x, chain_y = data.noisy_line(n=40, slope=2.0, intercept=0.0, noise=0.5, x_range=(-1.5, 1.5),
@@ -162,72 +123,44 @@ a, c, d = (chain_x * chain_x).mean().item(), (chain_x * chain_y).mean().item(), 
 best_product = c / a                                       # the valley floor: w1·w2 = p*
 
 
-def chain_twins(w1, w2):
-    """ŷ = w2·(w1·x): lesson 09's two Linear(1, 1) without a bias, from (w1, w2), and the torch.nn twin."""
-    net = make_twins([1, 1, 1], bias=False, device=run.device, dtype=run.dtype).manual_net
-    with torch.no_grad():
-        net[0].weight.fill_(w1)
-        net[1].weight.fill_(w2)
-    return Twins.of(net, manual.MSELoss())
-
-
+chain_twins = partial(chain_twins_at, device=run.device, dtype=run.dtype)     # (w1, w2) -> lesson 09's twins
+chain_gradient = partial(landscape.chain_gradient, a=a, c=c)   # (2a·p − 2c)·(w2, w1) at points w (..., 2)
+chain_hessian = partial(landscape.chain_hessian, a=a, c=c)     # [[2a·w2², 4a·p − 2c], [4a·p − 2c, 2a·w1²]]
 CHAIN_START = (0.8, -0.6)
 chain = chain_twins(*CHAIN_START)
 run.check(chain, chain_x, chain_y)
-
-# %% [markdown]
-# Lesson 09 worked out the chain's gradient and Hessian by hand, in terms of
-# a = mean(x²) and c = mean(x·y). With two parameters Newton can use the
-# formula; torch.func must agree with it.
-
-# %%
-def chain_gradient(w):
-    """dL/d(w1, w2) = (2a·p − 2c)·(w2, w1) with p = w1·w2, for points w of shape (..., 2)."""
-    slope = 2 * a * w[..., 0] * w[..., 1] - 2 * c
-    return torch.stack([slope * w[..., 1], slope * w[..., 0]], dim=-1)
-
-
-def chain_hessian(w):
-    """H = [[2a·w2², 4a·p − 2c], [4a·p − 2c, 2a·w1²]] for points w of shape (..., 2)."""
-    w1, w2 = w[..., 0], w[..., 1]
-    cross = 4 * a * w1 * w2 - 2 * c
-    return torch.stack([torch.stack([2 * a * w2 * w2, cross], -1), torch.stack([cross, 2 * a * w1 * w1], -1)], -2)
-
-
 start = torch.tensor(CHAIN_START, dtype=run.dtype, device=run.device)
-by_torch = hessian(chain.torch_net, chain.torch_loss, chain_x, chain_y)
+gap = (chain_hessian(start) - hessian(chain.torch_net, chain.torch_loss, chain_x, chain_y)).abs().max().item()
 start_curvatures = torch.linalg.eigvalsh(chain_hessian(start)).tolist()
-gap = (chain_hessian(start) - by_torch).abs().max().item()
 print(f"at (0.8, −0.6): the formula's H and torch.func's differ by {gap:.1e}; "
       f"curvatures {start_curvatures[0]:+.3f} and {start_curvatures[1]:+.3f}")
 
 # %% [markdown]
-# **Saddle-free Newton** (Dauphin et al., 2014) keeps Newton's scaling and
-# loses the attraction. It divides each direction by the size of its
-# curvature, |H| = V·|Λ|·Vᵀ from H's eigendecomposition H = V·Λ·Vᵀ: along a
-# direction of negative curvature the step then goes downhill, −g/|λ|,
-# instead of uphill, −g/λ. A small δ added to every |λ| bounds the step where
-# a curvature passes through zero, as it does between the saddle and the
-# valley (lesson 09's curve det H = 0) and along the valley floor. (Damping,
-# H + μ·I with μ above −λmin, is the other classic repair; near a saddle it
-# divides every direction by about μ, like gradient descent with the step 1/μ.)
+# **Saddle-free Newton** (Dauphin et al., 2014) divides each direction by the
+# size of its curvature, |H| = V·|Λ|·Vᵀ from H = V·Λ·Vᵀ: along a negative one
+# it steps downhill, −g/|λ|, not uphill. δ added to every |λ| bounds the step
+# where a curvature crosses zero. (Damping, H + μ·I with μ > −λmin, is the
+# other repair; near a saddle it is gradient descent with the step 1/μ.)
 
 # %%
 DELTA = 0.5
 
 
+def spectral_direction(H, g, size):
+    """d = −V·diag(1/size(λ))·Vᵀ·g from H = V·diag(λ)·Vᵀ. H: (..., P, P), g: (..., P); returns (..., P)."""
+    curvatures, directions = torch.linalg.eigh(H)
+    along = directions.mT @ g[..., None]                           # g's part along each eigenvector
+    return -(directions @ (along / size(curvatures)[..., None]))[..., 0]
+
+
 def saddle_free_direction(H, g, delta=DELTA):
     """d = −(|H| + δ·I)⁻¹·g: every curvature replaced by its size, |λ| + δ."""
-    curvatures, directions = torch.linalg.eigh(H)                 # H = V·diag(λ)·Vᵀ
-    along = directions.mT @ g[..., None]                           # g's part along each eigenvector
-    return -(directions @ (along / (curvatures.abs() + delta)[..., None]))[..., 0]
+    return spectral_direction(H, g, lambda curvatures: curvatures.abs() + delta)
 
 
-chain_runs = {}
-for name, direction in {"Newton": newton_direction, "saddle-free Newton": saddle_free_direction}.items():
-    chain_runs[name] = run.train(chain_twins(*CHAIN_START), chain_x, chain_y, lr=1.0, steps=20, optimizer=Newton,
-                                 hessian_at=chain_hessian, direction=direction,
-                                 label=f"chain: {name}", main=False)
+chain_runs = {name: run.train(chain_twins(*CHAIN_START), chain_x, chain_y, lr=1.0, steps=20, optimizer=Newton,
+                              hessian_at=chain_hessian, direction=direction, label=f"chain: {name}", main=False)
+              for name, direction in {"Newton": newton_direction, "saddle-free Newton": saddle_free_direction}.items()}
 chain_runs["gradient descent"] = run.train(chain_twins(*CHAIN_START), chain_x, chain_y, lr=0.2, steps=20,
                                            label="chain: gradient descent, lr = 0.2", main=False)
 for name, history in chain_runs.items():
@@ -236,10 +169,9 @@ for name, history in chain_runs.items():
           f"(p* = {best_product:.4f}), loss {history.final_loss_manual:.4f} (the saddle's {d:.4f})")
 
 # %% [markdown]
-# One start proves little, so we send every start of a grid over
-# [−2.5, 2.5]² through 25 steps of each kind at once (the chain's gradient and
-# Hessian have closed forms, lesson 09), and sort where they end: at the
-# saddle, on the valley floor, or still elsewhere.
+# One start proves little: every start of a 61 × 61 grid over [−2.5, 2.5]²
+# takes 25 steps of each kind at once (Newton's H⁻¹ also through the
+# eigenvalues, so no singular H stops the batch), sorted by where it ends.
 
 # %%
 def destinations(direction, starts, steps=25):
@@ -252,15 +184,9 @@ def destinations(direction, starts, steps=25):
     return torch.where(at_saddle, 0, torch.where(on_floor, 1, 2))
 
 
-def newton_everywhere(H, g):
-    """Newton's direction for many points at once: H⁻¹ through the eigenvalues, so no start stops the rest."""
-    curvatures, directions = torch.linalg.eigh(H)
-    return -(directions @ ((directions.mT @ g[..., None]) / curvatures[..., None]))[..., 0]
-
-
 grid = torch.linspace(-2.5, 2.5, 61, dtype=run.dtype, device=run.device)
 starts = torch.stack(torch.meshgrid(grid, grid, indexing="xy"), dim=-1)     # (61, 61, 2): [i, j] = (grid[j], grid[i])
-basins = {"Newton": destinations(newton_everywhere, starts),
+basins = {"Newton": destinations(lambda H, g: spectral_direction(H, g, lambda curvatures: curvatures), starts),
           "saddle-free Newton": destinations(saddle_free_direction, starts)}
 shares = {name: [(ends == k).double().mean().item() for k in range(3)] for name, ends in basins.items()}
 for name, (saddle, floor, elsewhere) in shares.items():
@@ -268,57 +194,37 @@ for name, (saddle, floor, elsewhere) in shares.items():
           f"valley floor, {elsewhere:.0%} elsewhere")
 run.record("chain", {"start": list(CHAIN_START), "delta": DELTA, "shares": shares,
                      "ends": {name: h.path_manual[-1].tolist() for name, h in chain_runs.items()}})
-fine = torch.linspace(-2.5, 2.5, 201, dtype=run.dtype, device=run.device)
-product = fine[None, :] * fine[:, None]                                  # [i, j]: w1 = fine[j], w2 = fine[i]
-chain_Z = a * product ** 2 - 2 * c * product + d                           # lesson 09's L = a·p² − 2c·p + d
-run.save(plots.curvature.newton_saddle(chain_runs, basins, grid, chain_Z, saddle=(0.0, 0.0),
+run.save(plots.curvature.newton_saddle(chain_runs, basins, grid, loss=(a, c, d), saddle=(0.0, 0.0),
                                       best_product=best_product), "newton_saddle")
 
 # %% [markdown]
 # ## What the Hessian costs
-# Two parameters make a 2 × 2 Hessian. A network with P parameters has P²
-# second derivatives to store, and solving H·d = −g (by Cholesky) takes about
-# P³/3 multiply-adds, every step; torch.func's Hessian alone costs about P
-# gradients. L-BFGS, below, keeps m pairs of P numbers instead.
+# P parameters have P² second derivatives to store, and solving H·d = −g (by
+# Cholesky) takes about P³/3 multiply-adds, every step; torch.func's Hessian
+# alone costs about P gradients. L-BFGS, below, keeps m pairs of P numbers.
 
 # %%
-def in_bytes(count):
-    """A number of bytes in words: 1.2 GB, 3.4 PB."""
-    for unit in ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB"):
-        if count < 1000:
-            return f"{count:.3g} {unit}"
-        count /= 1000
-    return f"{count:.3g} YB"
-
-
-SECONDS = [(365.25 * 24 * 3600, "years"), (24 * 3600, "days"), (3600, "hours"), (60, "minutes"), (1, "s")]
 networks = {"lesson 05's network": 2 * 16 + 16 + 16 * 16 + 16 + 16 * 2 + 2, "ResNet-50": 25.6e6,
             "GPT-2 small": 124e6, "a 7-billion-parameter language model": 7e9}
 costs = {}
 for name, P in networks.items():
     memory, operations = 4 * P * P, P ** 3 / 3       # float32 entries; multiply-adds of a Cholesky solve
     seconds = operations / 1e15                       # at 10¹⁵ per second, a large GPU at its peak
-    amount, unit = next(((seconds / size, unit) for size, unit in SECONDS if seconds >= size), (seconds, "s"))
     costs[name] = {"parameters": P, "hessian_bytes": memory, "solve_operations": operations, "solve_seconds": seconds}
-    print(f"{name:>38}: P = {P:.3g}; H takes {in_bytes(memory)}, one solve {operations:.2g} operations, "
-          f"{amount:.3g} {unit} at 10¹⁵/s; L-BFGS with m = 10 keeps {in_bytes(4 * 2 * 10 * P)}")
+    print(f"{name:>38}: P = {P:.3g}; H takes {in_units(memory, BYTES)}, one solve {operations:.2g} operations, "
+          f"{in_units(seconds, DURATIONS)} at 10¹⁵/s; L-BFGS with m = 10 keeps {in_units(4 * 2 * 10 * P, BYTES)}")
 run.record("hessian_cost", costs)
 
 # %% [markdown]
 # ## A step length without the curvature: backtracking
-# Newton needs H to choose how far to go. A line search needs only loss
-# values: try a long step t along a downhill direction d and halve it until
-# the loss has dropped "enough". Armijo's condition makes "enough" precise:
+# A line search needs only loss values: try a long step t along a downhill d
+# and halve it until the loss drops by Armijo's condition
 #
 #     L(θ + t·d) ≤ L(θ) + c·t·gᵀd          (0 < c < 1; gᵀd < 0 downhill)
 #
-# The tangent line L(θ) + t·gᵀd is what the slope at θ promises; a step must
-# deliver at least the fraction c of that promise. Since the loss curves
-# away from its tangent, a short enough step always passes. (udlbook, notebook
-# 6.1, and d2l, section 12.3, teach the same search; Boyd & Vandenberghe,
-# Convex Optimization, §9.2, prove it works.) We take c = 0.25 and halve
-# the step each time. The network: one hidden layer of 16 tanh units fitting
-# a noisy sine, 49 parameters, the one the last race runs on.
+# a fraction c of what the tangent L(θ) + t·gᵀd promises; a short enough step
+# always passes (udlbook 6.1; d2l 12.3; Boyd & Vandenberghe §9.2). Here
+# c = 0.25, on the race's network: 16 tanh units fit a noisy sine, 49 parameters.
 
 # %%
 ARMIJO_C, SHRINK, FIRST_TRY = 0.25, 0.5, 4.0
@@ -345,49 +251,30 @@ def backtracking(loss_at, theta, loss, g, d, t=FIRST_TRY, c=ARMIJO_C, shrink=SHR
 
 sine_x, sine_y = data.noisy_sine(n=40, frequency=2.0, noise=0.1, seed=run.seed, device=run.device, dtype=run.dtype)
 
-
-def sine_twins():
-    return make_twins([1, 16, 1], activation="tanh", loss=manual.MSELoss(), seed=run.seed, device=run.device,
-                      dtype=run.dtype)
-
-
+sine_twins = partial(make_twins, [1, 16, 1], activation="tanh", loss=manual.MSELoss(), seed=run.seed,
+                     device=run.device, dtype=run.dtype)
 net = sine_twins()
 run.check(net, sine_x, sine_y)
 theta0 = torch.cat([p.detach().reshape(-1) for p in net.torch_net.parameters()])
 net_loss = net.manual_loss(net.manual_net(sine_x), sine_y)
 g0 = manual_gradient(net, sine_x, sine_y)                 # the hand-written gradient, as one vector
+slope0 = -(g0 @ g0).item()                                 # gᵀd for d = −g
 
 
 def sine_loss_at(theta):
     return loss_along_path(net.torch_net, net.torch_loss, sine_x, sine_y, theta[None])[0].item()
 
 
-slope0 = -(g0 @ g0).item()                                 # gᵀd for d = −g
-
-
-def search_problems(c):
-    """Backtracking from θ₀ along −g with Armijo's constant c: (t, tried, what is wrong with it, if anything)."""
-    t, tried = backtracking(sine_loss_at, theta0, net_loss.item(), g0, -g0, c=c)
-    passes = [value <= net_loss.item() + c * step * slope0 for step, value in tried]
-    if any(step != FIRST_TRY * SHRINK ** k for k, (step, _) in enumerate(tried)):
-        return t, tried, f"the steps tried, {[step for step, _ in tried]}, are not t, t·shrink, t·shrink², ..."
-    if t == 0.0:
-        return t, tried, f"with c = {c:g} no step passed in {len(tried)} tries, though a short enough one always does"
-    if not passes[-1] or tried[-1][0] != t:
-        return t, tried, f"with c = {c:g} the step accepted, t = {t:g}, breaks Armijo's condition"
-    if any(passes[:-1]):
-        return t, tried, f"with c = {c:g} the step t = {tried[passes.index(True)][0]:g} passes and was refused"
-    return t, tried, None
-
-
-accepted, tried, problem = search_problems(ARMIJO_C)
-strict = search_problems(0.9)                       # a second test: a stricter c must be obeyed too
+searches = {c: backtracking(sine_loss_at, theta0, net_loss.item(), g0, -g0, c=c) for c in (ARMIJO_C, 0.9)}
+(accepted, tried), strict = searches[ARMIJO_C], searches[0.9]      # c = 0.9: a stricter test, obeyed too
 print(f"tried {len(tried)} steps {[t for t, _ in tried]}, accepted t = {accepted:g}")
 print(f"at t = {accepted:g}: L = {tried[-1][1]:.6f} ≤ L(θ) + c·t·gᵀd = {net_loss.item():.6f} + "
       f"{ARMIJO_C}·{accepted:g}·({slope0:.4f}) = {net_loss.item() + ARMIJO_C * accepted * slope0:.6f}")
 print(f"with c = 0.9 the search accepts t = {strict[0]:g} after {len(strict[1])} tries")
-if problem or strict[2]:
-    print(f"THE LINE SEARCH IS WRONG: {problem or strict[2]}")
+problem = next(filter(None, (diagnose.backtracking_problem(*searches[c], net_loss.item(), slope0, c, FIRST_TRY,
+                                                           SHRINK) for c in searches)), None)
+if problem:
+    print(f"THE LINE SEARCH IS WRONG: {problem}")
     stop_student_version(run, "exercise backtracking")
 slice_t = torch.linspace(0, FIRST_TRY * 1.04, 161, dtype=run.dtype, device=run.device)
 slice_losses = loss_along_path(net.torch_net, net.torch_loss, sine_x, sine_y, theta0 - slice_t[:, None] * g0)
@@ -398,18 +285,13 @@ run.save(plots.curvature.line_search(slice_t, slice_losses, tried, accepted, net
 
 # %% [markdown]
 # ## Adam as a diagonal Newton
-# RMSprop and Adam (lesson 11) divide each coordinate's step by √v̂ + ε, the
-# root of its recent squared gradients. That is a step −lr·D⁻¹·g with the
-# diagonal matrix D = diag(√v̂ + ε): a **preconditioner**, a matrix in the
-# place where Newton has H. Gradient descent with a preconditioner D is
-# gradient descent on a stretched problem whose Hessian is D^(−½)·H·D^(−½),
-# so what matters is that matrix's condition number. On lesson 07's valley
-# 0.1·x₁² + 2·x₂², H = diag(0.2, 4) and κ = 20. We run RMSprop and Adam at
-# lesson 11's settings, rebuild their D at every step from the gradients
-# (g = H·θ here), and measure κ(D^(−½)·H·D^(−½)).
+# RMSprop and Adam (lesson 11) step −lr·D⁻¹·g with D = diag(√v̂ + ε): a
+# **preconditioner**, a matrix where Newton has H. That is gradient descent
+# on a stretched problem with Hessian D^(−½)·H·D^(−½), whose κ is what
+# matters. On lesson 07's valley 0.1·x₁² + 2·x₂², H = diag(0.2, 4), κ = 20;
+# we run both at lesson 11's settings and rebuild D at every step from g = H·θ.
 
 # %%
-VALLEY_START = [[-5.0, -2.0]]
 valley_x = torch.tensor([[math.sqrt(0.2), 0.0], [0.0, 2.0]], dtype=run.dtype, device=run.device)
 valley_y = torch.zeros(2, 1, dtype=run.dtype, device=run.device)
 valley_H = torch.diag(torch.tensor([0.2, 4.0], dtype=run.dtype, device=run.device))
@@ -417,9 +299,8 @@ adaptive = {"RMSprop, lr = 0.4, α = 0.9": (RMSprop, {"lr": 0.4, "alpha": 0.9}, 
             "Adam, lr = 0.3": (Adam, {"lr": 0.3}, 0.999, True)}
 conditioning = {}
 for name, (optimizer, options, beta2, corrected) in adaptive.items():
-    history = run.train(linear_twins_at(VALLEY_START, manual.MSELoss(), seed=run.seed, device=run.device,
-                                        dtype=run.dtype), valley_x, valley_y, steps=run.steps,
-                        optimizer=optimizer, label=f"valley: {name}", main=False, **options)
+    twins = linear_twins_at([[-5.0, -2.0]], manual.MSELoss(), seed=run.seed, device=run.device, dtype=run.dtype)
+    history = run.train(twins, valley_x, valley_y, optimizer=optimizer, label=f"valley: {name}", main=False, **options)
     v, kappas = torch.zeros(2, dtype=run.dtype, device=run.device), []
     for t, theta in enumerate(history.path_manual[:-1], start=1):
         g = valley_H @ theta
@@ -432,134 +313,83 @@ for name, (optimizer, options, beta2, corrected) in adaptive.items():
           f"between {min(kappas):.3g} and {max(kappas):.3g} over {len(kappas)} steps (raw: 20)")
 
 # %% [markdown]
-# The denominators cut κ from 20 to about 3 to 4, without ever computing a
-# second derivative: √v̂ is about |g| = λ·|θ|, proportional to the curvature
-# along each axis. But only along the axes. Lesson 02's valley lies
-# diagonally (its H has the off-diagonal Σx); the best any diagonal D can do
-# there is far from Newton's κ = 1, and the moved valley shows it worse:
+# Without a second derivative, κ falls from 20 to 2.5–4: √v̂ ≈ |g| = λ·|θ|
+# follows the curvature along each axis, but only along the axes. Lesson 02's
+# valley lies diagonally; even D = diag(H) stays far from Newton's κ = 1:
 
 # %%
 diagonal = {}
 for name, x in valleys.items():
-    H = hessian(line_twins().torch_net, line_twins().torch_loss, x, line_y)
+    H = hessian(line.torch_net, line.torch_loss, x, line_y)
     jacobi = torch.diag(H).rsqrt()                                    # D = diag(H): each axis's own curvature
     raw, scaled = torch.linalg.eigvalsh(H), torch.linalg.eigvalsh(jacobi[:, None] * H * jacobi[None, :])
     diagonal[name] = ((raw[-1] / raw[0]).item(), (scaled[-1] / scaled[0]).item())
-    print(f"{name}: κ = {raw[-1] / raw[0]:.4g}; with D = diag(H), κ = {scaled[-1] / scaled[0]:.4g}; Newton's is 1")
+    print(f"{name}: κ = {diagonal[name][0]:.4g}; with D = diag(H), κ = {diagonal[name][1]:.4g}; Newton's is 1")
 run.record("preconditioning", {"valley_kappas": conditioning, "lesson_02_valleys": diagonal})
 run.save(plots.curvature.preconditioning(conditioning, diagonal, raw=20.0), "preconditioning")
 
 # %% [markdown]
 # ## L-BFGS: curvature from the gradients already seen
-# Each step s = θ_new − θ_old changes the gradient by y = g_new − g_old ≈ H·s:
-# the gradients measure H along the directions already travelled, for free.
-# BFGS builds an inverse-Hessian estimate from these pairs; L-BFGS keeps only
-# the last m of them and never forms a matrix. The two-loop recursion turns
-# −g into the direction d with 4·m·P multiply-adds (Nocedal & Wright,
-# algorithm 7.4); `toolkit.optim.LBFGS` writes it out, one formula per line,
-# in the order torch.optim.LBFGS computes it. One `step(closure)` runs up to
-# `max_iter` iterations, each calling the closure for a new loss and gradient.
-#
-# The step along d is t = lr, trusted blindly: torch's default lr = 1 takes
-# the whole quasi-Newton step, which on a network can overshoot badly, so we
-# take half of it. torch can instead search along d for a step that meets
-# the strong Wolfe conditions (`line_search_fn="strong_wolfe"`, Armijo's plus
-# a condition on the slope); that search, with its bracketing and cubic
-# interpolation, is not written by hand here, and our LBFGS refuses it with a
-# ValueError that says so. Ours on the hand-written twin against torch's on
-# the torch.nn twin, three calls of five iterations each:
+# A step s = θ_new − θ_old changes the gradient by y = g_new − g_old ≈ H·s.
+# L-BFGS keeps the last m pairs and turns −g into a direction d by the
+# two-loop recursion, 4·m·P multiply-adds (Nocedal & Wright, algorithm 7.4),
+# one formula per line in `toolkit.optim.LBFGS`, in torch's order. One
+# `step(closure)` runs up to `max_iter` iterations of t = lr along d (half of
+# torch's default 1, which can overshoot on a network). `line_search_fn=
+# "strong_wolfe"` is refused with a ValueError. Ours on the hand-written twin
+# against torch's on the torch.nn twin, three calls of five iterations:
 
 # %%
 LBFGS_LR = 0.5
 ours_twins, torch_twins = sine_twins(), sine_twins()
 ours = LBFGS(ours_twins.manual_net.parameters(), lr=LBFGS_LR, max_iter=5)
 theirs = torch.optim.LBFGS(torch_twins.torch_net.parameters(), lr=LBFGS_LR, max_iter=5)
-by_hand, _ = twin_closures(ours_twins, sine_x, sine_y)
-_, by_autograd = twin_closures(torch_twins, sine_x, sine_y)
+by_hand, by_autograd = twin_closures(ours_twins, sine_x, sine_y)[0], twin_closures(torch_twins, sine_x, sine_y)[1]
 lbfgs_gap = 0.0
-for call in range(3):
-    ours_loss, torch_loss = ours.step(by_hand).item(), theirs.step(by_autograd).detach().item()
+for call in range(1, 4):
+    losses = ours.step(by_hand).item(), theirs.step(by_autograd).detach().item()
     gap = max((p - q).abs().max().item() for p, q in zip(ours_twins.manual_net.parameters(),
                                                           torch_twins.torch_net.parameters()))
     lbfgs_gap = max(lbfgs_gap, gap)
-    counts = [(o.state[o.param_groups[0]["params"][0]]["n_iter"], o.state[o.param_groups[0]["params"][0]]["func_evals"])
-              for o in (ours, theirs)]
-    print(f"step {call + 1}: loss {ours_loss:.10f} (ours) {torch_loss:.10f} (torch); parameters apart by at most "
-          f"{gap:.1e}; iterations and closure calls {counts[0]} (ours) {counts[1]} (torch)")
+    print(f"step {call}: loss {losses[0]:.10f} (ours) {losses[1]:.10f} (torch); parameters apart by at most {gap:.1e}")
 run.record("lbfgs_against_torch", {"calls": 3, "max_iter": 5, "lr": LBFGS_LR, "largest_gap": lbfgs_gap})
 
 # %% [markdown]
 # ## The race, counted in evaluations
-# Four methods from the same start, each at its own best setting among a
-# few: gradient descent at the best of lr = 0.1, 0.2 and 0.3 (lesson 03's
-# limit 2/λmax is 0.29 at the start; far beyond it runs diverge); gradient
-# descent with the backtracking search above at every step, which needs no
-# rate; L-BFGS at lr = 0.5, one iteration per recorded step (the shared loop
-# hands it a closure per twin); and saddle-free Newton with its exact
-# Hessian, at the better of δ = 0.1 and 0.5. A fair count charges each
-# method for what it evaluates: one gradient per step for gradient descent
-# and L-BFGS, one plus one loss per step length tried for the line search,
-# and one plus a Hessian for Newton, which costs about P = 49 gradients.
-# Both twins of every method are trained and compared at every step by
-# `run.train`, as always; one seed.
+# Four methods from one start, each at its best of a few settings: gradient
+# descent at lr = 0.1, 0.2 or 0.3 (2/λmax is 0.29 at the start); with
+# backtracking at every step; L-BFGS at lr = 0.5, one iteration per step;
+# saddle-free Newton at δ = 0.1 or 0.5. Each pays a gradient per step, plus a
+# loss per step length tried, plus a Hessian (about P = 49 gradients); one seed.
 
 # %%
-def counting(optimizer_class, **options):
-    """An optimiser factory for run.train that remembers the optimisers it made (the hand-written twin's first)."""
-    made = []
-
-    def make(params, **more):
-        made.append(optimizer_class(params, **options, **more))
-        return made[-1]
-
-    return make, made
+made = []                                     # both twins' LineSearchGD (toolkit.optim), to read their counts
 
 
-class LineSearchGD(torch.optim.Optimizer):
-    """Gradient descent with the step length from ``backtracking`` at every step; counts loss evaluations."""
-
-    def __init__(self, params, lr=FIRST_TRY):
-        super().__init__(params, dict(lr=lr))
-        self.evaluations = []                 # per step: the gradient, and one loss per step length tried
-
-    @torch.no_grad()
-    def step(self, closure):
-        closure = torch.enable_grad()(closure)        # the closure runs a backward pass
-        params = self.param_groups[0]["params"]
-        loss = float(closure())
-        theta = torch.cat([p.reshape(-1) for p in params])
-        g = torch.cat([p.grad.reshape(-1) for p in params])
-
-        def loss_at(point):
-            for p, piece in zip(params, point.split([p.numel() for p in params])):
-                p.copy_(piece.view_as(p))
-            return float(closure())
-
-        t, tried = backtracking(loss_at, theta, loss, g, -g, t=self.param_groups[0]["lr"])
-        loss_at(theta - t * g)
-        self.evaluations.append(1 + len(tried))
+def line_search(params, **options):
+    made.append(LineSearchGD(params, search=backtracking, **options))
+    return made[-1]
 
 
-P = sum(p.numel() for p in net.torch_net.parameters())
-NEWTON_STEPS = 12
+P, NEWTON_STEPS = sum(p.numel() for p in net.torch_net.parameters()), 12
 print(f"at the start 2/λmax = {largest_stable_lr(net.torch_net, net.torch_loss, sine_x, sine_y)[0]:.3g}")
 sweep = {lr: run.train(sine_twins(), sine_x, sine_y, lr=lr, label=f"race: gradient descent, lr = {lr:g}", main=False)
          for lr in (0.1, 0.2, 0.3)}
 best_lr = min(sweep, key=lambda lr: sweep[lr].final_loss_manual)
-line_search, made = counting(LineSearchGD)
-race = {f"gradient descent, lr = {best_lr:g}": (sweep[best_lr], [1] * run.steps)}
 searched = run.train(sine_twins(), sine_x, sine_y, lr=FIRST_TRY, optimizer=line_search,
                      label="race: gradient descent with backtracking", main=False)
-race["gradient descent + backtracking"] = (searched, made[0].evaluations)
 lbfgs = run.train(sine_twins(), sine_x, sine_y, lr=LBFGS_LR, optimizer=LBFGS, max_iter=1, label="race: L-BFGS")
-race[f"L-BFGS, lr = {LBFGS_LR:g}"] = (lbfgs, [1] * lbfgs.steps)
 newtons = {delta: run.train(sine_twins(), sine_x, sine_y, lr=1.0, steps=NEWTON_STEPS, optimizer=Newton, main=False,
-                            hessian_at=hessian_of(net, sine_x, sine_y),
+                            hessian_at=lambda theta: hessian(net.torch_net, net.torch_loss, sine_x, sine_y,
+                                                             theta=theta),
                             direction=lambda H, g, delta=delta: saddle_free_direction(H, g, delta),
                             label=f"race: saddle-free Newton, δ = {delta:g}")
            for delta in (0.1, DELTA)}
 best_delta = min(newtons, key=lambda delta: newtons[delta].final_loss_manual)
-race[f"saddle-free Newton, δ = {best_delta:g}"] = (newtons[best_delta], [1 + P] * NEWTON_STEPS)
+race = {f"gradient descent, lr = {best_lr:g}": (sweep[best_lr], [1] * run.steps),     # evaluations per step
+        "gradient descent + backtracking": (searched, made[0].evaluations),
+        f"L-BFGS, lr = {LBFGS_LR:g}": (lbfgs, [1] * lbfgs.steps),
+        f"saddle-free Newton, δ = {best_delta:g}": (newtons[best_delta], [1 + P] * NEWTON_STEPS)}
 counted = {}
 for name, (history, evaluations) in race.items():
     total = [1, *(1 + torch.tensor(evaluations).cumsum(0)).tolist()]   # evaluations made when each loss is known
@@ -574,85 +404,67 @@ run.record("race", {name: {"final_loss": value["history"].path_losses()[0][-1], 
 run.save(plots.curvature.race(counted), "race")
 
 # %% [markdown]
-# L-BFGS's twins part more than the others': its direction divides by
-# yᵀs, a difference of gradients, and each step builds on the last, so a
-# rounding difference grows from step to step, here from about 10⁻¹⁷ at the
-# first step to just under 10⁻¹² after 40, still far below anything that shows.
-#
-# Per step, Newton wins; per evaluation it loses, and on a real network it
-# cannot even start. L-BFGS gets much of Newton's speed for the price of
-# gradient descent, which is why it is the method of choice for smooth,
-# full-batch problems of moderate size (torch.optim.LBFGS is the same
-# algorithm). On mini-batches its pairs y = g_new − g_old mix curvature with
-# sampling noise, and the adaptive methods, the diagonal preconditioners, take over.
+# L-BFGS's twins part more than the others' (it divides by yᵀs, each step
+# building on the last): from about 10⁻¹⁷ to just under 10⁻¹² after 40 steps.
+# Newton wins per step, loses per evaluation, and cannot start on a real
+# network. L-BFGS gets much of its speed at gradient descent's price on smooth
+# full-batch problems; on mini-batches its y mixes curvature with noise.
 
 # %% [markdown]
 # ## Captions for course notes
-# What `python -m toolkit figures` prints under each figure in the gallery's
-# index: a caption for the notes and an alt text for readers who cannot see
-# the image.
 
 # %%
-landed = max(first["landed"], moved["landed"])
+(first, moved), landed = quadratic.values(), max(q["landed"] for q in quadratic.values())
 run.describe("newton_quadratic",
-             caption=f"Lesson 02's line fit, whose loss is exactly quadratic, on its own points (κ = {first['kappa']:.3g}) "
-                     f"and on the same points moved to x ∈ (5, 9) (κ = {moved['kappa']:,.0f}). One Newton step lands "
-                     f"on the least-squares minimum in both (to {landed:.0e} of its size), while gradient descent at "
-                     f"its best constant rate 2/(λmin + λmax) crawls along the valley floor, its loss gap shrinking on "
-                     f"the dashed theoretical line ((κ − 1)/(κ + 1))² per step, {moved['gd_rate']:.4f} for the moved "
-                     f"valley. Both twins coincide in every path and curve: a cross in every circle.",
-             alt="Three panels. Two contour maps of narrow diagonal valleys, the second far narrower, each with a "
-                 "black path of gradient descent that drops to the valley floor and crawls along it, and a purple "
-                 "path of Newton that jumps from the white start square straight onto the white plus of the "
-                 "minimum. Right: loss gaps on a logarithmic axis against the step: Newton's fall to the rounding "
-                 "line after one step; gradient descent's fall along a dashed theory line for lesson 02's valley "
-                 "and hardly at all for the moved one.")
+             caption=f"Lesson 02's line fit, whose loss is exactly quadratic, on its own points "
+                     f"(κ = {first['kappa']:.3g}) and moved to x ∈ (5, 9) (κ = {moved['kappa']:,.0f}). One Newton step "
+                     f"lands on the least-squares minimum in both (to {landed:.0e} of its size); gradient descent at "
+                     f"2/(λmin + λmax) crawls along the floor, its loss gap on the dashed line ((κ − 1)/(κ + 1))² "
+                     f"per step, {moved['gd_rate']:.4f} for the moved valley. Both twins coincide (a cross in each "
+                     f"circle).",
+             alt="Two contour maps of diagonal valleys, the second far narrower: black gradient-descent paths "
+                 "zigzag to the floor, a purple Newton path jumps from the white start square onto the white plus "
+                 "of the minimum. Right: loss gaps on a log axis per step; Newton's fall to the rounding line in one "
+                 "step, gradient descent's along a dashed theory line for lesson 02's valley, hardly at all moved.")
 run.describe("newton_saddle",
              caption=f"Lesson 09's chain ŷ = w₂·w₁·x. Left: from (0.8, −0.6), where H has a negative curvature, "
-                     f"Newton's steps go to the saddle at the origin and stay there; saddle-free Newton, dividing by "
-                     f"|λ| + δ (δ = {DELTA:g}), and gradient descent (lr = 0.2) reach the valley floor. Middle and "
-                     f"right: where 25 steps take each start of a 61 × 61 grid: Newton sends {shares['Newton'][0]:.0%} "
-                     f"of them to the saddle, saddle-free Newton {shares['saddle-free Newton'][0]:.0%} (the starts on "
-                     f"the line w₁ = −w₂, which leads into the saddle). Both twins coincide.",
-             alt="Three square panels over w1 and w2 from −2.5 to 2.5, each with dashed white hyperbola branches for "
-                 "the valley floor and a diamond at the origin for the saddle. Left: a contour map with a short "
-                 "purple path going into the diamond, and green and black paths going to the upper-right branch. "
-                 "Middle: a map where a large purple region around the origin marks the starts that Newton sends "
-                 "to the saddle. Right: the same map for saddle-free Newton, almost entirely light blue (the valley "
-                 "floor) with one purple diagonal line.")
+                     f"Newton goes to the saddle and stays; saddle-free Newton (|λ| + δ, δ = {DELTA:g}) and gradient "
+                     f"descent (lr = 0.2) reach the valley floor. Middle, right: where 25 steps take each start of a "
+                     f"61 × 61 grid: Newton sends {shares['Newton'][0]:.0%} to the saddle, saddle-free Newton "
+                     f"{shares['saddle-free Newton'][0]:.0%} (the line w₁ = −w₂, which leads into it). Twins coincide.",
+             alt="Three square maps over w1, w2 in [−2.5, 2.5] with dashed white hyperbolas (the valley floor) and a "
+                 "diamond at the origin (the saddle). Left: contours, a short purple path into the diamond, green "
+                 "and black paths to the upper-right branch. Middle: a large purple region around the origin, the "
+                 "starts Newton sends to the saddle. Right: almost all light blue (the floor), one purple diagonal.")
 run.describe("line_search",
              caption=f"Backtracking at the start of the sine network's training ({P} parameters), along d = −g: the "
-                     f"loss on that line (black), its tangent (dotted) and Armijo's line with c = {ARMIJO_C:g} "
-                     f"(dashed). The steps tried, t = {FIRST_TRY:g}, {FIRST_TRY * SHRINK:g}, ..., halve until one "
-                     f"lands on or below Armijo's line: t = {accepted:g}, where L = {tried[-1][1]:.4f} ≤ "
+                     f"loss on that line (black), its tangent (dotted) and Armijo's line, c = {ARMIJO_C:g} (dashed). "
+                     f"The steps t = {FIRST_TRY:g}, {FIRST_TRY * SHRINK:g}, ... halve until one lands on or below "
+                     f"Armijo's line: t = {accepted:g}, where L = {tried[-1][1]:.4f} ≤ "
                      f"{net_loss.item() + ARMIJO_C * accepted * slope0:.4f}. Right: the last steps enlarged.",
-             alt="Two panels of the loss against the step length t. Left, t from 0 to 4: a curve rising steeply "
-                 "from a dip near 0, with white circles at t = 4, 2 and 1 high above a dashed, slowly falling line. "
-                 "Right, t up to about 0.55: the curve dips and rises, a white circle at t = 0.5 above the dashed "
-                 "line, a green circle at t = 0.25 just below it, and a dotted tangent falling steeply from t = 0.")
+             alt="Two panels of the loss against the step length t. Left, t from 0 to 4: a steeply rising curve, "
+                 "white circles at t = 4, 2 and 1 high above a dashed, slowly falling line. Right, t up to about "
+                 "0.55: the curve dips and rises, a white circle at t = 0.5 above the dashed line, a green one at "
+                 "t = 0.25 just below it, and a dotted tangent falling steeply from t = 0.")
 everywhere = [k for values in conditioning.values() for k in values]
-jacobi_first, jacobi_moved = (diagonal[name][1] for name in valleys)
+(_, first_jacobi), (_, moved_jacobi) = diagonal.values()
 run.describe("preconditioning",
-             caption=f"RMSprop's and Adam's denominators √v̂ + ε as a diagonal preconditioner D. Left: on lesson "
-                     f"07's valley (κ = 20) the preconditioned Hessian D^(−½)·H·D^(−½) has κ between "
-                     f"{min(everywhere):.2g} and {max(everywhere):.2g} at every step of either, without any second "
-                     f"derivative. Right: a diagonal D cannot undo a valley that lies diagonally: on lesson 02's "
-                     f"valleys even the best, D = diag(H), leaves κ = {jacobi_first:.3g} and {jacobi_moved:,.0f}; "
-                     f"Newton's D = H makes it 1.",
-             alt="Left: two curves on a log axis against the step, staying between 2 and 5, far below a dashed line "
-                 "at 20 and above a dotted line at 1. Right: grouped bars on a log axis for two valleys, the raw "
-                 "condition number tall (about 8 and 3000), diag(H) a little lower, Newton's bar at 1.")
+             caption=f"RMSprop's and Adam's √v̂ + ε as a diagonal preconditioner D. Left: on lesson 07's valley "
+                     f"(κ = 20) D^(−½)·H·D^(−½) has κ between {min(everywhere):.2g} and {max(everywhere):.2g} at "
+                     f"every step, without a second derivative. Right: no diagonal D undoes a diagonal valley: on "
+                     f"lesson 02's, D = diag(H) leaves κ = {first_jacobi:.3g} and {moved_jacobi:,.0f}; Newton's D = H "
+                     f"leaves 1.",
+             alt="Left: two curves on a log axis against the step, between 2 and 5, below a dashed line at 20 and "
+                 "above a dotted line at 1. Right: grouped log-scale bars for two valleys: raw κ about 8 and 3000, "
+                 "diag(H) lower (6.8 and 227), Newton's at 1.")
 run.describe("race",
              caption=f"Four methods on the sine network ({P} parameters), one seed, both twins drawn (they coincide). "
-                     f"Left: loss against the gradient evaluations each method needed: gradient descent at the best "
-                     f"of lr = 0.1, 0.2 and 0.3 ({best_lr:g}); with backtracking, "
-                     f"{sum(made[0].evaluations) / len(made[0].evaluations):.2g} evaluations per step; L-BFGS at "
-                     f"lr = {LBFGS_LR:g}; saddle-free Newton at the better of δ = 0.1 and 0.5 ({best_delta:g}), "
-                     f"charged P = {P} evaluations for each Hessian. Right: the same losses per step. Newton is best "
-                     f"per step and worst per evaluation; L-BFGS gets close to Newton at the price of gradient descent.",
-             alt="Two panels of training loss on a log axis. Left, against gradient evaluations on a log axis: the "
-                 "wine-red L-BFGS curve drops below 0.01 within 40 evaluations; the black and light blue "
-                 "gradient-descent curves stay above 0.1; the green Newton curve reaches its lowest loss only after "
-                 "hundreds of evaluations. Right, against the step: the green Newton curve drops fastest, wine-red "
-                 "next, the two gradient-descent curves slowly.")
+                     f"Left: loss per gradient evaluation: gradient descent at the best of lr = 0.1, 0.2, 0.3 "
+                     f"({best_lr:g}); with backtracking, {sum(made[0].evaluations) / len(made[0].evaluations):.2g} "
+                     f"evaluations per step; L-BFGS at lr = {LBFGS_LR:g}; saddle-free Newton at the better of δ = 0.1 "
+                     f"and 0.5 ({best_delta:g}), a Hessian charged P = {P}. Right: per step. Newton is best per step, "
+                     f"worst per evaluation; L-BFGS gets close to Newton at the price of gradient descent.",
+             alt="Two panels of loss on a log axis. Left, against evaluations (log): wine-red L-BFGS drops below "
+                 "0.01 within 40; black and light-blue gradient descent stay above 0.1; green Newton gets lowest "
+                 "only after hundreds. Right, per step: green Newton fastest, wine-red next, the other two slowly.")
 run.finish()

@@ -44,8 +44,8 @@ def test_one_newton_step_lands_on_the_least_squares_minimum(lesson):
 def test_gradient_descent_at_its_best_rate_shrinks_the_gap_exactly_as_theory_says(lesson):
     # At lr = 2/(λmin + λmax) both axes shrink by (κ − 1)/(κ + 1) per step, so the gap by its square, from step 0.
     for valley in lesson["quadratic"].values():
-        gaps = valley["gaps"]["gd"][0]
-        clear = gaps > 1e6 * valley["floor"]
+        gaps = torch.tensor(valley["gd"].path_losses()[0], dtype=torch.float64) - valley["best_loss"]
+        clear = gaps > 1e6 * torch.finfo(torch.float64).eps * valley["best_loss"]
         k = torch.arange(len(gaps), dtype=torch.float64)[clear]
         predicted = gaps[0] * valley["gd_rate"] ** k
         torch.testing.assert_close(gaps[clear], predicted, rtol=1e-6, atol=0)

@@ -16,6 +16,22 @@ import codecs
 import sys
 import unicodedata
 
+# Units for ``in_units``, largest first: (size, name).
+BYTES = [(1e24, "YB"), (1e21, "ZB"), (1e18, "EB"), (1e15, "PB"), (1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB"),
+         (1, "B")]
+DURATIONS = [(365.25 * 24 * 3600, "years"), (24 * 3600, "days"), (3600, "hours"), (60, "minutes"), (1, "s")]
+
+
+def in_units(value: float, units: list[tuple[float, str]]) -> str:
+    """``value`` in the largest of ``units`` it reaches, to three digits: in_units(2.62e15, BYTES) = "2.62 PB".
+
+    units: [(size, name), ...], largest first (``BYTES``, ``DURATIONS``); a value below the smallest is
+    written in the smallest (1.48e-08 s).
+    """
+    size, name = next(((size, name) for size, name in units if value >= size), units[-1])
+    return f"{value / size:.3g} {name}"
+
+
 ERRORS = "toolkit-ascii"        # the name of the codec error handler registered below
 
 STAND_INS = {

@@ -1281,6 +1281,25 @@ def diagnose_newton(d: torch.Tensor, hessian: torch.Tensor, gradient: torch.Tens
         finding = unknown(Evidence(d, true, "d", "the Newton direction"))
     return Diagnosis("the Newton direction", "newton", [("d", finding)])
 
+def backtracking_problem(accepted: float, tried: list[tuple[float, float]], loss: float, slope: float, c: float,
+                         first: float, shrink: float) -> str | None:
+    """What is wrong with one backtracking search (lesson 18's exercise), in a sentence; None if nothing.
+
+    accepted, tried: what the search returned, its t (0.0 for none) and every (t, L(θ + t·d)) tried, in order;
+    loss = L(θ); slope = gᵀd; c: Armijo's constant. A right search tries first, first·shrink, ... and
+    returns the first t with L(θ + t·d) ≤ L(θ) + c·t·gᵀd.
+    """
+    passes = [value <= loss + c * step * slope for step, value in tried]
+    if any(step != first * shrink ** k for k, (step, _) in enumerate(tried)):
+        return f"the steps tried, {[step for step, _ in tried]}, are not t, t·shrink, t·shrink², ..."
+    if accepted == 0.0:
+        return f"with c = {c:g} no step passed in {len(tried)} tries, though a short enough one always does"
+    if not passes[-1] or tried[-1][0] != accepted:
+        return f"with c = {c:g} the step accepted, t = {accepted:g}, breaks Armijo's condition"
+    if any(passes[:-1]):
+        return f"with c = {c:g} the step t = {tried[passes.index(True)][0]:g} passes and was refused"
+    return None
+
 # --------------------------------------------------------------------------- the average over the workers
 #
 # Lesson 20's exercise averages each worker's gradient over k workers with dist.all_reduce. Its rules

@@ -415,6 +415,20 @@ def drawable_part(history, factor: float = 100.0) -> int:
 # Curvature and the largest stable step
 # --------------------------------------------------------------------------
 
+def chain_gradient(w: Tensor, a: float, c: float) -> Tensor:
+    """Lesson 09's chain ŷ = w2·w1·x, L = a·p² − 2c·p + d with p = w1·w2, a = mean(x²), c = mean(x·y):
+    dL/d(w1, w2) = (2a·p − 2c)·(w2, w1) at points w (..., 2); returns (..., 2)."""
+    slope = 2 * a * w[..., 0] * w[..., 1] - 2 * c
+    return torch.stack([slope * w[..., 1], slope * w[..., 0]], dim=-1)
+
+
+def chain_hessian(w: Tensor, a: float, c: float) -> Tensor:
+    """The chain's Hessian H = [[2a·w2², 4a·p − 2c], [4a·p − 2c, 2a·w1²]] at points w (..., 2); returns (..., 2, 2)."""
+    w1, w2 = w[..., 0], w[..., 1]
+    cross = 4 * a * w1 * w2 - 2 * c
+    return torch.stack([torch.stack([2 * a * w2 * w2, cross], -1), torch.stack([cross, 2 * a * w1 * w1], -1)], -2)
+
+
 def hessian(model: torch.nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, *,
             theta: Tensor | None = None) -> Tensor:
     """The (P, P) matrix of second derivatives of the loss at the model's parameters.

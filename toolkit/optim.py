@@ -654,6 +654,38 @@ class LBFGS(torch.optim.Optimizer):
         return r
 
 
+class LineSearchGD(torch.optim.Optimizer):
+    """Gradient descent whose step length a line search picks at every step (torch has no namesake).
+
+        d = −g,   t = search(loss_at, θ, L(θ), g, d, t=lr)[0],   θ ← θ + t·d
+
+    ``search`` is lesson 18's ``backtracking``: it returns (t, tried), every (t, L(θ + t·d)) it tried.
+    ``step(closure)`` records in ``evaluations`` what each step cost: its gradient and one loss per
+    step length tried.
+    """
+
+    def __init__(self, params, lr: float = 4.0, *, search):
+        super().__init__(params, dict(lr=lr))
+        self.search, self.evaluations = search, []
+
+    @torch.no_grad()
+    def step(self, closure):
+        closure = torch.enable_grad()(closure)        # the closure runs a backward pass
+        params = self.param_groups[0]["params"]
+        loss = float(closure())
+        theta = torch.cat([p.reshape(-1) for p in params])
+        g = torch.cat([p.grad.reshape(-1) for p in params])
+
+        def loss_at(point):
+            for p, piece in zip(params, point.split([p.numel() for p in params])):
+                p.copy_(piece.view_as(p))
+            return float(closure())
+
+        t, tried = self.search(loss_at, theta, loss, g, -g, t=self.param_groups[0]["lr"])
+        loss_at(theta - t * g)
+        self.evaluations.append(1 + len(tried))
+
+
 def _is_count(value) -> bool:
     """A whole number >= 1 (not a bool)."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1

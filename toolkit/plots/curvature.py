@@ -48,14 +48,21 @@ def draw_twin_curve(ax, x, manual, autograd, *, color: str, label: str | None, c
     ax.plot(x[::every], autograd[::every], **{**AUTOGRAD_CROSS, "markersize": 2.8, "markeredgewidth": 0.9})
 
 
+def loss_gaps(history, best_loss: float) -> tuple[np.ndarray, np.ndarray]:
+    """Both twins' loss gaps L − L* per step, ((T,), (T,)), raised to the rounding floor ε·L* where smaller."""
+    floor = np.finfo(np.float64).eps * best_loss
+    return tuple(np.clip(np.asarray(losses, dtype=np.float64) - best_loss, floor, None)
+                 for losses in history.path_losses())
+
+
 def newton_quadratic(valleys: dict, *, steps: int) -> Figure:
     """Lesson 02's valley, as it is and moved, with gradient descent's and Newton's paths on its exact loss, and
     the loss gap L − L* per step of both methods on both valleys beside gradient descent's theoretical rate.
 
     valleys: name -> dict with alphas (A,), betas (B,), Z (B, A) the loss, Z[i, j] at (alphas[j], betas[i]);
-    best (2,) the least-squares minimum; kappa; gd and newton: History; gaps: "gd" and "newton" ->
-    ((T,) manual, (T,) autograd); gd_rate: the gap's theoretical factor per step; floor: the gap that is
-    rounding. ``steps``: how far the theoretical line runs.
+    best (2,) the least-squares minimum; best_loss: L* there; kappa; gd and newton: History; gd_rate: the
+    gap's theoretical factor per step. ``steps``: how far the theoretical line runs. Gaps below ε·L* are
+    rounding, drawn on that floor.
     """
     names = list(valleys)
     with house_style():
@@ -79,14 +86,15 @@ def newton_quadratic(valleys: dict, *, steps: int) -> Figure:
             ax.set_title(f"{name}: κ = {plain_number(valley['kappa'])}")
         loss_colorbar(fig, filled, list(axes[:2]), levels)
 
-        right, floor, dashes = axes[2], min(valley["floor"] for valley in valleys.values()), ("-", (0, (5, 2)))
+        floor = np.finfo(np.float64).eps * min(valley["best_loss"] for valley in valleys.values())
+        right, dashes = axes[2], ("-", (0, (5, 2)))
         for name, dash in zip(names, dashes):
             valley = valleys[name]
             for method, key in (("gradient descent", "gd"), ("Newton", "newton")):
-                manual, autograd = (np.clip(as_array(g), 1e-300, None) for g in valley["gaps"][key])
+                manual, autograd = loss_gaps(valley[key], valley["best_loss"])
                 draw_twin_curve(right, np.arange(len(manual)), manual, autograd, color=method_color(method),
                                 label=None, linestyle=dash)
-            theory = float(valley["gaps"]["gd"][0][0]) * valley["gd_rate"] ** np.arange(steps + 1)
+            theory = loss_gaps(valley["gd"], valley["best_loss"])[0][0] * valley["gd_rate"] ** np.arange(steps + 1)
             right.plot(np.arange(steps + 1), theory, zorder=1, **style.THEORY)
         right.set_yscale("log")
         right.axhline(floor, **style.REFERENCE)
@@ -107,15 +115,19 @@ def newton_quadratic(valleys: dict, *, steps: int) -> Figure:
     return fig
 
 
-def newton_saddle(runs: dict, destinations: dict, grid, Z, *, saddle, best_product: float) -> Figure:
+def newton_saddle(runs: dict, destinations: dict, grid, *, loss: tuple[float, float, float], saddle,
+                  best_product: float) -> Figure:
     """Lesson 09's chain: each method's path from one start on the exact loss, and two maps of where every start
     of a grid ends after Newton's steps and after saddle-free Newton's.
 
     runs: method -> History; destinations: method -> (G, G) codes 0 (saddle), 1 (valley floor), 2 (elsewhere),
-    [i, j] the start (grid[j], grid[i]); Z: (F, F) the loss on a finer grid over the same square.
+    [i, j] the start (grid[j], grid[i]); loss: (a, c, d), the chain's loss a·p² − 2c·p + d of p = w1·w2,
+    drawn on a 201 × 201 grid over the same square.
     """
-    grid, z = as_array(grid), as_array(Z)
-    fine = np.linspace(grid[0], grid[-1], z.shape[0])
+    grid = as_array(grid)
+    fine = np.linspace(grid[0], grid[-1], 201)
+    product = fine[None, :] * fine[:, None]                                 # [i, j]: w1 = fine[j], w2 = fine[i]
+    z = loss[0] * product ** 2 - 2 * loss[1] * product + loss[2]
     window = ((grid[0], grid[-1]), (grid[0], grid[-1]))
     levels = log_levels(z)
     codes = ListedColormap([color for color, _ in DESTINATIONS], name="toolkit_destinations")
