@@ -1,12 +1,21 @@
-"""toolkit.plots.softmax_batchnorm: lesson 14's figures (a classifier's regions, a layer's values over training)."""
+"""toolkit.plots.softmax_batchnorm: lesson 14's figures (a classifier's regions, a layer's values over training).
+
+``last_relu_inputs`` replays a recorded training path to collect what the
+last hidden ReLU received at each step, ``bands`` summarises those values by
+their quantiles, and ``quantile_bands`` draws them.
+"""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 from matplotlib.figure import Figure
 
+from toolkit import manual
+from toolkit.parameters import unflatten
 from toolkit.plots import style
 from toolkit.plots.shared import as_array, figure_legend, integer_steps, legend_caption, panel_note
 from toolkit.plots.style import AUTOGRAD, TEXT_BOX, house_style
@@ -93,13 +102,46 @@ def class_regions(panels: Sequence[dict], x, y, *, resolution: int = 200, note: 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
+def last_relu_inputs(net, x: torch.Tensor, path: torch.Tensor, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The input of ``net``'s last ReLU at every ``stride``-th point of a recorded path and at the last.
+
+    net: a Sequential, hand-written or torch; x: (N, D) inputs; path: (T + 1, P) parameter vectors, as
+    ``history.path_manual``. Returns steps (S,) and values (S, N, width). A copy of ``net`` takes each
+    step's parameters in turn (a batch norm in it normalises over all N points), so ``net`` itself and its
+    running statistics are not touched.
+    """
+    steps = list(range(0, len(path), stride))
+    steps += [len(path) - 1] if steps[-1] != len(path) - 1 else []
+    copy_of_net = copy.deepcopy(net)
+    layers = list(copy_of_net)
+    last_relu = max(i for i, layer in enumerate(layers) if isinstance(layer, (manual.ReLU, torch.nn.ReLU)))
+    params = dict(copy_of_net.named_parameters())
+    values = []
+    with torch.no_grad():
+        for step in steps:
+            for name, value in unflatten(path[step], params).items():
+                params[name].copy_(value)
+            h = x
+            for layer in layers[:last_relu]:
+                h = layer(h)
+            values.append(h)
+    return torch.tensor(steps), torch.stack(values)
+
+
+def bands(values: torch.Tensor) -> torch.Tensor:
+    """(T, 5): the QUANTILES (5, 25, 50, 75 and 95 %) of each step's values; values: (T, ...)."""
+    levels = torch.tensor(QUANTILES, dtype=values.dtype, device=values.device)
+    return torch.quantile(values.reshape(len(values), -1), levels, dim=1).T
+
+
 def quantile_bands(panels: Sequence[Sequence[dict]], *, ylabel: str, note: str | None = None) -> Figure:
     """How a layer's values are spread over training: a grid of panels, one run each.
 
     panels: rows of dicts, each with ``title``, ``color``, ``steps`` ((T,)
-    the steps drawn), ``manual`` and ``autograd`` ((T, Q) arrays: the
-    QUANTILES of the values at those steps, from each twin's recorded
-    parameters) and optionally ``note`` (a short remark inside the panel).
+    the steps drawn), ``manual`` and ``autograd`` ((T, ...) tensors: the
+    values at those steps, from each twin's recorded parameters, as
+    ``last_relu_inputs`` returns them; ``bands`` takes their QUANTILES) and
+    optionally ``note`` (a short remark inside the panel).
     The band between the 5 % and 95 % quantiles is pale, the one between
     25 % and 75 % darker; the median is the hand-written twin's line, with
     autograd's median as crosses on it. A dashed line marks 0 (where a ReLU
@@ -114,15 +156,15 @@ def quantile_bands(panels: Sequence[Sequence[dict]], *, ylabel: str, note: str |
         for i, row in enumerate(panels):
             for j, panel in enumerate(row):
                 ax = cells[i * columns + j]
-                manual, autograd = as_array(panel["manual"]), as_array(panel["autograd"])
+                by_hand, by_autograd = as_array(bands(panel["manual"])), as_array(bands(panel["autograd"]))
                 steps = as_array(panel["steps"])
                 color = panel["color"]
                 ax.axhline(0.0, color=style.MID, linestyle="--", linewidth=0.9, zorder=1)
-                ax.fill_between(steps, manual[:, 0], manual[:, 4], color=color, alpha=0.25, linewidth=0, zorder=2)
-                ax.fill_between(steps, manual[:, 1], manual[:, 3], color=color, alpha=0.55, linewidth=0, zorder=3)
-                ax.plot(steps, manual[:, 2], color=style.INK, linewidth=1.2, zorder=4)
+                ax.fill_between(steps, by_hand[:, 0], by_hand[:, 4], color=color, alpha=0.25, linewidth=0, zorder=2)
+                ax.fill_between(steps, by_hand[:, 1], by_hand[:, 3], color=color, alpha=0.55, linewidth=0, zorder=3)
+                ax.plot(steps, by_hand[:, 2], color=style.INK, linewidth=1.2, zorder=4)
                 every = max(1, len(steps) // 25)
-                ax.plot(steps[::every], autograd[::every, 2], color=AUTOGRAD["color"], marker="x", markersize=3.5,
+                ax.plot(steps[::every], by_autograd[::every, 2], color=AUTOGRAD["color"], marker="x", markersize=3.5,
                         markeredgewidth=0.9, linestyle="none", zorder=5)
                 ax.set_title(panel["title"])
                 if panel.get("note"):
