@@ -51,7 +51,7 @@ def class_regions(panels: Sequence[dict], x, y, *, resolution: int = 200, note: 
     columns = max(1, min(columns, len(panels)))
     rows = -(-len(panels) // columns)
     with house_style():
-        fig, axes = style.panels(3.3 * columns + 0.3, 3.2 * rows + 0.5, rows * columns, columns, sharex=True,
+        fig, axes = style.panels(3.3 * columns + 0.3, 3.2 * rows + 0.9, rows * columns, columns, sharex=True,
                                  sharey=True)
         for ax, panel in zip(axes, panels):
             probability = as_array(panel["probabilities"](grid)).reshape(resolution, resolution, -1)
