@@ -114,7 +114,7 @@ def test_adam_is_still_swinging_back_after_the_valley_run(lesson):
 
 
 def test_one_colour_per_optimiser_in_every_figure(lesson):
-    colors, color_of = lesson["COLORS"], lesson["color_of"]
+    from toolkit.plots.adaptive_steps import COLORS as colors, color_of
     assert len(set(colors.values())) == len(colors)
     names = [*lesson["walkers"], *lesson["RACE"], *lesson["decay_runs"]]
     kinds = {name: next(kind for kind in sorted(colors, key=len, reverse=True) if name.startswith(kind))

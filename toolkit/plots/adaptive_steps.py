@@ -10,21 +10,29 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from toolkit.plots import style
+from toolkit.plots.curves import seed_sweep
 from toolkit.plots.shared import (NO_LANDSCAPE, as_array, draw_contour, draw_run_path, figure_legend, integer_steps,
                                   legend_caption, log_levels, loss_colorbar, mark_start, merged_handles, panel_note,
                                   readable_log_range, round_log_axis, run_path_legend)
-from toolkit.plots.style import AUTOGRAD, AUTOGRAD_CROSS, house_style
+from toolkit.plots.style import AUTOGRAD, AUTOGRAD_CROSS, RUN_COLORS, house_style
+
+# One colour per optimiser, the same in every figure of lesson 11 (blue and vermillion belong to the twins).
+COLORS = {"gradient descent": RUN_COLORS[4], "momentum": RUN_COLORS[1], "RMSprop": RUN_COLORS[2],
+          "Adam": RUN_COLORS[3], "AdamW": RUN_COLORS[0], "Adam + L2": RUN_COLORS[5]}
 
 
-def adaptive_paths(alphas, betas, Z, runs: Sequence[dict], *, xlabel: str, ylabel: str,
-                   note: str | None = None) -> Figure:
+def color_of(name: str) -> str:
+    """The colour of the optimiser a run's name starts with (the longest match: "AdamW" before "Adam")."""
+    return COLORS[max((kind for kind in COLORS if name.startswith(kind)), key=len)]
+
+
+def adaptive_paths(alphas, betas, Z, runs: dict, *, xlabel: str, ylabel: str, note: str | None = None) -> Figure:
     """Several optimisers' paths on ONE exact loss contour (two parameters, equal aspect).
 
     alphas: (A,), betas: (B,), Z: (B, A), the loss with Z[i, j] at (alphas[j], betas[i]).
-    runs: dicts with label, color, manual_path and autograd_path ((T, 2)
-    each) and optionally diverged_at. Each run is drawn as in lesson 07
-    (``draw_run_path``: the manual twin's circles, autograd's crosses
-    inside them); the shared start is one square. ``note`` heads the legend.
+    runs: label -> History with paths (T, 2), coloured by ``color_of(label)``. Each run is drawn as in
+    lesson 07 (``draw_run_path``: the manual twin's circles, autograd's crosses inside them, the
+    diverged X where it left); the shared start is one square. ``note`` heads the legend.
     """
 
     alphas, betas, z = as_array(alphas), as_array(betas), as_array(Z)
@@ -37,11 +45,11 @@ def adaptive_paths(alphas, betas, Z, runs: Sequence[dict], *, xlabel: str, ylabe
             filled = draw_contour(ax, alphas, betas, z, levels, LogNorm(levels[0], levels[-1]))
         else:
             panel_note(ax, NO_LANDSCAPE)
-        for run in runs:
-            draw_run_path(ax, as_array(run["manual_path"]), as_array(run["autograd_path"]), color=run["color"],
-                           label=run["label"], window=window, diverged_at=run.get("diverged_at"))
+        for label, history in runs.items():
+            draw_run_path(ax, as_array(history.path_manual), as_array(history.path_autograd), color=color_of(label),
+                          label=label, window=window, diverged_at=history.diverged_at_step)
         if runs:
-            mark_start(ax, as_array(runs[0]["manual_path"]), zorder=8)
+            mark_start(ax, as_array(next(iter(runs.values())).path_manual), zorder=8)
         ax.set_xlim(*window[0])
         ax.set_ylim(*window[1])
         ax.set_aspect("equal", adjustable="box")
@@ -61,36 +69,36 @@ def _steps_per_coordinate(path: np.ndarray) -> np.ndarray:
     return np.abs(np.diff(path, axis=0))
 
 
-def adaptive_step_sizes(runs: Sequence[dict], effective: dict[str, np.ndarray], *, coordinates: Sequence[str],
-                        references: Sequence[tuple[float, str]] = (), first: dict[str, float] | None = None,
-                        effective_color: str = style.DARK, note: str | None = None) -> Figure:
+def adaptive_step_sizes(runs: dict, step_size, *, coordinates: Sequence[str], first: Sequence[float] = (),
+                        references: Sequence[tuple[float, str]] = (), note: str | None = None) -> Figure:
     """Left: how far each coordinate moved per step, per run. Right: Adam's step size per coordinate.
 
-    runs: dicts with label, color, manual_path and autograd_path ((T, P)
-    each); the left panel draws |Δθ_i| per step for each coordinate i
-    (``coordinates``: their names, in line styles solid, dashed, ...),
-    the manual twin as the line, autograd as crosses on it.
-    effective: coordinate name -> (K,) Adam's step size lr / (sqrt(v_hat) + eps)
-    after each of its K steps; drawn on the right in ``effective_color``
-    (Adam's colour on the left) and the same line styles, with
-    ``references`` (value, label) as grey dotted lines (e.g. lr).
-    first: coordinate name -> the step size theory gives for step 1
-    (lr/|g|), drawn as a grey open circle there.
+    runs: label -> History with paths (T, P), coloured by ``color_of(label)``; the left panel draws
+    |Δθ_i| per step for each coordinate i (``coordinates``: their P names, in line styles solid,
+    dashed, ...), the manual twin as the line, autograd as crosses on it.
+    step_size: (K, P) Adam's step size lr / (sqrt(v_hat) + eps) after each of its K steps, drawn on
+    the right in Adam's colour and the same line styles, with ``references`` (value, label) as grey
+    dotted lines (e.g. lr). first: (P,) the step size theory gives for step 1 (lr/|g|), drawn as
+    grey open circles there.
     """
     from matplotlib.lines import Line2D
 
     dashes = ["-", (0, (5, 2)), ":", "-."]
+    step_size = as_array(step_size)
+    effective = {name: step_size[:, k] for k, name in enumerate(coordinates)}
+    first = dict(zip(coordinates, first))
+    effective_color = color_of("Adam")
     with house_style():
         fig, (left, right) = style.panels(8.6, 3.6, 2, 2)
-        for run in runs:
-            manual = _steps_per_coordinate(as_array(run["manual_path"]))
-            autograd = _steps_per_coordinate(as_array(run["autograd_path"]))
+        for label, history in runs.items():
+            manual = _steps_per_coordinate(as_array(history.path_manual))
+            autograd = _steps_per_coordinate(as_array(history.path_autograd))
             steps = np.arange(1, len(manual) + 1)
             every = max(1, len(steps) // 20)
             lone = {"marker": "o", "markersize": 4} if len(steps) == 1 else {}
             for k, (dash, name) in enumerate(zip(dashes, coordinates)):
                 with np.errstate(divide="ignore"):
-                    left.plot(steps, np.where(manual[:, k] > 0, manual[:, k], np.nan), color=run["color"],
+                    left.plot(steps, np.where(manual[:, k] > 0, manual[:, k], np.nan), color=color_of(label),
                               linestyle=dash, linewidth=1.5, **lone)
                     left.plot(steps[::every], np.where(autograd[:, k] > 0, autograd[:, k], np.nan)[::every],
                               color=AUTOGRAD["color"], marker="x", markersize=4, linestyle="none")
@@ -100,8 +108,8 @@ def adaptive_step_sizes(runs: Sequence[dict], effective: dict[str, np.ndarray], 
         integer_steps(left)
         left.set_ylabel("|Δθ| per step (log scale)")
         left.set_title("How far each coordinate moves")
-        handles = [Line2D([], [], color=run["color"], linewidth=2.2) for run in runs]
-        labels = [run["label"] for run in runs]
+        handles = [Line2D([], [], color=color_of(label), linewidth=2.2) for label in runs]
+        labels = list(runs)
         handles += [Line2D([], [], color=style.MID, linestyle=dash) for dash, _ in zip(dashes, coordinates)]
         labels += list(coordinates)
         handles.append(Line2D([], [], color=AUTOGRAD["color"], marker="x", markersize=4, linestyle="none"))
@@ -115,7 +123,7 @@ def adaptive_step_sizes(runs: Sequence[dict], effective: dict[str, np.ndarray], 
             lone = {"marker": "o", "markersize": 4} if len(values) == 1 else {}
             right.plot(np.arange(1, len(values) + 1), values, color=effective_color, linestyle=dash, linewidth=1.5,
                        label=f"Adam, {name}", **lone)
-        for name, value in (first or {}).items():
+        for name, value in first.items():
             right.plot(1, value, marker="o", markersize=9, markerfacecolor=style.NONE, markeredgecolor=style.MID,
                        markeredgewidth=1.4, linestyle="none", zorder=5,
                        label="lr/|g| at step 1 (theory)" if name == next(iter(first)) else None)
@@ -143,20 +151,26 @@ def adaptive_step_sizes(runs: Sequence[dict], effective: dict[str, np.ndarray], 
     return fig
 
 
-def decay_comparison(runs: Sequence[dict], ratios: Sequence[dict], gradient_rms, *, bins: int = 6,
-                     note: str | None = None) -> Figure:
+def decay_comparison(histories: dict, held: dict[str, dict], ratios: dict, gradient_rms, *, decay: float,
+                     bins: int = 6, note: str | None = None) -> Figure:
     """Weight decay three ways: the parameter vector's length, what the decay did by gradient size, held-out loss.
 
-    runs: dicts with label, color, History ``history`` (left: ||theta|| at every point of both twins'
-    paths, the manual twin's line with autograd's crosses), and ``held_loss``, ``held_accuracy``
-    ((S,) one per seed; right: a dot per seed and the mean, the accuracy under the label).
-    ratios: dicts with label, color and ``ratio`` (N,), one number per weight, e.g. |theta| at the end
-    with decay over |theta| without, against ``gradient_rms`` (N,) (middle): the weights are split
-    into ``bins`` groups of equal count by gradient size, and each group's median is drawn at its
-    median gradient size, with a bar from its 25 % to its 75 % quantile.
+    histories: name ("Adam", "Adam + L2", "AdamW") -> History (left: ||theta|| at every point of both
+    twins' paths, the manual twin's line with autograd's crosses); held: name -> {"held_loss",
+    "held_accuracy"}, (S,) one per seed (right: a dot per seed and the mean, the accuracy under it).
+    ratios: name -> (N,), one number per weight, e.g. |theta| at the end with decay over |theta|
+    without, against ``gradient_rms`` (N,) (middle): the weights are split into ``bins`` groups of
+    equal count by gradient size, and each group's median is drawn at its median gradient size, with
+    a bar from its 25 % to its 75 % quantile. decay: λ, for the labels.
     """
     from matplotlib.lines import Line2D
 
+    def label(name):
+        return "Adam, no decay" if name == "Adam" else f"{name} (λ = {decay:g})"
+
+    runs = [{"label": label(name), "color": color_of(name), "history": history, **held[name]}
+            for name, history in histories.items()]
+    ratios = [{"label": label(name), "color": color_of(name), "ratio": ratio} for name, ratio in ratios.items()]
     rms = as_array(gradient_rms)
     groups = np.array_split(np.argsort(rms, kind="stable"), bins)
     centres = np.array([np.median(rms[group]) for group in groups])
@@ -216,10 +230,26 @@ def decay_comparison(runs: Sequence[dict], ratios: Sequence[dict], gradient_rms,
     return fig
 
 
-def seed_band_losses(runs: Sequence[dict], *, title: str = "") -> Figure:
+def rate_sweep(lrs: dict, train: dict, held: dict, chosen: dict[str, int], *, note: str) -> Figure:
+    """The race's sweep (``curves.seed_sweep``): final training loss and held-out accuracy against the rate.
+
+    Per optimiser name, coloured by ``color_of(name)``: lrs[name] (R,) the x positions (the heavy
+    ball's effective steps lr/(1 − β)), train[name] and held[name] (R, S) the training loss after
+    the last step and the held-out accuracy of every rate and seed, chosen[name] the index of the
+    chosen rate (ringed). The loss line joins geometric means, the accuracy line means.
+    """
+    return seed_sweep(
+        [{"key": "train", "ylabel": "training loss after 150 steps", "log": True, "geometric": True},
+         {"key": "held", "ylabel": "held-out accuracy", "log": False}],
+        [{"label": name, "color": color_of(name), "lrs": lrs[name], "train": train[name], "held": held[name],
+          "chosen": chosen[name]} for name in lrs],
+        xlabel="learning rate\n(momentum: its effective step lr/(1 − β))", note=note)
+
+
+def seed_band_losses(runs: dict, *, title: str = "") -> Figure:
     """Several optimisers' training losses over seeds: the median per step, and a band around it.
 
-    runs: dicts with label, color and ``losses`` (S, T): the loss of each of S seeds at every step.
+    runs: label -> (S, T) the loss of each of S seeds at every step, coloured by ``color_of(label)``.
     The band runs from the 25 % to the 75 % quantile of the seeds at each step (with five seeds, from
     the second lowest to the second highest). A log axis; a seed whose run diverged leaves the band
     from there on.
@@ -230,15 +260,15 @@ def seed_band_losses(runs: Sequence[dict], *, title: str = "") -> Figure:
         fig = style.figure(5.6, 4.4)
         ax = fig.add_subplot()
         curves = []
-        for run in runs:
-            losses = as_array(run["losses"])
+        for label, losses in runs.items():
+            losses = as_array(losses)
             steps = np.arange(losses.shape[1])
             with np.errstate(invalid="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)       # a step where every seed diverged
                 low, median, high = np.nanquantile(losses, [0.25, 0.5, 0.75], axis=0)
             curves += [low, high]
-            ax.fill_between(steps, low, high, color=run["color"], alpha=0.18, linewidth=0, zorder=2)
-            ax.plot(steps, median, color=run["color"], linewidth=1.8, label=run["label"], zorder=3)
+            ax.fill_between(steps, low, high, color=color_of(label), alpha=0.18, linewidth=0, zorder=2)
+            ax.plot(steps, median, color=color_of(label), linewidth=1.8, label=label, zorder=3)
         ax.set_yscale("log")
         readable_log_range(ax, *curves)
         round_log_axis(ax)
