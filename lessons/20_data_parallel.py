@@ -294,8 +294,8 @@ runs = {f"k={k}" + (", warmup" if warmup else ""): {"diverged_at_step": h.diverg
                                                     "held_out_loss": None if h.diverged else held["manual"][-1]}
         for (k, warmup), (h, held) in scaled.items()}
 from_the_floor = {f"k={k}": h.final_loss_manual for k, h in at_the_wall.items()}
-run.record("linear_scaling", {"batch": B, "lr": ETA, "epochs": EPOCHS, "warmup_epochs": WARMUP_EPOCHS, "runs": runs,
-                              "limits_lr": limits, "from_the_floor": from_the_floor})
+run.record("linear_scaling", {"batch": B, "lr": ETA, "epochs": EPOCHS, "warmup_epochs": WARMUP_EPOCHS,
+                              "limits_lr": limits, "runs": runs, "from_the_floor": from_the_floor})
 best_loss = (train_y ** 2).mean().item() - c ** 2 / a                # on the valley floor: L* = d − c²/a
 run.save(plots.data_parallel.linear_scaling(scaled, unscaled, at_the_wall, ks=KS, shown=8, batch=B, lr=ETA,
                                             epochs=EPOCHS, train_size=len(train_x), limits=limits,
@@ -416,14 +416,14 @@ run.describe("one_process",
              caption=f"Full-batch gradient descent on the two moons (2-16-16-2 tanh, 354 parameters), {run.steps} "
                      f"steps at lr {run.lr:g}. Left: the loss in one process on the whole batch, both twins. Middle: "
                      f"after every step, the largest parameter difference between {WORLD_SIZE} worker processes on "
-                     f"their shares (the hand-written twin averaging with dist.all_reduce, the autograd twin in "
-                     f"DistributedDataParallel) and that one process. Right: the same for one process accumulating "
-                     f"the gradient over the {WORLD_SIZE} shares. Every difference is float64 rounding, at most "
-                     f"{max(largest.values()):.1g}.",
+                     f"their shares (hand-written twin: dist.all_reduce; autograd twin: DistributedDataParallel) and "
+                     f"that one process. Right: the same for one process accumulating the gradient over the "
+                     f"{WORLD_SIZE} shares. Every difference is float64 rounding, at most {max(largest.values()):.1g}.",
              alt=f"Three panels against the step, 0 to {run.steps}. Left: the loss falls from "
                  f"{reference.loss_manual[0]:.2f} to {reference.final_loss_manual:.2f}, blue circles with vermillion "
-                 f"crosses in them. Middle and right: on a log axis from 1e-17 to 1e-11, blue circles with crosses "
-                 f"between 1e-16 and 4e-16, along a dotted line at 2.2e-16 and far below a dashed line at 1e-12.")
+                 f"crosses in them. Middle and right: on a log axis from 1e-17 to 1e-11, blue circles and crosses from "
+                 f"{min(v for d in differences.values() for v in d if v > 0):.0e} to {max(largest.values()):.0e}, "
+                 f"around a dotted line at 2.2e-16 and far below a dashed line at 1e-12.")
 run.describe("linear_scaling",
              caption=f"Lesson 09's chain from lesson 13's sharp start, {EPOCHS} epochs at batch {B}·k and rate "
                      f"k·{ETA}. Left: the held-out loss per epoch at k = 1 and k = 8: without warmup the run diverges "
@@ -442,9 +442,9 @@ run.describe("linear_scaling",
 run.describe("noise_scale",
              caption=f"The noise of a move of k·η·∇L at the end of the baseline run (batch {B}, η = {ETA}, "
                      f"N = {len(train_x)}), over {DRAWS:,} random draws (points) and by lesson 06's formula "
-                     f"(dashed). k small steps on disjoint batches and one step of k·η on a batch of k·{B} carry the "
-                     f"same noise, which grows like k and vanishes where the batch is all the data; one step of k·η "
-                     f"on a batch of {B} carries about k times more.",
+                     f"(dashed). k small steps on disjoint batches and one step of k·η on a batch of k·{B} carry "
+                     f"the same noise, which grows like k and vanishes where the batch is all the data; one step of "
+                     f"k·η on a batch of {B} carries about k times more.",
              alt="A log-log plot of noise against k from 1 to 32. Hollow triangles and filled circles lie together on "
                  "a dashed curve that rises slowly and bends over; at k = 32 an arrow points down off the axis. "
                  "Diamonds lie on a steeper dashed line, about 30 times higher by k = 16.")
@@ -455,6 +455,6 @@ run.describe("cost",
                      "(benchmarks/data_parallel.py, a shared 2-core machine): by the clock (solid), one worker's CPU "
                      "time (dashed) and that divided by k (dotted), for lesson 20's network and a wider one.",
              alt="Two panels. Left: a log-log plot of bytes against parameters, four points on a dashed straight "
-                 "line. Right: milliseconds per step against 1, 2 and 4 workers on log axes for two networks, each "
-                 "in its colour: a solid line of clock times, a dashed one of CPU times, a dotted one falling like 1/k.")
+                 "line. Right: milliseconds per step against 1, 2 and 4 workers on log axes for two networks, each in "
+                 "its colour: a solid line of clock times, a dashed one of CPU times, a dotted one falling as 1/k.")
 run.finish()

@@ -408,8 +408,9 @@ def bytes_per_step(rank: int, world_size: int, device, widths: list[int], x: tor
                    y: torch.Tensor) -> list[dict]:
     """A worker for ``launch``: for each hidden width, the bytes DDP all-reduces in one step.
 
-    The network is 2 → width → width → 2 tanh, P = width² + 6·width + 2 parameters, in x's dtype; x: (N, 2), y: (N,) class labels, of which this worker takes ``x[rank::world_size]``.
-    A communication hook sees every bucket DDP hands over: it adds up the bucket's bytes (numel ×
+    The network is 2 → width → width → 2 tanh, P = width² + 6·width + 2 parameters, in x's dtype;
+    x: (N, 2), y: (N,) class labels, of which this worker takes ``x[rank::world_size]``. A
+    communication hook sees every bucket DDP hands over: it adds up the bucket's bytes (numel ×
     element size), then does what DDP does by default, divide by k and all-reduce, returning a
     future so that backward carries on meanwhile. Returns [{"width", "parameters", "bytes",
     "buckets"}], one per width; "bytes" is 8·P in float64, whatever ``world_size`` is.
