@@ -357,9 +357,9 @@ run.save(plots.data_parallel.noise_scale(KS, noise, noise_theory, batch=B, lr=ET
 # lower, by the finite-population factor): a larger batch may take a
 # larger step; a step may not grow without its batch. Lesson 12's noise
 # floor agrees: rate η on batches of B settles at a·V/(2 − a), a = η·λ,
-# V ∝ 1/B, about η·λ·V/2 (a function of η/B) while a is small, without
-# bound as k·η·λ nears 2: k small steps measure the gradient afresh after
-# each move; past k·η·λ = 2 one big step overshoots further every time.
+# V ∝ 1/B: about η·λ·V/2, a function of η/B, while a is small, unbounded
+# as k·η·λ nears 2, where one big step, unlike k small ones that measure
+# the gradient afresh, overshoots further each time: the previous wall.
 #
 # ## What the workers cost
 # Every step, each worker sends its whole gradient into the all-reduce:
