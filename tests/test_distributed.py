@@ -16,14 +16,16 @@ import os
 import signal
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.distributed as dist
 
-from toolkit import diagnose, distributed
+from toolkit import diagnose, distributed, exercises, manual
 from toolkit.diagnose import Evidence, examine
 from toolkit.gradient_check import GradientReport, Row, compare
+from toolkit.twins import make_twins
 
 
 def gone(pids, within: float = 5.0) -> bool:
@@ -251,6 +253,38 @@ def test_a_right_average_is_not_diagnosed(gradients):
     assert diagnose.diagnose_average(average_report(whole.clone(), whole), {"0.weight": local}, 4) is None
     e = Evidence(whole.clone(), whole, "0.weight", "parameter 0.weight", local=local, workers=4)
     assert examine(e, diagnose.ALL_REDUCE_RULES) is None
+
+
+def test_check_average_finds_worker_0s_own_gradient_itself(monkeypatch):
+    # A worker that never all-reduced holds its share's gradient; check_average rebuilds that share's gradient
+    # from the twins and x[0::k] alone, so the diagnosis can name the mistake.
+    twins = make_twins([2, 3, 2], "tanh", loss=manual.CrossEntropyLoss(), seed=1)
+    x = torch.randn(8, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    y = torch.tensor([0, 1, 1, 0] * 2)
+    twins.manual_loss(twins.manual_net(x[::2]), y[::2])
+    twins.manual_net.backward(twins.manual_loss.backward(), input_grad=False)
+    own = {name: param.grad.clone() for name, param in twins.manual_net.named_parameters()}
+    twins.zero_grad()
+    seen = []
+    monkeypatch.setattr(exercises, "explain", lambda run, diagnosis, code=None: seen.append(diagnosis))
+    run = SimpleNamespace(dtype=torch.float64, reports=[], name="test")
+    distributed.check_average(run, None, {"manual": own, "autograd": own}, twins=twins, x=x, y=y, world_size=2)
+    (report,) = run.reports
+    assert not report.ok
+    (diagnosis,) = seen
+    assert diagnosis.kind == "no-all-reduce" and diagnosis.witness == "all_reduce"
+
+
+def test_path_differences_and_between_workers():
+    zeros = torch.zeros(3, 2, dtype=torch.float64)
+    one = {"manual": zeros, "autograd": zeros}
+    other = {"manual": torch.tensor([[0.0, 0.0], [1e-16, -3e-16], [0.0, 2e-16]], dtype=torch.float64),
+             "autograd": zeros}
+    assert distributed.path_differences({"workers": other, "same": one}, one) == {
+        "manual, workers": [0.0, 3e-16, 2e-16], "autograd, workers": [0.0, 0.0, 0.0],
+        "manual, same": [0.0, 0.0, 0.0], "autograd, same": [0.0, 0.0, 0.0]}
+    assert distributed.between_workers([{"paths": one}, {"paths": one}, {"paths": other}]) == 3e-16
+    assert distributed.between_workers([{"paths": other}]) == 0.0
 
 
 def test_workers_stuck_before_their_first_collective_are_stopped(monkeypatch):

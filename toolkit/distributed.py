@@ -37,6 +37,7 @@ step itself:
 from __future__ import annotations
 
 import datetime
+import json
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -53,6 +54,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+
+from toolkit.catalogue import lessons_folder
 
 WORLD_SIZE_VARIABLE = "TOOLKIT_WORLD_SIZE"    # the number of workers a lesson starts, e.g. TOOLKIT_WORLD_SIZE=4
 MAX_WORLD_SIZE = 8
@@ -111,6 +114,13 @@ def world_size_option(default: int = 2, *, divides: int | None = None, prog: str
 def under_torchrun() -> bool:
     """True when this process is one of several started by ``torchrun`` (it sets RANK, WORLD_SIZE, ...)."""
     return all(name in os.environ for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"))
+
+
+def suggest_more_workers(world_size: int) -> None:
+    """Print one line saying how to use 4 workers, when 2 were chosen on a machine with 4 cores or more."""
+    cores = os.cpu_count() or 1
+    if world_size == 2 and cores >= 4 and not under_torchrun():
+        print(f"this machine has {cores} cores: {WORLD_SIZE_VARIABLE}=4 runs this lesson on 4 workers")
 
 
 def rank_from_environment() -> int:
@@ -391,21 +401,99 @@ def _run_here(worker, world_size, args, device, timeout) -> list:
     return results
 
 
+# --------------------------------------------------------------------------- what the workers send
+
+
+def bytes_per_step(rank: int, world_size: int, device, widths: list[int], x: torch.Tensor,
+                   y: torch.Tensor) -> list[dict]:
+    """A worker for ``launch``: for each hidden width, the bytes DDP all-reduces in one step.
+
+    The network is 2 → width → width → 2 tanh, P = width² + 6·width + 2 parameters, in x's dtype;
+    x: (N, 2), y: (N,) class labels, of which this worker takes ``x[rank::world_size]``. A
+    communication hook sees every bucket DDP hands over: it adds up the bucket's bytes (numel ×
+    element size), then does what DDP does by default, divide by k and all-reduce, returning a
+    future so that backward carries on meanwhile. Returns [{"width", "parameters", "bytes",
+    "buckets"}], one per width; "bytes" is 8·P in float64, whatever ``world_size`` is.
+    """
+    dist = torch.distributed
+    counts = []
+    for width in widths:
+        net = torch.nn.Sequential(torch.nn.Linear(2, width), torch.nn.Tanh(), torch.nn.Linear(width, width),
+                                  torch.nn.Tanh(), torch.nn.Linear(width, 2)).to(device=device, dtype=x.dtype)
+        ddp_net = torch.nn.parallel.DistributedDataParallel(net)
+        buckets = []
+
+        def count_then_all_reduce(state, bucket):
+            gradients = bucket.buffer()                    # the bucket's gradients, as one flat tensor
+            buckets.append(gradients.numel() * gradients.element_size())
+            gradients.div_(world_size)
+            return dist.all_reduce(gradients, async_op=True).get_future().then(lambda done: done.value()[0])
+
+        ddp_net.register_comm_hook(None, count_then_all_reduce)
+        torch.nn.functional.cross_entropy(ddp_net(x[rank::world_size].to(device)),
+                                          y[rank::world_size].to(device)).backward()
+        counts.append({"width": width, "parameters": sum(p.numel() for p in net.parameters()),
+                       "bytes": sum(buckets), "buckets": len(buckets)})
+    return counts
+
+
 # --------------------------------------------------------------------------- checking a data-parallel run
+
+
+def path_differences(runs: dict[str, dict], one_process: dict) -> dict[str, list[float]]:
+    """After every step, the largest |difference| of any parameter from the one-process run.
+
+    ``runs``: {run name: {"manual": path, "autograd": path}}, each path
+    (steps + 1, P) like ``one_process``'s. Returns {"<twin>, <run name>":
+    [max_i |θ_run[t, i] − θ_one[t, i]| for t = 0 … steps]}, run by run, the
+    manual twin first.
+    """
+    return {f"{twin}, {name}": (paths[twin] - one_process[twin]).abs().amax(dim=1).tolist()
+            for name, paths in runs.items() for twin in ("manual", "autograd")}
+
+
+def between_workers(results: list[dict]) -> float:
+    """The largest |difference| of any parameter, at any step, between worker 0 and any other worker.
+
+    ``results[rank]["paths"]``: {"manual": (steps + 1, P), "autograd": (steps + 1, P)}, as each
+    worker recorded them. 0.0 for one worker, and for several when the all-reduce hands every
+    worker the same sum to the last bit.
+    """
+    return max([(other["paths"][twin] - results[0]["paths"][twin]).abs().max().item()
+                for other in results[1:] for twin in ("manual", "autograd")], default=0.0)
+
+
+def startup_line(benchmark: dict) -> str:
+    """One line on what starting the workers cost, from ``read_benchmark()``'s "startup" entry (seconds)."""
+    startup = benchmark["startup"]
+    return (f"measured: {startup['workers']} workers reach their first collective {startup['fork']:.2f} s after "
+            f"asking, forked; {startup['spawn']:.2f} s spawned; importing torch._dynamo takes "
+            f"{startup['dynamo_import']:.2f} s")
+
+
+def read_benchmark(file: Path | None = None) -> dict | None:
+    """What ``benchmarks/data_parallel.py --write`` measured (benchmarks/data_parallel.json), or None.
+
+    Times depend on the machine and on its load, so a lesson draws the stored
+    measurement (the same figure every run) instead of timing itself.
+    """
+    file = file or lessons_folder().parent / "benchmarks" / "data_parallel.json"
+    return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else None
 
 
 def check_average(run, average: Callable, first: dict, *, twins, x: torch.Tensor, y: torch.Tensor,
                   world_size: int) -> None:
     """The first step's averaged gradients against one process's gradient on the whole batch: a report.
 
-    ``first`` is what a worker recorded at its first step, by parameter
-    name: "manual" (the hand-written twin's gradients after ``average``),
-    "autograd" (DDP's) and "local" (the hand-written ones before the
-    all-reduce, on the worker's share alone). ``twins`` stand at the same
-    start, for the whole batch's gradient by autograd. The report is printed
-    and kept in ``run.reports`` (``python -m toolkit check`` judges it). If
-    it disagrees, ``toolkit.diagnose`` names the likely mistake in
-    ``average`` and a student version stops there.
+    ``first`` is what worker 0 recorded at its first step, by parameter
+    name: "manual" (the hand-written twin's gradients after ``average``)
+    and "autograd" (DDP's). ``twins`` stand at the same start: autograd
+    gives the whole batch's gradient, and the hand-written twin worker 0's
+    own gradient before the all-reduce, on its share ``x[0::world_size]``.
+    The report is printed and kept in ``run.reports`` (``python -m toolkit
+    check`` judges it). If it disagrees, ``toolkit.diagnose`` names the
+    likely mistake in ``average`` (from the averaged gradient against the
+    whole batch's and worker 0's own) and a student version stops there.
     """
     from toolkit import diagnose
     from toolkit.exercises import explain
@@ -428,7 +516,11 @@ def check_average(run, average: Callable, first: dict, *, twins, x: torch.Tensor
     run.reports.append(report)
     print(report)
     if not report.ok:
-        explain(run, diagnose.diagnose_average(report, first["local"], world_size), average)
+        twins.manual_loss(twins.manual_net(x[::world_size]), y[::world_size])     # worker 0's share alone
+        twins.manual_net.backward(twins.manual_loss.backward(), input_grad=False)
+        local = {name: param.grad.detach().clone() for name, param in twins.manual_net.named_parameters()}
+        twins.zero_grad()
+        explain(run, diagnose.diagnose_average(report, local, world_size), average)
 
 
 def check_paths(run, runs: dict[str, dict], one_process: dict, *, world_size: int) -> None:
