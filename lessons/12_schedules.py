@@ -426,12 +426,14 @@ run.record("noise_floor", {
 run.describe("schedules",
              caption=f"The learning rate per step set by five torch schedulers driving our SGD (η₀ = {run.lr:g}, "
                      f"T = {T}), each with its formula dashed on top; they agree to within "
-                     f"{max(differences.values()):.0e} at every step. The last panel puts all five on one axis.",
+                     f"{max(differences.values()):.0e} at every step. The last panel puts all five on one axis; "
+                     f"there LinearLR's ramp lies under warmup-then-cosine's, the two being the same for t < {WARMUP}.",
              alt="Six small charts of the learning rate against the step: StepLR a staircase halving at regular "
                  "intervals, ExponentialLR a smooth fall, CosineAnnealingLR a half cosine down to zero, LinearLR a "
                  "straight rise from a tenth to the full rate and then flat, warmup then cosine the same rise and "
                  "then a cosine down to zero. In each, a dashed line (the formula) runs exactly along the coloured "
-                 "one (the scheduler). The last panel overlays all five.")
+                 "one (the scheduler). The last panel overlays all five; the black LinearLR rise is hidden under "
+                 "the wine-red warmup-then-cosine rise, which it matches step for step.")
 if floor is not None and not any(history.diverged for history in histories.values()):
     last_epoch = {label: gaps[label][0][-noise.epoch:] for label in runs}
     last_epoch = {label: sum(values) / len(values) for label, values in last_epoch.items()}

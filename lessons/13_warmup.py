@@ -309,6 +309,8 @@ run.record("warmup", {
 without = (f"the loss explodes and the run is stopped at step {no_warmup.diverged_at_step}" if no_warmup.diverged
            else "the run survives this time")
 with_it = "it diverges too" if with_warmup.diverged else "it trains"
+no_warmup_limit = (f"a short dashed stub at {2 / run.lr:g} up to step {no_warmup.diverged_at_step}, where the run "
+                   "is stopped," if no_warmup.diverged else f"a flat line at {2 / run.lr:g}")
 run.describe("warmup",
              caption=f"Lesson 09's chain ŷ = w2·w1·x from w1 = w2 = {START:g} (seed {run.seed}). At η = {run.lr:g} "
                      f"without warmup {without}; with a 10-step linear warmup {with_it}; the control at the constant "
@@ -324,9 +326,10 @@ run.describe("warmup",
                  f"and then falls steadily, ending near {histories[CONTROL].final_loss_manual - best_loss:.0e}. "
                  "Right: the largest Hessian "
                  "eigenvalue per step for each run, with its dashed stability limit 2 divided by the rate. Without "
-                 "warmup the limit is a flat line at 10 and the eigenvalue starts at about 46 and shoots off the "
+                 f"warmup the limit is {no_warmup_limit} and the eigenvalue starts at about 46 and shoots off the "
                  "top. With warmup the limit starts at 100 and falls to 10, and the eigenvalue falls from 46 to "
-                 "about 3.4, staying below its limit throughout. The control's limit is a flat line just above 46.")
+                 f"about 3.4, staying below its limit throughout. The control's limit is a flat line at {2 / safe_lr:.0f}, just "
+                 "above 46.")
 run.describe("catapult",
              caption=f"The same chain and start at constant rates just below and just above 1/(a·w² − c) = "
                      f"{blow_up_lr:.3f}, both far above 2/λmax = {2 / start_sharpness:.3f} at the start. Below it "

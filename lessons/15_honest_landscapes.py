@@ -396,8 +396,8 @@ run.save(plots.honest_landscapes.sharpness_curve(measured_steps, sharpness, hist
 #   started. The loss rises, and the path is flung out of the sharp valley
 #   onto flatter ground, where lr·λmax < 2 again and descent resumes.
 # * **Steps 42 to 100, at the edge**: the sharpness climbs again, reaches
-#   2/lr at step 59 and then stays there, within 2.5% of it, while the
-#   loss falls at every step.
+#   2/lr at step 60 (at step 59 it is 0.9999) and then stays there, within
+#   2.5% of it, while the loss falls at every step.
 #
 # Lesson 03's rule describes a fixed bowl: above 2/lr the error grows at
 # every step, without end. On a real network the curvature moves with the
@@ -443,7 +443,8 @@ run.describe(
          "a square on the left across the valley, drops straight down and climbs to a star in the dark region "
          "on the right. Right, the random plane: the path is a short stub beside the end star. Below, against "
          "the step: the blue true loss spikes to about 0.8 at step 39; the PCA plane's dashed reading follows "
-         "it except over the first steps and shows no spike; the random plane's dotted reading stays near 0.02."))
+         "it except over the first steps and shows no spike; the random plane's dotted reading falls slowly "
+         "from about 0.03 to 0.01."))
 run.describe(
     "sharpness",
     caption=("Top: the Hessian's largest eigenvalue at every step, by power iteration on Hessian-vector products "
@@ -451,7 +452,8 @@ run.describe(
              "largest eigenvalue, computed exactly. Bottom: both twins' loss (they coincide). The sharpness "
              "climbs past 2/lr, shoots up as the loss spikes, collapses, climbs back and stays at 2/lr."),
     alt=("Two panels sharing a step axis from 0 to 100. Top: the sharpness starts at 1.43, above a dashed line "
-         "at 1, drops to about 0.8, climbs past the line at step 23, shoots up to 3.9 at step 38, collapses to "
-         "0.35 at step 41, and from step 59 runs along the line; open diamonds sit on it at steps 0, 38 and 100. "
-         "Bottom: the loss on a log scale falls from 0.7, with a spike to about 0.8 at step 39."))
+         f"at 1, drops to about 0.8, climbs past the line at step {crossed_upward[0]}, shoots up to 3.9 at step "
+         f"38, collapses to 0.35 at step 41, and from step {crossed_upward[-1]} runs along the line; open diamonds "
+         "sit on it at steps 0, 38 and 100. Bottom: the loss on a log scale falls from 0.7, with a spike to "
+         "about 0.8 at step 39."))
 run.finish()

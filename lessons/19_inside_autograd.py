@@ -6,8 +6,8 @@
 # magic. While the forward pass runs, every operation writes down what it
 # did: its inputs, and the rule that turns the gradient of its output into
 # gradients of its inputs. `backward()` then replays that record, the
-# **tape**, from the end to the beginning. Here we build such an engine in a
-# few dozen lines (as Karpathy's micrograd does over single numbers; ours
+# **tape**, from the end to the beginning. Here we build such an engine in
+# about a hundred lines (as Karpathy's micrograd does over single numbers; ours
 # works on whole tensors), make it a third twin of a small network, and see
 # why the reverse direction is the one that suits a loss.
 
@@ -249,9 +249,9 @@ run.save(plots.inside_autograd.graph(nodes, parameters={"w₁", "b₁", "w₂", 
 
 # %% [markdown]
 # ## The engine as a third twin
-# Now a network of the kind lesson 05 built by hand, a layer of tanh units
-# between two Linear layers (here 16 units fitting a noisy sine), a third
-# time: as Values.
+# Now a one-hidden-layer cousin of lesson 05's network, a layer of 16 tanh
+# units between two Linear layers (1 → 16 → 1, fitting a noisy sine), a
+# third time: as Values.
 # It speaks the twins' protocol, so the shared training loop can run it: its
 # forward pass builds the graph, `backward(dout)` runs one sweep from the
 # output, as torch's `output.backward(dout)` does, and the leaves' gradients
@@ -331,7 +331,7 @@ run.save(plots.inside_autograd.three_twins(by_hand, by_engine), "three_twins")
 # (torch.func.jvp) and gets dL = gᵀ·dθ, one number: the slope along one
 # direction. The whole gradient needs one such pass per parameter, P of
 # them. **Reverse mode** pushes dL/d(output) back once and gets all P
-# numbers, for about the cost of two forward passes. For one loss and many
+# numbers, for about the cost of three forward passes. For one loss and many
 # parameters, reverse wins by a factor of about P; for one input and many
 # outputs it would be the other way round. We count the multiply-adds of the
 # matrix products (`torch.utils.flop_counter`, which counts exactly those)
@@ -419,7 +419,8 @@ run.describe("graph",
 largest = max(by_hand.max_abs_grad_diff, by_engine.max_abs_grad_diff)
 apart = "the same bit for bit" if engine_vs_hand == 0 else f"at most {engine_vs_hand:.1e} apart"
 run.describe("three_twins",
-             caption=f"A network of lesson 05's kind, 16 tanh units between two Linear layers, fitting a noisy sine "
+             caption=f"A one-hidden-layer cousin of lesson 05's network, 16 tanh units between two Linear layers "
+                     f"(1 → 16 → 1), fitting a noisy sine "
                      f"three times over {by_hand.steps} steps of SGD (lr = {by_hand.lr:g}): by hand, by the engine, "
                      f"by torch.nn with torch.autograd, from the same start. Left: one loss curve. Right: the largest "
                      f"gradient difference to autograd at every step (at most {largest:.1e}), and the engine's "

@@ -181,7 +181,7 @@ def modes(counts: list[dict]) -> Figure:
             ax.plot(P, [c[key] for c in counts], color=color, marker=marker, label=label)
         last = counts[-1]
         ax.annotate(f"{last['forward_mode'] / last['reverse']:,.0f} times\nthe work",
-                    (last["parameters"], last["forward_mode"]), textcoords="offset points", xytext=(-6, -4),
+                    (last["parameters"], last["forward_mode"]), textcoords="offset points", xytext=(0, -36),
                     ha="right", va="top", bbox=TEXT_BOX)
         ax.set_xscale("log")
         ax.set_yscale("log")
