@@ -391,6 +391,7 @@ run.save(plots.many_valleys.valley_escape(
     note=f"over {len(SEEDS)} seeds: {counts}; full batch stays in {control_end}"),
     "escape")
 
+# %% [markdown]
 # ## What the walkers found
 # Where gradient descent ends depends on where it starts: each valley
 # drains its own basin, and on this landscape a random start finds the
