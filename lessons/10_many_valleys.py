@@ -388,7 +388,7 @@ marked = [{"point": minima[k], "name": names[k], "loss": losses[k], "level": nam
 run.save(plots.many_valleys.valley_escape(
     *window, Z_escape, shown, marked, period=2 * math.pi, xlabel="frequency a", ylabel="phase b",
     title=f"Out of valley {names[shallow]} on mini-batch noise (lr = {run.lr:g})",
-    note=f"over {len(SEEDS)} seeds: {counts}; full batch stays in {control_end}"),
+    note=f"over {len(SEEDS)} seeds: {counts}; full batch stays in {control_end}", close_up=1),
     "escape")
 
 # %% [markdown]
@@ -427,13 +427,15 @@ run.describe(
     caption=(f"Left: two runs from one start in {names[shallow]}'s valley on the exact loss over (a, b), dark "
              f"where the loss is low: full-batch gradient descent, and mini-batch SGD with batches of "
              f"{first['B']} at the same lr (seed {first['seed']}). Each run's hand-written twin is the line with "
-             f"circles in its colour, autograd's the vermillion crosses in them: they coincide. Right: each run's "
+             f"circles in its colour, autograd's the vermillion crosses in them: they coincide. Full batch moves "
+             f"so little that an inset at the top left enlarges its path. Right: each run's "
              f"loss on all the data per step, with the losses of the minima where they end dotted. Full batch "
              f"stays in {control_end}; the noisy run wanders about it, crosses a ridge and settles in "
              f"{noisy_end}, a lower valley. Over {len(SEEDS)} seeds: {counts}."),
     alt=(f"Two panels. Left, a contour map with dark valleys marked by white plus signs and letters. From one "
-         f"white square, a sky-blue path runs a short way down into valley {control_end} and ends at a star; a "
-         f"green path wanders noisily around the same valley, crosses into valley {noisy_end} and ends at a "
-         f"star there. Right, loss curves on a log scale: the sky-blue curve falls to {control_end}'s dotted "
+         f"white square, a green path wanders noisily around valley {names[shallow]}, crosses into valley "
+         f"{noisy_end} and ends at a star there. A framed inset at the top left enlarges the start: there a "
+         f"sky-blue path runs a short way from the square down to valley {control_end}'s plus sign and ends "
+         f"on it. Right, loss curves on a log scale: the sky-blue curve falls to {control_end}'s dotted "
          f"level and stays; the green one jitters around it and then drops to {noisy_end}'s lower dotted level."))
 run.finish()
