@@ -430,7 +430,8 @@ run.describe("sgd_paths",
              caption=f"{run.steps} steps of each run at lr = {run.lr:g} (and B = 1 at half of it) on lesson 02's "
                      f"exact loss: gradient descent (B = {N}) walks down the valley onto the minimum; B = 8 and "
                      f"B = 1 arrive as soon, by ragged paths, and do not stop there.",
-             alt="Four contour maps of the same diagonal valley, a thin white plus at the minimum. First: a smooth "
+             alt="Four contour maps of the same diagonal valley, a thin white plus rimmed in black at the minimum, "
+                 "over the paths. First: a smooth "
                  "chain of blue circles from a white square at the lower right to a star on the minimum. The "
                  "others: ragged chains from the same square ending in a tangle around the minimum, widest for "
                  "B = 1 at the full rate.")
