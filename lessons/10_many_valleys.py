@@ -1,10 +1,11 @@
 # %% [markdown]
 # # 10 · Many valleys
 #
-# Lesson 09's chain had one valley, with a level floor. Most landscapes have
-# several valleys side by side, of different depths, and gradient descent
-# settles in whichever one it starts above: the walker in the source text
-# "starts somewhere on one of the slopes", and where it starts decides which
+# Lesson 09's chain had one level valley of minima, in two mirror-image
+# branches, all at the same loss. Most landscapes have several valleys side
+# by side, of different depths, and gradient descent settles in whichever
+# one it starts above: a walker that starts somewhere on one of the slopes
+# walks down to that slope's bottom, and where it starts decides which
 # bottom it finds. We map that out exactly for a network of two parameters,
 # a sine wave with a frequency and a phase, from 144 starts at once. Then we
 # let the walker stumble: mini-batches make each step a little wrong, and
@@ -353,8 +354,8 @@ run.record("escape", {"start": start.tolist(), "valley": names[shallow], "steps"
 # walker over a low ridge but not over a high one, and the ridges around A
 # stand far higher above its floor than those around F. How far a walker
 # gets depends on the size of the kicks, about lr·σ/√B: the smaller batch
-# reached A, the larger mostly stopped in D. With `--lr 0.1` the kicks are
-# a third as large: at B = 5 no seed leaves F, at B = 2 seven do.
+# reached A, the larger mostly stopped in D. Try `--lr 0.1`, kicks a third
+# as large, and count the walkers that leave F at each batch size.
 #
 # The figure shows the control beside the first seed with B = 5, trained
 # as twins.
