@@ -1,8 +1,8 @@
 # %% [markdown]
 # # 04 · The chain rule: three weights
 #
-# The network in the source text has three weights in a row, w1, w2 and
-# w3. We build it as the shortest possible chain: one number goes in,
+# A common first picture of a deep network has three weights in a row, w1,
+# w2 and w3. We build it as the shortest possible chain: one number goes in,
 # passes through two tanh units and comes out as one number,
 #
 #     ŷ = w3 · tanh(w2 · tanh(w1 · x))
@@ -222,9 +222,9 @@ from toolkit.diagnose import diagnose
 print(diagnose(broken_report))
 
 # %% [markdown]
-# ## Two corrections to the source
-# The source says we "add the gradients to the parameters". We must do the
-# opposite. The gradient points in the direction in which the loss *rises*
+# ## Two common mistakes, corrected
+# Some first explanations say we "add the gradients to the parameters". We
+# must do the opposite. The gradient points in the direction in which the loss *rises*
 # fastest, so a step downhill **subtracts** it:
 #
 #     w ← w − lr · dL/dw
@@ -241,8 +241,8 @@ print(f"loss now {now:.6f}; after w − lr·grad: {against:.6f} ({'lower' if aga
       f"after w + lr·grad: {along:.6f} ({'higher' if along > now else 'not higher'})")
 
 # %% [markdown]
-# The source also has backpropagation take the step down the mountain. It
-# does not: **backpropagation only computes the gradients** and leaves them
+# It is also often said that backpropagation takes the step down the
+# mountain. It does not: **backpropagation only computes the gradients** and leaves them
 # in each weight's `.grad`, without moving anything. The **optimiser** then
 # reads `.grad` and changes the weights. On a fresh copy of the network:
 

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 09 · Saddles and plateaus
 #
-# The source text pictures training as a walk down a mountain: we start
+# A common picture of training is a walk down a mountain: we start
 # somewhere on a slope and walk towards the place where the loss is lowest.
 # Lessons 01 to 03 walked down bowls with a single lowest point. A real
 # mountain has passes, where the ground is level but is not the bottom, and
