@@ -271,7 +271,7 @@ run.record("plateau", {
 
 # %% [markdown]
 # The plateaus grow by the predicted number of steps for every factor of
-# ten (to 0.1% with the default seed): the time on the plateau is set by
+# ten (to about 0.1% with the default seed): the time on the plateau is set by
 # the logarithm of how close to the saddle the walker started. A start ten
 # thousand times closer waits four increments longer (about 28 steps), not
 # ten thousand times as long. Far from the saddle there is no plateau: the
