@@ -94,7 +94,7 @@ print(f"dL/dw from the formula above: {float(slope_by_formula):.10f}")
 #
 #     w ← w − lr · dL/dw
 #
-# The text this course follows says that we "add the gradients to the
+# Some first explanations of training say that we "add the gradients to the
 # parameters". That is a mistake: adding them walks uphill. One step each
 # way from our start, with the formula for L above:
 
@@ -120,7 +120,7 @@ print(f"L after w + lr·dL/dw (with it)   = {loss_at(w.item() + lr * slope):.4f}
 # 1. **forward**: predict and measure the loss;
 # 2. **backward**, that is *backpropagation*: compute dL/dw (`zero_grad`
 #    first, because backward *adds* into `.grad`). Backpropagation only
-#    computes the gradient; it does not move w at all. (The source text says
+#    computes the gradient; it does not move w at all. (It is often said
 #    that a pass of backpropagation takes the step down the mountain; it is
 #    step 4 that does.)
 # 3. **compare**: the two twins must hold the same slope;

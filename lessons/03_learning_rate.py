@@ -218,8 +218,8 @@ for label in titles:
                    "diverged_at": history.diverged_at_step})
 run.save(plots.learning_rate.learning_rate_panels(panels, xlabel="weight w", ylabel="bias b", minimum=best.tolist(),
                                                   valley_axes=[valley_axes[:, 0], valley_axes[:, 1]],
-                                                  title=f"{run.steps} steps at five rates from the Hessian\n"
-                                                        f"(κ = {kappa:.2f}); all panels share their axes"),
+                                                  title=f"{run.steps} steps at five rates from the Hessian "
+                                                        f"(κ = {kappa:.2f}), on shared axes"),
          "lr_paths")
 legend = {label: label if label.startswith("your lr") else f"{label}: lr = {rates[label]:.3g}" for label in rates}
 run.save(plots.curves.loss_gap_curves({legend[label]: history for label, history in histories.items()}, best_loss,

@@ -1,8 +1,8 @@
 # %% [markdown]
 # # 04 · The chain rule: three weights
 #
-# The network in the source text has three weights in a row, w1, w2 and
-# w3. We build it as the shortest possible chain: one number goes in,
+# A common first picture of a deep network has three weights in a row, w1,
+# w2 and w3. We build it as the shortest possible chain: one number goes in,
 # passes through two tanh units and comes out as one number,
 #
 #     ŷ = w3 · tanh(w2 · tanh(w1 · x))
@@ -137,11 +137,13 @@ twins.zero_grad()
 
 # %% [markdown]
 # Look at the sizes. Every gradient that reaches w2 and w1 has passed
-# through dL/dh2 = dL/dŷ · w3. With the default seed w3 starts close to 0,
-# so its own gradient is by far the largest: w3 moves first, and w2 and w1
-# wait until it has grown. While w3 is negative it even flips the sign of
-# what reaches them, so they first take a small step the wrong way (see the
-# weights figure).
+# through dL/dh2 = dL/dŷ · w3. With the default seed w3 starts close to 0
+# (−0.08), so its own gradient is by far the largest: w3 moves first, and
+# w2 and w1 wait until it has grown. w3 is negative only at steps 0 and 1,
+# and there it flips the sign of what reaches them: w2 takes a small step
+# the wrong way (0.42 to 0.40) and w1 a tiny one, less than 0.01. In the
+# weights figure w2 climbs with w3 from about step 4, while w1 stays near
+# 0.94 for about five steps and then follows, more slowly.
 
 # %% [markdown]
 # ## Every link checked
@@ -220,9 +222,9 @@ from toolkit.diagnose import diagnose
 print(diagnose(broken_report))
 
 # %% [markdown]
-# ## Two corrections to the source
-# The source says we "add the gradients to the parameters". We must do the
-# opposite. The gradient points in the direction in which the loss *rises*
+# ## Two common mistakes, corrected
+# Some first explanations say we "add the gradients to the parameters". We
+# must do the opposite. The gradient points in the direction in which the loss *rises*
 # fastest, so a step downhill **subtracts** it:
 #
 #     w ← w − lr · dL/dw
@@ -239,8 +241,8 @@ print(f"loss now {now:.6f}; after w − lr·grad: {against:.6f} ({'lower' if aga
       f"after w + lr·grad: {along:.6f} ({'higher' if along > now else 'not higher'})")
 
 # %% [markdown]
-# The source also has backpropagation take the step down the mountain. It
-# does not: **backpropagation only computes the gradients** and leaves them
+# It is also often said that backpropagation takes the step down the
+# mountain. It does not: **backpropagation only computes the gradients** and leaves them
 # in each weight's `.grad`, without moving anything. The **optimiser** then
 # reads `.grad` and changes the weights. On a fresh copy of the network:
 
@@ -337,8 +339,9 @@ run.save(plots.planes.path_on_planes(panels, history,
 #
 # The three weights at every step, for both twins (autograd's crosses sit
 # on the hand-written lines), and the loss. With the default seed, w3 moves
-# first; w2 and w1 dip for the first steps, while w3 is still negative, and
-# then follow.
+# first, negative only at steps 0 and 1; w2 dips a little there and climbs
+# with w3 from about step 4; w1 stays flat near 0.94 for about five steps
+# and then follows, more slowly.
 
 # %%
 run.save(plots.three_weights.weights_over_training(history, names, shown=shown,
@@ -369,8 +372,10 @@ run.describe("weight_slices",
                  f"(the (w1, w2) slice) starting at less than half of it, and all join it by about step 40.")
 run.describe("weights",
              caption=f"The three weights (first panel) and the loss on a log scale (second panel) at every step, "
-                     f"for both twins. w3 moves first; once it has grown, w1 and w2 follow, and the loss falls "
-                     f"fastest while all three climb; from about step 40 they settle near ({end[0].item():.2f}, "
+                     f"for both twins. w3 moves first (negative only at steps 0 and 1); w2 climbs with it from "
+                     f"about step 4; w1 stays flat near {path_manual[0, 0].item():.2f} for about five steps, then "
+                     f"follows more slowly. The loss falls fastest while all three climb; from about step 40 they "
+                     f"settle near ({end[0].item():.2f}, "
                      f"{end[1].item():.2f}, {end[2].item():.2f}).",
              alt=f"Two line charts against the step, 0 to {history.steps}. The first: three coloured lines for w1, "
                  f"w2 and w3 starting at {path_manual[0, 0].item():.2f}, {path_manual[0, 1].item():.2f} and "

@@ -283,9 +283,9 @@ if radii:
 # On the moons we give gradient descent (B = 200) and B = 8 the same
 # work, 4 epochs: 4 steps for gradient descent, 100 for B = 8. Each gets the
 # best of four rates, picked by a small sweep on the default seed (the
-# training loss after the 4 epochs). It stops at 1.5: at lr = 2 the B = 8
-# run turns chaotic, so that even its twins, whose arithmetic differs only
-# in the last digit, drift apart, and gradient descent does worse there.
+# training loss after the 4 epochs). For both batch sizes the best of the
+# four is 1.5, the largest: it lies at the edge of the grid, so this sweep
+# does not say whether a larger rate would do better still.
 # A mini-batch step records the loss *on its own batch*, which jumps about;
 # the loss that matters is the one on all the data, evaluated after every
 # epoch at the parameters each twin reached (`functional_call` leaves the
@@ -346,9 +346,12 @@ for size, rows in results.items():
     print(f"B = {size:3d}, lr {best_rate[size]:g}, {len(rows)} seeds: training loss {mean[0]:.3f} ± {spread[0]:.3f}, "
           f"held-out loss {mean[1]:.3f} ± {spread[1]:.3f}, held-out accuracy {mean[2]:.1%} ± {spread[2]:.1%}; "
           f"twins agreed at every step: {all(row[3] for row in rows)}")
+    run.record(f"same_work_B{size}", {"lr": best_rate[size], "seeds": len(rows), "training_loss": mean[0],
+                                      "held_out_loss": mean[1], "held_out_accuracy": mean[2]})
 for k, data_set in ((0, "training"), (1, "held-out")):
     wins = sum(small[k] < full[k] for small, full in zip(results[8], results[moons_n]))
     print(f"B = 8 ended with the lower {data_set} loss on {wins} of {len(SEEDS)} seeds")
+    run.record(f"same_work_B8_lower_{data_set.replace('-', '_')}_loss", {"seeds": wins, "of": len(SEEDS)})
 
 # %% [markdown]
 # For the same work, B = 8 ends lower than gradient descent on average, on
@@ -357,10 +360,14 @@ for k, data_set in ((0, "training"), (1, "held-out")):
 # points right), and with the lower training loss on 4 of the 5 seeds. Its
 # results spread far more from seed to seed: at this large rate one run
 # ended worse. On average its 100 noisy steps did more than gradient
-# descent's 4 exact ones, even at gradient descent's best rate.
+# descent's 4 exact ones, even at the best of gradient descent's four rates.
 #
 # Counted in steps it is the other way round. We give gradient descent as
 # many steps as B = 8 took, 100, at its rate from above: 25 times the work.
+# That rate, 1.5, is past the limit 2/λmax ≈ 1.4 of this loss at the start
+# (lesson 05 measured it, lesson 07 uses it), and it shows: near step 43
+# the loss spikes, from 0.18 to 0.38 in one step, before it falls on.
+# Lesson 15 explains such spikes of a rate past the starting limit.
 
 # %%
 same_steps = run.train(moons_twins(), moons_x, moons_y, lr=best_rate[moons_n], steps=MOONS_EPOCHS * moons_n // 8,
@@ -369,6 +376,14 @@ small = sweep[8, best_rate[8]]
 small_path = full_data_losses(moons_twins(), moons_x, moons_y, small.path_manual)
 print(f"after {same_steps.steps} steps: gradient descent {same_steps.final_loss_manual:.3f}, "
       f"B = 8 {small_path[-1]:.3f} (training loss on all the data)")
+gd_losses = torch.tensor(same_steps.path_losses()[0], dtype=torch.float64)
+rise = gd_losses[1:] / gd_losses[:-1]                                   # > 1 where a step raised the loss
+spike = int(rise.argmax()) + 1
+print(f"gradient descent at lr {best_rate[moons_n]:g}: its largest rise in loss is at step {spike}, "
+      f"{gd_losses[spike - 1]:.3f} → {gd_losses[spike]:.3f}")
+run.record("same_steps", {"steps": same_steps.steps, "gradient_descent": same_steps.final_loss_manual,
+                          "B8": small_path[-1], "spike_step": spike, "spike_from": gd_losses[spike - 1].item(),
+                          "spike_to": gd_losses[spike].item()})
 
 # %% [markdown]
 # Per step, the exact gradient wins by far. Per unit of work the noisy one
@@ -430,7 +445,8 @@ run.describe("sgd_paths",
              caption=f"{run.steps} steps of each run at lr = {run.lr:g} (and B = 1 at half of it) on lesson 02's "
                      f"exact loss: gradient descent (B = {N}) walks down the valley onto the minimum; B = 8 and "
                      f"B = 1 arrive as soon, by ragged paths, and do not stop there.",
-             alt="Four contour maps of the same diagonal valley, a thin white plus at the minimum. First: a smooth "
+             alt="Four contour maps of the same diagonal valley, a thin white plus rimmed in black at the minimum, "
+                 "over the paths. First: a smooth "
                  "chain of blue circles from a white square at the lower right to a star on the minimum. The "
                  "others: ragged chains from the same square ending in a tangle around the minimum, widest for "
                  "B = 1 at the full rate.")
@@ -446,9 +462,12 @@ run.describe("sgd_losses",
                      f"on all the training data after each epoch (circles). Second: the same work, "
                      f"{MOONS_EPOCHS} epochs, each batch size at its own rate, training (solid) and held-out "
                      f"(dashed) loss: B = 8 ends lower (seed 0; 4 of 5 seeds in the text). Third: the same number "
-                     f"of steps, {same_steps.steps}: gradient descent, at 25 times the work, ends far lower.",
+                     f"of steps, {same_steps.steps}: gradient descent, at 25 times the work, ends far lower, after "
+                     f"a spike at step {spike} (its rate, {best_rate[moons_n]:g}, is past the starting limit "
+                     f"2/λmax ≈ 1.4).",
              alt="Three panels of loss on log axes. First, against the epoch: a thin line jumping over two orders "
                  "of magnitude, circles falling gently through it. Second, against the epoch, 0 to 4: two solid "
                  "and two dashed lines, the B = 8 pair ending lower. Third, against the step, 0 to 100: gradient "
-                 "descent's line falling far below B = 8's, which stays jagged.")
+                 f"descent's line falling below B = 8's, spiking back up near step {spike}, then falling far "
+                 f"below B = 8's, which stays jagged.")
 run.finish()

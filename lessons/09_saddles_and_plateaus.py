@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 09 · Saddles and plateaus
 #
-# The source text pictures training as a walk down a mountain: we start
+# A common picture of training is a walk down a mountain: we start
 # somewhere on a slope and walk towards the place where the loss is lowest.
 # Lessons 01 to 03 walked down bowls with a single lowest point. A real
 # mountain has passes, where the ground is level but is not the bottom, and
@@ -271,7 +271,7 @@ run.record("plateau", {
 
 # %% [markdown]
 # The plateaus grow by the predicted number of steps for every factor of
-# ten (to 0.1% with the default seed): the time on the plateau is set by
+# ten (to about 0.1% with the default seed): the time on the plateau is set by
 # the logarithm of how close to the saddle the walker started. A start ten
 # thousand times closer waits four increments longer (about 28 steps), not
 # ten thousand times as long. Far from the saddle there is no plateau: the

@@ -1,10 +1,11 @@
 # %% [markdown]
 # # 10 · Many valleys
 #
-# Lesson 09's chain had one valley, with a level floor. Most landscapes have
-# several valleys side by side, of different depths, and gradient descent
-# settles in whichever one it starts above: the walker in the source text
-# "starts somewhere on one of the slopes", and where it starts decides which
+# Lesson 09's chain had one level valley of minima, in two mirror-image
+# branches, all at the same loss. Most landscapes have several valleys side
+# by side, of different depths, and gradient descent settles in whichever
+# one it starts above: a walker that starts somewhere on one of the slopes
+# walks down to that slope's bottom, and where it starts decides which
 # bottom it finds. We map that out exactly for a network of two parameters,
 # a sine wave with a frequency and a phase, from 144 starts at once. Then we
 # let the walker stumble: mini-batches make each step a little wrong, and
@@ -353,8 +354,8 @@ run.record("escape", {"start": start.tolist(), "valley": names[shallow], "steps"
 # walker over a low ridge but not over a high one, and the ridges around A
 # stand far higher above its floor than those around F. How far a walker
 # gets depends on the size of the kicks, about lr·σ/√B: the smaller batch
-# reached A, the larger mostly stopped in D. With `--lr 0.1` the kicks are
-# a third as large: at B = 5 no seed leaves F, at B = 2 seven do.
+# reached A, the larger mostly stopped in D. Try `--lr 0.1`, kicks a third
+# as large, and count the walkers that leave F at each batch size.
 #
 # The figure shows the control beside the first seed with B = 5, trained
 # as twins.
@@ -388,9 +389,10 @@ marked = [{"point": minima[k], "name": names[k], "loss": losses[k], "level": nam
 run.save(plots.many_valleys.valley_escape(
     *window, Z_escape, shown, marked, period=2 * math.pi, xlabel="frequency a", ylabel="phase b",
     title=f"Out of valley {names[shallow]} on mini-batch noise (lr = {run.lr:g})",
-    note=f"over {len(SEEDS)} seeds: {counts}; full batch stays in {control_end}"),
+    note=f"over {len(SEEDS)} seeds: {counts}; full batch stays in {control_end}", close_up=1),
     "escape")
 
+# %% [markdown]
 # ## What the walkers found
 # Where gradient descent ends depends on where it starts: each valley
 # drains its own basin, and on this landscape a random start finds the
@@ -426,13 +428,15 @@ run.describe(
     caption=(f"Left: two runs from one start in {names[shallow]}'s valley on the exact loss over (a, b), dark "
              f"where the loss is low: full-batch gradient descent, and mini-batch SGD with batches of "
              f"{first['B']} at the same lr (seed {first['seed']}). Each run's hand-written twin is the line with "
-             f"circles in its colour, autograd's the vermillion crosses in them: they coincide. Right: each run's "
+             f"circles in its colour, autograd's the vermillion crosses in them: they coincide. Full batch moves "
+             f"so little that an inset at the top left enlarges its path. Right: each run's "
              f"loss on all the data per step, with the losses of the minima where they end dotted. Full batch "
              f"stays in {control_end}; the noisy run wanders about it, crosses a ridge and settles in "
              f"{noisy_end}, a lower valley. Over {len(SEEDS)} seeds: {counts}."),
     alt=(f"Two panels. Left, a contour map with dark valleys marked by white plus signs and letters. From one "
-         f"white square, a sky-blue path runs a short way down into valley {control_end} and ends at a star; a "
-         f"green path wanders noisily around the same valley, crosses into valley {noisy_end} and ends at a "
-         f"star there. Right, loss curves on a log scale: the sky-blue curve falls to {control_end}'s dotted "
+         f"white square, a green path wanders noisily around valley {names[shallow]}, crosses into valley "
+         f"{noisy_end} and ends at a star there. A framed inset at the top left enlarges the start: there a "
+         f"sky-blue path runs a short way from the square down to valley {control_end}'s plus sign and ends "
+         f"on it. Right, loss curves on a log scale: the sky-blue curve falls to {control_end}'s dotted "
          f"level and stays; the green one jitters around it and then drops to {noisy_end}'s lower dotted level."))
 run.finish()

@@ -50,9 +50,9 @@ def _basin_style(index: int) -> tuple[str, str]:
     return BASIN_COLORS[index % len(BASIN_COLORS)], BASIN_MARKERS[index % len(BASIN_MARKERS)]
 
 
-def _name_minimum(ax, point, name: str, color=None) -> None:
+def _name_minimum(ax, point, name: str, color=None, zorder: float = 9) -> None:
     """The minimum's letter beside its marker, on a white box so it reads on any contour."""
-    ax.annotate(name, point, textcoords="offset points", xytext=(8, 6), ha="left", va="bottom", zorder=9,
+    ax.annotate(name, point, textcoords="offset points", xytext=(8, 6), ha="left", va="bottom", zorder=zorder,
                 color=color or style.INK, bbox=TEXT_BOX)
 
 
@@ -131,8 +131,43 @@ def basin_paths(alphas, betas, Z, paths, basin, minima: Sequence[dict], *, perio
     return fig
 
 
+def _mark_minima(ax, minima: Sequence[dict], window, period: float | None, zorder: float) -> None:
+    """A white plus, named, at every copy of each minimum inside ``window`` ((x0, x1), (y0, y1))."""
+    (x0, x1), (y0, y1) = window
+    for minimum in minima:
+        point = as_array(minimum["point"])
+        for shift in _copies(point[1:], y0, y1, period):
+            where = (point[0], point[1] + shift)
+            if x0 <= where[0] <= x1 and y0 <= where[1] <= y1:
+                mark_minimum(ax, where, label="minimum (named by its letter)", zorder=zorder)
+                _name_minimum(ax, where, minimum["name"], zorder=zorder + 0.5)
+
+
+def _close_up(left, alphas, betas, z, levels, run: dict, minima: Sequence[dict], period: float | None) -> None:
+    """A run too short to see at the scale of ``left``, drawn again enlarged in an inset at its top left corner,
+    on the same contours, with a frame on ``left`` round the part enlarged."""
+    manual_path, autograd_path = as_array(run["manual_path"]), as_array(run["autograd_path"])
+    middle = (manual_path.min(axis=0) + manual_path.max(axis=0)) / 2
+    half = 1.0 * (manual_path.max(axis=0) - manual_path.min(axis=0)).max()
+    window = ((middle[0] - half, middle[0] + half), (middle[1] - half, middle[1] + half))
+    inset = left.inset_axes([0.03, 0.64, 0.36, 0.33])
+    if levels is not None:
+        draw_contour(inset, alphas, betas, z, levels, LogNorm(levels[0], levels[-1]))
+    _mark_minima(inset, minima, window, period, zorder=7)
+    draw_run_path(inset, manual_path, autograd_path, color=run["color"], label=f"_{run['label']}", window=window,
+                  every=max(1, len(manual_path) // 15), zorder=4)
+    mark_start(inset, manual_path, zorder=8)
+    inset.set_xlim(*window[0])
+    inset.set_ylim(*window[1])
+    inset.set_aspect("equal", adjustable="box", anchor="NW")
+    inset.set_xticks([])
+    inset.set_yticks([])
+    left.indicate_inset_zoom(inset, edgecolor=style.INK)
+
+
 def valley_escape(alphas, betas, Z, runs: Sequence[dict], minima: Sequence[dict], *, period: float | None = None,
-                  xlabel: str, ylabel: str, title: str = "", note: str | None = None) -> Figure:
+                  xlabel: str, ylabel: str, title: str = "", note: str | None = None,
+                  close_up: int | None = None) -> Figure:
     """Left: a few runs from one start on the exact loss. Right: each run's loss on all the data, per step.
 
     alphas (A,), betas (B,), Z (B, A): the true loss, Z[i, j] at (alphas[j], betas[i]).
@@ -149,6 +184,11 @@ def valley_escape(alphas, betas, Z, runs: Sequence[dict], minima: Sequence[dict]
     named, at every copy of the point inside the window (see ``period``);
     those with ``level`` true (where the runs start and end, say) also get
     a dotted level at their loss on the right, named in the margin.
+
+    The runs are drawn in order, each over the ones before it, and the
+    minima over them all. close_up: the index of a run whose path is too
+    short to see at the window's scale (a full-batch control that hardly
+    moves, say), drawn again enlarged in an inset.
     """
     alphas, betas, z = as_array(alphas), as_array(betas), as_array(Z)
     window = ((alphas[0], alphas[-1]), (betas[0], betas[-1]))
@@ -160,22 +200,19 @@ def valley_escape(alphas, betas, Z, runs: Sequence[dict], minima: Sequence[dict]
             loss_colorbar(fig, filled, left, levels)
         else:
             panel_note(left, NO_LANDSCAPE)
-        for minimum in minima:
-            point = as_array(minimum["point"])
-            for shift in _copies(point[1:], betas[0], betas[-1], period):
-                where = (point[0], point[1] + shift)
-                if alphas[0] <= where[0] <= alphas[-1] and betas[0] <= where[1] <= betas[-1]:
-                    # Over the paths, under their end stars: a run that ends on a minimum shows its star.
-                    mark_minimum(left, where, label="minimum (named by its letter)", zorder=5.5)
-                    _name_minimum(left, where, minimum["name"])
         last_step, curves = 0, []
-        for run in runs:
+        for k, run in enumerate(runs):                  # each run over the ones before: line, crosses, star
             manual_path, autograd_path = as_array(run["manual_path"]), as_array(run["autograd_path"])
             history: History = run["history"]
             draw_run_path(left, manual_path, autograd_path, color=run["color"], label=run["label"], window=window,
-                          diverged_at=history.diverged_at_step, every=run.get("every", 1))
+                          diverged_at=history.diverged_at_step, every=run.get("every", 1), zorder=4 + 3 * k)
             last_step = max(last_step, len(manual_path) - 1)
-        mark_start(left, as_array(runs[0]["manual_path"]), zorder=8)
+        # Over every path and its end star (a run that ends on a minimum ends under its plus), under the start.
+        on_top = 4 + 3 * len(runs)
+        _mark_minima(left, minima, window, period, zorder=on_top)
+        mark_start(left, as_array(runs[0]["manual_path"]), zorder=on_top + 1)
+        if close_up is not None:
+            _close_up(left, alphas, betas, z, levels, runs[close_up], minima, period)
         left.set_xlim(*window[0])
         left.set_ylim(*window[1])
         left.set_aspect("equal", adjustable="box")

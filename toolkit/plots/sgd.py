@@ -28,8 +28,9 @@ def sgd_paths(alphas, betas, Z, panels: Sequence[dict], *, xlabel: str, ylabel: 
     every panel (Z[i, j] at alphas[j], betas[i]), so the panels compare.
     Each panel is a dict with keys title, manual_path, autograd_path (T, 2)
     and optionally ``diverged_at`` (the step where that run diverged, if it
-    did: drawn as ``draw_twin_paths`` draws it). The minimum is a thin plus,
-    so that nothing hides under it. Equal aspect everywhere.
+    did: drawn as ``draw_twin_paths`` draws it). The minimum is a thin plus
+    rimmed in black over the paths and their end stars, so that it hides
+    nothing and nothing hides it. Equal aspect everywhere.
     """
     alphas, betas, z = as_array(alphas), as_array(betas), as_array(Z)
     levels = log_levels(z, count=20)
@@ -46,7 +47,7 @@ def sgd_paths(alphas, betas, Z, panels: Sequence[dict], *, xlabel: str, ylabel: 
             manual_path, autograd_path = as_array(panel["manual_path"]), as_array(panel["autograd_path"])
             draw_twin_paths(ax, manual_path, autograd_path, diverged_at=panel.get("diverged_at"), window=window,
                             small=len(manual_path) > 100)
-            _thin_minimum(ax, minimum)
+            _thin_minimum(ax, minimum, outline=True)
             _parameter_axes(ax, window, panel["title"], xlabel, ylabel)
         _legend(fig, axes, ncols=3)
         if filled is not None:
@@ -117,10 +118,16 @@ def _legend(fig, axes, ncols: int) -> None:
     figure_legend(fig, handles, labels, ncols=ncols)
 
 
-def _thin_minimum(ax, minimum) -> None:
-    """The least-squares minimum as a thin white plus: a small ball or a path's end stays visible under it."""
+def _thin_minimum(ax, minimum, outline: bool = False) -> None:
+    """The least-squares minimum as a thin white plus over everything: a small ball stays visible under it.
+
+    ``outline`` rims it in black, so that it reads on a path's circles and on its yellow end star too.
+    """
+    from matplotlib import patheffects
+
+    rim = {"path_effects": [patheffects.withStroke(linewidth=2.6, foreground=style.INK)]} if outline else {}
     mark_minimum(ax, minimum, label=MINIMUM_LABEL, marker="+", color=style.PAPER,
-                 markeredgecolor=style.PAPER, markersize=8, markeredgewidth=1.0, zorder=7)
+                 markeredgecolor=style.PAPER, markersize=8, markeredgewidth=1.0, zorder=8, **rim)
 
 
 def _parameter_axes(ax, window, title: str, xlabel: str, ylabel: str) -> None:

@@ -269,9 +269,12 @@ def draw_twin_paths(ax, manual_path: np.ndarray, autograd_path: np.ndarray, *, d
 
 
 def draw_run_path(ax, manual_path: np.ndarray, autograd_path: np.ndarray, *, color: str, label: str,
-                  window, diverged_at: int | None = None, every: int = 1) -> None:
+                  window, diverged_at: int | None = None, every: int = 1, zorder: float = 4) -> None:
     """One run's path among several: the hand-written twin's circles and line in the run's ``color``,
     autograd's vermillion crosses in them (on every ``every``-th step).
+
+    The line lies at ``zorder``, the crosses one above it and the end star two above: give a run drawn
+    over another a higher ``zorder`` to keep it in sight.
 
     A white outline keeps the line visible on any contour colour. The path
     is drawn while it stays finite and inside ``window``; where it leaves, a
@@ -287,14 +290,14 @@ def draw_run_path(ax, manual_path: np.ndarray, autograd_path: np.ndarray, *, col
     track = track_path(ax, manual_path[:shown], autograd_path[:shown])     # for an animation, see toolkit.animation
     (line,) = ax.plot(manual_path[:shown, 0], manual_path[:shown, 1], color=color, marker="o", markersize=3.8,
                       markeredgecolor=style.PAPER, markeredgewidth=0.4, linewidth=1.3, markevery=marked,
-                      label=label, zorder=4, path_effects=outline)
-    (crosses,) = ax.plot(autograd_path[marked, 0], autograd_path[marked, 1], zorder=5,
+                      label=label, zorder=zorder, path_effects=outline)
+    (crosses,) = ax.plot(autograd_path[marked, 0], autograd_path[marked, 1], zorder=zorder + 1,
                          **{**AUTOGRAD_CROSS, "markersize": 2.6, "markeredgewidth": 0.8})
     track.grow(line)
     track.grow(crosses, marked)
     with track.at_the_end(ax):
         if shown == len(manual_path):
-            mark_end(ax, manual_path, markersize=11)
+            mark_end(ax, manual_path, zorder=zorder + 2, markersize=11)
             return
         mark_exit(ax, manual_path, shown, diverged_at, window, color=color)
 
