@@ -94,10 +94,11 @@ def test_summary_keys_for_every_lesson(lesson_runs, name):
 
 def test_same_seed_gives_byte_identical_figures(tmp_path):
     path = LESSONS[0]
+    # (PDF bytes are checked figure by figure in test_every_format_is_deterministic.)
     for folder in ("first", "second"):
-        cli.run_lesson(path, Options(device="cpu", out=tmp_path / folder, quiet=True, formats=("png", "svg", "pdf")))
+        cli.run_lesson(path, Options(device="cpu", out=tmp_path / folder, quiet=True, formats=("png", "svg")))
     first, second = tmp_path / "first" / path.stem, tmp_path / "second" / path.stem
-    assert len(list(first.glob("*.svg"))) == len(list(first.glob("*.pdf"))) == 2
+    assert len(list(first.glob("*.png"))) == len(list(first.glob("*.svg"))) == 2
     for name in sorted(p.name for p in first.iterdir()):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
