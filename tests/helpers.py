@@ -10,6 +10,7 @@ every run and on every device.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,30 +181,44 @@ class LessonRun:
 def run_lesson_once(path: Path, out: Path) -> LessonRun:
     """Run the lesson at ``path`` as a script with its defaults (CPU, quiet) into ``out/<lesson>``.
 
-    The figures it saves are kept as well (by the name given to ``run.save``).
-    Their files are drafts: rendered once, uncropped, at DRAFT_DPI, so every
-    artist is still drawn but the suite does not pay for the gallery's
-    resolution. (Files at full resolution are checked where the bytes matter:
-    test_lessons, test_figures_jobs, test_course_notes.) ``Lesson.save`` and
-    the renderer are put back afterwards.
+    The figures it saves are kept as well (by the name given to ``run.save``),
+    and its figure files are drafts (``draft_figures``). ``Lesson.save`` is put
+    back afterwards.
     """
-    from toolkit import plots
     from toolkit.lesson import Lesson
 
     figures = {}
-    original, render = Lesson.save, plots.figure_bytes
+    original = Lesson.save
 
     def keeping(self, fig, name, **kwargs):
         figures[name] = fig
         return original(self, fig, name, **kwargs)
 
     Lesson.save = keeping
+    try:
+        with draft_figures():
+            names = run_lesson_script(path, "--device", "cpu", "--quiet", "--out", str(out))
+    finally:
+        Lesson.save = original
+    return LessonRun(Path(path), Path(out) / Path(path).stem, names, figures)
+
+
+@contextlib.contextmanager
+def draft_figures():
+    """While inside, lessons write their figure files as drafts: rendered once, uncropped, at DRAFT_DPI.
+
+    Every artist is still drawn, but the suite does not pay for the gallery's
+    resolution. (Files at full resolution are checked where the bytes matter:
+    test_lessons, test_figures_jobs, test_course_notes.)
+    """
+    from toolkit import plots
+
+    render = plots.figure_bytes
     plots.figure_bytes = lambda fig, fmt, tight=True: render(fig, fmt, tight=False, dpi=DRAFT_DPI)
     try:
-        names = run_lesson_script(path, "--device", "cpu", "--quiet", "--out", str(out))
+        yield
     finally:
-        Lesson.save, plots.figure_bytes = original, render
-    return LessonRun(Path(path), Path(out) / Path(path).stem, names, figures)
+        plots.figure_bytes = render
 
 
 DRAFT_DPI = 30

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from matplotlib.image import imread
+from helpers import assert_drawn, draft_figures
 
 from toolkit import catalogue, cli, plots
 from toolkit.landscape import drawable_part
@@ -20,20 +20,12 @@ EXPECTED_FIGURES = {
 }
 
 
-def assert_not_blank(path):
-    pixels = imread(path)[..., :3]
-    height, width = pixels.shape[:2]
-    assert 400 < width < 2500 and 300 < height < 2500, (path.name, width, height)
-    rgb = (pixels.reshape(-1, 3) * 255).astype(np.uint32)
-    assert len(np.unique(rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2])) > 50, f"{path.name} looks blank"
-    assert pixels.std() > 0.05, f"{path.name} looks blank"
-
-
 # Each of these used to stop with one error line and exit code 2 (a NaN axis limit, or no finite loss to
 # take contour levels from): the path leaves every reasonable value at the first step.
 @pytest.mark.parametrize("lesson, lr", [("1", "1e200"), ("1", "1e308"), ("2", "1e200"), ("5", "1e308")])
 def test_a_run_that_diverges_at_once_still_draws_every_figure(tmp_path, capsys, lesson, lr):
-    code = cli.main(["run", lesson, "--lr", lr, "--quiet", "--device", "cpu", "--out", str(tmp_path)])
+    with draft_figures():
+        code = cli.main(["run", lesson, "--lr", lr, "--quiet", "--device", "cpu", "--out", str(tmp_path)])
     output = capsys.readouterr()
     assert code == 0, output.err
     assert "DIVERGED at step 1" in output.out
@@ -41,8 +33,7 @@ def test_a_run_that_diverges_at_once_still_draws_every_figure(tmp_path, capsys, 
     summary = json.loads((tmp_path / name / "summary.json").read_text())
     assert summary["diverged"] is True and summary["diverged_at_step"] == 1
     assert set(summary["figures"]) == figures
-    for figure in figures:
-        assert_not_blank(tmp_path / name / figure)
+    assert_drawn(tmp_path / name, figures)
 
 
 def capture(monkeypatch, function_name):
@@ -68,10 +59,10 @@ def test_one_step_of_lesson_05_draws_its_two_point_path(tmp_path, monkeypatch):
     made = capture(monkeypatch, "planes.path_on_plane")
     loss_figures = capture(monkeypatch, "hidden_layer.train_validation_losses")
     path = catalogue.find_lesson("5")
-    run = cli.run_lesson(path, Options(device="cpu", steps=1, out=tmp_path, quiet=True))
+    with draft_figures():
+        run = cli.run_lesson(path, Options(device="cpu", steps=1, out=tmp_path, quiet=True))
     assert len(run.main.path_manual) == 2
-    for figure in EXPECTED_FIGURES["5"][1]:
-        assert_not_blank(tmp_path / path.stem / figure)
+    assert_drawn(tmp_path / path.stem, EXPECTED_FIGURES["5"][1])
 
     left, right = made[0].axes[0], loss_figures[0].axes[0]
     (manual,) = lines_labelled(left, plots.MANUAL["label"])
