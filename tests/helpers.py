@@ -182,8 +182,9 @@ def run_lesson_once(path: Path, out: Path) -> LessonRun:
     """Run the lesson at ``path`` as a script with its defaults (CPU, quiet) into ``out/<lesson>``.
 
     The figures it saves are kept as well (by the name given to ``run.save``),
-    and its figure files are drafts (``draft_figures``). ``Lesson.save`` is put
-    back afterwards.
+    drawn but not rendered: its folder holds summary.json and an empty file in
+    place of each image (``figures_unrendered``). ``Lesson.save`` is put back
+    afterwards.
     """
     from toolkit.lesson import Lesson
 
@@ -196,7 +197,7 @@ def run_lesson_once(path: Path, out: Path) -> LessonRun:
 
     Lesson.save = keeping
     try:
-        with draft_figures():
+        with figures_unrendered():
             names = run_lesson_script(path, "--device", "cpu", "--quiet", "--out", str(out))
     finally:
         Lesson.save = original
@@ -204,31 +205,52 @@ def run_lesson_once(path: Path, out: Path) -> LessonRun:
 
 
 @contextlib.contextmanager
-def draft_figures():
-    """While inside, lessons write their figure files as drafts: rendered once, uncropped, at DRAFT_DPI.
-
-    Every artist is still drawn, but the suite does not pay for the gallery's
-    resolution. (Files at full resolution are checked where the bytes matter:
-    test_lessons, test_figures_jobs, test_course_notes.)
-    """
+def _renderer(render):
     from toolkit import plots
 
-    render = plots.figure_bytes
-    plots.figure_bytes = lambda fig, fmt, tight=True: render(fig, fmt, tight=False, dpi=DRAFT_DPI)
+    original = plots.figure_bytes
+    plots.figure_bytes = render
     try:
         yield
     finally:
-        plots.figure_bytes = render
+        plots.figure_bytes = original
+
+
+def figures_unrendered():
+    """While inside, lessons draw their figures but write an empty file in place of each image.
+
+    Rendering is most of a lesson's cost in the suite; the figures are checked
+    as drawn (``assert_drawn``, the house style), and rendered where the
+    rendering itself is tested (test_lessons, test_figures_jobs,
+    test_course_notes, test_diverged_figures). CI renders the whole gallery.
+    """
+    return _renderer(lambda fig, fmt, tight=True: b"")
+
+
+def draft_figures():
+    """While inside, lessons write their figure files as drafts: rendered once, uncropped, at DRAFT_DPI."""
+    from toolkit import plots
+
+    render = plots.figure_bytes
+    return _renderer(lambda fig, fmt, tight=True: render(fig, fmt, tight=False, dpi=DRAFT_DPI))
 
 
 DRAFT_DPI = 30
 
 
-def assert_drawn(folder: Path, names) -> None:
-    """Each of these PNG files in a shared run's folder is a figure: of a figure's size, and not blank.
+def assert_drawn(figures: dict, names) -> None:
+    """Each figure (``{name: Figure}``, file names ``name.png`` allowed) has a figure's size and something drawn."""
+    for name in names:
+        fig = figures[str(name).removesuffix(".png")]
+        width, height = fig.get_size_inches()
+        assert 2.5 < width < 12.5 and 2 < height < 12.5, (name, f"{width:.2f} × {height:.2f} inches")
+        panels = [ax for ax in fig.axes if ax.get_visible()]
+        drawn = [ax for ax in panels if ax.lines or ax.collections or ax.images or ax.patches or ax.texts or ax.artists]
+        assert drawn, f"{name}: no panel has anything drawn on it"
 
-    The shared runs write drafts at DRAFT_DPI, so the size is read in inches.
-    """
+
+def assert_rendered(folder: Path, names) -> None:
+    """Each of these draft PNG files (``draft_figures``) is a figure: of a figure's size, and not blank."""
     import numpy as np
     from matplotlib.image import imread
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from helpers import assert_drawn, draft_figures
+from helpers import assert_rendered, draft_figures
 
 from toolkit import catalogue, cli, plots
 from toolkit.landscape import drawable_part
@@ -33,7 +33,7 @@ def test_a_run_that_diverges_at_once_still_draws_every_figure(tmp_path, capsys, 
     summary = json.loads((tmp_path / name / "summary.json").read_text())
     assert summary["diverged"] is True and summary["diverged_at_step"] == 1
     assert set(summary["figures"]) == figures
-    assert_drawn(tmp_path / name, figures)
+    assert_rendered(tmp_path / name, figures)
 
 
 def capture(monkeypatch, function_name):
@@ -62,7 +62,7 @@ def test_one_step_of_lesson_05_draws_its_two_point_path(tmp_path, monkeypatch):
     with draft_figures():
         run = cli.run_lesson(path, Options(device="cpu", steps=1, out=tmp_path, quiet=True))
     assert len(run.main.path_manual) == 2
-    assert_drawn(tmp_path / path.stem, EXPECTED_FIGURES["5"][1])
+    assert_rendered(tmp_path / path.stem, EXPECTED_FIGURES["5"][1])
 
     left, right = made[0].axes[0], loss_figures[0].axes[0]
     (manual,) = lines_labelled(left, plots.MANUAL["label"])

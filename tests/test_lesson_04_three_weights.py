@@ -139,8 +139,8 @@ def test_what_each_slice_reads_under_the_start_is_the_loss_with_the_third_weight
     assert namespace["start_readings"][2] == pytest.approx(true_start, rel=0.05)
 
 
-def test_figures_exist(lesson):
+def test_figures_exist(lesson, lesson_runs):
     folder, _ = lesson
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["lesson"] == "04_three_weights" and set(summary["figures"]) == FIGURES
-    assert_drawn(folder, FIGURES)
+    assert_drawn(lesson_runs(PATH.stem).figures, FIGURES)

@@ -145,7 +145,7 @@ def test_gradient_variance_without_replacement_is_the_finite_population_formula(
     assert abs(measured - theory) <= 4 * lesson_error
 
 
-def test_every_run_and_the_figures(lesson_run):
+def test_every_run_and_the_figures(lesson_run, lesson_runs):
     out, names = lesson_run
     run = names["run"]
     assert run.finished and all(report.ok for report in run.reports) and len(run.reports) == 4   # 2 networks
@@ -164,7 +164,7 @@ def test_every_run_and_the_figures(lesson_run):
     folder = out / "06_sgd"
     summary = json.loads((folder / "summary.json").read_text())
     assert set(summary["figures"]) == FIGURES
-    assert_drawn(folder, FIGURES)
+    assert_drawn(lesson_runs(LESSON.stem).figures, FIGURES)
 
 
 def test_gradient_descent_settles_and_the_ball_grows_with_the_rate_and_the_noise(lesson_run):

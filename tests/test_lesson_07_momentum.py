@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from helpers import lesson_group
+from helpers import assert_drawn, lesson_group
 from toolkit import data, manual
 from toolkit.landscape import largest_stable_lr
 from toolkit.train import train
@@ -100,8 +100,7 @@ def test_lesson_writes_its_figures_and_reproduces_d2l(lesson_runs):
     lesson = lesson_runs("7")                   # run once with its defaults, shared with test_lessons.py
     summary = lesson.summary()
     assert set(summary["figures"]) == {"momentum_paths.png", "momentum_rates.png", "effective_step.png"}
-    for name in summary["figures"]:
-        assert (lesson.folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_drawn(lesson.figures, summary["figures"])
     histories = lesson.run.histories
     assert histories["valley: plain GD, η = 0.4"].path_manual[20].tolist() == pytest.approx((-0.943467, -0.000073),
                                                                                            abs=1e-6)

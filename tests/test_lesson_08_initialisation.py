@@ -197,12 +197,12 @@ def test_the_report_compares_every_layers_input_gradient(lesson):
     assert {f"input of {k}" for k in range(layers)} <= names            # first_layer=True: input of 0 too
 
 
-def test_figures_exist(lesson):
+def test_figures_exist(lesson, lesson_runs):
     folder, _ = lesson
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["lesson"] == "08_initialisation" and set(summary["figures"]) == FIGURES
     assert summary["diverged"] is False and len(summary["runs"]) == 9
-    assert_drawn(folder, FIGURES)
+    assert_drawn(lesson_runs(PATH.stem).figures, FIGURES)
 
 
 def test_the_gradient_changes_by_the_theorys_factor_per_relu_layer_on_lesson_05s_points(lesson):

@@ -182,12 +182,12 @@ def test_over_twenty_seeds_decay_wins_in_training_and_on_held_out_readings(lesso
 # --------------------------------------------------------------------------- files
 
 
-def test_summary_and_figures(lesson):
+def test_summary_and_figures(lesson, lesson_runs):
     folder, _ = lesson
     summary = json.loads((folder / "summary.json").read_text())
     assert set(summary["figures"]) == FIGURES
     for name in FIGURES:
-        assert_drawn(folder, [name])
+        assert_drawn(lesson_runs(PATH.stem).figures, [name])
         entry = summary["captions"][name.removesuffix(".png")]
         assert entry["caption"] and entry["alt"] and "orange" not in entry["caption"] + entry["alt"]
     assert set(summary["formula_vs_scheduler"]) == set(SCHEDULES)

@@ -160,12 +160,12 @@ def test_the_twins_agree_at_every_step_of_every_run(lesson):
     assert all(report.ok for report in ns["run"].reports)
 
 
-def test_summary_and_figures(lesson):
+def test_summary_and_figures(lesson, lesson_runs):
     folder, _ = lesson
     summary = json.loads((folder / "summary.json").read_text())
     assert set(summary["figures"]) == FIGURES
     for name in FIGURES:
-        assert_drawn(folder, [name])
+        assert_drawn(lesson_runs(PATH.stem).figures, [name])
         entry = summary["captions"][name.removesuffix(".png")]
         assert entry["caption"] and entry["alt"] and "orange" not in entry["caption"] + entry["alt"]
     warmup = summary["warmup"]

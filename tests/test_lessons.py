@@ -67,7 +67,7 @@ def test_figures_exist_and_are_not_blank(lesson_runs, name):
     folder = lesson_runs(name).folder
     summary = json.loads((folder / "summary.json").read_text())
     assert set(summary["figures"]) == EXPECTED_FIGURES[name]
-    assert_drawn(folder, EXPECTED_FIGURES[name])
+    assert_drawn(lesson_runs(name).figures, EXPECTED_FIGURES[name])
 
 
 @lesson_group("03_learning_rate")
