@@ -20,6 +20,23 @@ from toolkit.plots.style import AUTOGRAD, AUTOGRAD_CROSS, MANUAL, MANUAL_LINE, R
 MINIMUM_LABEL = "minimum (least squares)"
 
 
+def _landscape(alphas, betas, Z, *, count: int):
+    """A loss grid drawn in every panel: (alphas, betas, Z as arrays, its log levels, their norm, the window)."""
+    alphas, betas, z = as_array(alphas), as_array(betas), as_array(Z)
+    levels = log_levels(z, count=count)
+    norm = LogNorm(levels[0], levels[-1]) if levels is not None else None
+    return alphas, betas, z, levels, norm, ((alphas[0], alphas[-1]), (betas[0], betas[-1]))
+
+
+def _finish(fig, axes, filled, levels, title: str, *, ncols: int) -> None:
+    """The legend below the panels, one colour bar for all of them (if a landscape was drawn), the title."""
+    _legend(fig, axes, ncols=ncols)
+    if filled is not None:
+        loss_colorbar(fig, filled, list(axes), levels)
+    if title:
+        fig.suptitle(title)
+
+
 def sgd_paths(alphas, betas, Z, panels: Sequence[dict], *, xlabel: str, ylabel: str, minimum: Sequence[float],
               title: str = "") -> Figure:
     """The same exact loss contour once per run, each panel with that run's descent path.
@@ -32,10 +49,7 @@ def sgd_paths(alphas, betas, Z, panels: Sequence[dict], *, xlabel: str, ylabel: 
     rimmed in black over the paths and their end stars, so that it hides
     nothing and nothing hides it. Equal aspect everywhere.
     """
-    alphas, betas, z = as_array(alphas), as_array(betas), as_array(Z)
-    levels = log_levels(z, count=20)
-    norm = LogNorm(levels[0], levels[-1]) if levels is not None else None
-    window = ((alphas[0], alphas[-1]), (betas[0], betas[-1]))
+    alphas, betas, z, levels, norm, window = _landscape(alphas, betas, Z, count=20)
     with house_style():
         fig, axes = style.panels(7.2, 7.4, len(panels), 2, sharex=True, sharey=True)
         filled = None
@@ -49,11 +63,7 @@ def sgd_paths(alphas, betas, Z, panels: Sequence[dict], *, xlabel: str, ylabel: 
                             small=len(manual_path) > 100)
             _thin_minimum(ax, minimum, outline=True)
             _parameter_axes(ax, window, panel["title"], xlabel, ylabel)
-        _legend(fig, axes, ncols=3)
-        if filled is not None:
-            loss_colorbar(fig, filled, list(axes), levels)
-        if title:
-            fig.suptitle(title)
+        _finish(fig, axes, filled, levels, title, ncols=3)
     return fig
 
 
@@ -72,10 +82,7 @@ def sgd_balls(alphas, betas, Z, panels: Sequence[dict], *, last: int, xlabel: st
     from matplotlib import patheffects
     from matplotlib.patches import Circle
 
-    alphas, betas, z = as_array(alphas), as_array(betas), as_array(Z)
-    levels = log_levels(z, count=14)
-    norm = LogNorm(levels[0], levels[-1]) if levels is not None else None
-    window = ((alphas[0], alphas[-1]), (betas[0], betas[-1]))
+    alphas, betas, z, levels, norm, window = _landscape(alphas, betas, Z, count=14)
     with house_style():
         fig, axes = style.panels(7.2, 7.4, len(panels), 2, sharex=True, sharey=True)
         filled = None
@@ -101,11 +108,7 @@ def sgd_balls(alphas, betas, Z, panels: Sequence[dict], *, last: int, xlabel: st
             _thin_minimum(ax, minimum)
             _parameter_axes(ax, window, panel["title"], xlabel, ylabel)
             ax.xaxis.set_major_locator(MaxNLocator(nbins=3))
-        _legend(fig, axes, ncols=2)
-        if filled is not None:
-            loss_colorbar(fig, filled, list(axes), levels)
-        if title:
-            fig.suptitle(title)
+        _finish(fig, axes, filled, levels, title, ncols=2)
     return fig
 
 
