@@ -263,6 +263,29 @@ def assert_rendered(folder: Path, names) -> None:
         assert pixels.std() > 0.05, f"{name} looks blank"
 
 
+def student_file(path: Path, folder: Path, *, solve_others: bool = True, **bodies: str) -> Path:
+    """The lesson at ``path`` as a student gets it (``exercises``), written into ``folder``.
+
+    Each exercise named in ``bodies`` holds that body; every other one holds
+    the lesson's own solution (``solve_others``) or is left as its stub.
+    """
+    from toolkit import exercises
+
+    text = path.read_text(encoding="utf-8")
+    lines, student = text.splitlines(), exercises.student_version(text)
+    for exercise in exercises.find_exercises(text):
+        if exercise.name in bodies:
+            body = bodies[exercise.name]
+        elif solve_others:
+            body = "\n".join(line[len(exercise.indent):] for line in lines[exercise.start:exercise.end - 1])
+        else:
+            continue
+        student = exercises.fill_exercise(student, exercise.name, body)
+    file = Path(folder) / path.name
+    file.write_text(student, encoding="utf-8")
+    return file
+
+
 def lesson_group(stem: str):
     """The mark that keeps the tests of one lesson on one pytest-xdist worker: ``lesson_group(PATH.stem)``.
 

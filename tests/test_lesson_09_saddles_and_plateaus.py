@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 
-from helpers import gen, lesson_group, randn, run_lesson_script
+from helpers import gen, lesson_group, randn, run_lesson_script, student_file
 from toolkit import catalogue, exercises
 from toolkit.landscape import hessian
 
@@ -158,8 +158,7 @@ def test_the_exercise_is_marked_and_a_wrong_hessian_stops_the_lesson_at_its_chec
              "cross = -2 * c + 0 * w1\n"
              "return torch.stack([torch.stack([2 * a * w2 * w2, cross], dim=1), "
              "torch.stack([cross, 2 * a * w1 * w1], dim=1)], dim=1)")
-    file = tmp_path / PATH.name
-    file.write_text(exercises.fill_exercise(exercises.student_version(text), "chain_hessian", wrong), encoding="utf-8")
+    file = student_file(PATH, tmp_path, chain_hessian=wrong)
     with pytest.raises(SystemExit) as stopped:
         run_lesson_script(file, "--no-figures", "--quiet", "--steps", "2", "--device", "cpu")
     assert "exercise chain_hessian" in str(stopped.value.code)

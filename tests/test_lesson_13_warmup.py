@@ -15,8 +15,8 @@ import math
 import pytest
 import torch
 
-from helpers import assert_drawn, lesson_group, run_lesson_script
-from toolkit import catalogue, exercises
+from helpers import assert_drawn, lesson_group, run_lesson_script, student_file
+from toolkit import catalogue
 
 PATH = catalogue.find_lesson("13")
 FIGURES = {"warmup.png", "catapult.png"}
@@ -55,12 +55,7 @@ def test_the_sharpness_at_the_start_and_at_the_minimum_match_their_formulas(less
 
 def student_version(tmp_path, body=None):
     """The lesson's student version in tmp_path, with ``body`` written into its exercise (None: the stub)."""
-    text = exercises.student_version(PATH.read_text(encoding="utf-8"))
-    if body is not None:
-        text = exercises.fill_exercise(text, "diagonal_sharpness", body)
-    file = tmp_path / PATH.name
-    file.write_text(text, encoding="utf-8")
-    return file
+    return student_file(PATH, tmp_path, solve_others=False, **({} if body is None else {"diagonal_sharpness": body}))
 
 
 def test_a_wrong_sharpness_formula_stops_the_student_version(tmp_path, capsys):

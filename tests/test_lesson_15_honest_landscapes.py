@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from helpers import lesson_group, run_lesson_script
+from helpers import lesson_group, run_lesson_script, student_file
 from toolkit import catalogue, exercises, plots
 from toolkit.landscape import hessian, hessian_vector_product, hvp_finite_difference, manual_gradient
 from toolkit.parameters import unflatten
@@ -240,15 +240,7 @@ def test_the_exercises_are_marked_and_their_student_version_is_python():
                         "return v.norm().item(), v", "exercise power_iteration"),
 ])
 def test_a_wrong_answer_to_an_exercise_stops_the_lesson_at_its_check(tmp_path, capsys, name, body, stop):
-    text = PATH.read_text(encoding="utf-8")
-    lines, student = text.splitlines(), exercises.student_version(text)
-    solved = {e.name: "\n".join(line[len(e.indent):] for line in lines[e.start:e.end - 1])    # the lesson's own
-              for e in exercises.find_exercises(text)}
-    solved[name] = body
-    for exercise, code in solved.items():
-        student = exercises.fill_exercise(student, exercise, code)
-    file = tmp_path / PATH.name
-    file.write_text(student, encoding="utf-8")
+    file = student_file(PATH, tmp_path, **{name: body})          # the other exercises: the lesson's own
     with pytest.raises(SystemExit) as stopped:
         run_lesson_script(file, "--no-figures", "--quiet", "--steps", "2", "--device", "cpu")
     assert stop in str(stopped.value.code)

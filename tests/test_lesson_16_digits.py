@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from helpers import lesson_group, run_lesson_script
+from helpers import lesson_group, run_lesson_script, student_file
 from toolkit import catalogue, exercises
 
 PATH = catalogue.find_lesson("16")
@@ -101,12 +101,7 @@ def test_the_figures_and_the_one_gif(lesson):
 
 
 def student(tmp_path, body=None):
-    text = exercises.student_version(PATH.read_text(encoding="utf-8"))
-    if body is not None:
-        text = exercises.fill_exercise(text, "dropout_backward", body)
-    file = tmp_path / PATH.name
-    file.write_text(text, encoding="utf-8")
-    return file
+    return student_file(PATH, tmp_path, solve_others=False, **({} if body is None else {"dropout_backward": body}))
 
 
 def test_an_unwritten_dropout_backward_is_one_line(tmp_path):

@@ -13,7 +13,7 @@ import warnings
 import pytest
 import torch
 
-from helpers import lesson_group, run_lesson_script
+from helpers import lesson_group, run_lesson_script, student_file
 from toolkit import catalogue, exercises
 
 PATH = catalogue.find_lesson("19")
@@ -145,14 +145,7 @@ def test_the_graph_shows_the_fan_out_shares(lesson):
 
 def student_run(tmp_path, capsys, **bodies):
     """The student version with every exercise solved but ``bodies``, run as a script: (its output, how it ended)."""
-    text = PATH.read_text(encoding="utf-8")
-    lines = text.splitlines()
-    student = exercises.student_version(text)
-    for exercise in exercises.find_exercises(text):
-        solution = "\n".join(line[len(exercise.indent):] for line in lines[exercise.start:exercise.end - 1])
-        student = exercises.fill_exercise(student, exercise.name, bodies.get(exercise.name, solution))
-    file = tmp_path / PATH.name
-    file.write_text(student, encoding="utf-8")
+    file = student_file(PATH, tmp_path, **bodies)
     try:
         run_quietly(file, "--device", "cpu", "--quiet", "--no-figures", "--steps", "2")
         ended = None
